@@ -1,0 +1,165 @@
+"""Command line: ``aicockpit serve`` (LSP over stdio), ``complete`` (headless), ``schema``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aicockpit import __version__
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """CLI flags as a config fragment; they win over the editor's options."""
+    engine: dict[str, Any] = {}
+    if args.model:
+        engine["model"] = args.model
+    if args.enforce_eager:
+        engine["enforce_eager"] = True
+    if args.max_model_len:
+        engine["max_model_len"] = args.max_model_len
+    out: dict[str, Any] = {"engine": engine} if engine else {}
+    if args.log_level:
+        out["logging"] = {"level": args.log_level}
+    return out
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aicockpit").setLevel(level.upper())
+    # vLLM is chatty at INFO; its details matter only when debugging.
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "DEBUG" if level == "debug" else "WARNING")
+
+
+def serve(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "info")
+    # stdout carries the protocol. Keep a private handle on it and point fd 1 at
+    # stderr, so a stray print from any library can never corrupt the stream.
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    from aicockpit.server import build_server
+
+    server = build_server(overrides_from(args))
+    try:
+        server.start_io(stdin=sys.stdin.buffer, stdout=protocol_out)
+    finally:
+        server.app.host.kill_now()
+    return 0
+
+
+def complete(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "warning")
+    return asyncio.run(_complete(args))
+
+
+async def _complete(args: argparse.Namespace) -> int:
+    from aicockpit.context.positions import Position, utf16_len
+    from aicockpit.engine.host import EngineHost
+    from aicockpit.server import App
+
+    path = Path(args.path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"aicockpit: cannot read {path}: {err}", file=sys.stderr)
+        return 2
+    overrides = overrides_from(args)
+    overrides.setdefault("completion", {})["timeout_ms"] = args.timeout_ms
+    if args.max_tokens:
+        overrides["completion"]["max_tokens"] = args.max_tokens
+    app = App(overrides, EngineHost())
+    uri = path.resolve().as_uri()
+    app.documents.open(uri, path.suffix.lstrip("."), 0, text)
+    # --col counts characters like an editor's status bar; LSP counts UTF-16 units.
+    line = args.line - 1
+    lines = app.documents.get(uri).lines
+    column = args.col - 1
+    if 0 <= line < lines.line_count:
+        column = utf16_len(lines.line(line)[:column])
+
+    started = time.perf_counter()
+    app.host.start(app.config.engine)
+    try:
+        state = await app.host.wait_ready()
+        engine_start_ms = (time.perf_counter() - started) * 1000
+        if state.value != "ready":
+            print(f"aicockpit: the engine failed to start: {app.host.error}", file=sys.stderr)
+            return 1
+        suggestion = await app.completions.complete(uri, Position(line, column))
+    finally:
+        await app.host.stop()
+    trace = app.telemetry.summary()["last_request"] or {}
+    text_out = suggestion.text if suggestion else ""
+    if args.json:
+        report = {
+            "text": text_out,
+            "engine": "vllm",
+            "model": app.config.engine.model,
+            "outcome": trace.get("outcome"),
+            "prompt_tokens": trace.get("prompt_tokens", 0),
+            "cached_tokens": trace.get("cached_tokens", 0),
+            "generated_tokens": trace.get("generated_tokens", 0),
+            "timings_ms": {"engine_start": round(engine_start_ms, 1), **trace.get("timings_ms", {})},
+        }
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(text_out)
+        timings = trace.get("timings_ms", {})
+        print(
+            f"-- {trace.get('outcome')}: engine start {engine_start_ms / 1000:.1f} s, "
+            f"first token {timings.get('first_token', 0):.0f} ms, total {timings.get('answered', 0):.0f} ms, "
+            f"prompt {trace.get('prompt_tokens', 0)} tokens",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def schema(args: argparse.Namespace) -> int:
+    from aicockpit.config import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def _engine_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model id or local folder (default: the config's)")
+    parser.add_argument("--enforce-eager", action="store_true", help="skip CUDA graphs (faster start)")
+    parser.add_argument("--max-model-len", type=int, help="context length in tokens")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="aicockpit", description="AI pair-programming language server")
+    root.add_argument("--version", action="version", version=__version__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="run the language server on stdio")
+    _engine_flags(p)
+    p.set_defaults(run=serve)
+
+    p = commands.add_parser("complete", help="complete at a position in a file, without an editor")
+    p.add_argument("path")
+    p.add_argument("--line", type=int, required=True, help="1-based line")
+    p.add_argument("--col", type=int, required=True, help="1-based column, in characters")
+    p.add_argument("--json", action="store_true", help="print the completion with its figures as JSON")
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--timeout-ms", type=int, default=60000, help="time budget for the completion")
+    _engine_flags(p)
+    p.set_defaults(run=complete)
+
+    p = commands.add_parser("schema", help="print the JSON schema of the configuration")
+    p.set_defaults(run=schema)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(args.run(args))

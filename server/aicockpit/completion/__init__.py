@@ -1,0 +1,1 @@
+"""Ghost-text completion: the pipeline shared by inline completion and the completion fallback."""

@@ -1,0 +1,91 @@
+"""Turns raw model output into a suggestion that fits where the cursor is.
+
+Plain string rules, no model calls: decide single- or multi-line, cut where the
+suggestion should end, drop what duplicates the code after the cursor, and stop
+degenerate repetition.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+BLOCK_OPENERS = (":", "{", "(", "[", "=>")
+_REPEAT = re.compile(r"(.{2,}?)\1{3,}", re.DOTALL)
+_CLOSERS = re.compile(r"[\s)\]}'\"`;,.:]+")
+
+
+@dataclass(frozen=True)
+class CursorShape:
+    """What the text around the cursor says about the suggestion's shape."""
+
+    line_before: str
+    line_after: str
+    multiline: bool
+
+    @property
+    def indent(self) -> str:
+        return self.line_before[: len(self.line_before) - len(self.line_before.lstrip())]
+
+
+def cursor_shape(line_before: str, line_after: str, setting: str = "auto") -> CursorShape:
+    if setting == "always":
+        multiline = True
+    elif setting == "never" or line_after.strip():
+        # Text right of the cursor: only finish this line.
+        multiline = False
+    else:
+        stripped = line_before.strip()
+        multiline = stripped == "" or stripped.endswith(BLOCK_OPENERS)
+    return CursorShape(line_before, line_after, multiline)
+
+
+def stop_strings(shape: CursorShape) -> tuple[str, ...]:
+    """Where the engine may stop early: the rules below would cut there anyway."""
+    return ("\n",) if not shape.multiline else ("\n\n\n",)
+
+
+def shape_suggestion(raw: str, shape: CursorShape, suffix: str) -> str:
+    text = _cut_repetition(raw)
+    if not shape.multiline:
+        text = text.split("\n", 1)[0]
+    else:
+        text = _cut_at_block_end(text, shape, suffix)
+    text = _drop_suffix_overlap(text, shape.line_after)
+    return text.rstrip() if "\n" in text else text.rstrip("\n")
+
+
+def _cut_repetition(text: str) -> str:
+    for match in _REPEAT.finditer(text):
+        if match.group(1).strip():  # repeated indentation is not a loop
+            return text[: match.start() + len(match.group(1))]
+    return text
+
+
+def _cut_at_block_end(text: str, shape: CursorShape, suffix: str) -> str:
+    """Keep lines while they stay inside the cursor's block; stop at existing code."""
+    lines = text.split("\n")
+    base = len(shape.indent)
+    if shape.line_before.rstrip().endswith(BLOCK_OPENERS):
+        base += 1  # the block's body is deeper than the line that opens it
+    next_existing = next((line.strip() for line in suffix.split("\n")[1:] if line.strip()), None)
+    kept = [lines[0]]
+    for line in lines[1:]:
+        if line.strip():
+            if len(line) - len(line.lstrip()) < base:
+                break
+            if next_existing is not None and line.strip() == next_existing:
+                break
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _drop_suffix_overlap(text: str, line_after: str) -> str:
+    """The model often re-writes the closing brackets already right of the cursor."""
+    rest = line_after.rstrip()
+    if not rest or "\n" in text:
+        return text
+    for size in range(min(len(text), len(rest)), 0, -1):
+        if text.endswith(rest[:size]) and _CLOSERS.fullmatch(rest[:size]) and rest[:size].strip():
+            return text[:-size]
+    return text

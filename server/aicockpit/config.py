@@ -1,0 +1,174 @@
+"""The one typed configuration tree.
+
+Decoded from ``initializationOptions`` and ``workspace/didChangeConfiguration``
+(and from CLI flags). Every field has a default and a description; the
+descriptions feed ``aicockpit schema``, the source of editor settings.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-1.5B"
+
+
+def _doc(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
+
+
+class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The embedded vLLM engine."""
+
+    model: Annotated[str, _doc("Hugging Face model id or local folder of an FIM-capable code model.")] = (
+        DEFAULT_MODEL
+    )
+    tokenizer: Annotated[str | None, _doc("Tokenizer id or folder; the model's own when unset.")] = None
+    dtype: Annotated[str, _doc("Weight dtype: auto, bfloat16, float16 or float32.")] = "auto"
+    max_model_len: Annotated[
+        int, msgspec.Meta(ge=256), _doc("Longest prompt plus completion, in tokens.")
+    ] = 8192
+    gpu_memory_utilization: Annotated[
+        float, msgspec.Meta(gt=0, le=1), _doc("Share of GPU memory vLLM may use (GPU only).")
+    ] = 0.85
+    tensor_parallel_size: Annotated[int, msgspec.Meta(ge=1), _doc("GPUs to split the model across.")] = 1
+    quantization: Annotated[str | None, _doc("vLLM quantization method (awq, gptq, fp8...), or none.")] = None
+    enforce_eager: Annotated[bool, _doc("Skip CUDA graph capture: faster start, slower decoding.")] = False
+    cpu_kv_cache_gib: Annotated[
+        int, msgspec.Meta(ge=1), _doc("KV cache size in GiB on CPU-only machines.")
+    ] = 1
+    max_num_seqs: Annotated[int, msgspec.Meta(ge=1), _doc("Most requests the engine runs at once.")] = 8
+    block_size: Annotated[
+        int | None, _doc("KV cache block size in tokens; unset: 32 on CPU, vLLM's default on GPU.")
+    ] = None
+    multiprocessing: Annotated[
+        bool | None, _doc("Run vLLM's engine core in its own process; unset: off on CPU, on on GPU.")
+    ] = None
+    fim_template: Annotated[
+        Literal["auto", "qwen", "starcoder", "deepseek", "codellama"],
+        _doc("Fill-in-the-middle prompt format; auto detects it from the tokenizer."),
+    ] = "auto"
+    start_timeout_s: Annotated[
+        float, msgspec.Meta(gt=0), _doc("Give up starting the engine after this many seconds.")
+    ] = 900.0
+
+
+class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Ghost-text completions."""
+
+    enabled: Annotated[bool, _doc("Offer ghost-text completions.")] = True
+    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=1024), _doc("Most tokens generated per completion.")] = (
+        64
+    )
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2), _doc("Sampling temperature; 0 is greedy.")] = 0.0
+    prefix_tokens: Annotated[
+        int, msgspec.Meta(ge=16), _doc("Token budget for the code before the cursor.")
+    ] = 1536
+    suffix_tokens: Annotated[int, msgspec.Meta(ge=0), _doc("Token budget for the code after the cursor.")] = (
+        384
+    )
+    multiline: Annotated[
+        Literal["auto", "always", "never"],
+        _doc("Suggest several lines: always, never, or auto (at the start of a block or an empty line)."),
+    ] = "auto"
+    timeout_ms: Annotated[
+        int,
+        msgspec.Meta(ge=10),
+        _doc("Hard time budget per completion in ms; at the deadline the answer is what is ready."),
+    ] = 2000
+
+
+class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Server logs (stderr and window/logMessage)."""
+
+    level: Annotated[Literal["debug", "info", "warning", "error"], _doc("Log level.")] = "info"
+
+
+class AicockpitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything aicockpit can be configured with."""
+
+    engine: EngineConfig = msgspec.field(default_factory=EngineConfig)
+    completion: CompletionConfig = msgspec.field(default_factory=CompletionConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+
+
+class ConfigError(ValueError):
+    """An option was invalid; ``problems`` names each bad field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+_PATH = re.compile(r"at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`")
+
+
+def decode_config(options: Any, base: AicockpitConfig | None = None) -> tuple[AicockpitConfig, list[str]]:
+    """Decode options over ``base`` (defaults when None).
+
+    A bad field never costs the good ones: it is dropped (so its value comes from
+    ``base``) and reported in the returned problem list.
+    """
+    base = base or AicockpitConfig()
+    if options is None:
+        return base, []
+    if not isinstance(options, dict):
+        return base, [f"options must be an object, got {type(options).__name__}"]
+    merged = merge(msgspec.to_builtins(base), options)
+    problems: list[str] = []
+    for _ in range(64):
+        try:
+            return msgspec.convert(merged, AicockpitConfig), problems
+        except msgspec.ValidationError as err:
+            problems.append(str(err))
+            path = _field_path(str(err))
+            if not path or not _drop(merged, path, msgspec.to_builtins(base)):
+                return base, problems
+    return base, problems
+
+
+def _field_path(message: str) -> list[str]:
+    unknown = re.search(r"Object contains unknown field `([^`]+)`(?: - at `\$([^`]*)`)?", message)
+    if unknown:
+        parents = [p for p in (unknown.group(2) or "").split(".") if p]
+        return parents + [unknown.group(1)]
+    match = _PATH.search(message)
+    if match:
+        return [part for part in match.group(1).split(".") if part and not part.startswith("[")]
+    return []
+
+
+def _drop(tree: dict, path: list[str], defaults: dict) -> bool:
+    """Put the base value back at ``path`` (or remove an unknown key)."""
+    node, default = tree, defaults
+    for key in path[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = default.get(key, {})
+            return True
+        node, default = node[key], default.get(key, {})
+    key = path[-1]
+    if key not in node:
+        return False
+    if isinstance(default, dict) and key in default:
+        node[key] = default[key]
+    else:
+        del node[key]
+    return True
+
+
+def merge(base: dict, update: dict) -> dict:
+    """Deep-merge ``update`` into a copy of ``base``."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def json_schema() -> dict:
+    """JSON schema of the config tree, for editor settings."""
+    return msgspec.json.schema(AicockpitConfig)

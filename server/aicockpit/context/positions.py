@@ -1,0 +1,87 @@
+"""LSP positions (line, UTF-16 code unit) to string offsets and back.
+
+Every conversion between the editor's UTF-16 columns and Python string indices
+lives here. Positions past the end of a line or of the document are clamped: a
+client that is one keystroke ahead must not crash anything.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+
+def utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def utf16_to_index(line: str, character: int) -> int:
+    """String index in ``line`` of a UTF-16 column, clamped to the line.
+
+    A column that falls inside a surrogate pair rounds up past that character.
+    Cost is bounded by the column, not the line length.
+    """
+    if character <= 0:
+        return 0
+    units = 0
+    for index, ch in enumerate(line):
+        if units >= character:
+            return index
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return len(line)
+
+
+def index_to_utf16(line: str, index: int) -> int:
+    return utf16_len(line[:index])
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    character: int
+
+
+class LineIndex:
+    """Line starts of one text, for offset <-> position conversions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        starts = [0]
+        find = text.find
+        at = find("\n")
+        while at != -1:
+            starts.append(at + 1)
+            at = find("\n", at + 1)
+        self.starts = starts
+
+    @property
+    def line_count(self) -> int:
+        return len(self.starts)
+
+    def line(self, number: int) -> str:
+        start = self.starts[number]
+        end = self.starts[number + 1] - 1 if number + 1 < len(self.starts) else len(self.text)
+        return self.text[start:end]
+
+    def clamp(self, position: Position) -> Position:
+        """The nearest position that exists in the text (UTF-16 columns)."""
+        line = min(max(position.line, 0), self.line_count - 1)
+        if position.line > line:  # past the last line: the end of the document
+            return Position(line, utf16_len(self.line(line)))
+        index = utf16_to_index(self.line(line), position.character)
+        return Position(line, index_to_utf16(self.line(line), index))
+
+    def offset(self, position: Position) -> int:
+        """String offset of a (clamped) position."""
+        if position.line >= self.line_count:
+            return len(self.text)
+        line = max(position.line, 0)
+        return self.starts[line] + utf16_to_index(self.line(line), position.character)
+
+    def position(self, offset: int) -> Position:
+        offset = min(max(offset, 0), len(self.text))
+        line = bisect_right(self.starts, offset) - 1
+        return Position(
+            line, index_to_utf16(self.text[self.starts[line] : offset], offset - self.starts[line])
+        )

@@ -1,0 +1,1 @@
+"""Engine layer: generates text. Knows nothing of LSP."""

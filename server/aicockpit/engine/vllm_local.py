@@ -1,0 +1,149 @@
+"""The embedded engine: one vLLM ``AsyncLLM`` inside the server process.
+
+``running_vllm`` owns the engine: it is built on entry and always shut down on
+exit, the way vLLM's own OpenAI server owns its engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aicockpit.config import EngineConfig
+from aicockpit.engine.base import GenerationDelta, GenerationRequest
+from aicockpit.engine.tokenizer import ModelTokenizer
+
+log = logging.getLogger(__name__)
+
+CPU_BLOCK_SIZE = 32  # CPU attention wants multiples of 32; its default (128) caches nothing under 128 tokens
+
+
+def has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def prepare_environment(config: EngineConfig, accelerator: bool) -> None:
+    """vLLM reads these from the environment; a user's own settings win."""
+    defaults = {
+        # stdout is the LSP channel: vLLM's logs must never land there.
+        "VLLM_LOGGING_STREAM": "ext://sys.stderr",
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+    }
+    if not accelerator:
+        defaults["VLLM_CPU_KVCACHE_SPACE"] = str(config.cpu_kv_cache_gib)
+    multiprocessing = config.multiprocessing if config.multiprocessing is not None else accelerator
+    defaults["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if multiprocessing else "0"
+    if Path(config.model).is_dir():
+        defaults["HF_HUB_OFFLINE"] = "1"  # a local model needs no hub; offline users have none
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+def engine_args(config: EngineConfig, accelerator: bool) -> Any:
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    block_size = config.block_size or (None if accelerator else CPU_BLOCK_SIZE)
+    return AsyncEngineArgs(
+        model=config.model,
+        tokenizer=config.tokenizer,
+        dtype=config.dtype,
+        max_model_len=config.max_model_len,
+        gpu_memory_utilization=config.gpu_memory_utilization,
+        tensor_parallel_size=config.tensor_parallel_size,
+        quantization=config.quantization,
+        enforce_eager=config.enforce_eager,
+        max_num_seqs=config.max_num_seqs,
+        block_size=block_size,
+        enable_prefix_caching=True,
+        scheduling_policy="priority",
+        disable_log_stats=False,
+    )
+
+
+class VllmEngine:
+    """Streams generations from an ``AsyncLLM``; one engine request per call."""
+
+    def __init__(self, llm: Any, config: EngineConfig) -> None:
+        self._llm = llm
+        self.model_name = config.model
+        self.tokenizer = ModelTokenizer(llm.get_tokenizer())
+
+    def shutdown(self) -> None:
+        """Stop the engine core (idempotent; safe from any thread)."""
+        if self._llm is not None:
+            log.info("shutting down the vLLM engine")
+            llm, self._llm = self._llm, None
+            llm.shutdown()
+            # AsyncLLM.__del__ shuts down again, possibly at interpreter teardown when
+            # vLLM's module globals are gone (a noisy TypeError): once is enough.
+            llm.shutdown = lambda *args, **kwargs: None
+
+    def unfinished_requests(self) -> int:
+        return self._llm.get_num_unfinished_requests() if self._llm is not None else 0
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        params = SamplingParams(
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=list(request.stop),
+            output_kind=RequestOutputKind.DELTA,
+            skip_special_tokens=True,
+        )
+        prompt_tokens = cached = generated = 0
+        # vLLM aborts the request when this generator is closed or cancelled,
+        # which is how $/cancelRequest reaches the engine.
+        async for output in self._llm.generate(
+            request.prompt, params, request.request_id, priority=int(request.priority)
+        ):
+            prompt_tokens = max(prompt_tokens, len(output.prompt_token_ids or ()))
+            cached = max(cached, output.num_cached_tokens or 0)
+            piece = output.outputs[0] if output.outputs else None
+            generated += len(piece.token_ids) if piece else 0
+            yield GenerationDelta(
+                text=piece.text if piece else "",
+                finished=output.finished,
+                finish_reason=piece.finish_reason if piece else None,
+                stop_reason=piece.stop_reason if piece else None,
+                prompt_tokens=prompt_tokens,
+                cached_tokens=cached,
+                generated_tokens=generated,
+            )
+
+
+@asynccontextmanager
+async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
+    """Build the engine (in a thread, so the server keeps answering) and shut it down."""
+    accelerator = has_accelerator()
+    prepare_environment(config, accelerator)
+
+    abandoned = threading.Event()
+
+    def build() -> Any:
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        llm = AsyncLLM.from_engine_args(engine_args(config, accelerator))
+        if abandoned.is_set():  # the server stopped while we loaded: leave no engine behind
+            llm.shutdown()
+        return llm
+
+    try:
+        engine = VllmEngine(await asyncio.to_thread(build), config)
+    except asyncio.CancelledError:
+        abandoned.set()
+        raise
+    try:
+        yield engine
+    finally:
+        engine.shutdown()

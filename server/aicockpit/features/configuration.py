@@ -1,0 +1,60 @@
+"""workspace/didChangeConfiguration: re-decode the config; restart the engine if its settings changed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from aicockpit.features.lifecycle import show_error
+
+log = logging.getLogger(__name__)
+SECTION = "aicockpit"
+
+
+def section(settings: Any) -> Any:
+    """Clients send either the whole settings object or just our section."""
+    if isinstance(settings, dict) and isinstance(settings.get(SECTION), dict):
+        return settings[SECTION]
+    return settings
+
+
+def setup(server, app) -> None:
+    tasks: set[asyncio.Task] = set()
+
+    def on_change(previous, current) -> None:
+        if previous.engine != current.engine and app.host.state.value != "stopped":
+            log.info("engine settings changed: restarting the engine")
+            task = asyncio.create_task(restart())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    async def restart() -> None:
+        await app.host.stop()
+        await server.start_engine()
+
+    app.listeners.append(on_change)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if settings is None:  # pull model: ask the client for our section
+            try:
+                result = await server.workspace_configuration_async(
+                    types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+                )
+                settings = result[0] if result else None
+            except Exception as err:
+                log.warning("workspace/configuration failed: %s", err)
+                return
+        # A settings change restates the whole section, so decode over the defaults.
+        for problem in app.configure(section(settings) or {}, base=_defaults()):
+            show_error(server, f"aicockpit: invalid option ({problem}); using the default")
+
+
+def _defaults():
+    from aicockpit.config import AicockpitConfig
+
+    return AicockpitConfig()

@@ -1,0 +1,51 @@
+"""Server logs to ``window/logMessage`` (and stderr, set up by the CLI). Never stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from lsprotocol import types
+
+LEVELS = {
+    logging.ERROR: types.MessageType.Error,
+    logging.WARNING: types.MessageType.Warning,
+    logging.INFO: types.MessageType.Info,
+}
+
+
+class LogMessageHandler(logging.Handler):
+    def __init__(self, server) -> None:
+        super().__init__()
+        self._server = server
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.get_ident()
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop, self._thread = loop, threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._loop is None or self._loop.is_closed():
+            return
+        kind = next((t for level, t in LEVELS.items() if record.levelno >= level), types.MessageType.Log)
+        params = types.LogMessageParams(type=kind, message=self.format(record))
+        try:
+            if threading.get_ident() == self._thread:
+                self._server.window_log_message(params)
+            else:
+                self._loop.call_soon_threadsafe(self._server.window_log_message, params)
+        except Exception:  # a log line must never break the server
+            pass
+
+
+def apply_level(level: str) -> None:
+    logging.getLogger("aicockpit").setLevel(level.upper())
+
+
+def setup(server, app) -> None:
+    handler = LogMessageHandler(server)
+    logging.getLogger("aicockpit").addHandler(handler)
+    server.log_handler = handler
+    app.listeners.append(lambda _old, new: apply_level(new.logging.level))

@@ -1,0 +1,1 @@
+"""Prompt layer: lays out what the context layer gathered, within token budgets."""

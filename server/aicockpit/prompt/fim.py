@@ -1,0 +1,113 @@
+"""Fill-in-the-middle prompts for the code model families aicockpit supports.
+
+The prefix window starts on a line that is a multiple of ``ANCHOR_LINES``, so
+while the user types, the start of the prompt (and vLLM's cached KV blocks for
+it) stays put instead of sliding by a line at every keystroke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+ANCHOR_LINES = 32
+CHARS_PER_TOKEN_GUESS = 8  # generous, so the character pre-cut never starves the budget
+
+
+class TokenCounter(Protocol):
+    def count(self, text: str) -> int: ...
+    def head(self, text: str, tokens: int) -> str: ...
+    def tail(self, text: str, tokens: int) -> str: ...
+    def special_tokens(self) -> set[str]: ...
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    name: str
+    prefix: str
+    suffix: str
+    middle: str
+    stop: tuple[str, ...]
+
+    def render(self, before: str, after: str) -> str:
+        """Prefix-suffix-middle order: the prefix, which changes least, comes first."""
+        return f"{self.prefix}{before}{self.suffix}{after}{self.middle}"
+
+
+FIM_TEMPLATES = {
+    "qwen": FimTemplate(
+        "qwen",
+        "<|fim_prefix|>",
+        "<|fim_suffix|>",
+        "<|fim_middle|>",
+        ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|fim_prefix|>"),
+    ),
+    "starcoder": FimTemplate(
+        "starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", ("<|endoftext|>", "<file_sep>")
+    ),
+    "deepseek": FimTemplate(
+        "deepseek", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", ("<｜end▁of▁sentence｜>",)
+    ),
+    "codellama": FimTemplate("codellama", "<PRE> ", " <SUF>", " <MID>", ("<EOT>",)),
+}
+
+_MARKERS = {
+    "qwen": "<|fim_prefix|>",
+    "starcoder": "<fim_prefix>",
+    "deepseek": "<｜fim▁begin｜>",
+    "codellama": "<PRE>",
+}
+
+
+def detect_template(special_tokens: set[str], configured: str = "auto") -> FimTemplate:
+    """The configured template, or the one whose FIM tokens the tokenizer has."""
+    if configured != "auto":
+        return FIM_TEMPLATES[configured]
+    for name, marker in _MARKERS.items():
+        if marker in special_tokens or f"▁{marker}" in special_tokens:
+            return FIM_TEMPLATES[name]
+    raise ValueError(
+        "the model's tokenizer has no known fill-in-the-middle tokens; "
+        "set engine.fim_template or use a FIM-capable code model"
+    )
+
+
+def fim_window(
+    text: str, offset: int, tokens: TokenCounter, prefix_budget: int, suffix_budget: int
+) -> tuple[str, str]:
+    """The code before and after ``offset`` that fits the token budgets."""
+    return _prefix(text, offset, tokens, prefix_budget), _suffix(text, offset, tokens, suffix_budget)
+
+
+def _prefix(text: str, offset: int, tokens: TokenCounter, budget: int) -> str:
+    earliest = max(0, offset - budget * CHARS_PER_TOKEN_GUESS)
+    line_starts = [0] if earliest == 0 else []
+    at = text.find("\n", earliest, offset)
+    while at != -1:
+        line_starts.append(at + 1)
+        at = text.find("\n", at + 1, offset)
+    # Anchor candidates: absolute line numbers that are multiples of ANCHOR_LINES.
+    first_line = text.count("\n", 0, line_starts[0]) if line_starts else 0
+    anchors = [s for i, s in enumerate(line_starts) if (first_line + i) % ANCHOR_LINES == 0]
+    last_anchor = anchors[-1] if anchors else -1
+    for start in anchors + [s for s in line_starts if s > last_anchor]:
+        window = text[start:offset]
+        if tokens.count(window) <= budget:
+            return window
+    # A single line longer than the budget (minified code): keep its end.
+    return tokens.tail(text[earliest:offset], budget)
+
+
+def _suffix(text: str, offset: int, tokens: TokenCounter, budget: int) -> str:
+    if budget <= 0:
+        return ""
+    window = text[offset : offset + budget * CHARS_PER_TOKEN_GUESS]
+    if offset + len(window) < len(text):
+        cut = window.rfind("\n")
+        window = window[: cut + 1] if cut > 0 else window
+    while tokens.count(window) > budget:
+        cut = window.rstrip("\n").rfind("\n")
+        if cut <= 0:
+            return tokens.head(window, budget)
+        window = window[: cut + 1]
+    return window

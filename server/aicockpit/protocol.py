@@ -1,0 +1,89 @@
+"""pygls's LSP protocol, hardened: every request gets an answer.
+
+pygls 2.1.1 drops requests whose params fail type conversion (no response at
+all) and ignores requests after ``shutdown``; the spec wants an error response
+for each. It also keeps its own copy of every document; aicockpit keeps one
+(context/documents.py), so the built-in document handlers only route to ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import JsonRPCProtocol
+from pygls.protocol.language_server import lsp_method
+
+log = logging.getLogger(__name__)
+
+INVALID_REQUEST = -32600
+
+
+class RejectedRequest:
+    """A request that could not be decoded, answered with ``error``."""
+
+    jsonrpc = JsonRPCProtocol.VERSION
+
+    def __init__(self, msg_id: Any, method: str, error: JsonRpcException) -> None:
+        self.id = msg_id
+        self.method = method
+        self.error = error
+
+
+class RobustProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]):
+        if "jsonrpc" not in data:
+            return data  # a nested object: pygls structures whole messages only
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as err:
+            if "id" in data and "method" in data:
+                method = str(data["method"])
+                known = method in self.fm.features or method in self.fm.builtin_features
+                error = err if known else JsonRpcMethodNotFound.of(method)
+                if known and not isinstance(err, JsonRpcInvalidParams):
+                    error = JsonRpcInvalidParams()
+                error.message = f"{error.message}: params of {method} do not match the protocol"
+                return RejectedRequest(data["id"], method, error)
+            raise
+
+    def handle_message(self, message: Any):
+        if isinstance(message, RejectedRequest):
+            log.warning("rejected request %s %s: %s", message.id, message.method, message.error.message)
+            self._send_response(message.id, None, message.error.to_response_error())
+            return
+        method = getattr(message, "method", None)
+        if self._shutdown and method not in (None, types.EXIT) and getattr(message, "id", None) is not None:
+            self._send_response(
+                message.id,
+                None,
+                types.ResponseError(code=INVALID_REQUEST, message="the server is shutting down"),
+            )
+            return
+        super().handle_message(message)
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):
+        # aicockpit converts positions as UTF-16, the LSP default; never negotiate another.
+        if params.capabilities.general is not None:
+            params.capabilities.general.position_encodings = None
+        return (yield from super().lsp_initialize(params))
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
+        yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    def _user_handler(self, method: str, params: Any):
+        if (handler := self.fm.features.get(method)) is not None:
+            yield handler, (params,), None

@@ -1,0 +1,65 @@
+"""The session's language server: one real ``aicockpit serve`` with the tiny model."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from tests.support import serve_command, server_env, wait_engine_ready
+
+INIT_OPTIONS = {"completion": {"max_tokens": 24}}
+
+
+def client_capabilities() -> types.ClientCapabilities:
+    return types.ClientCapabilities(
+        general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf16]),
+        window=types.WindowClientCapabilities(work_done_progress=True),
+        text_document=types.TextDocumentClientCapabilities(
+            synchronization=types.TextDocumentSyncClientCapabilities(),
+            inline_completion=types.InlineCompletionClientCapabilities(),
+            completion=types.CompletionClientCapabilities(
+                completion_item=types.ClientCompletionItemOptions(
+                    documentation_format=[types.MarkupKind.Markdown, types.MarkupKind.PlainText]
+                )
+            ),
+        ),
+    )
+
+
+def install_code_action_hook(client: LanguageClient) -> None:
+    """lsprotocol's client converter turns any CodeAction with a command into a Command."""
+    converter = client.protocol._converter
+
+    def structure(obj, _type):
+        if isinstance(obj.get("command"), str):
+            return converter.structure(obj, types.Command)
+        return converter.structure(obj, types.CodeAction)
+
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)  # noqa: UP007
+
+
+@pytest_lsp.fixture(
+    scope="session", config=ClientServerConfig(server_command=serve_command(), server_env=server_env())
+)
+async def client(lsp_client: LanguageClient):
+    install_code_action_hook(lsp_client)
+    lsp_client.initialize_result = await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(),
+            root_uri=None,
+            initialization_options=INIT_OPTIONS,
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.fixture(scope="session")
+async def ready(client):
+    """The session client, once its engine has loaded."""
+    await wait_engine_ready(client)
+    return client

@@ -1,0 +1,59 @@
+"""Small builders for LSP params used across the end-to-end tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from lsprotocol import types
+
+from tests.support import WORKSPACE
+
+CHECKOUT = WORKSPACE / "shop" / "checkout.py"
+_versions = itertools.count(1)
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def open_doc(client, text: str, name: str = "doc", language: str = "python") -> str:
+    """Open ``text`` under a fresh URI (tests share one server) and return the URI."""
+    uri = (WORKSPACE / f"{name}-{next(_versions)}.py").as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)
+        )
+    )
+    return uri
+
+
+def change(client, uri: str, version: int, start: tuple[int, int], end: tuple[int, int], text: str) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=start[0], character=start[1]),
+                        end=types.Position(line=end[0], character=end[1]),
+                    ),
+                    text=text,
+                )
+            ],
+        )
+    )
+
+
+def inline_params(uri: str, line: int, character: int) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+    )
+
+
+def completion_params(uri: str, line: int, character: int) -> types.CompletionParams:
+    return types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+    )

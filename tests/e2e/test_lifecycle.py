@@ -1,0 +1,59 @@
+"""A server of its own: bad options, requests while loading, and a clean exit."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psutil
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig
+
+from tests.conftest import client_capabilities
+from tests.e2e.helpers import CHECKOUT, inline_params, open_doc, utf16
+from tests.support import serve_command, server_env, stats, wait_engine_ready
+
+BAD_OPTIONS = {
+    "completion": {"max_tokens": 7, "multiline": "sometimes", "timeout_ms": "soon"},
+    "engine": {"no_such_setting": 1},
+}
+
+
+async def test_bad_options_loading_requests_and_shutdown_leave_nothing_behind():
+    client = await ClientServerConfig(server_command=serve_command(), server_env=server_env()).start()
+    server = psutil.Process(client._server.pid)
+    try:
+        await client.initialize_session(
+            types.InitializeParams(capabilities=client_capabilities(), initialization_options=BAD_OPTIONS)
+        )
+        text = CHECKOUT.read_text(encoding="utf-8")
+        uri = open_doc(client, text)
+        row = text.split("\n").index("        total = ")
+
+        # While the engine loads, requests are answered at once, and empty.
+        early = await asyncio.wait_for(
+            client.text_document_inline_completion_async(inline_params(uri, row, 16)), 5
+        )
+        assert list(early.items) == []
+        assert (await stats(client))["engine"]["state"] == "loading"
+
+        # Each bad field is named in an error message; the good ones still apply.
+        errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
+        assert any("completion.multiline" in m for m in errors), errors
+        assert any("completion.timeout_ms" in m for m in errors), errors
+        assert any("no_such_setting" in m for m in errors), errors
+
+        await wait_engine_ready(client)
+        result = await client.text_document_inline_completion_async(
+            inline_params(uri, row, utf16("        total = "))
+        )
+        assert len(result.items) == 1 and result.items[0].insert_text.strip()
+        assert (await stats(client))["last_request"]["generated_tokens"] <= 7  # the good option applied
+
+        children = server.children(recursive=True)
+        assert children, "the engine core runs in a child process"
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+    assert client._server.returncode == 0
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]

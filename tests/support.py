@@ -1,0 +1,76 @@
+"""Shared helpers for the tests: the tiny model, the server command, raw messages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from pygls.protocol.json_rpc import JsonRPCRequestMessage
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKSPACE = ROOT / "fixtures" / "workspaces" / "python"
+ENGINE_READY_TIMEOUT_S = 300
+
+
+def tiny_model() -> Path:
+    """The tiny fixture model, built on first use (deterministic, cached)."""
+    sys.path.insert(0, str(ROOT / "fixtures" / "tiny_model"))
+    try:
+        import build
+    finally:
+        sys.path.pop(0)
+    return build.ensure()
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))
+    env.setdefault("HF_HOME", str(ROOT / ".cache" / "huggingface"))
+    return env
+
+
+def serve_command(*extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "aicockpit", "serve",
+        "--model", str(tiny_model()), "--enforce-eager", "--max-model-len", "4096",
+        *extra,
+    ]  # fmt: skip
+
+
+def plain(value: Any) -> Any:
+    """Custom-request results arrive as named tuples; turn them into dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+async def stats(client) -> dict[str, Any]:
+    return plain(await client.protocol.send_request_async("aicockpit/stats", None))
+
+
+async def wait_engine_ready(client, timeout: float = ENGINE_READY_TIMEOUT_S) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            current = await stats(client)
+            if current["engine"]["state"] in ("ready", "failed"):
+                assert current["engine"]["state"] == "ready", current["engine"]
+                return current
+            await asyncio.sleep(0.25)
+
+
+def send_raw(client, method: str, params: Any, msg_id: str | None = None) -> asyncio.Future:
+    """Send a request exactly as given (no client-side typing), and await its response."""
+    msg_id = msg_id or str(uuid.uuid4())
+    future: Future = Future()
+    client.protocol._request_futures[msg_id] = future
+    client.protocol._send_data(JsonRPCRequestMessage(id=msg_id, method=method, params=params, jsonrpc="2.0"))
+    return asyncio.wrap_future(future)

@@ -1,0 +1,30 @@
+from aicockpit.completion.postprocess import cursor_shape, shape_suggestion, stop_strings
+
+
+def test_text_right_of_the_cursor_means_one_line():
+    shape = cursor_shape("    x = foo(", ")")
+    assert not shape.multiline and stop_strings(shape) == ("\n",)
+    assert shape_suggestion("a, b)\nmore", shape, ")\n") == "a, b"
+
+
+def test_block_start_allows_several_lines_until_the_block_ends():
+    shape = cursor_shape("    def f(self):", "")
+    assert shape.multiline
+    raw = "\n        a = 1\n        return a\n    def g(self):\n        pass"
+    assert shape_suggestion(raw, shape, "") == "\n        a = 1\n        return a"
+
+
+def test_stops_before_repeating_the_code_below():
+    shape = cursor_shape("    ", "")
+    raw = "x = 1\n    y = 2\n    return x"
+    assert shape_suggestion(raw, shape, "\n    y = 2\n") == "x = 1"
+
+
+def test_degenerate_repetition_is_cut():
+    shape = cursor_shape("total = ", "", "never")
+    assert shape_suggestion("#com#com#com#com#com", shape, "") == "#com"
+
+
+def test_settings_override_the_guess():
+    assert cursor_shape("x = ", "", "always").multiline
+    assert not cursor_shape("def f():", "", "never").multiline
