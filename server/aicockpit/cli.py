@@ -51,7 +51,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         server.start_io(stdin=sys.stdin.buffer, stdout=protocol_out)
     finally:
-        server.app.host.kill_now()
+        server.app.router.kill_now()
     return 0
 
 
@@ -86,23 +86,24 @@ async def _complete(args: argparse.Namespace) -> int:
         column = utf16_len(lines.line(line)[:column])
 
     started = time.perf_counter()
-    app.host.start(app.config.engine)
+    await app.router.apply(app.config)
     try:
-        state = await app.host.wait_ready()
+        await app.router.wait_ready("completion")
         engine_start_ms = (time.perf_counter() - started) * 1000
-        if state.value != "ready":
-            print(f"aicockpit: the engine failed to start: {app.host.error}", file=sys.stderr)
+        backend = app.router.status()["backends"][app.router.profile_for("completion")]
+        if backend["state"] != "ready":
+            print(f"aicockpit: the engine failed to start: {backend['error']}", file=sys.stderr)
             return 1
         suggestion = await app.completions.complete(uri, Position(line, column))
     finally:
-        await app.host.stop()
+        await app.router.stop()
     trace = app.telemetry.summary()["last_request"] or {}
     text_out = suggestion.text if suggestion else ""
     if args.json:
         report = {
             "text": text_out,
-            "engine": "vllm",
-            "model": app.config.engine.model,
+            "engine": "vllm" if backend["backend"] == "embedded" else "openai",
+            "model": backend["model"],
             "outcome": trace.get("outcome"),
             "prompt_tokens": trace.get("prompt_tokens", 0),
             "cached_tokens": trace.get("cached_tokens", 0),

@@ -14,8 +14,10 @@ from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore
 from aicockpit.engine.host import EngineHost
+from aicockpit.engine.routing import Router
 from aicockpit.protocol import RobustProtocol
 from aicockpit.telemetry import Telemetry
+from aicockpit.usage import UsageStore
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,19 @@ class App:
         self.config, problems = decode_config(self.overrides)
         if problems:
             raise ValueError("; ".join(problems))
+        # Features ask the router for a role's engine: router.for_role("chat").generate(...)
+        self.router = Router(self.host, usage=self._usage_store(self.config))
+        self.router.configure(self.config)
         self.completions = CompletionService(
-            self.documents, self.host, self.telemetry, lambda: (self.config.completion, self.config.engine)
+            self.documents,
+            self.router.host_for_role("completion"),
+            self.telemetry,
+            lambda: (self.config.completion, self.config.engine),
         )
+
+    @staticmethod
+    def _usage_store(config: AicockpitConfig) -> UsageStore | None:
+        return UsageStore(config.usage.path) if config.usage.enabled else None
 
     def configure(self, options: Any, base: AicockpitConfig | None = None) -> list[str]:
         """Apply client options (over ``base``, default: the current config); CLI flags win.
@@ -49,6 +61,9 @@ class App:
         config, problems = decode_config(options, base or self.config)
         config, _ = decode_config(self.overrides, config)
         previous, self.config = self.config, config
+        if previous.usage != config.usage:
+            self.router.usage = self._usage_store(config)
+        self.router.configure(config)
         for listener in self.listeners:
             listener(previous, config)
         return problems

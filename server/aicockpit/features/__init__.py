@@ -7,7 +7,8 @@ from aicockpit.features import (
     inline_completion,
     lifecycle,
     logs,
+    profiles,
     stats,
 )
 
-FEATURES = [logs, lifecycle, configuration, documents, inline_completion, completion, stats]
+FEATURES = [logs, lifecycle, configuration, documents, inline_completion, completion, stats, profiles]
