@@ -1,4 +1,4 @@
-"""Command line: ``aicockpit serve`` (LSP over stdio), ``complete`` (headless), ``schema``."""
+"""Command line: ``aicockpit serve`` (LSP over stdio), ``complete`` (headless), ``usage``, ``schema``."""
 
 from __future__ import annotations
 
@@ -123,6 +123,15 @@ async def _complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def usage(args: argparse.Namespace) -> int:
+    from aicockpit.usage import UsageStore, default_path, format_table
+
+    store = UsageStore(args.db or default_path())
+    report = store.report(days=args.days, role=args.role)
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0
+
+
 def schema(args: argparse.Namespace) -> int:
     from aicockpit.config import json_schema
 
@@ -155,6 +164,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-ms", type=int, default=60000, help="time budget for the completion")
     _engine_flags(p)
     p.set_defaults(run=complete)
+
+    p = commands.add_parser("usage", help="print token usage per day, role and model")
+    p.add_argument("--days", type=int, help="only the last N days")
+    p.add_argument("--role", choices=["completion", "edit", "chat"])
+    p.add_argument("--db", help="usage database (default: usage.sqlite3 in the cache directory)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=usage)
 
     p = commands.add_parser("schema", help="print the JSON schema of the configuration")
     p.set_defaults(run=schema)
