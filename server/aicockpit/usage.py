@@ -57,6 +57,7 @@ class UsageStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, check_same_thread=False, timeout=2)
             db.execute("PRAGMA journal_mode=WAL")  # several servers (one per editor window) share it
+            db.execute("PRAGMA synchronous=NORMAL")  # no fsync per request on the event loop
             db.execute(SCHEMA)
             db.commit()
             self._db = db

@@ -304,7 +304,10 @@ class Router:
                 }
                 for role in ROLES
             },
-            "backends": {name: b.status() for name, b in self._backends.items()},
+            "backends": {
+                name: {**b.status(), "in_use": name in self.used_profiles()}
+                for name, b in self._backends.items()
+            },
         }
 
 
