@@ -129,6 +129,10 @@ class ProfileConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Annotated[int, msgspec.Meta(ge=1)] | None,
         _doc("Upper bound on tokens generated per request; unset: no cap."),
     ] = None
+    extra_body: Annotated[
+        dict[str, Any],
+        _doc("OpenAI backend: extra JSON fields sent with every request (e.g. vLLM's top_k, min_tokens)."),
+    ] = msgspec.field(default_factory=dict)
     connect_timeout_ms: Annotated[
         int, msgspec.Meta(ge=1), _doc("OpenAI backend: give up connecting after this many ms.")
     ] = 2000

@@ -148,9 +148,10 @@ async def wait_stats(client, check, timeout=30.0) -> dict:
             await asyncio.sleep(0.1)
 
 
-def remote_settings(server: VllmServe, completion: dict | None = None) -> dict:
+def remote_settings(server: VllmServe, completion: dict | None = None, **profile) -> dict:
+    profile = remote_profile(server, retries=1, breaker_failures=2, breaker_cooldown_s=8, **profile)
     return {
-        "profiles": {"remote": remote_profile(server, retries=1, breaker_failures=2, breaker_cooldown_s=8)},
+        "profiles": {"remote": profile},
         "roles": {
             "completion": {"profile": "remote", "fallback": ["default"], "first_token_timeout_ms": 5000}
         },
@@ -192,8 +193,9 @@ async def test_lsp_completion_served_by_vllm_serve(remote_client):
 
 async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remote_client, vllm_server):
     client = remote_client
-    # A long multi-line completion, so the kill lands in the middle of its stream.
-    await configure(client, **remote_settings(vllm_server, {"max_tokens": 1024, "multiline": "always"}))
+    # A long completion (vLLM's min_tokens holds off stop strings), so the kill lands mid-stream.
+    long = remote_settings(vllm_server, {"max_tokens": 1024}, extra_body={"min_tokens": 1000})
+    await configure(client, **long)
     await asyncio.sleep(0.3)
     uri = open_doc(client, CODE)
     before = await stats(client)

@@ -39,6 +39,15 @@ async def test_fim_completion_streams_text_and_usage():
     assert seen.body["stream"] is True and seen.body["stop"] == ["\n\n"] and seen.body["model"] == "m"
 
 
+async def test_extra_body_fields_go_along_but_never_over_ours():
+    async with FakeOpenAI() as server:
+        await collect(
+            engine_for(server, extra_body={"top_k": 5, "model": "other", "stream": False}), fim_request()
+        )
+    body = server.seen[0].body
+    assert body["top_k"] == 5 and body["model"] == "m" and body["stream"] is True
+
+
 async def test_suffix_mode_sends_the_api_suffix_field():
     async with FakeOpenAI() as server:
         await collect(engine_for(server, fim_mode="suffix"), fim_request())

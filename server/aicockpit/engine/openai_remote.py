@@ -122,6 +122,7 @@ class OpenAIRemoteEngine:
         """The endpoint and JSON body for ``request``."""
         profile = self.profile
         body: dict[str, Any] = {
+            **profile.extra_body,  # never over the fields below
             "model": profile.model,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,

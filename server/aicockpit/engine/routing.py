@@ -120,6 +120,8 @@ class Backend:
         return out
 
     async def close(self) -> None:
+        # A client with open streams is left to finish them (and to the garbage collector):
+        # closing it would fail answers already on their way to the user.
         if self.remote is not None and self.remote.unfinished_requests() == 0:
             await self.remote.aclose()
 
@@ -156,8 +158,10 @@ class Router:
             if profile is None or _changed(backend.profile, profile):
                 self._backends.pop(name)
                 _spawn(backend.close())
-            else:
+            else:  # sampling, limits and extra fields change in place; health history stays
                 backend.profile = profile
+                if backend.remote is not None:
+                    backend.remote.profile = profile
                 backend.breaker.reconfigure(profile.breaker_failures, profile.breaker_cooldown_s)
         for name in self.used_profiles():
             if name not in self._backends:
@@ -401,9 +405,9 @@ class RoleEngine:
                 except TimeoutError:
                     what = "the next piece" if outcome.started else "the first token"
                     raise BackendError(f"timed out waiting for {what}") from None
-                except (EngineUnavailable, RuntimeError) as err:
-                    if isinstance(err, BackendError):
-                        raise
+                except BackendError:
+                    raise
+                except RuntimeError as err:  # an engine that died or stopped (EngineUnavailable too)
                     raise BackendError(f"{type(err).__name__}: {err}") from None
                 outcome.update(delta)
                 if not outcome.started and delta.text:
