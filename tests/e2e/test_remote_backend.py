@@ -153,7 +153,7 @@ def remote_settings(server: VllmServe, completion: dict | None = None, **profile
     return {
         "profiles": {"remote": profile},
         "roles": {
-            "completion": {"profile": "remote", "fallback": ["default"], "first_token_timeout_ms": 5000}
+            "completion": {"profile": "remote", "fallback": ["default"], "first_token_timeout_ms": 20000}
         },
         "completion": {**INIT_OPTIONS["completion"], "timeout_ms": 30000, **(completion or {})},
     }
