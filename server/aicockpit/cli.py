@@ -121,16 +121,18 @@ async def _complete(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_engine(app, work) -> int:
-    """Start the engine, run ``work()``, always stop the engine."""
-    app.host.start(app.config.engine)
+async def _with_engine(app, role: str, work) -> int:
+    """Load what ``role`` needs, run ``work()``, always stop the engines."""
+    await app.router.apply(app.config)
     try:
-        if (await app.host.wait_ready()).value != "ready":
-            print(f"aicockpit: the engine failed to start: {app.host.error}", file=sys.stderr)
+        await app.router.wait_ready(role)
+        backend = app.router.status()["backends"][app.router.profile_for(role)]
+        if backend["state"] != "ready":
+            print(f"aicockpit: the engine failed to start: {backend['error']}", file=sys.stderr)
             return 1
         return await work()
     finally:
-        await app.host.stop()
+        await app.router.stop()
 
 
 def _parse_range(text: str) -> tuple[int, int | None, int, int | None]:
@@ -170,7 +172,7 @@ async def _edit(args: argparse.Namespace) -> int:
         print(unified_diff(text, new_text, path.name) if args.diff else new_text, end="")
         return 0
 
-    return await _with_engine(app, work)
+    return await _with_engine(app, "edit", work)
 
 
 def chat(args: argparse.Namespace) -> int:
@@ -195,7 +197,7 @@ async def _chat(args: argparse.Namespace) -> int:
         print(f"-- session {reply.session}", file=sys.stderr)
         return 0
 
-    return await _with_engine(app, work)
+    return await _with_engine(app, "chat", work)
 
 
 def _read_text(path: Path) -> str | None:
