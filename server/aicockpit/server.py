@@ -10,6 +10,7 @@ from typing import Any
 from pygls.lsp.server import LanguageServer
 
 from aicockpit import __version__
+from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore
@@ -39,6 +40,10 @@ class App:
             raise ValueError("; ".join(problems))
         self.completions = CompletionService(
             self.documents, self.host, self.telemetry, lambda: (self.config.completion, self.config.engine)
+        )
+        # Editor requests go through the scheduler; ``completions`` alone serves one-shot callers.
+        self.scheduler = CompletionScheduler(
+            self.completions, self.documents, self.host, self.telemetry, lambda: self.config.completion
         )
 
     def configure(self, options: Any, base: AicockpitConfig | None = None) -> list[str]:

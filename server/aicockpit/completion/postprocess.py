@@ -89,3 +89,23 @@ def _drop_suffix_overlap(text: str, line_after: str) -> str:
         if text.endswith(rest[:size]) and _CLOSERS.fullmatch(rest[:size]) and rest[:size].strip():
             return text[:-size]
     return text
+
+
+def suggestion_settled(raw: str, shape: CursorShape, suffix: str) -> bool:
+    """True once more output cannot change the suggestion: generation may stop early.
+
+    Streaming calls this after every delta. A single-line suggestion is settled at
+    its first newline; a multi-line one when a complete line leaves the cursor's
+    block or repeats the code after the cursor, or when the output loops.
+    """
+    if not shape.multiline:
+        return "\n" in raw
+    if _cut_repetition(raw) != raw:
+        return True
+    complete_lines = raw.count("\n")
+    if complete_lines == 0:
+        return False
+    # A line is only judged once it ends with a newline, so a half-written line
+    # (whose indent or content is not known yet) never cuts the suggestion.
+    settled = raw[: raw.rfind("\n")]
+    return _cut_at_block_end(settled, shape, suffix) != settled
