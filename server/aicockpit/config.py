@@ -76,8 +76,11 @@ class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     timeout_ms: Annotated[
         int,
         msgspec.Meta(ge=10),
-        _doc("Hard time budget per completion in ms; at the deadline the answer is what is ready."),
-    ] = 500
+        _doc(
+            "Hard time budget per completion in ms, from the keystroke's request on; at the deadline the"
+            " answer is what is ready (500 suits a GPU; CPU engines need more)."
+        ),
+    ] = 2000
     debounce_min_ms: Annotated[
         int, msgspec.Meta(ge=0, le=2000), _doc("Shortest wait after a keystroke before generating, in ms.")
     ] = 15

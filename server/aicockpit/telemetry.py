@@ -98,7 +98,7 @@ class Telemetry:
         self._ids = itertools.count(1)
         self._clock = clock
         self.outcomes: Counter[str] = Counter()  # completion requests only
-        self.by_kind: Counter[str] = Counter()  # "prefetch:served", "warmup:served", ...
+        self.by_kind: dict[str, Counter[str]] = {}  # outcomes of every kind: completion, prefetch, warmup
         self.engine_requests: Counter[str] = Counter()  # engine generations started, per kind
         self.wasted_by_reason: Counter[str] = Counter()
         self.accepted = 0
@@ -118,7 +118,7 @@ class Telemetry:
         self._traces.append(trace)
         if trace.kind == "completion":
             self.outcomes[outcome] += 1
-        self.by_kind[f"{trace.kind}:{outcome}"] += 1
+        self.by_kind.setdefault(trace.kind, Counter())[outcome] += 1
         if not trace.engine_accounted:
             self.engine_work(
                 trace.prompt_tokens,
@@ -170,7 +170,7 @@ class Telemetry:
             "cache_hit_rate": _ratio(outcomes.get("cache_hit", 0), requests),
             "reuse_rate": _ratio(outcomes.get("reused", 0), requests),
             "accepted": self.accepted,
-            "by_kind": dict(self.by_kind),
+            "by_kind": {kind: dict(counts) for kind, counts in list(self.by_kind.items())},
             "engine_requests": dict(self.engine_requests),
             "prompt_tokens": self.prompt_tokens,
             "cached_tokens": self.cached_tokens,

@@ -344,7 +344,7 @@ async def test_accepting_a_suggestion_prefetches_the_next_one():
     assert (await (await rig.request(rig.type("\n    ")))).text == "return total"
     assert len(rig.engine.streams) == 2
     assert rig.outcomes() == {"served": 1, "cache_hit": 2}
-    assert rig.telemetry.by_kind["prefetch:served"] == 1 and rig.telemetry.accepted == 1
+    assert rig.telemetry.by_kind["prefetch"]["served"] == 1 and rig.telemetry.accepted == 1
     # Text that is not in the document is refused.
     assert not rig.scheduler.accepted(URI, Position(0, 0), "nonsense")
 

@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from contextlib import aclosing, suppress
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from aicockpit.completion.cache import SuggestionCache
@@ -150,7 +150,7 @@ class CompletionScheduler:
         self._clock = clock or Clock()
         self._docs: dict[str, _DocumentState] = {}
         self._tasks: set[asyncio.Task] = set()
-        self.warmed_up = False
+        self.warmup = "pending"  # then running, done, failed; or off
 
     # -- document events -------------------------------------------------
 
@@ -415,7 +415,9 @@ class CompletionScheduler:
         try:
             engine = self._host.engine
         except EngineUnavailable:
+            self.warmup = "failed"
             return
+        self.warmup = "running"
         trace = self._telemetry.start("warmup")
         trace.engine_accounted = True
         shape = cursor_shape(WARMUP_TEXT.rsplit("\n", 1)[-1], "", "auto")
@@ -424,7 +426,7 @@ class CompletionScheduler:
         prepared = dataclasses.replace(prepared, request=dataclasses.replace(prepared.request, max_tokens=4))
         flight = self._launch(prepared, engine, "warmup", None)
         await flight.done.wait()
-        self.warmed_up = flight.abort_reason is None
+        self.warmup = "done" if flight.abort_reason is None and flight.generated_tokens else "failed"
         trace.generated_tokens = flight.generated_tokens
         self._telemetry.finish(trace, flight.abort_reason or "served")
 
@@ -447,14 +449,3 @@ class CompletionScheduler:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
-
-    async def stop(self) -> None:
-        """Abort every generation (engine shutdown)."""
-        for state in self._docs.values():
-            if state.flight is not None:
-                state.flight.abort("cancelled")
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with suppress(asyncio.CancelledError, Exception):
-                await task

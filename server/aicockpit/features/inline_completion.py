@@ -56,10 +56,14 @@ def setup(server, app) -> None:
     warmups: set[asyncio.Task] = set()
 
     def on_state(state: EngineState, message: str) -> None:
-        if state is EngineState.READY and app.config.completion.warmup:
-            task = asyncio.ensure_future(app.scheduler.warm_up())
-            warmups.add(task)
-            task.add_done_callback(warmups.discard)
+        if state is not EngineState.READY:
+            return
+        if not app.config.completion.warmup:
+            app.scheduler.warmup = "off"
+            return
+        task = asyncio.ensure_future(app.scheduler.warm_up())
+        warmups.add(task)
+        task.add_done_callback(warmups.discard)
 
     app.host.on_state(on_state)
 

@@ -39,7 +39,7 @@ def engine_status(app) -> dict[str, Any]:
         "state": host.state.value,
         "model": app.config.engine.model,
         "error": host.error,
-        "warmed_up": app.scheduler.warmed_up,
+        "warmup": app.scheduler.warmup,
     }
     try:
         status["unfinished_requests"] = host.engine.unfinished_requests()
