@@ -207,7 +207,7 @@ def prometheus_text(stats: dict[str, Any]) -> str:
         "gauge",
         "Per-stage time since a completion request was received (recent requests).",
         [
-            ({"stage": stage, "quantile": q[1:]}, value)
+            ({"stage": stage, "quantile": _quantile(q)}, value)
             for stage, qs in stats["stages_ms"].items()
             for q, value in qs.items()
         ],
@@ -216,7 +216,11 @@ def prometheus_text(stats: dict[str, Any]) -> str:
         "wait_milliseconds",
         "gauge",
         "Debounce and engine wait per answered completion request (recent requests).",
-        [({"wait": w, "quantile": q[1:]}, v) for w, qs in stats["waits_ms"].items() for q, v in qs.items()],
+        [
+            ({"wait": w, "quantile": _quantile(q)}, v)
+            for w, qs in stats["waits_ms"].items()
+            for q, v in qs.items()
+        ],
     )
     metric(
         "engine_requests_total",
@@ -253,6 +257,11 @@ def prometheus_text(stats: dict[str, Any]) -> str:
         [({}, engine.get("unfinished_requests", 0))],
     )
     return "\n".join(out) + "\n"
+
+
+def _quantile(name: str) -> str:
+    """``p95`` -> ``0.95``, Prometheus's spelling of a quantile."""
+    return str(int(name[1:]) / 100)
 
 
 def _escape(value: str) -> str:

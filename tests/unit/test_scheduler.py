@@ -188,6 +188,9 @@ async def test_the_debounce_adapts_to_the_typing_rhythm():
     for _ in range(6):
         rig.type("x", gap_s=0.05)
     assert rig.scheduler.debounce_s(URI) == pytest.approx(0.075)
+    rig.type("x", gap_s=0.65)  # a short pause between two bursts does not change the rhythm
+    rig.type("x", gap_s=0.05)
+    assert rig.scheduler.debounce_s(URI) == pytest.approx(0.075)
     for _ in range(10):
         rig.type("x", gap_s=0.4)  # slow typing: the next key is far, do not wait for it
     assert rig.scheduler.debounce_s(URI) == pytest.approx(0.01)

@@ -82,8 +82,9 @@ class LspClient:
                     length = int(value)
             if length is None:
                 continue
-            message = json.loads(await stream.readexactly(length))
+            body = await stream.readexactly(length)
             received = time.perf_counter()
+            message = json.loads(body)
             if "method" in message:
                 if "id" in message:  # a server-to-client request: answer like a quiet editor
                     result = [None] * len(message.get("params", {}).get("items", [])) or None

@@ -86,6 +86,7 @@ async def run_bench(args) -> dict[str, Any]:
             ):
                 totals[key] += after[field] - before[field]
             print(f"bench: {trace['name']} done", file=sys.stderr)
+        final = await client.request("aicockpit/stats", None)
         report = {
             "mode": "engine-stub" if args.engine_stub is not None else "engine",
             "engine": ready["engine"]["model"] if args.engine_stub is None else f"stub {args.engine_stub} ms",
@@ -93,6 +94,9 @@ async def run_bench(args) -> dict[str, Any]:
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "engine_start_s": round(engine_start_s, 1),
             "overall": overall(results, totals),
+            # The server's own view over the whole run: stage times since each request was received.
+            "server_stages_ms": final["stages_ms"],
+            "server_waits_ms": final["waits_ms"],
             "traces": {
                 name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in results.items()
             },

@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -42,8 +44,8 @@ from aicockpit.telemetry import RequestTrace, Telemetry
 log = logging.getLogger(__name__)
 
 PAUSE_S = 1.0  # a gap longer than this is a pause, not typing rhythm
-RHYTHM_WEIGHT = 0.3  # weight of the newest gap in the moving average
-DEBOUNCE_FACTOR = 1.5  # wait this many average gaps for the next keystroke
+RHYTHM_GAPS = 8  # the rhythm is the median of this many recent gaps (robust to a pause or two)
+DEBOUNCE_FACTOR = 1.5  # wait this many typical gaps for the next keystroke
 WARMUP_TEXT = "def add(a, b):\n    "
 
 
@@ -129,7 +131,7 @@ class _DocumentState:
     flight: Flight | None = None
     ticket: _Ticket | None = None
     last_change: float | None = None
-    gap_avg: float | None = None  # moving average of the gaps between keystrokes, seconds
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=RHYTHM_GAPS))  # seconds
 
 
 class CompletionScheduler:
@@ -161,8 +163,7 @@ class CompletionScheduler:
         if state.last_change is not None:
             gap = now - state.last_change
             if gap < PAUSE_S:
-                avg = state.gap_avg
-                state.gap_avg = gap if avg is None else (1 - RHYTHM_WEIGHT) * avg + RHYTHM_WEIGHT * gap
+                state.gaps.append(gap)
         state.last_change = now
 
     def forget(self, uri: str) -> None:
@@ -175,17 +176,17 @@ class CompletionScheduler:
                 state.flight.abort("cancelled")
 
     def debounce_s(self, uri: str) -> float:
-        """Wait about one and a half typical gaps for the next keystroke, when one is likely to come.
+        """Wait one and a half typical gaps for the next keystroke, when one is likely to come soon.
 
         A slow typist (or no rhythm yet) waits only the minimum: the next key
         is not coming soon, and waiting would only add latency.
         """
         config = self._settings()
         low, high = config.debounce_min_ms / 1000, config.debounce_max_ms / 1000
-        avg = self._state(uri).gap_avg
-        if avg is None:
+        gaps = self._state(uri).gaps
+        if not gaps:
             return low
-        wait = DEBOUNCE_FACTOR * avg
+        wait = DEBOUNCE_FACTOR * statistics.median(gaps)
         return low if wait > high else max(low, wait)
 
     # -- requests ----------------------------------------------------------
