@@ -210,6 +210,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=32, help="completion.max_tokens for the run")
     p.add_argument("--timeout-ms", type=int, default=2000, help="completion.timeout_ms for the run")
     p.add_argument("--out", help="also write the JSON report to this file")
+    p.add_argument(
+        "--engine-process",
+        action="store_true",
+        help="run vLLM's engine core in its own process (engine.multiprocessing), as on a GPU",
+    )
     _engine_flags(p)
     p.set_defaults(run=bench)
 

@@ -51,7 +51,11 @@ async def run_bench(args) -> dict[str, Any]:
     command = server_command(args)
     client = await LspClient.spawn(command, env)
     try:
-        options = {"completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}}
+        options: dict[str, Any] = {
+            "completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}
+        }
+        if args.engine_process:
+            options["engine"] = {"multiprocessing": True}
         await client.request(
             "initialize",
             {
@@ -91,6 +95,7 @@ async def run_bench(args) -> dict[str, Any]:
             "mode": "engine-stub" if args.engine_stub is not None else "engine",
             "engine": ready["engine"]["model"] if args.engine_stub is None else f"stub {args.engine_stub} ms",
             "server_command": " ".join(command),
+            "options": options,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "engine_start_s": round(engine_start_s, 1),
             "overall": overall(results, totals),

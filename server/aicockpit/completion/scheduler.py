@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 PAUSE_S = 1.0  # a gap longer than this is a pause, not typing rhythm
 RHYTHM_GAPS = 8  # the rhythm is the median of this many recent gaps (robust to a pause or two)
-DEBOUNCE_FACTOR = 1.5  # wait this many typical gaps for the next keystroke
+DEBOUNCE_FACTOR = 2.0  # wait this many typical gaps for the next keystroke (few keys of a burst leak)
 WARMUP_TEXT = "def add(a, b):\n    "
 
 
@@ -176,7 +176,7 @@ class CompletionScheduler:
                 state.flight.abort("cancelled")
 
     def debounce_s(self, uri: str) -> float:
-        """Wait one and a half typical gaps for the next keystroke, when one is likely to come soon.
+        """Wait two typical gaps for the next keystroke, when one is likely to come soon.
 
         A slow typist (or no rhythm yet) waits only the minimum: the next key
         is not coming soon, and waiting would only add latency.
