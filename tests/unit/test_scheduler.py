@@ -152,9 +152,9 @@ class Rig:
         doc = self.documents.get(URI)
         return doc.lines.position(len(doc.text))
 
-    async def request(self, position: Position = END) -> asyncio.Task:
+    async def request(self, position: Position = END, channel: str = "inline") -> asyncio.Task:
         """Start a request and let it run up to its first wait."""
-        task = asyncio.ensure_future(self.scheduler.complete(URI, position))
+        task = asyncio.ensure_future(self.scheduler.complete(URI, position, channel=channel))
         await settle()
         return task
 
@@ -360,3 +360,14 @@ async def test_a_request_after_a_change_without_a_new_request_is_not_answered_st
     rig.engine.streams[0].send("return a", finish=True)
     assert await task is None
     assert rig.outcomes() == {"superseded": 1}
+
+
+async def test_inline_and_completion_list_requests_at_one_keystroke_share_one_generation():
+    rig = Rig()
+    inline = await rig.request()
+    listed = await rig.request(channel="completion")  # VS Code asks both at the same keystroke
+    await rig.clock.advance(0.01)
+    assert len(rig.engine.streams) == 1
+    rig.engine.streams[0].send("return a", finish=True)
+    assert (await inline).text == (await listed).text == "return a"
+    assert rig.outcomes() == {"served": 1, "reused": 1}

@@ -129,7 +129,7 @@ class _Ticket:
 class _DocumentState:
     cache: SuggestionCache = field(default_factory=SuggestionCache)
     flight: Flight | None = None
-    ticket: _Ticket | None = None
+    tickets: dict[str, _Ticket] = field(default_factory=dict)  # the waiting request, per channel
     last_change: float | None = None
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=RHYTHM_GAPS))  # seconds
 
@@ -170,8 +170,8 @@ class CompletionScheduler:
         """The document closed: drop its cache and stop its work."""
         state = self._docs.pop(uri, None)
         if state is not None:
-            if state.ticket is not None:
-                state.ticket.superseded.set()
+            for ticket in state.tickets.values():
+                ticket.superseded.set()
             if state.flight is not None:
                 state.flight.abort("cancelled")
 
@@ -191,13 +191,20 @@ class CompletionScheduler:
 
     # -- requests ----------------------------------------------------------
 
-    async def complete(self, uri: str, position: Position, tag: str | None = None) -> Suggestion | None:
+    async def complete(
+        self, uri: str, position: Position, tag: str | None = None, channel: str = "inline"
+    ) -> Suggestion | None:
+        """One suggestion; ``channel`` keeps inline and completion-list requests from superseding each other.
+
+        Editors such as VS Code ask both at the same keystroke: they share the
+        cache and the generation instead of cancelling one another.
+        """
         trace = self._telemetry.start("completion", tag)
         trace.engine_accounted = True
         state = self._state(uri)
-        if state.ticket is not None:
-            state.ticket.superseded.set()  # older requests of this document answer now, empty
-        ticket = state.ticket = _Ticket()
+        if (older := state.tickets.get(channel)) is not None:
+            older.superseded.set()  # older requests of this document answer now, empty
+        ticket = state.tickets[channel] = _Ticket()
         try:
             suggestion, outcome = await self._complete(uri, position, state, ticket, trace)
         except asyncio.CancelledError:
@@ -208,8 +215,8 @@ class CompletionScheduler:
             self._telemetry.finish(trace, "error")
             return None
         finally:
-            if state.ticket is ticket:
-                state.ticket = None
+            if state.tickets.get(channel) is ticket:
+                del state.tickets[channel]
         self._telemetry.finish(trace, outcome)
         return suggestion
 
@@ -221,21 +228,11 @@ class CompletionScheduler:
         cursor, outcome = self._service.locate(uri, position)
         if cursor is None:
             return None, outcome
-        # 1. typing-through
-        rest = state.cache.lookup(cursor)
-        if rest is not None:
-            return Suggestion(rest, cursor.position, cursor.version, trace), "cache_hit"
-        # 2. in-flight reuse
-        flight = state.flight
-        if flight is not None and not flight.done.is_set() and flight.abort_reason is None:
-            typed = flight.typed_since(cursor)
-            if typed is not None and flight.raw.startswith(typed):
-                trace.mark("attached")
-                return await self._await_flight(flight, cursor, typed, ticket, trace, deadline, "reused")
-        # 3. supersede: this document's other generation is of no use any more
-        if flight is not None:
-            flight.abort("superseded")
-        # 4. debounce, then re-check that the text is still the one asked about
+        early = await self._answer_early(state, cursor, ticket, trace, deadline)
+        if early is not None:
+            return early
+        # 4. debounce, then re-check: the text may have changed, or a request of the
+        # other channel may have started a generation this one can share.
         wait = self.debounce_s(uri)
         if wait > 0:
             if await first_of(self._clock, [ticket.superseded], wait) is ticket.superseded:
@@ -244,6 +241,9 @@ class CompletionScheduler:
         trace.mark("debounce_end")
         if not self._is_current(cursor):
             return None, "superseded"
+        early = await self._answer_early(state, cursor, ticket, trace, deadline)
+        if early is not None:
+            return early
         try:
             engine = self._host.engine
         except EngineUnavailable:
@@ -253,6 +253,23 @@ class CompletionScheduler:
         flight = self._launch(prepared, engine, "completion", state)
         trace.mark("engine_enqueued")
         return await self._await_flight(flight, cursor, "", ticket, trace, deadline, "served")
+
+    async def _answer_early(
+        self, state: _DocumentState, cursor: Cursor, ticket: _Ticket, trace: RequestTrace, deadline: float
+    ) -> tuple[Suggestion | None, str] | None:
+        """Steps 1-3: answer from the cache or a running generation, else abort that generation."""
+        rest = state.cache.lookup(cursor)
+        if rest is not None:
+            return Suggestion(rest, cursor.position, cursor.version, trace), "cache_hit"
+        flight = state.flight
+        if flight is None or flight.done.is_set() or flight.abort_reason is not None:
+            return None
+        typed = flight.typed_since(cursor)
+        if typed is not None and flight.raw.startswith(typed):
+            trace.mark("attached")
+            return await self._await_flight(flight, cursor, typed, ticket, trace, deadline, "reused")
+        flight.abort("superseded")  # this document's other generation is of no use any more
+        return None
 
     async def _await_flight(
         self,

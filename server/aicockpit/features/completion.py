@@ -30,7 +30,7 @@ def setup(server, app) -> None:
         uri = params.text_document.uri
         tag = params.work_done_token if isinstance(params.work_done_token, str) else None
         suggestion = await app.scheduler.complete(
-            uri, Position(params.position.line, params.position.character), tag=tag
+            uri, Position(params.position.line, params.position.character), tag=tag, channel="completion"
         )
         if suggestion is None:
             return types.CompletionList(is_incomplete=True, items=[])
