@@ -304,8 +304,8 @@ class CompletionScheduler:
                 return None, flight.abort_reason  # aborted under us (document closed)
             shaped = self._service.shape(flight.raw, flight.prepared)
             trace.mark("post_processed")
-            if fired is None:
-                self._state(cursor.uri).cache.add(flight.cursor, shaped)
+            if fired is None and (state := self._docs.get(cursor.uri)) is not None:
+                state.cache.add(flight.cursor, shaped)  # what the user sees; they may type through it
             if not shaped.startswith(typed) or not shaped[len(typed) :].strip():
                 return None, "empty" if outcome != "timed_out" else outcome
             if not self._is_current(cursor):

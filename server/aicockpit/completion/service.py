@@ -1,8 +1,11 @@
 """One completion, from document and cursor to suggestion text.
 
-Used by both ``textDocument/inlineCompletion`` and the ``textDocument/completion``
-fallback, and by ``aicockpit complete``. Never raises for a missing document or
-engine: the answer is simply ``None``.
+Editor requests reach it through ``CompletionScheduler`` (scheduler.py), which
+uses its steps one by one: ``locate`` (cheap snapshot of the cursor),
+``prepare`` (the engine request; the prompt itself comes from ``build_prompt``
+alone) and ``shape`` (post-processing). ``complete`` runs them all at once for
+``aicockpit complete``. Never raises for a missing document or engine: the
+answer is simply ``None``.
 """
 
 from __future__ import annotations
