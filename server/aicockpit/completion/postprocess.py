@@ -65,9 +65,7 @@ def _cut_repetition(text: str) -> str:
 def _cut_at_block_end(text: str, shape: CursorShape, suffix: str) -> str:
     """Keep lines while they stay inside the cursor's block; stop at existing code."""
     lines = text.split("\n")
-    base = len(shape.indent)
-    if shape.line_before.rstrip().endswith(BLOCK_OPENERS):
-        base += 1  # the block's body is deeper than the line that opens it
+    base = _body_indent(shape)
     next_existing = next((line.strip() for line in suffix.split("\n")[1:] if line.strip()), None)
     kept = [lines[0]]
     for line in lines[1:]:
@@ -78,6 +76,14 @@ def _cut_at_block_end(text: str, shape: CursorShape, suffix: str) -> str:
                 break
         kept.append(line)
     return "\n".join(kept)
+
+
+def _body_indent(shape: CursorShape) -> int:
+    """Lines indented less than this have left the cursor's block."""
+    base = len(shape.indent)
+    if shape.line_before.rstrip().endswith(BLOCK_OPENERS):
+        base += 1  # the block's body is deeper than the line that opens it
+    return base
 
 
 def _drop_suffix_overlap(text: str, line_after: str) -> str:
@@ -102,10 +108,12 @@ def suggestion_settled(raw: str, shape: CursorShape, suffix: str) -> bool:
         return "\n" in raw
     if _cut_repetition(raw) != raw:
         return True
-    complete_lines = raw.count("\n")
-    if complete_lines == 0:
+    last_newline = raw.rfind("\n")
+    if last_newline < 0:
         return False
-    # A line is only judged once it ends with a newline, so a half-written line
-    # (whose indent or content is not known yet) never cuts the suggestion.
-    settled = raw[: raw.rfind("\n")]
+    # Complete lines are judged by every rule; the line being written only by its
+    # indent, which is known as soon as it has a visible character.
+    settled, tail = raw[:last_newline], raw[last_newline + 1 :]
+    if tail.strip() and len(tail) - len(tail.lstrip()) < _body_indent(shape):
+        return True
     return _cut_at_block_end(settled, shape, suffix) != settled
