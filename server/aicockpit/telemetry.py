@@ -102,6 +102,7 @@ class Telemetry:
         self.engine_requests: Counter[str] = Counter()  # engine generations started, per kind
         self.wasted_by_reason: Counter[str] = Counter()
         self.accepted = 0
+        self.early_stops = 0  # generations stopped once post-processing knew where the suggestion ends
         self.prompt_tokens = 0
         self.cached_tokens = 0
         self.generated_tokens = 0
@@ -170,6 +171,7 @@ class Telemetry:
             "cache_hit_rate": _ratio(outcomes.get("cache_hit", 0), requests),
             "reuse_rate": _ratio(outcomes.get("reused", 0), requests),
             "accepted": self.accepted,
+            "early_stops": self.early_stops,
             "by_kind": {kind: dict(counts) for kind, counts in list(self.by_kind.items())},
             "engine_requests": dict(self.engine_requests),
             "prompt_tokens": self.prompt_tokens,
@@ -234,6 +236,7 @@ def prometheus_text(stats: dict[str, Any]) -> str:
         ("generated_tokens", "Tokens generated."),
         ("wasted_tokens", "Tokens generated for cancelled, superseded or timed-out work."),
         ("accepted", "Suggestions the editor reported accepted."),
+        ("early_stops", "Generations stopped as soon as the suggestion's end was known."),
     ):
         metric(f"{name}_total", "counter", help_, [({}, stats[name])])
     for name, help_ in (

@@ -298,6 +298,7 @@ async def test_generation_stops_once_the_block_has_ended():
     suggestion = await task
     assert suggestion.text == "total = a + b\n    return total"
     assert stream.queue.qsize() == 2  # the unindented "x" was enough: the rest was never asked for
+    assert rig.telemetry.summary()["early_stops"] == 1
 
 
 async def test_a_cancelled_request_leaves_its_generation_for_the_next_keystroke():

@@ -81,14 +81,12 @@ class Flight:
 
     prepared: PreparedCompletion
     kind: str
-    enqueued_at: float
     raw: str = ""
     waiters: int = 0
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated_tokens: int = 0
     first_token_at: float | None = None
-    last_token_at: float | None = None
     stopped_early: bool = False
     abort_reason: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -338,7 +336,7 @@ class CompletionScheduler:
         self._spawn(abort_later())
 
     def _launch(self, prepared: PreparedCompletion, engine: Engine, kind: str, state: _DocumentState | None):
-        flight = Flight(prepared, kind, self._clock.now())
+        flight = Flight(prepared, kind)
         if state is not None:
             state.flight = flight
         self._telemetry.engine_started(kind)
@@ -368,8 +366,8 @@ class CompletionScheduler:
             log.exception("generation failed")
             failed = True
         finally:
-            flight.last_token_at = self._clock.now()
             flight.done.set()
+            self._telemetry.early_stops += flight.stopped_early
             self._telemetry.engine_work(
                 flight.prompt_tokens, flight.cached_tokens, flight.generated_tokens, flight.abort_reason
             )
