@@ -47,12 +47,12 @@ def serve(args: argparse.Namespace) -> int:
     # stderr, so a stray print from any library can never corrupt the stream.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    from aicockpit.engine.host import EngineHost
     from aicockpit.server import build_server
 
     host = None
     if args.dev_engine_stub is not None:  # benchmarks only: the server's overhead without a model
         from aicockpit.bench.stub_engine import stub_factory
+        from aicockpit.engine.host import EngineHost
 
         host = EngineHost(stub_factory(args.dev_engine_stub))
     server = build_server(overrides_from(args), host)
