@@ -103,6 +103,8 @@ class App:
         if previous.usage != config.usage:
             self.router.usage = self._usage_store(config)
         self.router.configure(config)
+        if previous.roles != config.roles or previous.profiles != config.profiles:
+            self.scheduler.reset()
         for listener in self.listeners:
             listener(previous, config)
         return problems

@@ -122,9 +122,11 @@ async def test_edit_and_chat_through_vllm_serve(router):
 async def test_closing_the_stream_aborts_the_request_in_vllm(router, vllm_server):
     request = GenerationRequest("long", "", 3000, messages=(ChatMessage("user", "Write a long story."),))
     async with aclosing(router.for_role("chat").generate(request)) as stream:
-        async for _ in stream:
-            assert await vllm_server.running_requests() == 1
-            break
+        await anext(stream)
+        # vLLM's /metrics lags a little on a loaded machine: wait for it to see the request.
+        async with asyncio.timeout(20):
+            while await vllm_server.running_requests() != 1:
+                await anext(stream)
     async with asyncio.timeout(10):
         while await vllm_server.running_requests():
             await asyncio.sleep(0.1)
@@ -194,7 +196,10 @@ async def test_lsp_completion_served_by_vllm_serve(remote_client):
 async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remote_client, vllm_server):
     client = remote_client
     # A long completion (vLLM's min_tokens holds off stop strings), so the kill lands mid-stream.
-    long = remote_settings(vllm_server, {"max_tokens": 1024}, extra_body={"min_tokens": 1000})
+    # Single-line, so the scheduler's early stop waits for a newline the noise model never writes.
+    long = remote_settings(
+        vllm_server, {"max_tokens": 1024, "multiline": "never"}, extra_body={"min_tokens": 1000}
+    )
     await configure(client, **long)
     await asyncio.sleep(0.3)
     uri = open_doc(client, CODE)
@@ -208,7 +213,8 @@ async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remot
     assert isinstance(answer, types.InlineCompletionList)
     killed = await stats(client)
     assert backend(killed, "remote")["failures"] == backend(before, "remote")["failures"] + 1
-    assert killed["outcomes"].get("error", 0) == before["outcomes"].get("error", 0) + 1
+    # Answered and traced (the scheduler may show what streamed before the kill).
+    assert sum(killed["outcomes"].values()) == sum(before["outcomes"].values()) + 1
 
     # Nobody listens now: the next request fails over to the embedded engine and opens the breaker.
     await configure(client, **remote_settings(vllm_server, {"multiline": "always"}))
@@ -227,7 +233,8 @@ async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remot
     await vllm_server.start()
     await wait_stats(client, lambda s: backend(s, "remote")["breaker"] == "half_open", timeout=30)
     successes = backend(await stats(client), "remote")["successes"]
-    served = await complete(client, uri, 7, 4)
+    fresh = open_doc(client, CODE)  # not the typing-through cache: the probe must reach a backend
+    served = await complete(client, fresh, 7, 4)
     recovered = await stats(client)
     assert served.items
     assert backend(recovered, "remote")["breaker"] == "closed"

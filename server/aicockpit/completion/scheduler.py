@@ -173,6 +173,11 @@ class CompletionScheduler:
             if state.flight is not None:
                 state.flight.abort("cancelled")
 
+    def reset(self) -> None:
+        """Another model now serves completions: suggestions of the old one are not reused."""
+        for uri in list(self._docs):
+            self.forget(uri)
+
     def debounce_s(self, uri: str) -> float:
         """Wait two typical gaps for the next keystroke, when one is likely to come soon.
 
@@ -226,6 +231,10 @@ class CompletionScheduler:
         cursor, outcome = self._service.locate(uri, position)
         if cursor is None:
             return None, outcome
+        try:
+            self._host.engine  # noqa: B018 - while the role loads or switches profile, nothing is served,
+        except EngineUnavailable:  # not even from the cache of the profile being left
+            return None, "engine_unavailable"
         early = await self._answer_early(state, cursor, ticket, trace, deadline)
         if early is not None:
             return early

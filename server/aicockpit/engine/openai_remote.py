@@ -144,6 +144,13 @@ class OpenAIRemoteEngine:
             body["prompt"] = request.prompt
         return "completions", body
 
+    def _prompt_estimate(self, body: dict[str, Any]) -> int:
+        text = body.get("prompt") or "".join(m["content"] for m in body.get("messages", ()))
+        try:
+            return self.tokenizer.count(text)
+        except Exception:  # an estimate must never fail a request
+            return len(text) // 4
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
         endpoint, body = self.payload(request)
         chat = endpoint == "chat/completions"
@@ -157,7 +164,11 @@ class OpenAIRemoteEngine:
                     return
                 if kind != "text/event-stream":
                     raise BackendError(f"expected an event stream, got content type {kind or 'none'!r}")
+                # Usage arrives only at the end of a stream; a consumer that stops early
+                # (the scheduler does at a line's end) still learns the prompt's size.
+                estimate = self._prompt_estimate(body)
                 async for delta in _events(response, chat):
+                    delta.prompt_tokens = delta.prompt_tokens or estimate
                     yield delta
         except httpx.TimeoutException as err:
             raise BackendError(f"{type(err).__name__}: no answer in time from {self.profile.url}") from None

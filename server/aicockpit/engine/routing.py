@@ -372,9 +372,12 @@ class RoleEngine:
                     log.warning("%s request: %s", self.role, reason)
                     reasons.append(reason)
                     break
-                except BaseException:  # cancelled or closed by the consumer: no verdict on the backend
-                    backend.breaker.release()
-                    self._finish(backend, engine, outcome, failed=None, verdict=False)
+                except BaseException:  # cancelled or closed by the consumer
+                    if outcome.started:  # text arrived (the scheduler stops early at a line's end): it works
+                        self._finish(backend, engine, outcome, failed=None)
+                    else:  # no verdict on the backend
+                        backend.breaker.release()
+                        self._finish(backend, engine, outcome, failed=None, verdict=False)
                     raise
                 self._finish(backend, engine, outcome, failed=None)
                 return

@@ -46,6 +46,8 @@ def setup(server, app) -> None:
         role, profile = switch_arguments(args)
         progress = EngineProgress(server)
         await progress.begin(f"switching {role} to {profile}")
+        if role == "completion":
+            app.scheduler.reset()
         try:
             result = await app.router.switch_profile(role, profile, progress.report)
         except ValueError as err:
