@@ -98,7 +98,7 @@ class DocumentStore:
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> TextDocument:
         doc = TextDocument(uri, language_id, version, text)
-        doc.syntax  # parse now, so every later change is an incremental edit
+        _ = doc.syntax  # parse now, so every later change is an incremental edit
         self._docs[uri] = doc
         return doc
 

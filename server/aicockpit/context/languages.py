@@ -194,7 +194,8 @@ JAVA = LanguageSpec(
 )
 
 _C_DEFINITIONS = """
-    (function_definition declarator: (function_declarator declarator: (identifier) @name)) @definition.function
+    (function_definition declarator: (function_declarator declarator: (identifier) @name))
+        @definition.function
     (function_definition declarator: (pointer_declarator declarator:
         (function_declarator declarator: (identifier) @name))) @definition.function
     (translation_unit (declaration declarator: (function_declarator declarator: (identifier) @name))

@@ -108,7 +108,8 @@ def _docstring(node: ts.Node, source: bytes, language: str) -> str:
                 return _first_line(text)
         return ""
     comment = node.prev_named_sibling
-    if comment is not None and comment.type == "comment" and comment.end_point.row >= node.start_point.row - 1:
+    adjacent = comment is not None and comment.end_point.row >= node.start_point.row - 1
+    if adjacent and comment.type == "comment":
         text = comment.text.decode("utf-8", "replace")
         return _first_line(text.lstrip("/*!# ").replace("*/", ""))
     return ""
