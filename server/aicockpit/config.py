@@ -132,7 +132,7 @@ class ContextConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         int, msgspec.Meta(ge=0), _doc("Token budget for retrieved repository context.")
     ] = 1024
     header_tokens: Annotated[
-        int, msgspec.Meta(ge=0), _doc("Token budget for the file's header (imports) when the prefix lacks it.")
+        int, msgspec.Meta(ge=0), _doc("Token budget for the file's imports when the prefix omits them.")
     ] = 128
     definitions: Annotated[bool, _doc("Retrieve definitions of identifiers used near the cursor.")] = True
     similar_code: Annotated[bool, _doc("Retrieve similar code from open and recently edited files.")] = True
