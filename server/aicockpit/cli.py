@@ -1,4 +1,5 @@
-"""Command line: ``aicockpit serve`` (LSP over stdio), ``complete`` (headless), ``schema``."""
+"""Command line: ``aicockpit serve`` (LSP over stdio), ``complete`` (headless), ``context``, ``index``,
+``schema``."""
 
 from __future__ import annotations
 
@@ -154,6 +155,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-ms", type=int, default=60000, help="time budget for the completion")
     _engine_flags(p)
     p.set_defaults(run=complete)
+
+    from aicockpit.cli_context import add_parsers
+
+    add_parsers(commands)
 
     p = commands.add_parser("schema", help="print the JSON schema of the configuration")
     p.set_defaults(run=schema)

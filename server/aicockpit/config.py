@@ -109,9 +109,9 @@ class IndexConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         list[str],
         _doc("gitignore-style patterns of secrets files: never indexed, never read, never sent to a model."),
     ] = msgspec.field(default_factory=lambda: list(DEFAULT_SECRETS))
-    max_file_bytes: Annotated[
-        int, msgspec.Meta(ge=1024), _doc("Files bigger than this are not indexed.")
-    ] = 1_000_000
+    max_file_bytes: Annotated[int, msgspec.Meta(ge=1024), _doc("Files bigger than this are not indexed.")] = (
+        1_000_000
+    )
     max_line_chars: Annotated[
         int, msgspec.Meta(ge=80), _doc("Files with a longer line (minified or generated) are not indexed.")
     ] = 4000

@@ -13,7 +13,9 @@ from aicockpit import __version__
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore
+from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.engine.host import EngineHost
+from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.protocol import RobustProtocol
 from aicockpit.telemetry import Telemetry
 
@@ -37,8 +39,14 @@ class App:
         self.config, problems = decode_config(self.overrides)
         if problems:
             raise ValueError("; ".join(problems))
+        self.index = WorkspaceIndex(self.config.index)
+        self.assembler = PromptAssembler(self.documents, self.index, lambda: self.config)
         self.completions = CompletionService(
-            self.documents, self.host, self.telemetry, lambda: (self.config.completion, self.config.engine)
+            self.documents,
+            self.host,
+            self.telemetry,
+            lambda: (self.config.completion, self.config.engine),
+            self.assembler,
         )
 
     def configure(self, options: Any, base: AicockpitConfig | None = None) -> list[str]:

@@ -23,6 +23,7 @@ class RequestTrace:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated_tokens: int = 0
+    context: list[dict[str, Any]] = field(default_factory=list)  # the repository snippets in the prompt
 
     def mark(self, stage: str) -> None:
         self.marks[stage] = round((time.perf_counter() - self.started) * 1000, 3)
@@ -36,6 +37,7 @@ class RequestTrace:
             "cached_tokens": self.cached_tokens,
             "generated_tokens": self.generated_tokens,
             "timings_ms": dict(self.marks),
+            "context": list(self.context),
         }
 
 

@@ -14,13 +14,15 @@ from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from aicockpit.completion.postprocess import cursor_shape, shape_suggestion, stop_strings
+from aicockpit.completion.postprocess import shape_suggestion, stop_strings
+from aicockpit.completion.syntax_rules import check_insertion, syntax_cursor_shape
 from aicockpit.config import CompletionConfig, EngineConfig
 from aicockpit.context.documents import DocumentStore, UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import Engine, EngineUnavailable, GenerationRequest, Priority
 from aicockpit.engine.host import EngineHost
-from aicockpit.prompt.fim import FimTemplate, detect_template, fim_window
+from aicockpit.prompt.assemble import PromptAssembler
+from aicockpit.prompt.fim import FimTemplate, detect_template
 from aicockpit.telemetry import RequestTrace, Telemetry
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,9 @@ class CompletionService:
         host: EngineHost,
         telemetry: Telemetry,
         settings: Callable[[], tuple[CompletionConfig, EngineConfig]],
+        assembler: PromptAssembler,
     ) -> None:
+        self._assembler = assembler
         self._documents = documents
         self._host = host
         self._telemetry = telemetry
@@ -82,25 +86,26 @@ class CompletionService:
             return None, "out_of_range"  # the client is ahead of or behind this text
         position = lines.clamp(position)
         offset = lines.offset(position)
-        text, version = doc.text, doc.version
-        line_start = lines.starts[position.line]
-        line_end = text.find("\n", offset)
-        shape = cursor_shape(
-            text[line_start:offset], text[offset : len(text) if line_end < 0 else line_end], config.multiline
-        )
+        version = doc.version
+        shape = syntax_cursor_shape(doc, offset, config.multiline)
         template = self._template(engine, engine_config)
-        before, after = fim_window(text, offset, engine.tokenizer, config.prefix_tokens, config.suffix_tokens)
+        assembled = self._assembler.build(doc, offset, engine.tokenizer, template)
+        if assembled is None:
+            return None, "secret_file"  # never sent to a model
+        trace.context = assembled.describe()
         trace.mark("context_built")
         request = GenerationRequest(
             request_id=f"cmpl-{uuid.uuid4().hex[:12]}",
-            prompt=template.render(before, after),
+            prompt=assembled.render(template),
             max_tokens=config.max_tokens,
             temperature=config.temperature,
             stop=stop_strings(shape) + template.stop,
             priority=Priority.COMPLETION,
         )
         raw, outcome = await self._generate(engine, request, trace, config.timeout_ms / 1000)
-        suggestion = shape_suggestion(raw, shape, after)
+        suggestion = shape_suggestion(raw, shape, assembled.suffix)
+        if version == doc.version:  # the tree still matches the text the cursor was in
+            suggestion = check_insertion(doc, offset, suggestion)
         trace.mark("post_processed")
         if not suggestion.strip():
             return None, "empty" if outcome == "served" else outcome

@@ -92,7 +92,9 @@ JAVASCRIPT = LanguageSpec(
     _JS_FUNCTIONS,
 )
 
-_TS_DEFINITIONS = _JS_DEFINITIONS + """
+_TS_DEFINITIONS = (
+    _JS_DEFINITIONS
+    + """
     (class_declaration name: (type_identifier) @name) @definition.class
     (abstract_class_declaration name: (type_identifier) @name) @definition.class
     (interface_declaration name: (type_identifier) @name) @definition.type
@@ -100,6 +102,7 @@ _TS_DEFINITIONS = _JS_DEFINITIONS + """
     (enum_declaration name: (identifier) @name) @definition.type
     (function_signature name: (identifier) @name) @definition.function
 """
+)
 
 TYPESCRIPT = LanguageSpec(
     "typescript",

@@ -112,9 +112,7 @@ class WalkedFile:
 class Workspace:
     """One workspace folder and its reading policy."""
 
-    def __init__(
-        self, root: str | Path, exclude: list[str], secrets: list[str], max_file_bytes: int
-    ) -> None:
+    def __init__(self, root: str | Path, exclude: list[str], secrets: list[str], max_file_bytes: int) -> None:
         self.root = Path(os.path.realpath(root))
         self.exclude = IgnoreRules(exclude)
         self.secrets = IgnoreRules(secrets)
