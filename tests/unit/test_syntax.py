@@ -12,7 +12,7 @@ from aicockpit.context.positions import LineIndex
 
 SOURCES = {
     "python": 'def grüße(name):\n    """Say hi 🍵."""\n    return f"Hallo {name}"\n\nclass K:\n    x = 1\n',
-    "javascript": "function f(a) {\n  const s = 'ünïcode 🍵';\n  return a + s;\n}\nclass C { m() { return 1; } }\n",
+    "javascript": "function f(a) {\n  const s = 'ünï 🍵';\n  return a+s;\n}\nclass C { m() { return 1 } }\n",
     "go": 'package main\n\nfunc Grüß(n string) string {\n\treturn "hi " + n // 🍵\n}\n',
     "rust": 'fn größe(x: i32) -> i32 {\n    let s = "🍵";\n    x + 1\n}\nstruct P { a: u8 }\n',
 }
