@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,9 @@ class App:
     documents: DocumentStore = field(default_factory=DocumentStore)
     telemetry: Telemetry = field(default_factory=Telemetry)
     listeners: list[ConfigListener] = field(default_factory=list)
+    # Run by lifecycle after ``initialized`` and on ``shutdown`` (background services: the index).
+    startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.config, problems = decode_config(self.overrides)
@@ -41,6 +44,7 @@ class App:
             raise ValueError("; ".join(problems))
         self.index = WorkspaceIndex(self.config.index)
         self.assembler = PromptAssembler(self.documents, self.index, lambda: self.config)
+        self.documents.close_listeners.append(self.assembler.forget)
         self.completions = CompletionService(
             self.documents,
             self.host,

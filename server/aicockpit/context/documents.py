@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
@@ -95,6 +96,7 @@ class DocumentStore:
         # (uri, line, monotonic time) of the latest edits, newest last: retrieval's
         # "recently edited regions" source.
         self.recent_edits: deque[tuple[str, int, float]] = deque(maxlen=RECENT_EDITS)
+        self.close_listeners: list[Callable[[str], None]] = []
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> TextDocument:
         doc = TextDocument(uri, language_id, version, text)
@@ -115,7 +117,9 @@ class DocumentStore:
         return list(self._docs.values())
 
     def close(self, uri: str) -> None:
-        self._docs.pop(uri, None)
+        if self._docs.pop(uri, None) is not None:
+            for listener in self.close_listeners:
+                listener(uri)
 
     def get(self, uri: str) -> TextDocument:
         try:

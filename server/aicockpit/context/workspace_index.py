@@ -57,6 +57,33 @@ class WorkspaceIndex:
     def build_all(self) -> list[IndexStats]:
         return [index.build() for index in self.folders]
 
+    def refresh(self, paths: list[str]) -> None:
+        """A coalesced batch of file events, routed to the folders they belong to."""
+        by_folder: dict[int, tuple[ProjectIndex, list[str]]] = {}
+        for path in paths:
+            found = self.folder_of(path)
+            if found is not None:
+                by_folder.setdefault(id(found[0]), (found[0], []))[1].append(path)
+        for index, batch in by_folder.values():
+            index.ready.wait()  # the crawl first: it sees these files anyway
+            stats = index.refresh(batch)
+            log.debug("index %s: %d events -> %s", index.root, len(batch), stats)
+
+    def status(self) -> dict:
+        return {
+            "ready": self.ready,
+            "folders": [
+                {
+                    "root": str(index.root),
+                    "ready": index.ready.is_set(),
+                    "files": len(index.files),
+                    "definitions": sum(len(index.definitions_in(rel)) for rel in list(index.files)),
+                    "generation": index.generation,
+                }
+                for index in self.folders
+            ],
+        }
+
     def folder_of(self, path: str | Path | None) -> tuple[ProjectIndex, str] | None:
         if path is None:
             return None

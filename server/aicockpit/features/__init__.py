@@ -4,10 +4,11 @@ from aicockpit.features import (
     completion,
     configuration,
     documents,
+    index,
     inline_completion,
     lifecycle,
     logs,
     stats,
 )
 
-FEATURES = [logs, lifecycle, configuration, documents, inline_completion, completion, stats]
+FEATURES = [logs, lifecycle, configuration, documents, index, inline_completion, completion, stats]

@@ -89,6 +89,8 @@ def setup(server, app) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(params: types.InitializedParams) -> None:
         await start_engine()
+        for hook in app.startup_hooks:
+            await hook()
 
     async def start_engine() -> None:
         await progress.begin(f"loading {app.config.engine.model}")
@@ -99,6 +101,8 @@ def setup(server, app) -> None:
     @server.feature(types.SHUTDOWN)
     async def shutdown(params: None) -> None:
         progress.end("shutting down")
+        for hook in app.shutdown_hooks:
+            await hook()
         await app.host.stop()
 
     @server.feature(types.EXIT)
