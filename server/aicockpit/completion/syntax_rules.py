@@ -49,7 +49,7 @@ def check_insertion(doc: TextDocument, offset: int, suggestion: str) -> str:
     text = doc.text
     tree = syntax.tree
     start_byte, start_point = byte_point(text, offset)
-    before = _enclosing_errors(tree.root_node, start_byte, start_byte)
+    before = _enclosing_errors(tree.root_node, start_point.row, start_point.row)
     if before:
         return suggestion  # the code is already incomplete here: nothing to compare with
     parser = syntax.grammar.parser()
@@ -60,7 +60,7 @@ def check_insertion(doc: TextDocument, offset: int, suggestion: str) -> str:
         old = tree.copy()
         old.edit(start_byte, start_byte, end_byte, start_point, start_point, end_point)
         new_tree = parser.parse(new_text.encode("utf-8", "surrogatepass"), old)
-        if not _enclosing_errors(new_tree.root_node, start_byte, end_byte):
+        if not _enclosing_errors(new_tree.root_node, start_point.row, end_point.row):
             return candidate
         if "\n" not in candidate.rstrip("\n"):
             return ""
@@ -68,10 +68,13 @@ def check_insertion(doc: TextDocument, offset: int, suggestion: str) -> str:
     return ""
 
 
-def _enclosing_errors(root, start: int, end: int) -> bool:
-    """Whether the top-level statements around [start, end] contain a syntax error."""
+def _enclosing_errors(root, first_row: int, last_row: int) -> bool:
+    """Whether the top-level statements on the rows around the insertion contain a syntax error.
+
+    Rows, not bytes: error recovery often ends an ERROR node just before the cursor.
+    """
     for child in root.children:
-        if child.end_byte < start or child.start_byte > end:
+        if child.end_point.row < first_row - 1 or child.start_point.row > last_row + 1:
             continue
         if child.has_error or child.is_error or child.is_missing:
             return True
