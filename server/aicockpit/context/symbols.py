@@ -104,8 +104,8 @@ def _docstring(node: ts.Node, source: bytes, language: str) -> str:
         if first is not None and first.type == "expression_statement" and first.named_children:
             literal = first.named_children[0]
             if literal.type == "string":
-                text = literal.text.decode("utf-8", "replace").strip("\"'rbuRBU \n")
-                return _first_line(text)
+                parts = [c.text for c in literal.children if c.type == "string_content"]
+                return _first_line(b"".join(parts).decode("utf-8", "replace"))
         return ""
     comment = node.prev_named_sibling
     adjacent = comment is not None and comment.end_point.row >= node.start_point.row - 1
