@@ -20,6 +20,7 @@ from aicockpit.context.retrieve import CursorQuery, Retriever
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.prompt.fim import FimTemplate, TokenCounter, fim_window
 from aicockpit.prompt.layout import REPO_FORMATS, PromptPieces, SnippetLayout
+from aicockpit.prompt.tokens import LineCachedCounter
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class PromptAssembler:
         self.retriever = Retriever(documents, index)
         self.layout = SnippetLayout()
         self._settings = settings
+        self._cached: LineCachedCounter | None = None
+        self._synced: dict[str, int] = {}
 
     def build(
         self, doc: TextDocument, offset: int, tokens: TokenCounter, template: FimTemplate
@@ -46,6 +49,7 @@ class PromptAssembler:
         """None when the document must never reach a model (a secrets file)."""
         if self.index.is_secret(doc.path, doc.uri):
             return None
+        tokens = self._counter(tokens)
         config = self._settings()
         completion = config.completion
         text = doc.text
@@ -65,7 +69,7 @@ class PromptAssembler:
         context = config.context
         budget = self._context_budget(config, tokens, pieces, template)
         if context.enabled and budget > 0:
-            self._sync_open_documents()
+            self._sync_open_documents(doc.uri)
             query = CursorQuery(doc, display, offset, line, (first_line, last_line))
             try:
                 candidates = self.retriever.candidates(
@@ -82,6 +86,13 @@ class PromptAssembler:
                 doc.uri, candidates, budget, tokens, template, comment
             )
         return pieces
+
+    def _counter(self, tokens: TokenCounter) -> LineCachedCounter:
+        if isinstance(tokens, LineCachedCounter):
+            return tokens
+        if self._cached is None or self._cached.tokens is not tokens:
+            self._cached = LineCachedCounter(tokens)  # a new engine brings a new tokenizer
+        return self._cached
 
     def _context_budget(
         self, config: AicockpitConfig, tokens: TokenCounter, pieces: PromptPieces, template: FimTemplate
@@ -125,12 +136,19 @@ class PromptAssembler:
         found = self.index.folder_of(doc.path)
         return found[0].root.name if found else "workspace"
 
-    def _sync_open_documents(self) -> None:
-        """Open documents are indexed from the editor's text, not the disk."""
+    def _sync_open_documents(self, current: str) -> None:
+        """Open documents are indexed from the editor's text, not the disk.
+
+        The document being typed in is indexed once when first seen, then only
+        when it is no longer the current one: re-extracting a big file at every
+        keystroke would cost more than the whole rest of the context build, and
+        its own code near the cursor is in the prompt anyway.
+        """
         for doc in self.documents.all():
             found = self.index.folder_of(doc.path)
-            if found is None:
+            if found is None or (doc.uri == current and doc.uri in self._synced):
                 continue
+            self._synced[doc.uri] = doc.version
             index, rel = found
             syntax = doc.syntax
             tree = syntax.tree if syntax is not None else None
@@ -138,6 +156,7 @@ class PromptAssembler:
 
     def forget(self, uri: str) -> None:
         self.layout.forget(uri)
+        self._synced.pop(uri, None)
         found = self.index.folder_of(uri_to_path(uri))
         if found is not None:
             found[0].close_open(found[1])
