@@ -11,7 +11,7 @@ import asyncio
 
 from lsprotocol import types
 
-from tests.e2e.helpers import inline_params
+from tests.e2e.helpers import change, inline_params
 from tests.support import plain, stats
 
 SHAPES = 'def area(width, height):\n    """Area of a rectangle."""\n    return width * height\n'
@@ -104,7 +104,17 @@ async def test_a_definition_written_on_disk_reaches_the_next_completions_context
         result = await wait_until(prompt_has_new_signature)
         assert "do-not-send" not in result["prompt"]
         messages = [getattr(r, "message", "") or "" for rs in ready.progress_reports.values() for r in rs]
-        assert any(m.startswith("indexed 3 files") or m.startswith("indexed") for m in messages), messages
+        assert any(m.startswith("indexing proj") for m in messages), messages
+        assert any(m.startswith("indexed ") and "files" in m for m in messages), messages
+
+        # Keystrokes with repository context in the prompt: vLLM reuses every block before the cursor.
+        for version, ch in ((2, "v"), (3, "o")):
+            column = LAST_COL + version - 2
+            change(ready, uri, version, (LAST_ROW, column), (LAST_ROW, column), ch)
+            await ready.text_document_inline_completion_async(inline_params(uri, LAST_ROW, column + 1))
+        last = (await stats(ready))["last_request"]
+        assert last["context"] and last["prompt_tokens"] > 100
+        assert last["cached_tokens"] >= last["prompt_tokens"] - 3 * 32, last
     finally:
         folders_changed(ready, root, added=False)
 

@@ -113,7 +113,9 @@ def test_gitignore_and_the_exclude_list_are_honoured(workspace, tmp_path):
     write(workspace, "node_modules/dep/index.js", "function dep() {}\n")
     write(workspace, "vendor/lib.go", "package lib\nfunc Vendored() {}\n")
     write(workspace, "skipme/x.py", "def skipped():\n    pass\n")
-    index, project = open_index(workspace, tmp_path / "cache", exclude=["node_modules/", "vendor/", "skipme/"])
+    index, project = open_index(
+        workspace, tmp_path / "cache", exclude=["node_modules/", "vendor/", "skipme/"]
+    )
     project.build()
     files = project.list_files()
     assert "keep.log" in files and "debug.log" not in files
@@ -187,7 +189,13 @@ def test_paths_outside_the_workspace_are_refused(workspace, tmp_path):
     write(tmp_path, "secret_notes.py", "x = 1\n")
     (workspace / "escape").symlink_to(tmp_path)
     index, project = open_index(workspace, tmp_path / "cache")
-    for rel in ("../secret_notes.py", "/etc/passwd", "pkg/../../secret_notes.py", "escape/secret_notes.py", ""):
+    for rel in (
+        "../secret_notes.py",
+        "/etc/passwd",
+        "pkg/../../secret_notes.py",
+        "escape/secret_notes.py",
+        "",
+    ):
         with pytest.raises(PathOutsideWorkspace):
             project.resolve_path(rel)
     assert project.resolve_path("pkg/core.py") == (workspace / "pkg" / "core.py").resolve()
@@ -202,7 +210,9 @@ def test_query_api_finds_definitions_files_and_fuzzy_paths():
     assert [(path, d.kind) for path, d in found] == [("shop/pricing.py", "function")]
     assert found[0][1].signature.startswith("def loyalty_discount(customer: Customer, amount: int) -> int")
     assert found[0][1].doc.startswith("Return the discount in cents")
-    kinds = {d.name: d.kind for _, d in index.find_definitions("subtotal") + index.find_definitions("Product")}
+    kinds = {
+        d.name: d.kind for _, d in index.find_definitions("subtotal") + index.find_definitions("Product")
+    }
     assert kinds == {"subtotal": "method", "Product": "class"}
     assert "shop/models.py" in index.list_files()
     assert index.fuzzy_find("chkout")[0] == "shop/checkout.py"

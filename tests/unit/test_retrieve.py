@@ -59,8 +59,10 @@ def test_a_cross_file_definition_is_retrieved_through_the_imports(index, tokens)
     prompt = pieces.render(QWEN)
     assert "def loyalty_discount(customer: Customer, amount: int) -> int:" in prompt
     # Slowest-changing first: repository context, then the file, then the cursor's code.
-    assert prompt.index("<|repo_name|>python") < prompt.index("<|file_sep|>report.py") < prompt.index(
-        "<|fim_prefix|>"
+    assert (
+        prompt.index("<|repo_name|>python")
+        < prompt.index("<|file_sep|>report.py")
+        < prompt.index("<|fim_prefix|>")
     )
 
 
@@ -96,7 +98,9 @@ def test_snippets_keep_their_order_when_new_ones_arrive(index, tokens):
     doc = open_module(documents)
     first = [s.key for s in assembler.build(doc, len(doc.text) - 1, tokens, QWEN).snippets]
     end = doc.lines.position(len(doc.text))
-    documents.change(doc.uri, 2, [TextChange("        customer, amount)\n    return vat(discounted)\n", end, end)])
+    documents.change(
+        doc.uri, 2, [TextChange("        customer, amount)\n    return vat(discounted)\n", end, end)]
+    )
     second = [s.key for s in assembler.build(doc, len(doc.text) - 1, tokens, QWEN).snippets]
     kept = [key for key in second if key in first]
     assert kept == [key for key in first if key in second]  # old ones in their old order
@@ -105,7 +109,7 @@ def test_snippets_keep_their_order_when_new_ones_arrive(index, tokens):
 
 def test_similar_code_and_recent_edits_come_from_other_open_documents(index, tokens):
     documents, assembler = assembler_for(index)
-    other = documents.open(
+    documents.open(
         (PYTHON / "invoice.py").as_uri(),
         "python",
         1,
