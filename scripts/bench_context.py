@@ -253,6 +253,72 @@ def bench_recall(model: str) -> dict:
     }
 
 
+STDLIB_PACKAGES = ("asyncio", "email", "json", "http", "urllib", "logging", "importlib", "concurrent")
+STDLIB_CASES = 400
+
+
+def bench_recall_stdlib(model: str) -> dict:
+    """The same measure on a big real tree: call sites in stdlib packages of functions
+    defined in a module the calling file imports, with the whole stdlib indexed."""
+    from aicockpit.cli_context import load_tokenizer
+    from aicockpit.context.positions import Position
+    from aicockpit.prompt.assemble import PromptAssembler
+    from aicockpit.prompt.fim import detect_template
+
+    tokens = load_tokenizer(model)
+    template = detect_template(tokens.special_tokens())
+    config = AicockpitConfig()
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    index = WorkspaceIndex(config.index)
+    project = index.add_folder(stdlib, persist=False)
+    project.build()
+    cases = []
+    for rel in project.list_files():
+        if not rel.endswith(".py") or rel.split("/", 1)[0] not in STDLIB_PACKAGES:
+            continue
+        imported = set(project.imports_of(rel))
+        own = {d.name for d in project.definitions_in(rel)}
+        def_rows = {d.start_line for d in project.definitions_in(rel)}
+        text = (stdlib / rel).read_text(encoding="utf-8")
+        for row, line in enumerate(text.split("\n")):
+            if row in def_rows or line.lstrip().startswith("#"):
+                continue
+            for match in CALL.finditer(line):
+                name = match.group(1)
+                targets = [d for d in project.find_definitions(name) if d.path in imported]
+                if name not in own and targets:
+                    cases.append((rel, row, match.end(), name, targets))
+    random.Random(3).shuffle(cases)
+    cases = cases[:STDLIB_CASES]
+    hits, timings = 0, []
+    misses = []
+    for n, (rel, row, column, name, targets) in enumerate(cases):
+        documents = DocumentStore()
+        assembler = PromptAssembler(documents, index, lambda: config)
+        doc = documents.open((stdlib / rel).as_uri(), "python", n, (stdlib / rel).read_text(encoding="utf-8"))
+        started = time.perf_counter()
+        pieces = assembler.build(doc, doc.lines.offset(Position(row, column)), tokens, template)
+        timings.append((time.perf_counter() - started) * 1000)
+        found = any(
+            s.path == d.path and s.start_line <= d.start_line <= s.end_line
+            for s in pieces.snippets
+            for d in targets
+        )
+        hits += found
+        if not found:
+            misses.append(f"{rel}:{row + 1} {name}")
+    index.close()
+    timings.sort()
+    return {
+        "tree": str(stdlib),
+        "packages": list(STDLIB_PACKAGES),
+        "cases": len(cases),
+        "recall": round(hits / len(cases), 3) if cases else 0.0,
+        "build_p50_ms": round(timings[len(timings) // 2], 2),  # cold: each case is a newly opened file
+        "misses_sample": misses[:12],
+    }
+
+
 TYPED = "customer, amount)"
 
 
@@ -309,7 +375,7 @@ def bench_prefix_cache(model: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=default_model(), help="model folder (its tokenizer)")
-    parser.add_argument("--only", default="index,update,context,recall,cache")
+    parser.add_argument("--only", default="index,update,context,recall,recall_stdlib,cache")
     parser.add_argument("--write-cases", action="store_true")
     args = parser.parse_args()
     if args.write_cases:
@@ -324,6 +390,8 @@ def main() -> int:
         figures["context_build"] = bench_context(args.model)
     if "recall" in wanted:
         figures["cross_file_recall"] = bench_recall(args.model)
+    if "recall_stdlib" in wanted:
+        figures["cross_file_recall_stdlib"] = bench_recall_stdlib(args.model)
     if "cache" in wanted:
         figures["prefix_cache"] = bench_prefix_cache(args.model)
     print(json.dumps(figures, indent=2, ensure_ascii=False))

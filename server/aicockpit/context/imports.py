@@ -50,7 +50,7 @@ class ImportResolver:
         """Indexed files whose path ends with ``tail`` (a file name or a path suffix)."""
         if self._by_suffix is None:
             by_name: dict[str, list[str]] = {}
-            for path in self._index.files:
+            for path in list(self._index.files):  # a copy: the crawl thread may be adding
                 by_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
             self._by_suffix = by_name
         name = tail.rsplit("/", 1)[-1]
@@ -141,7 +141,7 @@ class ImportResolver:
         folder = path[len(module) :].strip("/")
         return sorted(
             f
-            for f in self._index.files
+            for f in list(self._index.files)
             if posixpath.dirname(f) == folder and f.endswith(".go") and not f.endswith("_test.go")
         )
 

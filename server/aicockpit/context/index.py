@@ -63,6 +63,7 @@ class ProjectIndex:
         self.resolver = ImportResolver(self)
         self.ready = threading.Event()
         self.generation = 0  # bumped on every change, so caches above can tell
+        self.closed = False
 
     @property
     def root(self) -> Path:
@@ -174,6 +175,9 @@ class ProjectIndex:
         if not upserts and not deletes:
             return
         with self._lock:
+            if self.store is not None and not self.closed:
+                # Under the lock, so close() cannot slip in between the check and the write.
+                self.store.write(upserts, deletes)
             for rel in deletes:
                 self.files.pop(rel, None)
                 self._set_symbols(rel, None, None)
@@ -183,8 +187,6 @@ class ProjectIndex:
                     self._set_symbols(rel, defs, imports)
             self.generation += 1
             self.resolver.invalidate()
-        if self.store is not None:
-            self.store.write(upserts, deletes)
 
     def _set_symbols(self, rel: str, defs: list[Definition] | None, imports: list[str] | None) -> None:
         for old in self._defs.pop(rel, ()):
@@ -284,7 +286,7 @@ class ProjectIndex:
         return sorted(self.files)
 
     def fuzzy_find(self, query: str, limit: int = 20) -> list[str]:
-        return fuzzy_rank(query, self.files, limit)
+        return fuzzy_rank(query, list(self.files), limit)
 
     def resolve_path(self, rel: str) -> Path:
         return self.workspace.resolve(rel)
@@ -293,6 +295,9 @@ class ProjectIndex:
         return self.resolver.resolve(rel, self._imports.get(rel, ()))
 
     def close(self) -> None:
+        """Stop persisting (a crawl still running in its thread finishes in memory only)."""
+        with self._lock:
+            self.closed = True
         if self.store is not None:
             self.store.close()
 

@@ -165,9 +165,9 @@ class Retriever:
             if time.perf_counter() > deadline:
                 break
             candidates = [
-                (folder_rel, d)
-                for folder_rel, d in self._index.find_definitions(name)
-                if family(languages.for_path(d.path).name if languages.for_path(d.path) else None) == language
+                (display, d)
+                for display, d in self._index.find_definitions(name)
+                if family(_language_of_path(d.path)) == language
             ]
             in_imports = [c for c in candidates if c[0] in imported]
             if len(candidates) > AMBIGUOUS:
@@ -265,6 +265,11 @@ class Retriever:
 
 def _language_of(doc: TextDocument) -> str | None:
     spec = languages.for_document(doc.language_id, doc.uri)
+    return spec.name if spec else None
+
+
+def _language_of_path(path: str) -> str | None:
+    spec = languages.for_path(path)
     return spec.name if spec else None
 
 

@@ -89,6 +89,17 @@ class IndexFeature:
         self.watchdog = WatchdogWatcher(self.coalescer.add)
         return "watchdog"
 
+    def on_config(self, previous, current) -> None:
+        """New index settings (excludes, secrets, limits): re-crawl each folder (from the cache)."""
+        if previous.index == current.index or self.coalescer is None:
+            return
+        self.app.index.configure(current.index)
+        if not current.index.enabled:
+            return
+        for index in list(self.app.index.folders):
+            self.app.index.remove_folder(index.root)
+            self.add_folder(str(index.root))
+
     def add_folder(self, folder: str) -> None:
         index = self.app.index.add_folder(folder)
         if self.watchdog is not None:
@@ -158,6 +169,7 @@ def setup(server, app) -> None:
     server.index_feature = feature
     app.startup_hooks.append(feature.start)
     app.shutdown_hooks.append(feature.stop)
+    app.listeners.append(feature.on_config)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
