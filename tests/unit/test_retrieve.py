@@ -165,6 +165,21 @@ def test_a_long_file_keeps_its_header_before_the_prefix_window(index, tokens):
     assert not pieces.prefix.startswith("import os")
 
 
+def test_a_10_mb_one_line_file_open_or_edited_costs_no_huge_snippet(index, tokens):
+    documents, assembler = assembler_for(index)
+    minified = "var a=function(b){return b+1};" * (10 * 1024 * 1024 // 30)
+    bundle = documents.open((PYTHON / "bundle.js").as_uri(), "javascript", 1, minified)
+    at = bundle.lines.position(5_000_000)
+    documents.change(bundle.uri, 2, [TextChange("x", at, at)])
+    pieces = assembler.build(bundle, 5_000_000, tokens, FIM_TEMPLATES["qwen"])
+    assert pieces is not None and len(pieces.prefix) < 20_000 and len(pieces.suffix) < 5_000
+    script = documents.open(
+        (PYTHON / "page.js").as_uri(), "javascript", 1, "function b(a) {\n  return a\n}\n"
+    )
+    pieces = assembler.build(script, 20, tokens, FIM_TEMPLATES["qwen"])
+    assert all(len(s.text) < 2_000 for s in pieces.snippets)
+
+
 def test_config_defaults():
     config = AicockpitConfig()
     assert config.context.budget_tokens == 1024

@@ -8,7 +8,7 @@ import pytest
 
 from aicockpit.context.documents import DocumentStore, TextChange
 from aicockpit.context.languages import LANGUAGES, for_document, grammar
-from aicockpit.context.positions import LineIndex
+from aicockpit.context.positions import LineIndex, utf16_len, utf16_to_index
 
 SOURCES = {
     "python": 'def grüße(name):\n    """Say hi 🍵."""\n    return f"Hallo {name}"\n\nclass K:\n    x = 1\n',
@@ -64,3 +64,14 @@ def test_languages_without_grammar_are_plain_text():
 
 def test_every_language_has_a_working_grammar():
     assert all(grammar(spec) is not None for spec in LANGUAGES)
+
+
+def test_utf16_columns_match_a_reference_on_random_lines():
+    rng = random.Random(5)
+    for _ in range(3000):
+        line = "".join(rng.choice(["a", "é", "🍵", "𝄞", "\t"]) for _ in range(rng.randrange(10)))
+        column = rng.randrange(-1, 25)
+        units = [len(line[:i].encode("utf-16-le")) // 2 for i in range(len(line) + 1)]
+        expected = next((i for i, u in enumerate(units) if u >= column), len(line))
+        assert utf16_to_index(line, column) == expected, (line, column)
+        assert utf16_len(line) == units[-1]

@@ -261,6 +261,8 @@ class ProjectIndex:
         if spec is None or not self.workspace.allowed(rel):
             return False
         data = text.encode("utf-8", "surrogatepass")
+        if len(data) > self.workspace.max_file_bytes or self.unindexable(data):
+            return False  # the same policy as on disk: no minified bundle is parsed for definitions
         symbols = self._symbols(spec, data, rel, tree)
         with self._lock:
             self._open[rel] = version

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from aicockpit.context import languages
 from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.symbols import Definition
+from aicockpit.context.syntax import byte_point
 from aicockpit.context.workspace_index import WorkspaceIndex
 
 IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
@@ -36,6 +37,10 @@ SIMILAR_MIN = 0.2
 SIMILAR_TOP = 2
 RECENT_TOP = 3
 RECENT_RADIUS = 4
+SCAN_BEFORE = 16_000  # characters scanned around the cursor at most (a 10 MB one-line file)
+SCAN_AFTER = 4_000
+LINE_CHARS = 300  # a snippet's lines are clipped to this (minified code)
+MAX_DOC_CHARS = 2_000_000  # bigger open documents are not searched for similar code
 COMMON = frozenset(
     """self cls this super None True False null undefined true false nil return if else elif for while
     in not and or is def class import from as pass break continue try except finally raise with yield
@@ -141,7 +146,7 @@ class Retriever:
         syntax = query.doc.syntax
         if syntax is not None:
             spec = syntax.spec
-            source_offset = len(query.doc.text[: query.offset].encode("utf-8", "surrogatepass"))
+            source_offset, _ = byte_point(query.doc.text, query.offset)
             node = syntax.tree.root_node.descendant_for_byte_range(source_offset, source_offset)
             outer = None
             while node is not None:
@@ -154,7 +159,7 @@ class Retriever:
                 last = max(last, min(outer.end_point.row, query.line + REGION_LINES // 3))
         start = lines.starts[first]
         end = lines.starts[last + 1] if last + 1 < lines.line_count else len(query.doc.text)
-        return start, end
+        return max(start, query.offset - SCAN_BEFORE), min(end, query.offset + SCAN_AFTER)
 
     def definitions(self, query: CursorQuery, deadline: float) -> list[ContextSnippet]:
         language = family(_language_of(query.doc))
@@ -190,7 +195,7 @@ class Retriever:
     def similar_code(self, query: CursorQuery, deadline: float) -> list[ContextSnippet]:
         lines = query.doc.lines
         first = max(0, query.line - WINDOW_LINES)
-        above = query.doc.text[lines.starts[first] : lines.starts[query.line]]
+        above = query.doc.text[lines.starts[first] : lines.starts[query.line]][-SCAN_BEFORE:]
         terms = frozenset(IDENT.findall(above)) - COMMON
         if len(terms) < 3:
             return []
@@ -200,6 +205,8 @@ class Retriever:
             if time.perf_counter() > deadline:
                 break
             if doc.uri == query.doc.uri or family(_language_of(doc)) != language:
+                continue
+            if len(doc.text) > MAX_DOC_CHARS:
                 continue
             display = self._index.display_path(doc.path, doc.uri)
             if display is None:
@@ -214,7 +221,7 @@ class Retriever:
                 start = best[1]
                 doc_lines = doc.lines
                 end = min(doc_lines.line_count - 1, start + WINDOW_LINES - 1)
-                text = "\n".join(doc_lines.line(i) for i in range(start, end + 1))
+                text = clipped(doc_lines.line(i) for i in range(start, end + 1))
                 snippet = ContextSnippet(display, start, end, text, "similar code", 0.6 * best[0])
                 scored.append((best[0], snippet))
         scored.sort(key=lambda item: (-item[0], item[1].path))
@@ -255,12 +262,17 @@ class Retriever:
             lines = doc.lines
             first = max(0, line - RECENT_RADIUS)
             last = min(lines.line_count - 1, line + RECENT_RADIUS)
-            text = "\n".join(lines.line(i) for i in range(first, last + 1))
+            text = clipped(lines.line(i) for i in range(first, last + 1))
             if not text.strip():
                 continue
             age = now - at
             out.append(ContextSnippet(display, first, last, text, "recent edit", 0.4 / (1.0 + age / 60)))
         return out
+
+
+def clipped(lines) -> str:
+    """Lines joined, each cut to LINE_CHARS: one minified line must not become a huge snippet."""
+    return "\n".join(line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + "…" for line in lines)
 
 
 def _language_of(doc: TextDocument) -> str | None:

@@ -90,6 +90,7 @@ def _signature(node: ts.Node, source: bytes, body_types: tuple[str, ...]) -> str
     if body is None:
         body = next((c for c in node.children if c.type in body_types), None)
     end = body.start_byte if body is not None else node.end_byte
+    end = min(end, node.start_byte + SIGNATURE_CHARS * 4)  # bytes: never decode a huge node
     text = source[node.start_byte : end].decode("utf-8", "replace")
     if body is None:
         text = text.split("\n", 1)[0]
@@ -124,7 +125,7 @@ def _first_line(text: str) -> str:
 
 
 def _excerpt(lines: list[bytes], start: int, end: int) -> str:
-    chunk = lines[start : min(end + 1, start + EXCERPT_LINES)]
+    chunk = [line[:EXCERPT_CHARS] for line in lines[start : min(end + 1, start + EXCERPT_LINES)]]
     text = b"\n".join(chunk).decode("utf-8", "replace")
     if len(text) > EXCERPT_CHARS:
         text = text[:EXCERPT_CHARS].rsplit("\n", 1)[0]
@@ -144,9 +145,9 @@ def _summarise_classes(definitions: list[Definition], lines: list[bytes]) -> Non
         if not members:
             continue
         head_end = min(members[0].start_line, cls.start_line + 4)
-        head = [line.decode("utf-8", "replace") for line in lines[cls.start_line : head_end]]
+        head = [line[:EXCERPT_CHARS].decode("utf-8", "replace") for line in lines[cls.start_line : head_end]]
         for member in members:
-            line = lines[member.start_line].decode("utf-8", "replace")
+            line = lines[member.start_line][:EXCERPT_CHARS].decode("utf-8", "replace")
             indent = line[: len(line) - len(line.lstrip())]
             head.append(f"{indent}{member.signature}")
         text = "\n".join(head)[: EXCERPT_CHARS * 2]
