@@ -77,6 +77,8 @@ async def _complete(args: argparse.Namespace) -> int:
     if args.max_tokens:
         overrides["completion"]["max_tokens"] = args.max_tokens
     app = App(overrides, EngineHost())
+    if args.workspace:  # repository context, as in the editor
+        app.index.add_folder(args.workspace).build()
     uri = path.resolve().as_uri()
     app.documents.open(uri, path.suffix.lstrip("."), 0, text)
     # --col counts characters like an editor's status bar; LSP counts UTF-16 units.
@@ -108,6 +110,7 @@ async def _complete(args: argparse.Namespace) -> int:
             "prompt_tokens": trace.get("prompt_tokens", 0),
             "cached_tokens": trace.get("cached_tokens", 0),
             "generated_tokens": trace.get("generated_tokens", 0),
+            "context": trace.get("context", []),
             "timings_ms": {"engine_start": round(engine_start_ms, 1), **trace.get("timings_ms", {})},
         }
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -153,6 +156,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the completion with its figures as JSON")
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--timeout-ms", type=int, default=60000, help="time budget for the completion")
+    p.add_argument("--workspace", help="index this folder for repository context")
     _engine_flags(p)
     p.set_defaults(run=complete)
 
