@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 INDEX = "aicockpit/index"
 CONTEXT = "aicockpit/context"
 WATCH_REGISTRATION = "aicockpit-watched-files"
+REGISTRATION_TIMEOUT_S = 10.0
 
 
 class IndexFeature:
@@ -67,19 +68,8 @@ class IndexFeature:
             return "off"
         if setting in ("auto", "client") and client_can:
             try:
-                await self.server.client_register_capability_async(
-                    types.RegistrationParams(
-                        registrations=[
-                            types.Registration(
-                                id=WATCH_REGISTRATION,
-                                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                                register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                                    watchers=[types.FileSystemWatcher(glob_pattern="**/*")]
-                                ),
-                            )
-                        ]
-                    )
-                )
+                # Bounded: a client that never answers must not hold up the crawl.
+                await asyncio.wait_for(self._register_watcher(), REGISTRATION_TIMEOUT_S)
                 return "client"
             except Exception as err:
                 log.warning("the client refused to watch files (%s): using watchdog", err)
@@ -88,6 +78,17 @@ class IndexFeature:
             return "off"
         self.watchdog = WatchdogWatcher(self.coalescer.add)
         return "watchdog"
+
+    async def _register_watcher(self) -> None:
+        watchers = [types.FileSystemWatcher(glob_pattern="**/*")]
+        registration = types.Registration(
+            id=WATCH_REGISTRATION,
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
+        )
+        await self.server.client_register_capability_async(
+            types.RegistrationParams(registrations=[registration])
+        )
 
     def on_config(self, previous, current) -> None:
         """New index settings (excludes, secrets, limits): re-crawl each folder (from the cache)."""

@@ -69,9 +69,9 @@ class PromptAssembler:
         context = config.context
         budget = self._context_budget(config, tokens, pieces, template)
         if context.enabled and budget > 0:
-            self._sync_open_documents(doc.uri)
             query = CursorQuery(doc, display, offset, line, (first_line, last_line))
             try:
+                self._sync_open_documents(doc.uri)
                 candidates = self.retriever.candidates(
                     query,
                     context.time_budget_ms / 1000,
