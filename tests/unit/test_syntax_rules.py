@@ -47,6 +47,10 @@ def test_an_empty_body_wants_a_block_and_code_to_the_right_one_line():
     assert syntax_cursor_shape(doc, text.index("    \n") + 4).multiline
     text = "x = foo(bar)\n"
     assert not syntax_cursor_shape(doc_with(text), text.index("bar")).multiline
+    text = "function f(a) {}\n"
+    assert syntax_cursor_shape(doc_with(text, "javascript"), text.index("{") + 1).multiline
+    text = "function f(a) { return a; }\n"
+    assert not syntax_cursor_shape(doc_with(text, "javascript"), text.index("return")).multiline
 
 
 def test_brackets_the_code_already_closes_are_not_closed_again():

@@ -1,8 +1,9 @@
 """Post-processing that reads the syntax tree (plain-text rules live in postprocess.py).
 
-- The suggestion's shape: inside a comment or string only the rest of the line
-  (the plain-text rules already give an empty body after ``def ...:`` or ``{`` a
-  block, and text right of the cursor one line).
+- The suggestion's shape: inside a comment or string only the rest of the line;
+  an empty body wants a block even with its closing bracket right of the cursor
+  (``function f() {|}``). The plain-text rules already give a block after
+  ``def ...:`` or ``{`` at the end of a line, and one line when code follows.
 - A suggestion that would turn error-free code into a syntax error is trimmed to
   the longest run of whole lines that parses, or dropped.
 """
@@ -31,14 +32,24 @@ def syntax_cursor_shape(doc: TextDocument, offset: int, setting: str = "auto") -
         return shape
     start_byte, _ = byte_point(text, offset)
     node = syntax.tree.root_node.descendant_for_byte_range(start_byte, start_byte)
+    body = None
     while node is not None and node.parent is not None:
         kind = node.type
         if ("comment" in kind or kind in ("string", "string_literal", "template_string")) and (
             node.start_byte < start_byte < node.end_byte
         ):
             return replace(shape, multiline=False)
+        if body is None and kind in syntax.spec.body_types:
+            body = node
         node = node.parent
+    only_closers = set(shape.line_after.strip()) <= set(")]};,")
+    if not shape.multiline and body is not None and only_closers and _empty(body):
+        return replace(shape, multiline=True)  # an empty body wants a block
     return shape
+
+
+def _empty(body) -> bool:
+    return all(child.type == "comment" for child in body.named_children)
 
 
 def check_insertion(doc: TextDocument, offset: int, suggestion: str) -> str:
