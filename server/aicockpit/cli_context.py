@@ -18,10 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit.config import AicockpitConfig, decode_config
+from aicockpit.context.positions import Position, utf16_len
 
 
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process: the cost of a crawl whatever else the machine runs."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return round(usage.ru_utime + usage.ru_stime, 3)
 
 
 def load_tokenizer(model: str):
@@ -67,6 +74,7 @@ def index_command(args: argparse.Namespace) -> int:
     config = _config(args)
     index = WorkspaceIndex(config.index)
     folder = index.add_folder(root, persist=not args.no_cache)
+    cpu_before = cpu_seconds()
     stats = folder.build()
     report = {
         "root": str(folder.root),
@@ -77,6 +85,7 @@ def index_command(args: argparse.Namespace) -> int:
         "skipped_reasons": stats.skipped_reasons,
         "definitions": stats.definitions,
         "seconds": stats.seconds,
+        "cpu_seconds": round(cpu_seconds() - cpu_before, 3),
         "peak_rss_mb": peak_rss_mb(),
         "cache": str(folder.store.path) if folder.store else None,
     }
@@ -94,7 +103,6 @@ def index_command(args: argparse.Namespace) -> int:
 
 def context_command(args: argparse.Namespace) -> int:
     from aicockpit.context.documents import DocumentStore
-    from aicockpit.context.positions import Position, utf16_len
     from aicockpit.context.workspace_index import WorkspaceIndex
     from aicockpit.prompt.assemble import PromptAssembler
     from aicockpit.prompt.fim import detect_template
@@ -134,7 +142,7 @@ def context_command(args: argparse.Namespace) -> int:
     assembler = PromptAssembler(documents, index, lambda: config)
     status = 0
     for number, request in enumerate(requests):
-        result = _one(request, number, documents, assembler, tokens, template, Position, utf16_len)
+        result = _one(request, number, documents, assembler, tokens, template)
         if "error" in result:
             status = 1
         result["index_seconds"] = round(index_seconds, 3)
@@ -154,7 +162,7 @@ def context_command(args: argparse.Namespace) -> int:
     return status
 
 
-def _one(request, number, documents, assembler, tokens, template, Position, utf16_len) -> dict[str, Any]:
+def _one(request, number, documents, assembler, tokens, template) -> dict[str, Any]:
     if "error" in request:
         return {"error": request["error"]}
     path, line, col = request.get("path"), request.get("line"), request.get("col")

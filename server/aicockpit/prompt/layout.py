@@ -123,7 +123,7 @@ class SnippetLayout:
             chosen.append((snippet, cost))
             used += cost
         # Stable order: what was there before keeps its place; newcomers go after it.
-        chosen.sort(key=lambda item: (rank.get(item[0].key, len(rank)), 0))
+        chosen.sort(key=lambda item: rank.get(item[0].key, len(rank)))
         keys = [s.key for s, _ in chosen]
         self._previous[uri] = keys
         self._previous.move_to_end(uri)
