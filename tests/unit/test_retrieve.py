@@ -55,6 +55,8 @@ def test_a_cross_file_definition_is_retrieved_through_the_imports(index, tokens)
     pieces = assembler.build(doc, len(doc.text) - 1, tokens, QWEN)
     chosen = {(s.path, s.reason) for s in pieces.snippets}
     assert ("shop/pricing.py", "definition of loyalty_discount") in chosen
+    # An unsaved document's imports resolve too (it is indexed from the editor's text).
+    assert {"shop/pricing.py", "shop/models.py"} <= set(index.imports_of(doc.path))
     assert ("shop/models.py", "definition of Customer") in chosen
     prompt = pieces.render(QWEN)
     assert "def loyalty_discount(customer: Customer, amount: int) -> int:" in prompt

@@ -12,6 +12,8 @@ import posixpath
 import re
 from typing import TYPE_CHECKING
 
+from aicockpit.context import languages
+
 if TYPE_CHECKING:
     from aicockpit.context.index import ProjectIndex
 
@@ -57,8 +59,8 @@ class ImportResolver:
         return [p for p in self._by_suffix.get(name, ()) if p == tail or p.endswith("/" + tail)]
 
     def _targets(self, rel: str, text: str) -> list[str]:
-        language = self._index.files.get(rel)
-        name = language.language if language else None
+        spec = languages.for_path(rel)  # also for an unsaved document, not in the file table
+        name = spec.name if spec else None
         folder = posixpath.dirname(rel)
         if name == "python":
             return self._python(folder, text)

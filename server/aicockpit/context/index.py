@@ -225,7 +225,7 @@ class ProjectIndex:
             path = self.workspace.root / rel
             if path.is_dir() and not path.is_symlink():
                 return self.rescan()  # a folder appeared or moved: walk it
-            if not path.exists() or not self.workspace.allowed(rel) or self._gitignored(rel):
+            if not path.exists() or not self.workspace.allowed(rel) or self.workspace.gitignored(rel):
                 if rel in self.files or any(f.startswith(rel + "/") for f in self.files):
                     deletes.extend([f for f in self.files if f == rel or f.startswith(rel + "/")])
                 continue
@@ -236,22 +236,6 @@ class ProjectIndex:
         self._commit(upserts, deletes)
         stats.files = len(self.files)
         return stats
-
-    def _gitignored(self, rel: str) -> bool:
-        from aicockpit.context.workspace import IgnoreRules, ignored
-
-        parts = rel.split("/")
-        rules = []
-        for depth in range(len(parts)):
-            base = "/".join(parts[:depth])
-            try:
-                text = (self.workspace.root / base / ".gitignore").read_text("utf-8", "replace")
-            except OSError:
-                continue
-            rules.append(IgnoreRules(text.split("\n"), base))
-        return any(ignored(rules, "/".join(parts[:d]), True) for d in range(1, len(parts))) or ignored(
-            rules, rel, False
-        )
 
     def update_open(self, rel: str, version: int, text: str, tree=None) -> bool:
         """Index an open document's editor text (not persisted: the disk is the cache's truth)."""

@@ -158,6 +158,20 @@ class Workspace:
                 return False
         return not ignored([self.exclude], rel, is_dir) and (is_dir or not self.is_secret(rel))
 
+    def gitignored(self, rel: str) -> bool:
+        """Whether the .gitignore files on the way to ``rel`` ignore it (for single file events)."""
+        parts = rel.split("/")
+        rules = []
+        for depth in range(len(parts)):
+            base = "/".join(parts[:depth])
+            try:
+                text = (self.root / base / ".gitignore").read_text("utf-8", "replace")
+            except OSError:
+                continue
+            rules.append(IgnoreRules(text.split("\n"), base))
+        folders = ("/".join(parts[:depth]) for depth in range(1, len(parts)))
+        return any(ignored(rules, folder, True) for folder in folders) or ignored(rules, rel, False)
+
     def walk(self) -> Iterator[WalkedFile]:
         """Every file that may be indexed. Unreadable folders and symlinked folders are skipped."""
         stack: list[tuple[str, list[IgnoreRules]]] = [("", [self.exclude])]
