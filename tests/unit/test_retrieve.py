@@ -167,6 +167,18 @@ def test_a_long_file_keeps_its_header_before_the_prefix_window(index, tokens):
     assert not pieces.prefix.startswith("import os")
 
 
+def test_an_edit_above_the_prefix_window_of_the_same_file_is_a_recent_edit(index, tokens):
+    documents, assembler = assembler_for(index, {"completion": {"prefix_tokens": 64, "suffix_tokens": 16}})
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(120))
+    doc = open_module(documents, body)
+    at = doc.lines.position(doc.text.index("return x + 3"))
+    documents.change(doc.uri, 2, [TextChange("limit = 7\n    ", at, at)])
+    pieces = assembler.build(doc, len(doc.text) - 2, tokens, QWEN)
+    edits = [s for s in pieces.snippets if s.reason == "recent edit"]
+    assert edits and edits[0].path == "report.py" and "limit = 7" in edits[0].text
+    assert "limit = 7" not in pieces.prefix
+
+
 def test_a_10_mb_one_line_file_open_or_edited_costs_no_huge_snippet(index, tokens):
     documents, assembler = assembler_for(index)
     minified = "var a=function(b){return b+1};" * (10 * 1024 * 1024 // 30)

@@ -7,7 +7,7 @@ Three sources, each time-boxed, then deduplicated and ranked:
    imports: their signature and a short body excerpt;
 2. similar code (Jaccard similarity of identifier sets over sliding windows) in
    open documents;
-3. recently edited regions of other documents.
+3. recently edited regions (other documents, or this one outside the prompt's window).
 
 The word being typed at the cursor is never a query term, and similar code is
 matched against the lines above the cursor's line, so keystrokes within a line
@@ -250,8 +250,9 @@ class Retriever:
         for uri, line, at in reversed(self._documents.recent_edits):
             if len(out) >= RECENT_TOP:
                 break
-            if uri == query.doc.uri:
-                continue
+            first_shown, last_shown = query.window_lines
+            if uri == query.doc.uri and first_shown - RECENT_RADIUS <= line <= last_shown + RECENT_RADIUS:
+                continue  # already in the prompt (edits elsewhere in this file still count)
             if uri not in self._documents or (uri, line // (2 * RECENT_RADIUS)) in seen:
                 continue
             seen.add((uri, line // (2 * RECENT_RADIUS)))
