@@ -198,3 +198,14 @@ def test_config_defaults():
     config = AicockpitConfig()
     assert config.context.budget_tokens == 1024
     assert ".env" in config.index.secrets and "node_modules/" in config.index.exclude
+
+
+def test_code_the_prompt_already_shows_is_not_repeated_as_context(index, tokens):
+    documents, assembler = assembler_for(index)
+    text = "def quote(customer, amount, rate, shipping):\n    net = amount - amount * rate\n    return net\n"
+    documents.open((PYTHON / "copy.py").as_uri(), "python", 1, text)
+    doc = open_module(
+        documents, text + "\n\ndef again(customer, amount, rate, shipping):\n    \n", "quote.py"
+    )
+    pieces = assembler.build(doc, len(doc.text) - 1, tokens, QWEN)
+    assert not [s for s in pieces.snippets if s.path == "copy.py"]

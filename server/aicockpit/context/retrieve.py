@@ -109,7 +109,19 @@ class Retriever:
             found += self.similar_code(query, time.perf_counter() + budget_s * 0.3)
         if recent:
             found += self.recent_edits(query)
-        return dedupe(found)
+        shown = self._shown(query)
+        # Code the prompt already shows (a copy of this file open twice, a duplicated
+        # block) adds nothing but tokens.
+        return dedupe([s for s in found if s.text.strip() not in shown])
+
+    @staticmethod
+    def _shown(query: CursorQuery) -> str:
+        lines = query.doc.lines
+        first, last = query.window_lines
+        first = min(max(first, 0), lines.line_count - 1)
+        last = min(max(last, first), lines.line_count - 1)
+        end = lines.starts[last + 1] if last + 1 < lines.line_count else len(query.doc.text)
+        return query.doc.text[lines.starts[first] : end]
 
     # -- 1. definitions ---------------------------------------------------------------------
 
