@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from aicockpit.config import IndexConfig
-from aicockpit.context.index import IndexStats, ProjectIndex, fuzzy_rank
+from aicockpit.context.index import ProjectIndex, fuzzy_rank
 from aicockpit.context.store import IndexStore, database_path
 from aicockpit.context.symbols import Definition
 from aicockpit.context.workspace import IgnoreRules, PathOutsideWorkspace, Workspace
@@ -53,9 +53,6 @@ class WorkspaceIndex:
         for index in [f for f in self.folders if f.root == real]:
             self.folders.remove(index)
             index.close()
-
-    def build_all(self) -> list[IndexStats]:
-        return [index.build() for index in self.folders]
 
     def refresh(self, paths: list[str]) -> None:
         """A coalesced batch of file events, routed to the folders they belong to."""
