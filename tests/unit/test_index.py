@@ -253,3 +253,22 @@ def test_a_burst_of_events_is_coalesced_into_one_batch():
     finally:
         coalescer.stop()
     assert len(batches) == 1 and len(batches[0]) == 1500
+
+
+def test_closing_stops_a_running_crawl_and_a_restart_completes_it(workspace, tmp_path):
+    for i in range(300):
+        write(workspace, f"many/m{i}.py", f"def g{i}():\n    pass\n")
+    index, project = open_index(workspace, tmp_path / "cache")
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        if done >= 100:
+            project.close()  # what shutdown does while the crawl thread runs
+
+    project.build(progress)
+    assert calls[-1] < 303  # it stopped early
+    index, project = open_index(workspace, tmp_path / "cache")
+    stats = project.build()
+    assert stats.files == 303 and len(project.find_definitions("g299")) == 1
+    index.close()

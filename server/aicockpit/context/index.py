@@ -80,7 +80,12 @@ class ProjectIndex:
             with self._lock:
                 self.files, self._defs, self._imports = files, defs, imports
                 self._rebuild_names()
-        self._sync(list(self.workspace.walk()), stats, progress)
+        walked = []
+        for item in self.workspace.walk():
+            if self.closed:
+                break
+            walked.append(item)
+        self._sync(walked, stats, progress)
         stats.files = len(self.files)
         stats.definitions = sum(len(d) for d in self._defs.values())
         stats.seconds = round(time.perf_counter() - started, 3)
@@ -98,6 +103,8 @@ class ProjectIndex:
         pending: list[tuple[str, FileRecord, list[Definition] | None, list[str] | None]] = []
         total = len(walked)
         for number, item in enumerate(walked, 1):
+            if self.closed:
+                return  # shutting down: stop between files, and delete nothing not yet seen
             seen.add(item.rel)
             old = self.files.get(item.rel)
             if old is not None and old.size == item.size and old.mtime_ns == item.mtime_ns:
@@ -281,7 +288,7 @@ class ProjectIndex:
         return self.resolver.resolve(rel, self._imports.get(rel, ()))
 
     def close(self) -> None:
-        """Stop persisting (a crawl still running in its thread finishes in memory only)."""
+        """Stop persisting; a crawl running in its thread stops at the next file."""
         with self._lock:
             self.closed = True
         if self.store is not None:
