@@ -48,6 +48,7 @@ def server_env() -> dict[str, str]:
     env.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))
     env.setdefault("HF_HOME", str(ROOT / ".cache" / "huggingface"))
     env.setdefault("AICOCKPIT_CACHE_DIR", str(ROOT / ".cache" / "aicockpit"))  # usage database
+    env.setdefault("XDG_CACHE_HOME", str(ROOT / ".cache"))  # the index cache stays in the checkout
     return env
 
 

@@ -1,4 +1,4 @@
-"""The aicockpit command: serve (LSP over stdio), complete, edit, chat, bench, usage, schema."""
+"""The aicockpit command: serve (LSP, stdio), complete, edit, chat, context, index, bench, usage, schema."""
 
 from __future__ import annotations
 
@@ -119,6 +119,8 @@ async def _complete(args: argparse.Namespace) -> int:
     if args.max_tokens:
         overrides["completion"]["max_tokens"] = args.max_tokens
     app = App(overrides, EngineHost())
+    if args.workspace:  # repository context, as in the editor
+        app.index.add_folder(args.workspace).build()
     uri = path.resolve().as_uri()
     app.documents.open(uri, _language(path), 0, text)
     # --col counts characters like an editor's status bar; LSP counts UTF-16 units.
@@ -151,6 +153,7 @@ async def _complete(args: argparse.Namespace) -> int:
             "prompt_tokens": trace.get("prompt_tokens", 0),
             "cached_tokens": trace.get("cached_tokens", 0),
             "generated_tokens": trace.get("generated_tokens", 0),
+            "context": trace.get("context", []),
             "timings_ms": {"engine_start": round(engine_start_ms, 1), **trace.get("timings_ms", {})},
         }
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -226,12 +229,12 @@ def chat(args: argparse.Namespace) -> int:
 
 
 async def _chat(args: argparse.Namespace) -> int:
-    from aicockpit.context.workspace import Workspace
+    from aicockpit.context.files import WorkspaceFiles
     from aicockpit.engine.host import EngineHost
     from aicockpit.server import App
 
     app = App(overrides_from(args), EngineHost())
-    app.workspace = Workspace(Path(args.workspace))
+    app.workspace = WorkspaceFiles(Path(args.workspace))
 
     async def work() -> int:
         stream = lambda text: print(text, end="", flush=True)  # noqa: E731
@@ -326,6 +329,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the completion with its figures as JSON")
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--timeout-ms", type=int, default=60000, help="time budget for the completion")
+    p.add_argument("--workspace", help="index this folder for repository context")
     _engine_flags(p)
     p.set_defaults(run=complete)
 
@@ -350,6 +354,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="usage database (default: usage.sqlite3 in the cache directory)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=usage)
+
+    from aicockpit.cli_context import add_parsers
+
+    add_parsers(commands)
 
     p = commands.add_parser("schema", help="print the JSON schema of the configuration")
     p.set_defaults(run=schema)

@@ -124,6 +124,68 @@ class ChatConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = 20
 
 
+DEFAULT_EXCLUDE = [
+    ".git/", ".hg/", ".svn/", "node_modules/", "vendor/", "third_party/", "site-packages/", ".venv/",
+    "venv/", "__pycache__/", ".tox/", ".mypy_cache/", ".pytest_cache/", ".ruff_cache/", "dist/",
+    "build/", "target/", ".cache/", "*.min.js", "*.min.css", "*.map", "*_pb2.py", "*.pb.go",
+    "*.generated.*", "*.lock", "package-lock.json",
+]  # fmt: skip
+DEFAULT_SECRETS = [
+    ".env", ".env.*", "*.env", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore", "*.jks",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".npmrc", ".pypirc", ".pgpass",
+    "credentials", "credentials.*", "*credentials*.json", "*.secret", "secrets.yaml", "secrets.yml",
+    "secrets.json", ".htpasswd", "*.kdbx", ".git-credentials", ".dockercfg", "service-account*.json",
+]  # fmt: skip
+
+
+class IndexConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The project index: definitions and imports of every workspace file, kept current."""
+
+    enabled: Annotated[bool, _doc("Crawl and watch the workspace folders.")] = True
+    cache_dir: Annotated[
+        str | None,
+        _doc("Folder for the SQLite index cache; unset: $XDG_CACHE_HOME/aicockpit (~/.cache/aicockpit)."),
+    ] = None
+    exclude: Annotated[
+        list[str], _doc("gitignore-style patterns never indexed (on top of each folder's .gitignore).")
+    ] = msgspec.field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    secrets: Annotated[
+        list[str],
+        _doc("gitignore-style patterns of secrets files: never indexed, never read, never sent to a model."),
+    ] = msgspec.field(default_factory=lambda: list(DEFAULT_SECRETS))
+    max_file_bytes: Annotated[int, msgspec.Meta(ge=1024), _doc("Files bigger than this are not indexed.")] = (
+        1_000_000
+    )
+    max_line_chars: Annotated[
+        int, msgspec.Meta(ge=80), _doc("Files with a longer line (minified or generated) are not indexed.")
+    ] = 4000
+    watch: Annotated[
+        Literal["auto", "client", "watchdog", "off"],
+        _doc("How to notice changes on disk: auto uses the editor's file watcher when it offers one."),
+    ] = "auto"
+    debounce_ms: Annotated[
+        int, msgspec.Meta(ge=0), _doc("Coalesce file events for this long before updating the index.")
+    ] = 300
+
+
+class ContextConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What the model sees besides the code around the cursor."""
+
+    enabled: Annotated[bool, _doc("Add repository context (definitions, similar code, recent edits).")] = True
+    budget_tokens: Annotated[
+        int, msgspec.Meta(ge=0), _doc("Token budget for retrieved repository context.")
+    ] = 1024
+    header_tokens: Annotated[
+        int, msgspec.Meta(ge=0), _doc("Token budget for the file's imports when the prefix omits them.")
+    ] = 128
+    definitions: Annotated[bool, _doc("Retrieve definitions of identifiers used near the cursor.")] = True
+    similar_code: Annotated[bool, _doc("Retrieve similar code from open and recently edited files.")] = True
+    recent_edits: Annotated[bool, _doc("Retrieve recently edited regions of other files.")] = True
+    time_budget_ms: Annotated[
+        float, msgspec.Meta(gt=0), _doc("Time box for retrieval per request; sources stop at their share.")
+    ] = 20.0
+
+
 class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Server logs (stderr and window/logMessage)."""
 
@@ -261,6 +323,8 @@ class AicockpitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = msgspec.field(default_factory=_default_profiles)
     roles: RolesConfig = msgspec.field(default_factory=RolesConfig)
     usage: UsageConfig = msgspec.field(default_factory=UsageConfig)
+    index: IndexConfig = msgspec.field(default_factory=IndexConfig)
+    context: ContextConfig = msgspec.field(default_factory=ContextConfig)
 
 
 class ConfigError(ValueError):

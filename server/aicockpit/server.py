@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +16,12 @@ from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore
-from aicockpit.context.workspace import Workspace, cache_dir_for, no_workspace_dir
+from aicockpit.context.files import WorkspaceFiles, cache_dir_for, no_workspace_dir
+from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.routing import Router
+from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.protocol import RobustProtocol
 from aicockpit.telemetry import Telemetry
 from aicockpit.usage import UsageStore
@@ -39,13 +41,19 @@ class App:
     documents: DocumentStore = field(default_factory=DocumentStore)
     telemetry: Telemetry = field(default_factory=Telemetry)
     listeners: list[ConfigListener] = field(default_factory=list)
+    # Run by lifecycle after ``initialized`` and on ``shutdown`` (background services: the index).
+    startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
-    workspace: Workspace | None = None
+    workspace: WorkspaceFiles | None = None
 
     def __post_init__(self) -> None:
         self.config, problems = decode_config(self.overrides)
         if problems:
             raise ValueError("; ".join(problems))
+        self.index = WorkspaceIndex(self.config.index)
+        self.assembler = PromptAssembler(self.documents, self.index, lambda: self.config)
+        self.documents.close_listeners.append(self.assembler.forget)
         # Features ask the router for a role's engine: router.for_role("chat").generate(...)
         self.router = Router(self.host, usage=self._usage_store(self.config))
         self.router.configure(self.config)
@@ -54,6 +62,7 @@ class App:
             self.router.host_for_role("completion"),
             self.telemetry,
             lambda: (self.config.completion, self.config.engine),
+            self.assembler,
         )
         # Editor requests go through the scheduler; ``completions`` alone serves one-shot callers.
         self.scheduler = CompletionScheduler(
@@ -73,6 +82,7 @@ class App:
             self.documents,
             lambda: self.router.for_role("chat"),
             lambda: (self.config.chat, context_limit()),
+            lambda: self.index,
         )
         self._chat_store: ChatStore | None = None
 

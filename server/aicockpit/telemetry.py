@@ -52,6 +52,7 @@ class RequestTrace:
     debounce_ms: float = 0.0
     engine_ms: float = 0.0  # time this request waited on engine output
     engine_accounted: bool = False  # tokens are counted per engine request, not here
+    context: list[dict[str, Any]] = field(default_factory=list)  # the repository snippets in the prompt
 
     def __post_init__(self) -> None:
         self.started = self.started or self.clock()
@@ -71,6 +72,7 @@ class RequestTrace:
             "debounce_ms": round(self.debounce_ms, 3),
             "engine_ms": round(self.engine_ms, 3),
             "timings_ms": dict(self.marks),
+            "context": list(self.context),
         }
 
 

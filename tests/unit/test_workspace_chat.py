@@ -1,8 +1,8 @@
 import pytest
 
 from aicockpit.chat.store import ChatStore, UnknownSession
+from aicockpit.context.files import OutsideWorkspace, WorkspaceFiles, cache_dir_for
 from aicockpit.context.mentions import ScanningSymbols, mentions, resolve_mentions
-from aicockpit.context.workspace import OutsideWorkspace, Workspace, cache_dir_for
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def workspace(tmp_path):
     (root / "server.key").write_text("key")
     (root / "out").symlink_to(tmp_path)
     (tmp_path / "outside.txt").write_text("private")
-    return Workspace(root)
+    return WorkspaceFiles(root)
 
 
 @pytest.mark.parametrize(

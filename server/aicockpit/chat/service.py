@@ -6,13 +6,14 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aicockpit.chat.store import ChatStore
 from aicockpit.config import ChatConfig
 from aicockpit.context.documents import DocumentStore, UnknownDocument
-from aicockpit.context.mentions import ScanningSymbols, resolve_mentions
+from aicockpit.context.files import WorkspaceFiles
+from aicockpit.context.mentions import IndexSymbols, ScanningSymbols, resolve_mentions
 from aicockpit.context.positions import Position
-from aicockpit.context.workspace import Workspace
 from aicockpit.engine.base import Engine, GenerationRequest, Priority
 from aicockpit.engine.collect import generate_text
 from aicockpit.prompt.chat import ContextSnippet, Message, as_chat, chat_messages, count_messages
@@ -49,11 +50,13 @@ class ChatService:
     def __init__(
         self,
         store: Callable[[], ChatStore],
-        workspace: Callable[[], Workspace | None],
+        workspace: Callable[[], WorkspaceFiles | None],
         documents: DocumentStore,
         engine: Callable[[], Engine],
         settings: Callable[[], tuple[ChatConfig, int]],
+        index: Callable[[], Any] | None = None,
     ) -> None:
+        self._index = index
         self._store = store
         self._workspace = workspace
         self._documents = documents
@@ -77,7 +80,7 @@ class ChatService:
             {"role": m.role, "content": m.content} for m in store.history(session)[-config.history_messages :]
         ]
         workspace = self._workspace()
-        found = resolve_mentions(message, workspace, ScanningSymbols(workspace) if workspace else None)
+        found = resolve_mentions(message, workspace, self._symbols(workspace))
         snippets = found.snippets
         if selection is not None:
             snippets = [*self._selection_snippet(selection, workspace), *snippets]
@@ -110,6 +113,15 @@ class ChatService:
             session, generated.text, found.notices, generated.prompt_tokens, generated.completion_tokens
         )
 
+    def _symbols(self, workspace: WorkspaceFiles | None):
+        """@symbol through the project index once it is built, by scanning files before."""
+        if workspace is None:
+            return None
+        index = self._index() if self._index is not None else None
+        if index is not None and index.folders and index.ready():
+            return IndexSymbols(index, workspace)
+        return ScanningSymbols(workspace)
+
     def _fit(
         self, engine: Engine, history: list[Message], message: str, snippets: list[ContextSnippet], limit: int
     ) -> list[Message]:
@@ -125,7 +137,9 @@ class ChatService:
             else:
                 return chat_messages([], engine.tokenizer.tail(message, max(limit // 2, 16)), [])
 
-    def _selection_snippet(self, selection: Selection, workspace: Workspace | None) -> list[ContextSnippet]:
+    def _selection_snippet(
+        self, selection: Selection, workspace: WorkspaceFiles | None
+    ) -> list[ContextSnippet]:
         try:
             doc = self._documents.get(selection.uri)
         except UnknownDocument:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 BLOCK_OPENERS = (":", "{", "(", "[", "=>")
 _REPEAT = re.compile(r"(.{2,}?)\1{3,}", re.DOTALL)
 _CLOSERS = re.compile(r"[\s)\]}'\"`;,.:]+")
+_PAIRS = {")": "(", "]": "[", "}": "{"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def shape_suggestion(raw: str, shape: CursorShape, suffix: str) -> str:
         text = text.split("\n", 1)[0]
     else:
         text = _cut_at_block_end(text, shape, suffix)
+    text = _balance_brackets(text, shape.line_after)
     text = _drop_suffix_overlap(text, shape.line_after)
     return text.rstrip() if "\n" in text else text.rstrip("\n")
 
@@ -84,6 +86,28 @@ def _body_indent(shape: CursorShape) -> int:
     if shape.line_before.rstrip().endswith(BLOCK_OPENERS):
         base += 1  # the block's body is deeper than the line that opens it
     return base
+
+
+def _balance_brackets(text: str, line_after: str) -> str:
+    """Stop before a closing bracket that closes what the code right of the cursor already closes."""
+    rest = line_after.lstrip()
+    if not rest or rest[0] not in _PAIRS:
+        return text
+    stack: list[str] = []
+    quote = ""
+    for index, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote and text[index - 1] != "\\" else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "([{":
+            stack.append(ch)
+        elif ch in _PAIRS:
+            if stack and stack[-1] == _PAIRS[ch]:
+                stack.pop()
+            elif not stack and ch == rest[0]:
+                return text[:index]
+    return text
 
 
 def _drop_suffix_overlap(text: str, line_after: str) -> str:

@@ -35,7 +35,7 @@ from aicockpit.completion.cache import SuggestionCache
 from aicockpit.completion.postprocess import cursor_shape, suggestion_settled
 from aicockpit.completion.service import CompletionService, Cursor, PreparedCompletion, Suggestion
 from aicockpit.config import CompletionConfig
-from aicockpit.context.documents import DocumentStore, UnknownDocument
+from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import Engine, EngineUnavailable
 from aicockpit.engine.host import EngineHost
@@ -256,6 +256,9 @@ class CompletionScheduler:
         except EngineUnavailable:
             return None, "engine_unavailable"
         prepared = self._service.prepare(cursor, engine)
+        if prepared is None:
+            return None, "secret_file"
+        trace.context = prepared.context
         trace.mark("context_built")
         flight = self._launch(prepared, engine, "completion", state)
         trace.mark("engine_enqueued")
@@ -422,6 +425,10 @@ class CompletionScheduler:
         trace = self._telemetry.start("prefetch")
         trace.engine_accounted = True
         prepared = self._service.prepare(cursor, engine)
+        if prepared is None:
+            self._telemetry.finish(trace, "secret_file")
+            return False
+        trace.context = prepared.context
         trace.mark("context_built")
         flight = self._launch(prepared, engine, "prefetch", state)
         trace.mark("engine_enqueued")
@@ -446,8 +453,13 @@ class CompletionScheduler:
         trace = self._telemetry.start("warmup")
         trace.engine_accounted = True
         shape = cursor_shape(WARMUP_TEXT.rsplit("\n", 1)[-1], "", "auto")
-        cursor = Cursor("aicockpit:warmup", "python", 0, WARMUP_TEXT, len(WARMUP_TEXT), Position(1, 4), shape)
+        doc = TextDocument("aicockpit:warmup", "python", 0, WARMUP_TEXT)
+        cursor = Cursor(doc.uri, "python", 0, WARMUP_TEXT, len(WARMUP_TEXT), Position(1, 4), shape, doc)
         prepared = self._service.prepare(cursor, engine)
+        if prepared is None:
+            self.warmup = "failed"
+            self._telemetry.finish(trace, "error")
+            return
         prepared = dataclasses.replace(prepared, request=dataclasses.replace(prepared.request, max_tokens=4))
         flight = self._launch(prepared, engine, "warmup", None)
         await flight.done.wait()

@@ -11,19 +11,22 @@ answer is simply ``None``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from aicockpit.completion.postprocess import CursorShape, cursor_shape, shape_suggestion, stop_strings
+from aicockpit.completion.postprocess import CursorShape, shape_suggestion, stop_strings
+from aicockpit.completion.syntax_rules import check_insertion, syntax_cursor_shape
 from aicockpit.config import CompletionConfig, EngineConfig
-from aicockpit.context.documents import DocumentStore, UnknownDocument
+from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import Engine, EngineUnavailable, GenerationRequest, Priority
 from aicockpit.engine.host import EngineHost
-from aicockpit.prompt.fim import FimTemplate, detect_template, fim_window
+from aicockpit.prompt.assemble import PromptAssembler
+from aicockpit.prompt.fim import FimTemplate, detect_template
 from aicockpit.telemetry import RequestTrace, Telemetry
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,7 @@ class Cursor:
     offset: int
     position: Position
     shape: CursorShape
+    doc: TextDocument  # for the syntax tree; ``version`` says whether it still matches ``text``
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class PreparedCompletion:
     suffix: str
     request: GenerationRequest
     config: CompletionConfig
+    context: list = dataclasses.field(default_factory=list)  # the repository snippets, for the trace
 
 
 class CompletionService:
@@ -69,7 +74,9 @@ class CompletionService:
         host: EngineHost,
         telemetry: Telemetry,
         settings: Callable[[], tuple[CompletionConfig, EngineConfig]],
+        assembler: PromptAssembler,
     ) -> None:
+        self._assembler = assembler
         self._documents = documents
         self._host = host
         self._telemetry = telemetry
@@ -101,6 +108,9 @@ class CompletionService:
         except EngineUnavailable:
             return None, "engine_unavailable"
         prepared = self.prepare(cursor, engine)
+        if prepared is None:
+            return None, "secret_file"
+        trace.context = prepared.context
         trace.mark("context_built")
         raw, outcome = await self._generate(
             engine, prepared.request, trace, prepared.config.timeout_ms / 1000
@@ -125,43 +135,37 @@ class CompletionService:
             return None, "out_of_range"  # the client is ahead of or behind this text
         position = lines.clamp(position)
         offset = lines.offset(position)
-        text = doc.text
-        line_end = text.find("\n", offset)
-        shape = cursor_shape(
-            text[lines.starts[position.line] : offset],
-            text[offset : len(text) if line_end < 0 else line_end],
-            config.multiline,
-        )
-        return Cursor(uri, doc.language_id, doc.version, text, offset, position, shape), "ok"
+        shape = syntax_cursor_shape(doc, offset, config.multiline)
+        return Cursor(uri, doc.language_id, doc.version, doc.text, offset, position, shape, doc), "ok"
 
-    def prepare(self, cursor: Cursor, engine: Engine) -> PreparedCompletion:
-        """The engine request for ``cursor``: prompt, budget and stop strings."""
+    def prepare(self, cursor: Cursor, engine: Engine) -> PreparedCompletion | None:
+        """The engine request for ``cursor`` (prompt, budget, stop strings); None in a secrets file."""
         config, engine_config = self._settings()
-        prompt, before, suffix, template_stop = self.build_prompt(cursor, engine, config, engine_config)
+        template = self._template(engine, engine_config)
+        pieces = self._assembler.build(cursor.doc, cursor.offset, engine.tokenizer, template)
+        if pieces is None:
+            return None  # a secrets file: never sent to a model
         request = GenerationRequest(
             request_id=f"cmpl-{uuid.uuid4().hex[:12]}",
-            prompt=prompt,
+            prompt=pieces.render(template),
             max_tokens=config.max_tokens,
             temperature=config.temperature,
-            stop=stop_strings(cursor.shape) + template_stop,
+            stop=stop_strings(cursor.shape) + template.stop,
             priority=Priority.COMPLETION,
-            fim=(before, suffix),  # lets each backend lay out FIM its own way (routing, remote suffix)
+            fim=(
+                pieces.prefix,
+                pieces.suffix,
+            ),  # lets each backend lay out FIM its own way (routing, remote suffix)
         )
-        return PreparedCompletion(cursor, suffix, request, config)
-
-    def build_prompt(
-        self, cursor: Cursor, engine: Engine, config: CompletionConfig, engine_config: EngineConfig
-    ) -> tuple[str, str, str, tuple[str, ...]]:
-        """Prompt building, in one place: (prompt, prefix and suffix the model saw, template stops)."""
-        template = self._template(engine, engine_config)
-        before, after = fim_window(
-            cursor.text, cursor.offset, engine.tokenizer, config.prefix_tokens, config.suffix_tokens
-        )
-        return template.render(before, after), before, after, template.stop
+        return PreparedCompletion(cursor, pieces.suffix, request, config, pieces.describe())
 
     def shape(self, raw: str, prepared: PreparedCompletion) -> str:
         """Post-processing: the raw model output cut to fit where the cursor is."""
-        return shape_suggestion(raw, prepared.cursor.shape, prepared.suffix)
+        cursor = prepared.cursor
+        suggestion = shape_suggestion(raw, cursor.shape, prepared.suffix)
+        if cursor.doc.version == cursor.version:  # the tree still matches the text the cursor was in
+            suggestion = check_insertion(cursor.doc, cursor.offset, suggestion)
+        return suggestion
 
     async def _generate(
         self, engine: Engine, request: GenerationRequest, trace: RequestTrace, budget_s: float

@@ -1,10 +1,23 @@
-"""Open documents as the editor sees them, kept in sync by incremental changes."""
+"""Open documents as the editor sees them, kept in sync by incremental changes.
+
+Documents in a language with a tree-sitter grammar also keep their syntax tree,
+edited in step with the text (context/syntax.py).
+"""
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlparse
 
+from aicockpit.context import languages
 from aicockpit.context.positions import LineIndex, Position
+from aicockpit.context.syntax import SyntaxTree
+
+MAX_SYNTAX_CHARS = 2_000_000  # bigger documents (minified bundles) stay plain text
+RECENT_EDITS = 64
 
 
 class UnknownDocument(KeyError):
@@ -27,6 +40,26 @@ class TextDocument:
     version: int
     text: str
     _index: LineIndex | None = field(default=None, repr=False)
+    _syntax: SyntaxTree | None = field(default=None, repr=False)
+    _syntax_checked: bool = field(default=False, repr=False)
+
+    @property
+    def path(self) -> str | None:
+        """The file system path of a ``file:`` URI, else None."""
+        return uri_to_path(self.uri)
+
+    @property
+    def syntax(self) -> SyntaxTree | None:
+        """The document's syntax tree, or None for plain text (no grammar, or too big)."""
+        if not self._syntax_checked:
+            self._syntax_checked = True
+            spec = languages.for_document(self.language_id, self.uri)
+            if spec is not None and len(self.text) <= MAX_SYNTAX_CHARS:
+                try:
+                    self._syntax = SyntaxTree(spec, self.text)
+                except LookupError:
+                    self._syntax = None
+        return self._syntax
 
     @property
     def lines(self) -> LineIndex:
@@ -37,11 +70,22 @@ class TextDocument:
     def apply(self, change: TextChange) -> None:
         if change.start is None or change.end is None:
             self.text = change.text
+            if self._syntax is not None:
+                self._syntax.replace(self.text)
+            self._drop_syntax_if_too_big()
             return
         index = self.lines
         start = index.offset(index.clamp(change.start))
         end = max(start, index.offset(index.clamp(change.end)))
-        self.text = self.text[:start] + change.text + self.text[end:]
+        if self._syntax is not None:
+            self.text = self._syntax.edit(self.text, start, end, change.text)
+        else:
+            self.text = self.text[:start] + change.text + self.text[end:]
+        self._drop_syntax_if_too_big()
+
+    def _drop_syntax_if_too_big(self) -> None:
+        if self._syntax is not None and len(self.text) > MAX_SYNTAX_CHARS:
+            self._syntax = None
 
 
 class DocumentStore:
@@ -49,9 +93,14 @@ class DocumentStore:
 
     def __init__(self) -> None:
         self._docs: dict[str, TextDocument] = {}
+        # (uri, line, monotonic time) of the latest edits, newest last: retrieval's
+        # "recently edited regions" source.
+        self.recent_edits: deque[tuple[str, int, float]] = deque(maxlen=RECENT_EDITS)
+        self.close_listeners: list[Callable[[str], None]] = []
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> TextDocument:
         doc = TextDocument(uri, language_id, version, text)
+        _ = doc.syntax  # parse now, so every later change is an incremental edit
         self._docs[uri] = doc
         return doc
 
@@ -59,11 +108,18 @@ class DocumentStore:
         doc = self.get(uri)
         for change in changes:
             doc.apply(change)
+            if change.start is not None:
+                self.recent_edits.append((uri, max(change.start.line, 0), time.monotonic()))
         doc.version = version
         return doc
 
+    def all(self) -> list[TextDocument]:
+        return list(self._docs.values())
+
     def close(self, uri: str) -> None:
-        self._docs.pop(uri, None)
+        if self._docs.pop(uri, None) is not None:
+            for listener in self.close_listeners:
+                listener(uri)
 
     def get(self, uri: str) -> TextDocument:
         try:
@@ -73,3 +129,10 @@ class DocumentStore:
 
     def __contains__(self, uri: str) -> bool:
         return uri in self._docs
+
+
+def uri_to_path(uri: str) -> str | None:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    return unquote(parsed.path)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from aicockpit.context.workspace import OutsideWorkspace, Workspace
+from aicockpit.context.files import OutsideWorkspace, WorkspaceFiles
 from aicockpit.prompt.chat import ContextSnippet
 
 MENTION = re.compile(r"(?<![\w@])@((?:[~./\\]|\w)[\w./\\~-]*\w|\w)")
@@ -36,7 +36,7 @@ def _looks_like_path(mention: str) -> bool:
 
 
 def resolve_mentions(
-    message: str, workspace: Workspace | None, symbols: SymbolLookup | None
+    message: str, workspace: WorkspaceFiles | None, symbols: SymbolLookup | None
 ) -> MentionContext:
     out = MentionContext()
     for mention in mentions(message):
@@ -69,7 +69,7 @@ def resolve_mentions(
     return out
 
 
-def _file_snippet(mention: str, workspace: Workspace) -> ContextSnippet | None:
+def _file_snippet(mention: str, workspace: WorkspaceFiles) -> ContextSnippet | None:
     workspace.resolve(mention)  # refuses escapes before anything else happens
     target = (workspace.root / mention).resolve()
     if not target.is_file():
@@ -91,7 +91,7 @@ _DEFINITION = (
 class ScanningSymbols:
     """Finds definitions by scanning workspace files (until the project index answers this)."""
 
-    def __init__(self, workspace: Workspace, max_results: int = 3, block_lines: int = 60) -> None:
+    def __init__(self, workspace: WorkspaceFiles, max_results: int = 3, block_lines: int = 60) -> None:
         self._workspace = workspace
         self._max = max_results
         self._block = block_lines
@@ -132,3 +132,25 @@ def _block_end(lines: list[str], start: int, limit: int) -> int:
                 break
             end = number
     return end
+
+
+class IndexSymbols:
+    """Definitions from the project index, shown whole (up to ``block_lines``) when the file reads."""
+
+    def __init__(self, index, workspace: WorkspaceFiles, max_results: int = 3, block_lines: int = 80) -> None:
+        self._index = index
+        self._workspace = workspace
+        self._max = max_results
+        self._block = block_lines
+
+    def lookup(self, name: str) -> list[ContextSnippet]:
+        found = []
+        for display, definition in self._index.find_definitions(name)[: self._max]:
+            end = min(definition.end_line, definition.start_line + self._block - 1)
+            try:
+                lines = self._workspace.read(display).text.split("\n")
+                text = "\n".join(lines[definition.start_line : end + 1])
+            except (OutsideWorkspace, OSError, ValueError):
+                text = definition.excerpt or definition.signature
+            found.append(ContextSnippet(display, definition.start_line, end, text, f"defines {name}"))
+        return found

@@ -7,29 +7,36 @@ client that is one keystroke ahead must not crash anything.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # two UTF-16 code units each
 
 
 def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text) if text.isascii() else len(text) + len(_ASTRAL.findall(text))
 
 
 def utf16_to_index(line: str, character: int) -> int:
     """String index in ``line`` of a UTF-16 column, clamped to the line.
 
     A column that falls inside a surrogate pair rounds up past that character.
-    Cost is bounded by the column, not the line length.
+    Cost is bounded by the column, not the line length, and the scan runs in the
+    regex engine: a column on a 10 MB minified line costs milliseconds, not seconds.
     """
     if character <= 0:
         return 0
-    units = 0
-    for index, ch in enumerate(line):
-        if units >= character:
-            return index
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return len(line)
+    extra = 0  # astral characters before the scan point: each adds one code unit
+    for match in _ASTRAL.finditer(line, 0, min(character, len(line))):
+        at = match.start()
+        if at + extra >= character:
+            break
+        if at + extra + 1 == character:
+            return at + 1  # the column splits this surrogate pair: round up past it
+        extra += 1
+    return min(character - extra, len(line))
 
 
 def index_to_utf16(line: str, index: int) -> int:

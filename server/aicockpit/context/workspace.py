@@ -1,133 +1,235 @@
-"""The workspace on disk, as far as aicockpit may read it on a user's behalf.
+"""A workspace folder on disk: what may be read, and the walk that finds it.
 
-Every path a user names (a chat ``@mention``, a CLI argument) goes through
-``Workspace.resolve``: paths that leave the workspace (``..``, absolute paths,
-symlinks pointing out) are refused before anything is opened, and secrets
-files are never read.
+The one place that decides which files aicockpit may read on a user's behalf:
+paths must stay inside the workspace (no ``..``, no absolute paths, no symlinks
+that lead out), secrets files are never read, and .gitignore plus the configured
+exclude list are honoured.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
+import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from functools import lru_cache
+from pathlib import Path
 
-SECRET_PATTERNS = (
-    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*", "id_ed25519*", "id_ecdsa*",
-    "*.keystore", "credentials", "credentials.*", ".netrc", ".npmrc", ".pypirc", "*.kdbx",
-)  # fmt: skip
-SKIPPED_DIRS = {
-    ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".cache", ".mypy_cache",
-    ".pytest_cache", ".ruff_cache", "dist", "build", "target", ".tox", ".idea", ".vscode-test",
-}  # fmt: skip
-MAX_FILE_BYTES = 1_000_000
-MAX_FILES_SCANNED = 20_000
+log = logging.getLogger(__name__)
 
 
-class OutsideWorkspace(ValueError):
-    """A path that resolves outside the workspace, or to a secrets file."""
+class PathOutsideWorkspace(ValueError):
+    """A path that is absolute, climbs out with ``..``, or leads out through a symlink."""
 
 
-def is_secret(path: Path | str) -> bool:
-    name = PurePosixPath(str(path)).name
-    return any(fnmatch.fnmatch(name, pattern) for pattern in SECRET_PATTERNS)
+class SecretPath(ValueError):
+    """A path that names a secrets file (never read, never sent to a model)."""
 
 
-def cache_dir_for(root: Path, configured: str | None = None) -> Path:
-    """Per-workspace cache folder, outside the workspace so the user's tree stays clean."""
-    base = Path(configured).expanduser() if configured else _user_cache() / "aicockpit"
-    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return base / f"{root.name or 'root'}-{digest}"
+@lru_cache(maxsize=4096)
+def _pattern(pattern: str) -> tuple[re.Pattern[str], bool, bool]:
+    """gitignore pattern -> (regex on a relative path, negated, directories only)."""
+    negated = pattern.startswith("!")
+    if negated:
+        pattern = pattern[1:]
+    dir_only = pattern.endswith("/")
+    pattern = pattern.rstrip("/")
+    anchored = "/" in pattern
+    pattern = pattern.lstrip("/")
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
+            out.append("/.*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1 : end].replace("!", "^", 1) + "]")
+            i = end + 1
+        elif pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    body = "".join(out)
+    regex = ("^" if anchored else "^(?:.*/)?") + body + "$"
+    return re.compile(regex), negated, dir_only
 
 
-def no_workspace_dir(configured: str | None = None) -> Path:
-    """Where data goes when the editor opened no folder."""
-    return (Path(configured).expanduser() if configured else _user_cache() / "aicockpit") / "no-workspace"
+class IgnoreRules:
+    """gitignore-style rules, evaluated in order: the last matching rule wins."""
+
+    def __init__(self, patterns: list[str], base: str = "") -> None:
+        self.base = base  # the folder the rules belong to, relative, "" for the root
+        self.rules = []
+        for line in patterns:
+            line = line.rstrip("\n").rstrip()
+            if line and not line.startswith("#"):
+                self.rules.append(_pattern(line))
+
+    def decide(self, rel: str, is_dir: bool) -> bool | None:
+        """True: ignored; False: re-included; None: no rule matched."""
+        if self.base:
+            if not rel.startswith(self.base + "/"):
+                return None
+            rel = rel[len(self.base) + 1 :]
+        verdict = None
+        for regex, negated, dir_only in self.rules:
+            if dir_only and not is_dir:
+                continue
+            if regex.match(rel):
+                verdict = not negated
+        return verdict
 
 
-def _user_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+def ignored(rules: list[IgnoreRules], rel: str, is_dir: bool) -> bool:
+    verdict = False
+    for ruleset in rules:
+        decision = ruleset.decide(rel, is_dir)
+        if decision is not None:
+            verdict = decision
+    return verdict
 
 
 @dataclass(frozen=True)
-class FileText:
-    path: Path
-    relative: str
-    text: str
+class WalkedFile:
+    rel: str  # "/" separated, relative to the workspace root
+    size: int
+    mtime_ns: int
 
 
 class Workspace:
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+    """One workspace folder and its reading policy."""
 
-    def resolve(self, name: str) -> Path:
-        """The file ``name`` (workspace-relative) names, or ``OutsideWorkspace``."""
-        if not name or "\x00" in name:
-            raise OutsideWorkspace(f"{name!r} is not a file name")
-        candidate = Path(name)
-        if candidate.is_absolute() or candidate.drive:
-            raise OutsideWorkspace(f"{name} is an absolute path; only paths inside the workspace are read")
-        if ".." in candidate.parts:
-            raise OutsideWorkspace(f"{name} leaves the workspace ('..'); nothing was read")
-        resolved = (self.root / candidate).resolve()
-        if not resolved.is_relative_to(self.root):
-            raise OutsideWorkspace(f"{name} points outside the workspace (symlink); nothing was read")
-        if is_secret(resolved) or is_secret(candidate):
-            raise OutsideWorkspace(f"{name} is a secrets file; it is never read or sent to a model")
-        return resolved
+    def __init__(self, root: str | Path, exclude: list[str], secrets: list[str], max_file_bytes: int) -> None:
+        self.root = Path(os.path.realpath(root))
+        self.exclude = IgnoreRules(exclude)
+        self.secrets = IgnoreRules(secrets)
+        self.max_file_bytes = max_file_bytes
 
-    def relative(self, path: Path) -> str:
-        return path.resolve().relative_to(self.root).as_posix()
+    def is_secret(self, rel: str) -> bool:
+        return bool(self.secrets.decide(rel, False))
 
-    def read(self, name: str) -> FileText:
-        path = self.resolve(name)
-        if not path.is_file():
-            raise FileNotFoundError(f"{name} is not a file in the workspace")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ValueError(f"{name} is larger than {MAX_FILE_BYTES // 1000} kB; not read")
-        data = path.read_bytes()
-        if b"\x00" in data[:8192]:
-            raise ValueError(f"{name} is a binary file; not read")
-        return FileText(path, self.relative(path), data.decode("utf-8", errors="replace"))
+    def relative(self, path: str | Path) -> str | None:
+        """The workspace-relative path of an absolute path inside the root, else None."""
+        try:
+            rel = Path(os.path.abspath(path)).relative_to(self.root)
+        except ValueError:
+            try:
+                rel = Path(os.path.realpath(path)).relative_to(self.root)
+            except ValueError:
+                return None
+        text = rel.as_posix()
+        return None if text == "." else text
 
-    def files(self) -> Iterator[str]:
-        """Workspace-relative paths of readable text candidates (no secrets, no vendored dirs)."""
-        seen = 0
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("."))
-            for filename in sorted(filenames):
-                if is_secret(filename):
-                    continue
-                path = Path(dirpath) / filename
-                if path.is_symlink() and not path.resolve().is_relative_to(self.root):
-                    continue
-                seen += 1
-                if seen > MAX_FILES_SCANNED:
-                    return
-                yield path.relative_to(self.root).as_posix()
+    def resolve(self, rel: str) -> Path:
+        """The real path of a workspace-relative path; refuses anything that leads out.
 
-    def find(self, query: str, limit: int = 20) -> list[str]:
-        """Fuzzy path match: exact path first, then by file name, then subsequence."""
-        query = query.strip().lstrip("./")
-        if not query:
-            return []
-        scored: list[tuple[int, int, str]] = []
-        pattern = re.compile(".*?".join(map(re.escape, query.lower())))
-        for relative in self.files():
-            lowered = relative.lower()
-            if relative == query:
-                score = 0
-            elif lowered.endswith("/" + query.lower()) or PurePosixPath(lowered).name == query.lower():
-                score = 1
-            elif query.lower() in lowered:
-                score = 2
-            elif pattern.search(lowered):
-                score = 3
-            else:
+        Raises PathOutsideWorkspace for absolute paths, ``..`` that climbs out and
+        symlinks whose target is outside the root; SecretPath for secrets files.
+        """
+        if not rel or os.path.isabs(rel) or rel.startswith(("~", "\\")) or "\0" in rel:
+            raise PathOutsideWorkspace(rel)
+        candidate = Path(os.path.realpath(self.root / rel))
+        try:
+            inside = candidate.relative_to(self.root).as_posix()
+        except ValueError:
+            raise PathOutsideWorkspace(rel) from None
+        if self.is_secret(inside) or self.is_secret(os.path.normpath(rel).replace(os.sep, "/")):
+            raise SecretPath(rel)
+        return candidate
+
+    def allowed(self, rel: str, is_dir: bool = False) -> bool:
+        """Not excluded by config and not a secret (gitignore is checked by the walk)."""
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            if ignored([self.exclude], "/".join(parts[:depth]), True):
+                return False
+        return not ignored([self.exclude], rel, is_dir) and (is_dir or not self.is_secret(rel))
+
+    def gitignored(self, rel: str) -> bool:
+        """Whether the .gitignore files on the way to ``rel`` ignore it (for single file events)."""
+        parts = rel.split("/")
+        rules = []
+        for depth in range(len(parts)):
+            base = "/".join(parts[:depth])
+            try:
+                text = (self.root / base / ".gitignore").read_text("utf-8", "replace")
+            except OSError:
                 continue
-            scored.append((score, len(relative), relative))
-        return [relative for _, _, relative in sorted(scored)[:limit]]
+            rules.append(IgnoreRules(text.split("\n"), base))
+        folders = ("/".join(parts[:depth]) for depth in range(1, len(parts)))
+        return any(ignored(rules, folder, True) for folder in folders) or ignored(rules, rel, False)
+
+    def walk(self) -> Iterator[WalkedFile]:
+        """Every file that may be indexed. Unreadable folders and symlinked folders are skipped."""
+        stack: list[tuple[str, list[IgnoreRules]]] = [("", [self.exclude])]
+        while stack:
+            rel_dir, rules = stack.pop()
+            folder = self.root / rel_dir if rel_dir else self.root
+            gitignore = folder / ".gitignore"
+            try:
+                with open(gitignore, encoding="utf-8", errors="replace") as handle:
+                    rules = rules + [IgnoreRules(handle.read().split("\n"), rel_dir)]
+            except OSError:
+                pass
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError as err:
+                log.info("index: cannot read folder %s: %s", folder, err)
+                continue
+            subdirs = []
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                try:
+                    if entry.is_symlink():
+                        found = self._symlinked_file(entry, rel)
+                        if found is not None and not ignored(rules, rel, False):
+                            yield found
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != ".git" and not ignored(rules, rel, True):
+                            subdirs.append((rel, rules))
+                        continue
+                    if not entry.is_file(follow_symlinks=False) or ignored(rules, rel, False):
+                        continue
+                    if self.is_secret(rel):
+                        continue  # never indexed, never listed
+                    info = entry.stat(follow_symlinks=False)
+                except OSError as err:
+                    log.info("index: skipped %s: %s", rel, err)
+                    continue
+                if info.st_size > self.max_file_bytes:
+                    log.debug("index: skipped %s: %d bytes is over the size limit", rel, info.st_size)
+                    continue
+                yield WalkedFile(rel, info.st_size, info.st_mtime_ns)
+            stack.extend(reversed(subdirs))
+
+    def _symlinked_file(self, entry: os.DirEntry, rel: str) -> WalkedFile | None:
+        """A symlink is followed only to a regular file inside the workspace."""
+        try:
+            target = Path(os.path.realpath(entry.path))
+            target.relative_to(self.root)
+            info = os.stat(entry.path)
+        except (OSError, ValueError, RuntimeError) as err:
+            log.info("index: skipped symlink %s: %s", rel, err or "leads outside the workspace")
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            log.debug("index: skipped symlink %s: not a regular file", rel)
+            return None
+        if self.is_secret(rel) or self.is_secret(target.relative_to(self.root).as_posix()):
+            return None
+        if info.st_size > self.max_file_bytes:
+            return None
+        return WalkedFile(rel, info.st_size, info.st_mtime_ns)

@@ -14,7 +14,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from aicockpit.context.workspace import Workspace
+from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
 
 log = logging.getLogger(__name__)
@@ -65,15 +65,15 @@ class EngineProgress:
             self._token = None
 
 
-def workspace_from(params: types.InitializeParams) -> Workspace | None:
+def workspace_from(params: types.InitializeParams) -> WorkspaceFiles | None:
     """The first workspace folder (or the legacy root) that exists on disk."""
     candidates = [f.uri for f in params.workspace_folders or []] + [params.root_uri or ""]
     for uri in candidates:
         path = to_fs_path(uri) if uri else None
         if path and Path(path).is_dir():
-            return Workspace(Path(path))
+            return WorkspaceFiles(Path(path))
     if params.root_path and Path(params.root_path).is_dir():
-        return Workspace(Path(params.root_path))
+        return WorkspaceFiles(Path(params.root_path))
     return None
 
 
@@ -105,6 +105,8 @@ def setup(server, app) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(params: types.InitializedParams) -> None:
         await start_engine()
+        for hook in app.startup_hooks:
+            await hook()
 
     async def start_engine() -> None:
         # The router loads the embedded engines the roles use (none when all are remote).
@@ -117,6 +119,8 @@ def setup(server, app) -> None:
     @server.feature(types.SHUTDOWN)
     async def shutdown(params: None) -> None:
         progress.end("shutting down")
+        for hook in app.shutdown_hooks:
+            await hook()
         await app.router.stop()
 
     @server.feature(types.EXIT)

@@ -1,0 +1,222 @@
+"""The project index's LSP side: crawl with progress, file watching, workspace folders.
+
+- After ``initialized``, each workspace folder is crawled in a worker thread,
+  reported with work-done progress ("indexing: 400/2411 files").
+- Changes on disk arrive through ``workspace/didChangeWatchedFiles`` when the
+  client supports its dynamic registration, through watchdog otherwise (never
+  both; ``index.watch`` can force one or turn watching off).
+- ``workspace/didChangeWorkspaceFolders`` adds and removes folders.
+- ``aicockpit/index`` reports the index's state; ``aicockpit/context``
+  (``{textDocument: {uri}, position}``) returns the snippets and prompt a
+  completion there would get, without generating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from lsprotocol import types
+
+from aicockpit.context.documents import UnknownDocument, uri_to_path
+from aicockpit.context.positions import Position
+from aicockpit.context.watch import ChangeCoalescer, WatchdogWatcher
+from aicockpit.engine.base import EngineUnavailable
+from aicockpit.prompt.fim import detect_template
+
+log = logging.getLogger(__name__)
+
+INDEX = "aicockpit/index"
+CONTEXT = "aicockpit/context"
+WATCH_REGISTRATION = "aicockpit-watched-files"
+REGISTRATION_TIMEOUT_S = 10.0
+
+
+class IndexFeature:
+    def __init__(self, server, app) -> None:
+        self.server = server
+        self.app = app
+        self.coalescer: ChangeCoalescer | None = None
+        self.watchdog: WatchdogWatcher | None = None
+        self.mode = "off"
+        self.tasks: set[asyncio.Task] = set()
+
+    def folders(self) -> list[str]:
+        workspace = self.server.workspace
+        paths = [uri_to_path(f.uri) for f in workspace.folders.values()]
+        if not paths and workspace.root_uri:
+            paths = [uri_to_path(workspace.root_uri)]
+        return [p for p in paths if p]
+
+    async def start(self) -> None:
+        config = self.app.config.index
+        self.app.index.configure(config)
+        if not config.enabled:
+            return
+        self.coalescer = ChangeCoalescer(self.app.index.refresh, config.debounce_ms / 1000)
+        self.mode = await self._choose_watch_mode(config.watch)
+        for folder in self.folders():
+            self.add_folder(folder)
+
+    async def _choose_watch_mode(self, setting: str) -> str:
+        caps = self.server.client_capabilities.workspace
+        watched = caps.did_change_watched_files if caps else None
+        client_can = bool(watched and watched.dynamic_registration)
+        if setting == "off":
+            return "off"
+        if setting in ("auto", "client") and client_can:
+            try:
+                # Bounded: a client that never answers must not hold up the crawl.
+                await asyncio.wait_for(self._register_watcher(), REGISTRATION_TIMEOUT_S)
+                return "client"
+            except Exception as err:
+                log.warning("the client refused to watch files (%s): using watchdog", err)
+        if setting == "client":
+            log.warning("index.watch is 'client' but the client cannot watch files: not watching")
+            return "off"
+        self.watchdog = WatchdogWatcher(self.coalescer.add)
+        return "watchdog"
+
+    async def _register_watcher(self) -> None:
+        watchers = [types.FileSystemWatcher(glob_pattern="**/*")]
+        registration = types.Registration(
+            id=WATCH_REGISTRATION,
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
+        )
+        await self.server.client_register_capability_async(
+            types.RegistrationParams(registrations=[registration])
+        )
+
+    def on_config(self, previous, current) -> None:
+        """New index settings (excludes, secrets, limits): re-crawl each folder (from the cache)."""
+        if previous.index == current.index or self.coalescer is None:
+            return
+        self.app.index.configure(current.index)
+        if not current.index.enabled:
+            return
+        for index in list(self.app.index.folders):
+            self.app.index.remove_folder(index.root)
+            self.add_folder(str(index.root))
+
+    def add_folder(self, folder: str) -> None:
+        index = self.app.index.add_folder(folder)
+        if self.watchdog is not None:
+            self.watchdog.watch(index.root)
+        task = asyncio.create_task(self._crawl(index))
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("indexing failed", exc_info=task.exception())
+
+    async def _crawl(self, index) -> None:
+        loop = asyncio.get_running_loop()
+        token = await self._progress_begin(f"indexing {index.root.name}")
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:  # called from the worker thread
+            now = time.monotonic()
+            if token and (now - last[0] > 0.5 or done == total):
+                last[0] = now
+                message = f"indexing {index.root.name}: {done}/{total} files"
+                loop.call_soon_threadsafe(self._progress_report, token, message, done * 100 // max(total, 1))
+
+        try:
+            stats = await asyncio.to_thread(index.build, progress)
+        finally:
+            index.ready.set()  # never leave event handlers waiting on a failed crawl
+        message = f"indexed {stats.files} files, {stats.definitions} definitions in {stats.seconds:.1f} s"
+        log.info("%s: %s (%d parsed, %d skipped)", index.root, message, stats.parsed, stats.skipped)
+        if token:
+            self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+    async def _progress_begin(self, title: str) -> str | None:
+        caps = self.server.client_capabilities.window
+        if caps is None or not caps.work_done_progress:
+            return None
+        token = f"aicockpit-index-{time.monotonic_ns()}"
+        try:
+            await self.server.work_done_progress.create_async(token)
+        except Exception as err:
+            log.warning("client refused a progress token: %s", err)
+            return None
+        self.server.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title="aicockpit", message=title, percentage=0)
+        )
+        return token
+
+    def _progress_report(self, token: str, message: str, percentage: int) -> None:
+        self.server.work_done_progress.report(
+            token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+        )
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.watchdog is not None:
+            await asyncio.to_thread(self.watchdog.stop)
+        if self.coalescer is not None:
+            await asyncio.to_thread(self.coalescer.stop)
+        self.app.index.close()
+
+
+def setup(server, app) -> None:
+    feature = IndexFeature(server, app)
+    server.index_feature = feature
+    app.startup_hooks.append(feature.start)
+    app.shutdown_hooks.append(feature.stop)
+    app.listeners.append(feature.on_config)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
+        if feature.coalescer is None or feature.mode != "client":
+            return
+        paths = [uri_to_path(change.uri) for change in params.changes]
+        feature.coalescer.add(p for p in paths if p)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_workspace_folders(params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for folder in params.event.removed:
+            path = uri_to_path(folder.uri)
+            found = app.index.folder_of(path)
+            if found is not None:
+                if feature.watchdog is not None:
+                    feature.watchdog.unwatch(found[0].root)
+                app.index.remove_folder(found[0].root)
+        if feature.coalescer is None:
+            return  # indexing is off, or not started yet (initialized will crawl them)
+        for folder in params.event.added:
+            path = uri_to_path(folder.uri)
+            if path:
+                feature.add_folder(path)
+
+    @server.feature(INDEX)
+    async def index_status(params: Any = None) -> dict[str, Any]:
+        return {**app.index.status(), "watch": feature.mode}
+
+    @server.feature(CONTEXT)
+    async def context(params: Any = None) -> dict[str, Any]:
+        try:
+            uri = params.textDocument.uri
+            position = Position(int(params.position.line), int(params.position.character))
+        except (AttributeError, TypeError, ValueError):
+            return {"error": "params must be {textDocument: {uri}, position: {line, character}}"}
+        try:
+            doc = app.documents.get(uri)
+            tokenizer = app.host.engine.tokenizer
+        except UnknownDocument:
+            return {"error": f"not an open document: {uri}"}
+        except EngineUnavailable:
+            return {"error": "the engine is not ready (its tokenizer counts the budget)"}
+        lines = doc.lines
+        offset = lines.offset(lines.clamp(position))
+        template = detect_template(tokenizer.special_tokens(), app.config.engine.fim_template)
+        pieces = app.assembler.build(doc, offset, tokenizer, template)
+        if pieces is None:
+            return {"error": "a secrets file: never sent to a model"}
+        return {"snippets": pieces.describe(), "prompt": pieces.render(template)}

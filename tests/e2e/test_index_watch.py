@@ -1,0 +1,91 @@
+"""A server of its own whose client watches files: the index uses the client's events, not watchdog.
+
+No model is needed for the index, so this server points at a model folder that does
+not exist: its engine fails (reported), and the index works all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig
+
+from tests.support import plain, server_env
+
+
+def watching_client_capabilities() -> types.ClientCapabilities:
+    return types.ClientCapabilities(
+        window=types.WindowClientCapabilities(work_done_progress=True),
+        workspace=types.WorkspaceClientCapabilities(
+            workspace_folders=True,
+            did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(dynamic_registration=True),
+        ),
+    )
+
+
+async def folder_state(client) -> dict:
+    status = plain(await client.protocol.send_request_async("aicockpit/index", None))
+    return {**status["folders"][0], "watch": status["watch"]} if status["folders"] else {}
+
+
+async def eventually(check, timeout: float = 30.0):
+    async with asyncio.timeout(timeout):
+        while not (result := await check()):
+            await asyncio.sleep(0.2)
+        return result
+
+
+async def test_client_file_events_update_the_index_and_watchdog_stays_off(tmp_path):
+    root = tmp_path / "watched"
+    root.mkdir()
+    (root / "first.py").write_text("def first():\n    pass\n")
+    command = [sys.executable, "-m", "aicockpit", "serve", "--model", str(tmp_path / "no-model")]
+    client = await ClientServerConfig(server_command=command, server_env=server_env()).start()
+    registrations: list[types.RegistrationParams] = []
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams) -> None:
+        registrations.append(params)
+
+    try:
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=watching_client_capabilities(),
+                workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="watched")],
+            )
+        )
+
+        async def indexed(files: int):
+            state = await folder_state(client)
+            return state if state.get("ready") and state["files"] == files else None
+
+        state = await eventually(lambda: indexed(1))
+        assert state["watch"] == "client"
+        methods = [r.method for p in registrations for r in p.registrations]
+        assert methods == [types.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+
+        # A change nobody reports is not picked up: no second watcher runs behind the client's back.
+        second = root / "second.py"
+        second.write_text("def second():\n    pass\n")
+        await asyncio.sleep(1.5)
+        assert (await folder_state(client))["files"] == 1
+
+        client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=second.as_uri(), type=types.FileChangeType.Created)]
+            )
+        )
+        state = await eventually(lambda: indexed(2))
+        assert state["definitions"] == 2
+
+        second.unlink()
+        client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=second.as_uri(), type=types.FileChangeType.Deleted)]
+            )
+        )
+        await eventually(lambda: indexed(1))
+    finally:
+        await client.shutdown_session()
