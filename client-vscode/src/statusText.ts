@@ -1,0 +1,92 @@
+// What the status bar item says, from `aicockpit/stats` and the client's own state.
+
+export interface EngineStats {
+  state?: string;
+  model?: string;
+  error?: string | null;
+}
+
+export interface Stats {
+  engine?: EngineStats;
+  prefix_cache_hit_ratio?: number;
+  requests?: number;
+  last_request?: { kind?: string; outcome?: string; timings_ms?: Record<string, number> } | null;
+  stages_ms?: Record<string, Record<string, number>>;
+}
+
+export type ClientPhase = "starting" | "running" | "restarting" | "stopped" | "failed";
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+  error: boolean;
+}
+
+export function formatPercent(ratio: number | undefined): string {
+  return `${Math.round((ratio ?? 0) * 100)}%`;
+}
+
+/** Latency of the last completion that was answered, in ms, if any. */
+export function lastLatencyMs(stats: Stats): number | undefined {
+  const ms = stats.last_request?.timings_ms?.answered;
+  return typeof ms === "number" ? ms : undefined;
+}
+
+export function statusView(
+  phase: ClientPhase,
+  stats: Stats | undefined,
+  ghostText: boolean,
+  loadingSeconds = 0,
+  detail = "",
+): StatusView {
+  if (phase === "failed") {
+    return { text: "$(error) aicockpit: server failed", tooltip: detail || "The server could not start.", error: true };
+  }
+  if (phase === "stopped") return { text: "$(debug-disconnect) aicockpit: stopped", tooltip: "The server is stopped.", error: false };
+  if (phase === "starting" || phase === "restarting" || !stats?.engine) {
+    return { text: `$(sync~spin) aicockpit: ${phase === "restarting" ? "restarting" : "starting"}`, tooltip: detail || "Starting the server.", error: false };
+  }
+  const engine = stats.engine;
+  const model = engine.model ?? "";
+  const off = ghostText ? "" : " (ghost text off)";
+  switch (engine.state) {
+    case "loading":
+      return {
+        text: `$(sync~spin) aicockpit: loading ${loadingSeconds > 0 ? `${Math.round(loadingSeconds)} s` : ""}`.trimEnd(),
+        tooltip: `Loading ${model}`,
+        error: false,
+      };
+    case "failed":
+      return { text: "$(error) aicockpit: engine error", tooltip: engine.error ?? "The engine failed to start.", error: true };
+    case "ready": {
+      const latency = lastLatencyMs(stats);
+      const parts = [`$(${ghostText ? "sparkle" : "circle-slash"}) aicockpit ready${off}`];
+      if (latency !== undefined) parts.push(`${Math.round(latency)} ms`);
+      parts.push(`cache ${formatPercent(stats.prefix_cache_hit_ratio)}`);
+      return {
+        text: parts.join(" · "),
+        tooltip:
+          `${model}: ready. Last request ${latency !== undefined ? `${Math.round(latency)} ms` : "none yet"}, ` +
+          `prefix-cache hit ratio ${formatPercent(stats.prefix_cache_hit_ratio)}. Click for stats and actions.`,
+        error: false,
+      };
+    }
+    default:
+      return { text: `$(circle-outline) aicockpit: ${engine.state ?? "unknown"}`, tooltip: model, error: false };
+  }
+}
+
+/** Lines for the stats quick pick: the figures a user asks about first. */
+export function statsLines(stats: Stats): string[] {
+  const lines = [
+    `Engine: ${stats.engine?.state ?? "unknown"} (${stats.engine?.model ?? "?"})`,
+    `Requests: ${stats.requests ?? 0}`,
+    `Prefix-cache hit ratio: ${formatPercent(stats.prefix_cache_hit_ratio)}`,
+  ];
+  const latency = lastLatencyMs(stats);
+  if (latency !== undefined) lines.push(`Last request: ${Math.round(latency)} ms (${stats.last_request?.outcome ?? "?"})`);
+  const answered = stats.stages_ms?.answered;
+  if (answered) lines.push(`Answered p50/p95: ${Math.round(answered.p50 ?? 0)} / ${Math.round(answered.p95 ?? 0)} ms`);
+  if (stats.engine?.error) lines.push(`Error: ${stats.engine.error}`);
+  return lines;
+}
