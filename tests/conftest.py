@@ -9,16 +9,27 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.support import serve_command, server_env, wait_engine_ready
+from tests.support import scratch_workspace, serve_command, server_env, wait_engine_ready
 
-INIT_OPTIONS = {"completion": {"max_tokens": 24}}
+INIT_OPTIONS = {"completion": {"max_tokens": 24}, "edit": {"max_tokens": 48}, "chat": {"max_tokens": 48}}
 
 
 def client_capabilities() -> types.ClientCapabilities:
     return types.ClientCapabilities(
         general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf16]),
-        window=types.WindowClientCapabilities(work_done_progress=True),
+        window=types.WindowClientCapabilities(work_done_progress=True, show_document=None),
+        workspace=types.WorkspaceClientCapabilities(
+            apply_edit=True,
+            workspace_edit=types.WorkspaceEditClientCapabilities(
+                document_changes=True,
+                change_annotation_support=types.ChangeAnnotationsSupportOptions(groups_on_label=True),
+            ),
+        ),
         text_document=types.TextDocumentClientCapabilities(
+            code_action=types.CodeActionClientCapabilities(
+                resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]),
+                data_support=True,
+            ),
             synchronization=types.TextDocumentSyncClientCapabilities(),
             inline_completion=types.InlineCompletionClientCapabilities(),
             completion=types.CompletionClientCapabilities(
@@ -50,7 +61,7 @@ async def client(lsp_client: LanguageClient):
     lsp_client.initialize_result = await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(),
-            root_uri=None,
+            root_uri=scratch_workspace().as_uri(),
             initialization_options=INIT_OPTIONS,
         )
     )

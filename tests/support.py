@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import uuid
 from concurrent.futures import Future
@@ -27,8 +28,23 @@ def tiny_model() -> Path:
     return build.ensure()
 
 
+# One scratch area per test run: a copy of the fixture workspace (tests edit it, and
+# add a symlink that points out of it) and the user cache the servers write to.
+RUN_DIR = ROOT / ".cache" / "tests" / f"run-{os.getpid()}"
+
+
+def scratch_workspace() -> Path:
+    workspace = RUN_DIR / "workspace"
+    if not workspace.exists():
+        shutil.copytree(WORKSPACE, workspace)
+        (workspace / "escape").symlink_to("/etc")
+        (workspace / ".env").write_text("API_KEY=do-not-send\n")
+    return workspace
+
+
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
+    env["XDG_CACHE_HOME"] = str(RUN_DIR / "xdg")
     env.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))
     env.setdefault("HF_HOME", str(ROOT / ".cache" / "huggingface"))
     return env

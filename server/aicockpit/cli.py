@@ -122,6 +122,91 @@ async def _complete(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_engine(app, work) -> int:
+    """Start the engine, run ``work()``, always stop the engine."""
+    app.host.start(app.config.engine)
+    try:
+        if (await app.host.wait_ready()).value != "ready":
+            print(f"aicockpit: the engine failed to start: {app.host.error}", file=sys.stderr)
+            return 1
+        return await work()
+    finally:
+        await app.host.stop()
+
+
+def _parse_range(text: str) -> tuple[int, int | None, int, int | None]:
+    """``L1:C1-L2:C2`` (1-based, columns in characters) or ``L1-L2`` (whole lines)."""
+    try:
+        start, end = text.split("-", 1)
+        l1, _, c1 = start.partition(":")
+        l2, _, c2 = end.partition(":")
+        return int(l1), int(c1) if c1 else None, int(l2), int(c2) if c2 else None
+    except ValueError:
+        raise SystemExit(f"aicockpit: --range must look like 12:1-20:5 or 12-20, got {text!r}") from None
+
+
+def edit(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "warning")
+    return asyncio.run(_edit(args))
+
+
+async def _edit(args: argparse.Namespace) -> int:
+    from aicockpit.edit.diff import apply_line_edits, unified_diff
+    from aicockpit.engine.host import EngineHost
+    from aicockpit.server import App
+
+    path = Path(args.path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"aicockpit: cannot read {path}: {err}", file=sys.stderr)
+        return 2
+    l1, _c1, l2, c2 = _parse_range(args.range)
+    last = l2 - 1 if (c2 == 1 and l2 > l1) else l2  # ending at column 1 excludes that line
+    app = App(overrides_from(args), EngineHost())
+    uri = path.resolve().as_uri()
+    app.documents.open(uri, _language(path), 0, text)
+
+    async def work() -> int:
+        proposal = await app.edits.rewrite(uri, l1 - 1, last - 1, args.instruction, 0)
+        new_text = apply_line_edits(text, proposal.edits)
+        print(unified_diff(text, new_text, path.name) if args.diff else new_text, end="")
+        return 0
+
+    return await _with_engine(app, work)
+
+
+def chat(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "warning")
+    return asyncio.run(_chat(args))
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    from aicockpit.context.workspace import Workspace
+    from aicockpit.engine.host import EngineHost
+    from aicockpit.server import App
+
+    app = App(overrides_from(args), EngineHost())
+    app.workspace = Workspace(Path(args.workspace))
+
+    async def work() -> int:
+        stream = lambda text: print(text, end="", flush=True)  # noqa: E731
+        reply = await app.chat.send(args.message, args.session, on_delta=stream)
+        print()
+        for notice in reply.notices:
+            print(f"aicockpit: {notice}", file=sys.stderr)
+        print(f"-- session {reply.session}", file=sys.stderr)
+        return 0
+
+    return await _with_engine(app, work)
+
+
+def _language(path: Path) -> str:
+    return {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go", ".rs": "rust"}.get(
+        path.suffix, path.suffix.lstrip(".")
+    )
+
+
 def schema(args: argparse.Namespace) -> int:
     from aicockpit.config import json_schema
 
@@ -154,6 +239,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-ms", type=int, default=60000, help="time budget for the completion")
     _engine_flags(p)
     p.set_defaults(run=complete)
+
+    p = commands.add_parser("edit", help="rewrite lines of a file as instructed; prints the result")
+    p.add_argument("path")
+    p.add_argument("--range", required=True, help="L1:C1-L2:C2 (1-based) or L1-L2")
+    p.add_argument("--instruction", required=True)
+    p.add_argument("--diff", action="store_true", help="print a unified diff instead of the new file")
+    _engine_flags(p)
+    p.set_defaults(run=edit)
+
+    p = commands.add_parser("chat", help="ask about the code; @path and @symbol add context")
+    p.add_argument("message")
+    p.add_argument("--session", help="continue this session")
+    p.add_argument("--workspace", default=".", help="workspace folder (default: the current one)")
+    _engine_flags(p)
+    p.set_defaults(run=chat)
 
     p = commands.add_parser("schema", help="print the JSON schema of the configuration")
     p.set_defaults(run=schema)

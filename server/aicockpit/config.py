@@ -80,6 +80,26 @@ class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     ] = 2000
 
 
+class EditConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Natural-language edits (aicockpit.edit and the AI code actions)."""
+
+    max_tokens: Annotated[int, msgspec.Meta(ge=1), _doc("Most tokens an edit may generate.")] = 1024
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2), _doc("Sampling temperature for edits.")] = 0.0
+    context_lines: Annotated[
+        int, msgspec.Meta(ge=0), _doc("Lines above and below the selection shown to the model.")
+    ] = 40
+
+
+class ChatConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Chat (aicockpit/chat), explanations and shell suggestions."""
+
+    max_tokens: Annotated[int, msgspec.Meta(ge=1), _doc("Most tokens per chat answer.")] = 768
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2), _doc("Sampling temperature for chat.")] = 0.2
+    history_messages: Annotated[
+        int, msgspec.Meta(ge=0), _doc("Earlier messages of the session sent with a new one.")
+    ] = 20
+
+
 class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Server logs (stderr and window/logMessage)."""
 
@@ -91,6 +111,11 @@ class AicockpitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     engine: EngineConfig = msgspec.field(default_factory=EngineConfig)
     completion: CompletionConfig = msgspec.field(default_factory=CompletionConfig)
+    edit: EditConfig = msgspec.field(default_factory=EditConfig)
+    chat: ChatConfig = msgspec.field(default_factory=ChatConfig)
+    cache_dir: Annotated[
+        str | None, _doc("Where per-workspace data (chat sessions) lives; default ~/.cache/aicockpit.")
+    ] = None
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
 
 

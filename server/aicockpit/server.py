@@ -10,9 +10,13 @@ from typing import Any
 from pygls.lsp.server import LanguageServer
 
 from aicockpit import __version__
+from aicockpit.chat.service import ChatService
+from aicockpit.chat.store import ChatStore
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore
+from aicockpit.context.workspace import Workspace, cache_dir_for, no_workspace_dir
+from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
 from aicockpit.protocol import RobustProtocol
 from aicockpit.telemetry import Telemetry
@@ -33,6 +37,8 @@ class App:
     telemetry: Telemetry = field(default_factory=Telemetry)
     listeners: list[ConfigListener] = field(default_factory=list)
 
+    workspace: Workspace | None = None
+
     def __post_init__(self) -> None:
         self.config, problems = decode_config(self.overrides)
         if problems:
@@ -40,6 +46,30 @@ class App:
         self.completions = CompletionService(
             self.documents, self.host, self.telemetry, lambda: (self.config.completion, self.config.engine)
         )
+        context_limit = lambda: self.config.engine.max_model_len  # noqa: E731
+        self.edits = EditService(
+            self.documents, lambda: self.host.engine, lambda: (self.config.edit, context_limit())
+        )
+        self.chat = ChatService(
+            self.chat_store,
+            lambda: self.workspace,
+            self.documents,
+            lambda: self.host.engine,
+            lambda: (self.config.chat, context_limit()),
+        )
+        self._chat_store: ChatStore | None = None
+
+    def chat_store(self) -> ChatStore:
+        """Sessions of this workspace, opened on first use."""
+        if self._chat_store is None:
+            root = self.workspace.root if self.workspace else None
+            folder = (
+                cache_dir_for(root, self.config.cache_dir)
+                if root
+                else no_workspace_dir(self.config.cache_dir)
+            )
+            self._chat_store = ChatStore(folder / "chat.sqlite")
+        return self._chat_store
 
     def configure(self, options: Any, base: AicockpitConfig | None = None) -> list[str]:
         """Apply client options (over ``base``, default: the current config); CLI flags win.

@@ -8,6 +8,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 
+from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import CHECKOUT, change, completion_params, inline_params, open_doc, utf16
 from tests.support import plain, send_raw, stats
 
@@ -89,7 +90,10 @@ async def test_cancel_aborts_the_request_inside_the_engine(ready):
     uri = open_doc(ready, TEXT)
     ready.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(
-            settings={"completion": {"max_tokens": 1000, "multiline": "always", "timeout_ms": 60000}}
+            settings={
+                **INIT_OPTIONS,
+                "completion": {"max_tokens": 1000, "multiline": "always", "timeout_ms": 60000},
+            }
         )
     )
     try:
@@ -107,9 +111,7 @@ async def test_cancel_aborts_the_request_inside_the_engine(ready):
         assert after["outcomes"].get("cancelled", 0) >= 1
         assert after["last_request"]["generated_tokens"] < 1000
     finally:
-        ready.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"completion": {"max_tokens": 24}})
-        )
+        ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=INIT_OPTIONS))
 
 
 async def test_unknown_document_gets_an_empty_result(ready):

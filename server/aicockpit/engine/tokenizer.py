@@ -25,9 +25,20 @@ class ModelTokenizer:
         ids = self.encode(text)
         return text if len(ids) <= tokens else self._tok.decode(ids[-tokens:] if tokens else [])
 
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        return render_chat(self._tok, messages)
+
     def special_tokens(self) -> set[str]:
         specials = set(getattr(self._tok, "all_special_tokens", []) or [])
         added = getattr(self._tok, "get_added_vocab", None)
         if added is not None:
             specials.update(added())
         return specials
+
+
+def render_chat(hf_tokenizer: Any, messages: list[dict[str, str]]) -> str:
+    """Messages in the model's own chat template (ChatML when it has none)."""
+    if getattr(hf_tokenizer, "chat_template", None):
+        return hf_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return turns + "<|im_start|>assistant\n"

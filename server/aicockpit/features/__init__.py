@@ -1,13 +1,27 @@
 """One module per LSP feature; each exposes ``setup(server, app)``. Loaded in this order."""
 
 from aicockpit.features import (
+    chat,
+    code_actions,
     completion,
     configuration,
     documents,
+    edit,
     inline_completion,
     lifecycle,
     logs,
     stats,
 )
 
-FEATURES = [logs, lifecycle, configuration, documents, inline_completion, completion, stats]
+FEATURES = [
+    logs,
+    lifecycle,
+    configuration,
+    documents,
+    inline_completion,
+    completion,
+    edit,
+    code_actions,
+    chat,
+    stats,
+]

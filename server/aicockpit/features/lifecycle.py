@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
+from aicockpit.context.workspace import Workspace
 from aicockpit.engine.base import EngineState
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,18 @@ class EngineProgress:
             self._token = None
 
 
+def workspace_from(params: types.InitializeParams) -> Workspace | None:
+    """The first workspace folder (or the legacy root) that exists on disk."""
+    candidates = [f.uri for f in params.workspace_folders or []] + [params.root_uri or ""]
+    for uri in candidates:
+        path = to_fs_path(uri) if uri else None
+        if path and Path(path).is_dir():
+            return Workspace(Path(path))
+    if params.root_path and Path(params.root_path).is_dir():
+        return Workspace(Path(params.root_path))
+    return None
+
+
 def show_error(server, message: str) -> None:
     server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
 
@@ -82,6 +97,7 @@ def setup(server, app) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
         server.log_handler.bind(asyncio.get_running_loop())
+        app.workspace = workspace_from(params)
         problems = app.configure(params.initialization_options)
         for problem in problems:
             show_error(server, f"aicockpit: invalid option ({problem}); using the default")

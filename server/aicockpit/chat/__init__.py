@@ -1,0 +1,1 @@
+"""Chat: sessions kept in SQLite, and the service that answers messages."""

@@ -1,0 +1,140 @@
+"""Answers chat messages: mentions and selection as context, history from the store."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aicockpit.chat.store import ChatStore
+from aicockpit.config import ChatConfig
+from aicockpit.context.documents import DocumentStore, UnknownDocument
+from aicockpit.context.mentions import ScanningSymbols, resolve_mentions
+from aicockpit.context.positions import Position
+from aicockpit.context.workspace import Workspace
+from aicockpit.engine.base import Engine, GenerationRequest, Priority
+from aicockpit.engine.collect import generate_text
+from aicockpit.prompt.chat import ContextSnippet, Message, chat_messages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Selection:
+    uri: str
+    start: Position
+    end: Position
+
+
+@dataclass
+class ChatReply:
+    session: str
+    reply: str
+    notices: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "session": self.session,
+            "reply": self.reply,
+            "notices": self.notices,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: Callable[[], ChatStore],
+        workspace: Callable[[], Workspace | None],
+        documents: DocumentStore,
+        engine: Callable[[], Engine],
+        settings: Callable[[], tuple[ChatConfig, int]],
+    ) -> None:
+        self._store = store
+        self._workspace = workspace
+        self._documents = documents
+        self._engine = engine
+        self._settings = settings
+
+    async def send(
+        self,
+        message: str,
+        session: str | None = None,
+        selection: Selection | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        priority: Priority = Priority.CHAT,
+    ) -> ChatReply:
+        config, context_limit = self._settings()
+        engine = self._engine()  # EngineUnavailable before anything is stored
+        store = self._store()
+        if session is None:
+            session = store.create(message.strip().split("\n")[0] or "chat")
+        history: list[Message] = [
+            {"role": m.role, "content": m.content} for m in store.history(session)[-config.history_messages :]
+        ]
+        workspace = self._workspace()
+        found = resolve_mentions(message, workspace, ScanningSymbols(workspace) if workspace else None)
+        snippets = found.snippets
+        if selection is not None:
+            snippets = [*self._selection_snippet(selection, workspace), *snippets]
+        prompt = self._fit(engine, history, message, snippets, context_limit - config.max_tokens)
+        store.add(session, "user", message, prompt_tokens=engine.tokenizer.count(message))
+        pieces: list[str] = []
+
+        def collect(delta: str) -> None:
+            pieces.append(delta)
+            if on_delta is not None:
+                on_delta(delta)
+
+        request = GenerationRequest(
+            request_id=f"chat-{uuid.uuid4().hex[:12]}",
+            prompt=prompt,
+            max_tokens=config.max_tokens,
+            temperature=config.temperature,
+            priority=priority,
+        )
+        try:
+            generated = await generate_text(engine, request, collect)
+        except BaseException:
+            # Keep what the user read so far: a cancelled answer is still history.
+            if pieces:
+                store.add(session, "assistant", "".join(pieces) + "\n[cancelled]")
+            raise
+        store.add(session, "assistant", generated.text, generated.prompt_tokens, generated.completion_tokens)
+        return ChatReply(
+            session, generated.text, found.notices, generated.prompt_tokens, generated.completion_tokens
+        )
+
+    def _fit(
+        self, engine: Engine, history: list[Message], message: str, snippets: list[ContextSnippet], limit: int
+    ) -> str:
+        """Drop the oldest history, then the last snippets, until the prompt fits."""
+        while True:
+            prompt = engine.tokenizer.chat_prompt(chat_messages(history, message, snippets))
+            if engine.tokenizer.count(prompt) <= limit:
+                return prompt
+            if history:
+                history = history[2:]
+            elif snippets:
+                snippets = snippets[:-1]
+            else:
+                return engine.tokenizer.chat_prompt(
+                    chat_messages([], engine.tokenizer.tail(message, max(limit // 2, 16)), [])
+                )
+
+    def _selection_snippet(self, selection: Selection, workspace: Workspace | None) -> list[ContextSnippet]:
+        try:
+            doc = self._documents.get(selection.uri)
+        except UnknownDocument:
+            return []
+        lines = doc.lines
+        start, end = lines.offset(lines.clamp(selection.start)), lines.offset(lines.clamp(selection.end))
+        if end <= start:
+            return []
+        name = selection.uri.rsplit("/", 1)[-1]
+        first, last = lines.position(start).line, lines.position(end).line
+        return [ContextSnippet(name, first, last, doc.text[start:end], "selected in the editor")]

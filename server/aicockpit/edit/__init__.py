@@ -1,0 +1,1 @@
+"""Natural-language edits: targets, prompts to the model, and minimal diffs."""

@@ -1,0 +1,172 @@
+"""aicockpit/chat and its session requests, @-mention lookup, aicockpit.explain and aicockpit.shellCommand.
+
+Chat replies stream as ``$/progress`` partial results when the request carries a
+``partialResultToken``; the final response always holds the full reply.
+"""
+
+from __future__ import annotations
+
+import platform
+import uuid
+from typing import Any
+
+import msgspec
+from lsprotocol import types
+
+from aicockpit.chat.service import Selection
+from aicockpit.chat.store import UnknownSession
+from aicockpit.context.positions import Position
+from aicockpit.engine.base import EngineUnavailable, GenerationRequest, Priority
+from aicockpit.engine.collect import generate_text
+from aicockpit.features.edit import RangeArg, decode_args, failed
+from aicockpit.prompt.chat import shell_messages, split_command
+
+CHAT = "aicockpit/chat"
+SESSIONS = "aicockpit/chat/sessions"
+HISTORY = "aicockpit/chat/history"
+RENAME = "aicockpit/chat/rename"
+FORK = "aicockpit/chat/fork"
+DELETE = "aicockpit/chat/delete"
+MENTIONS = "aicockpit/mentions"
+SHELL = "aicockpit.shellCommand"
+EXPLAIN = "aicockpit.explain"
+SHOW_MESSAGE_CHARS = 2000
+
+
+class ChatArgs(msgspec.Struct, rename="camel"):
+    message: str
+    session: str | None = None
+    uri: str | None = None
+    selection: RangeArg | None = None
+    partial_result_token: int | str | None = None
+
+
+class SessionArgs(msgspec.Struct):
+    session: str
+    title: str = ""
+    index: int = 0
+
+
+class MentionArgs(msgspec.Struct):
+    query: str = ""
+    limit: int = 20
+
+
+class ShellArgs(msgspec.Struct):
+    description: str
+
+
+class ExplainArgs(msgspec.Struct):
+    uri: str
+    first: int
+    last: int
+
+
+def setup(server, app) -> None:
+    async def guarded(coroutine):
+        try:
+            return await coroutine
+        except EngineUnavailable as err:
+            raise failed(f"the model is not ready: {err}") from None
+        except UnknownSession as err:
+            raise failed(str(err.args[0])) from None
+        except IndexError as err:
+            raise failed(str(err)) from None
+
+    @server.feature(CHAT)
+    async def chat(params: Any) -> dict[str, Any]:
+        args = decode_args((params,), ChatArgs)
+        selection = None
+        if args.uri and args.selection:
+            start, end = args.selection.start, args.selection.end
+            selection = Selection(
+                args.uri, Position(start.line, start.character), Position(end.line, end.character)
+            )
+        on_delta = None
+        if args.partial_result_token is not None:
+            token = args.partial_result_token
+
+            def on_delta(text: str) -> None:
+                server.protocol.notify(
+                    types.PROGRESS, types.ProgressParams(token=token, value={"delta": text})
+                )
+
+        reply = await guarded(app.chat.send(args.message, args.session, selection, on_delta))
+        return reply.as_dict()
+
+    @server.feature(SESSIONS)
+    async def sessions(params: Any = None) -> dict[str, Any]:
+        return {"sessions": app.chat_store().sessions()}
+
+    @server.feature(HISTORY)
+    async def history(params: Any) -> dict[str, Any]:
+        args = decode_args((params,), SessionArgs)
+        return await guarded(_history(args.session))
+
+    async def _history(session: str) -> dict[str, Any]:
+        return {"messages": [m.as_dict() for m in app.chat_store().history(session)]}
+
+    @server.feature(RENAME)
+    async def rename(params: Any) -> dict[str, Any]:
+        args = decode_args((params,), SessionArgs)
+        await guarded(_call(app.chat_store().rename, args.session, args.title))
+        return {"session": args.session, "title": args.title}
+
+    @server.feature(FORK)
+    async def fork(params: Any) -> dict[str, Any]:
+        args = decode_args((params,), SessionArgs)
+        return {"session": await guarded(_call(app.chat_store().fork, args.session, args.index))}
+
+    @server.feature(DELETE)
+    async def delete(params: Any) -> dict[str, Any]:
+        args = decode_args((params,), SessionArgs)
+        await guarded(_call(app.chat_store().delete, args.session))
+        return {"deleted": args.session}
+
+    @server.feature(MENTIONS)
+    async def mention_candidates(params: Any) -> dict[str, Any]:
+        args = decode_args((params,), MentionArgs)
+        if app.workspace is None:
+            return {"items": []}
+        items = [
+            {"kind": "file", "label": path, "detail": ""}
+            for path in app.workspace.find(args.query, args.limit)
+        ]
+        return {"items": items}
+
+    @server.command(SHELL)
+    async def shell_command(*args) -> dict[str, str]:
+        parsed = decode_args(args, ShellArgs)
+
+        async def suggest() -> dict[str, str]:
+            engine = app.host.engine
+            prompt = engine.tokenizer.chat_prompt(shell_messages(parsed.description, platform.system()))
+            request = GenerationRequest(
+                request_id=f"shell-{uuid.uuid4().hex[:12]}",
+                prompt=prompt,
+                max_tokens=min(app.config.chat.max_tokens, 160),
+                temperature=0.0,
+                priority=Priority.CHAT,
+            )
+            command, explanation = split_command((await generate_text(engine, request)).text)
+            # Only a suggestion for the client to show: the server never runs commands.
+            return {"command": command, "explanation": explanation}
+
+        return await guarded(suggest())
+
+    @server.command(EXPLAIN)
+    async def explain(*args) -> dict[str, Any]:
+        parsed = decode_args(args, ExplainArgs)
+        doc_start = Position(parsed.first, 0)
+        doc_end = Position(parsed.last + 1, 0)
+        selection = Selection(parsed.uri, doc_start, doc_end)
+        reply = await guarded(app.chat.send("Explain this code.", None, selection))
+        text = reply.reply.strip() or "(no answer)"
+        if len(text) > SHOW_MESSAGE_CHARS:
+            text = text[:SHOW_MESSAGE_CHARS] + f"… (full answer in chat session {reply.session})"
+        server.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
+        return reply.as_dict()
+
+
+async def _call(function, *args):
+    return function(*args)

@@ -1,0 +1,133 @@
+"""textDocument/codeAction and codeAction/resolve: AI edits for clients without custom UI.
+
+Listing actions is cheap; the model runs only in ``codeAction/resolve`` (or, for
+clients that cannot resolve edits, in the ``aicockpit.applyAction`` command).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from lsprotocol import types
+
+from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
+from aicockpit.features.chat import EXPLAIN
+from aicockpit.features.edit import apply, decode_args, failed, run_guarded, to_workspace_edit
+
+APPLY_ACTION = "aicockpit.applyAction"
+KIND_INSTRUCTION = types.CodeActionKind.RefactorRewrite + ".aicockpit"
+
+
+class ActionData(msgspec.Struct):
+    action: str  # instruction | fix | docstring
+    uri: str
+    version: int
+    first: int
+    last: int
+    instruction: str = ""
+    drop_line: int | None = None
+    problem: str = ""
+
+
+def plan(app, params: types.CodeActionParams) -> list[tuple[str, str, ActionData, list]]:
+    """(title, kind, data, diagnostics) for each action that applies here."""
+    uri = params.text_document.uri
+    doc = app.documents.get(uri)
+    lines = doc.text.split("\n")
+    first, last = params.range.start.line, params.range.end.line
+    if last > first and params.range.end.character == 0:
+        last -= 1
+    out = []
+    found = find_instruction(lines, doc.language_id, first, last)
+    if found is not None:
+        if last > first and first <= found.line <= last:  # a selection holding the comment
+            target = (first, last)
+        else:
+            block = block_after(lines, found.line)
+            target = (found.line, block[1]) if block else None
+        if target is not None:
+            data = ActionData("instruction", uri, doc.version, target[0], target[1], found.text, found.line)
+            out.append((f"Apply AI instruction: {found.text[:60]}", KIND_INSTRUCTION, data, []))
+    for diagnostic in params.context.diagnostics:
+        start, end = diagnostic.range.start.line, diagnostic.range.end.line
+        code = f" [{diagnostic.code}]" if diagnostic.code is not None else ""
+        problem = f"{diagnostic.message}{code} (line {start + 1})"
+        data = ActionData("fix", uri, doc.version, start, end, "Fix the reported problem.", None, problem)
+        out.append(
+            (f"Fix with AI: {diagnostic.message[:60]}", types.CodeActionKind.QuickFix, data, [diagnostic])
+        )
+    definition = enclosing_definition(lines, first)
+    if definition is not None:
+        noun = "docstring" if doc.language_id == "python" else "doc comment"
+        data = ActionData("docstring", uri, doc.version, definition[0], definition[1])
+        out.append((f"Add {noun} with AI", types.CodeActionKind.RefactorRewrite, data, []))
+    return out
+
+
+def setup(server, app) -> None:
+    def can_resolve_edits() -> bool:
+        caps = server.client_capabilities.text_document
+        support = caps.code_action.resolve_support if caps and caps.code_action else None
+        return bool(support and "edit" in support.properties)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite],
+            resolve_provider=True,
+        ),
+    )
+    def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        if params.text_document.uri not in app.documents:
+            return []
+        actions = []
+        for title, kind, data, diagnostics in plan(app, params):
+            payload = msgspec.to_builtins(data)
+            action = types.CodeAction(title=title, kind=kind, diagnostics=diagnostics or None)
+            if can_resolve_edits():
+                action.data = payload
+            else:
+                action.command = types.Command(title=title, command=APPLY_ACTION, arguments=[payload])
+            actions.append(action)
+        first, last = params.range.start.line, params.range.end.line
+        explain_args = {"uri": params.text_document.uri, "first": first, "last": last}
+        actions.append(
+            types.CodeAction(
+                title="Explain this code with AI",
+                kind=types.CodeActionKind.Empty,
+                command=types.Command(title="Explain this code", command=EXPLAIN, arguments=[explain_args]),
+            )
+        )
+        return actions
+
+    async def compute(data: ActionData):
+        if data.action == "docstring":
+            return await app.edits.docstring(data.uri, data.first, data.version)
+        drop = [data.drop_line] if data.drop_line is not None else []
+        problems = [data.problem] if data.problem else []
+        return await app.edits.rewrite(
+            data.uri,
+            data.first,
+            data.last,
+            data.instruction,
+            data.version,
+            drop_lines=drop,
+            problems=problems,
+        )
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def resolve(action: types.CodeAction) -> types.CodeAction:
+        try:
+            data = msgspec.convert(action.data, ActionData)
+        except (msgspec.ValidationError, TypeError):
+            raise failed("this code action carries no aicockpit data") from None
+        proposal = await run_guarded(compute(data))
+        action.edit = to_workspace_edit(server, app, proposal)
+        return action
+
+    @server.command(APPLY_ACTION)
+    async def apply_action(*args) -> dict[str, Any]:
+        data = decode_args(args, ActionData)
+        proposal = await run_guarded(compute(data))
+        return await run_guarded(apply(server, app, proposal))

@@ -1,0 +1,191 @@
+"""Natural-language edits: aicockpit.edit and the AI code actions, against the real engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.e2e.editor import Editor
+from tests.support import plain, scratch_workspace
+
+SOURCE = '''"""Prices."""
+
+RATE = 0.19
+
+
+def vat(amount: int) -> int:
+    """Tax on an amount in cents."""
+    return round(amount * RATE)
+
+
+# ai: make this function async
+def total(amounts: list[int]) -> int:
+    result = sum(amounts)
+    return result + vat(result)
+
+
+def untouched() -> str:
+    return "keep me"
+'''
+LINES = SOURCE.split("\n")
+TOTAL = LINES.index("def total(amounts: list[int]) -> int:")
+COMMENT = TOTAL - 1
+UNTOUCHED = LINES.index("def untouched() -> str:")
+_names = iter(range(1000))
+
+
+@pytest.fixture
+def editor(ready):
+    editor = Editor(ready)
+    uri = (scratch_workspace() / f"edit_{next(_names)}.py").as_uri()
+    editor.open(uri, SOURCE)
+    editor.uri = uri
+    return editor
+
+
+def edit_args(editor, first: int, last: int, instruction: str, version=None) -> dict:
+    return {
+        "uri": editor.uri,
+        "range": {"start": {"line": first, "character": 0}, "end": {"line": last + 1, "character": 0}},
+        "instruction": instruction,
+        "version": editor.versions[editor.uri] if version is None else version,
+    }
+
+
+async def run_command(client, command: str, argument: dict):
+    return plain(
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command, arguments=[argument])
+        )
+    )
+
+
+def edited_lines(params: types.ApplyWorkspaceEditParams) -> list[types.Range]:
+    (change,) = params.edit.document_changes
+    return [e.range for e in change.edits]
+
+
+async def test_edit_is_applied_as_a_minimal_annotated_diff_inside_the_selection(editor, ready):
+    first, last = TOTAL, TOTAL + 2
+    result = await run_command(ready, "aicockpit.edit", edit_args(editor, first, last, "use a loop"))
+    assert result["applied"] is True and result["edits"] >= 1
+    (params,) = editor.applied
+    (change,) = params.edit.document_changes
+    assert change.text_document.version == 1
+    for edit in change.edits:
+        assert edit.annotation_id in params.edit.change_annotations
+        assert first <= edit.range.start.line <= edit.range.end.line <= last + 1
+        assert edit.range.start.character == 0 and edit.range.end.character == 0
+    assert "use a loop" in params.edit.change_annotations[change.edits[0].annotation_id].label
+    # Lines outside the selection are exactly as they were.
+    after = editor.texts[editor.uri].split("\n")
+    assert after[:first] == LINES[:first]
+    assert after[-(len(LINES) - last - 1) :] == LINES[last + 1 :]
+
+
+async def test_a_stale_version_is_refused_and_nothing_is_applied(editor, ready):
+    with pytest.raises(JsonRpcException, match="changed since"):
+        await run_command(ready, "aicockpit.edit", edit_args(editor, TOTAL, TOTAL + 2, "rename", version=0))
+    assert editor.applied == []
+    assert editor.texts[editor.uri] == SOURCE
+
+
+async def test_typing_during_generation_cancels_the_edit(editor, ready):
+    pending = asyncio.ensure_future(
+        run_command(ready, "aicockpit.edit", edit_args(editor, TOTAL, TOTAL + 2, "add logging"))
+    )
+    await asyncio.sleep(0)  # the request is on its way; now the user types
+    editor.type(editor.uri, UNTOUCHED + 1, 0, "    # typed\n")
+    with pytest.raises(JsonRpcException, match="changed since"):
+        await pending
+    assert editor.applied == []
+    assert "    # typed\n" in editor.texts[editor.uri]
+
+
+async def actions_at(client, uri: str, line: int, diagnostics=()) -> list[types.CodeAction]:
+    position = types.Position(line=line, character=0)
+    return list(
+        await client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=types.Range(start=position, end=position),
+                context=types.CodeActionContext(diagnostics=list(diagnostics)),
+            )
+        )
+    )
+
+
+async def test_instruction_comment_action_is_resolved_and_removes_the_comment(editor, ready):
+    actions = await actions_at(ready, editor.uri, TOTAL)
+    (action,) = [a for a in actions if a.title.startswith("Apply AI instruction")]
+    assert "make this function async" in action.title
+    assert action.edit is None  # listing is cheap: the model runs on resolve
+    resolved = await ready.code_action_resolve_async(action)
+    (change,) = resolved.edit.document_changes
+    assert any(e.range.start.line <= COMMENT < e.range.end.line for e in change.edits)  # comment replaced
+    assert all(COMMENT <= e.range.start.line and e.range.end.line <= TOTAL + 3 for e in change.edits)
+    editor.apply_workspace_edit(resolved.edit)
+    text = editor.texts[editor.uri]
+    assert "# ai: make this function async" not in text
+    assert text.endswith('def untouched() -> str:\n    return "keep me"\n')
+
+
+async def test_fix_with_ai_is_offered_only_for_diagnostics(editor, ready):
+    plain = await actions_at(ready, editor.uri, TOTAL + 1)
+    assert not [a for a in plain if a.title.startswith("Fix with AI")]
+    diagnostic = types.Diagnostic(
+        range=types.Range(
+            start=types.Position(line=TOTAL + 1, character=4),
+            end=types.Position(line=TOTAL + 1, character=10),
+        ),
+        message="result is never negative",
+        code="X100",
+        source="lint",
+    )
+    with_diagnostic = await actions_at(ready, editor.uri, TOTAL + 1, [diagnostic])
+    (fix,) = [a for a in with_diagnostic if a.title.startswith("Fix with AI")]
+    assert fix.kind == types.CodeActionKind.QuickFix and fix.diagnostics[0].code == "X100"
+    resolved = await ready.code_action_resolve_async(fix)
+    assert resolved.edit is not None
+
+
+async def test_docstring_action_inserts_a_docstring_and_leaves_the_code(editor, ready):
+    actions = await actions_at(ready, editor.uri, TOTAL + 1)
+    (doc,) = [a for a in actions if a.title.startswith("Add docstring")]
+    resolved = await ready.code_action_resolve_async(doc)
+    editor.apply_workspace_edit(resolved.edit)
+    lines = editor.texts[editor.uri].split("\n")
+    assert lines[TOTAL] == LINES[TOTAL]
+    assert lines[TOTAL + 1].startswith('    """')
+    assert [line for line in lines if '"""' not in line] == [line for line in LINES if '"""' not in line] or (
+        len(lines) > len(LINES)
+    )
+
+
+async def test_explain_shows_the_answer_and_keeps_it_in_a_session(editor, ready):
+    actions = await actions_at(ready, editor.uri, TOTAL)
+    (explain,) = [a for a in actions if a.title.startswith("Explain")]
+    before = len(ready.messages)
+    (argument,) = explain.command.arguments
+    result = await run_command(ready, explain.command.command, plain(argument))
+    assert result["session"] and result["reply"]
+    assert len(ready.messages) == before + 1
+    assert ready.messages[-1].type == types.MessageType.Info
+
+
+async def test_bad_command_arguments_get_a_clear_error(ready):
+    with pytest.raises(JsonRpcException, match="invalid arguments"):
+        await run_command(ready, "aicockpit.edit", {"uri": 3})
+    with pytest.raises(JsonRpcException, match="not open"):
+        await run_command(
+            ready,
+            "aicockpit.edit",
+            {
+                "uri": "file:///nope.py",
+                "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}},
+                "instruction": "x",
+            },
+        )

