@@ -45,5 +45,5 @@ if (check) {
   console.log("settings are up to date");
 } else {
   writeFileSync(manifestPath, updated);
-  console.log(`wrote ${Object.keys(manifest.contributes.configuration).length} setting categories`);
+  console.log(`wrote ${manifest.contributes.configuration.length} setting categories`);
 }

@@ -74,15 +74,21 @@ export function configurationFromSchema(schema, client) {
   if (!isStruct(root)) throw new Error("the config schema's root is not an object with properties");
   if ("client" in root.properties) throw new Error("the server config has a `client` section, reserved for the extension");
   const categories = [{ id: "aicockpit.client", title: "Client", properties: client }];
+  // Top-level fields that are not sections go to one "General" category.
+  const general = { id: "aicockpit.general", title: "General", properties: {} };
   let order = 0;
-  for (const [section, raw] of Object.entries(root.properties)) {
+  for (const [name, raw] of Object.entries(root.properties)) {
     const node = deref(raw, defs);
-    const properties = isStruct(node)
-      ? leaves(node, `aicockpit.${section}`, defs, {})
-      : { [`aicockpit.${section}`]: simplifyNullable(inline(raw, defs)) };
-    for (const setting of Object.values(properties)) setting.order = order++;
-    const title = (node.description ?? section).replace(/\.$/, "");
-    categories.push({ id: `aicockpit.${section}`, title, properties });
+    if (!isStruct(node)) {
+      general.properties[`aicockpit.${name}`] = leaves({ properties: { [name]: raw } }, "aicockpit", defs, {})[`aicockpit.${name}`];
+      continue;
+    }
+    const properties = leaves(node, `aicockpit.${name}`, defs, {});
+    categories.push({ id: `aicockpit.${name}`, title: (node.description ?? name).replace(/\.$/, ""), properties });
+  }
+  if (Object.keys(general.properties).length > 0) categories.splice(1, 0, general);
+  for (const category of categories.slice(1)) {
+    for (const setting of Object.values(category.properties)) setting.order = order++;
   }
   return categories;
 }

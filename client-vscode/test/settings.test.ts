@@ -1,20 +1,30 @@
-import { describe, expect, it } from "vitest";
+import * as assert from "node:assert/strict";
+import { assertExcludes, assertMatch } from "./match";
 import { clientSettings, resolveLaunch, serverSettings, CLIENT_DEFAULTS } from "../src/settings";
-import { configurationFromSchema } from "../scripts/settings.mjs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+type Generator = typeof import("../scripts/settings.mjs", { with: { "resolution-mode": "import" } });
+let configurationFromSchema: Generator["configurationFromSchema"];
+before(async () => {
+  // The generator is plain ESM (it runs without a build); load it from the source tree.
+  const url = pathToFileURL(resolve(__dirname, "..", "..", "scripts", "settings.mjs")).href;
+  ({ configurationFromSchema } = (await import(url)) as Generator);
+});
 
 describe("serverSettings", () => {
   it("drops the client section and functions", () => {
     const all = { client: { pythonPath: "/x" }, completion: { max_tokens: 8 }, get: () => 1 };
-    expect(serverSettings(all)).toEqual({ completion: { max_tokens: 8 } });
+    assert.deepEqual(serverSettings(all), { completion: { max_tokens: 8 } });
   });
 });
 
 describe("clientSettings", () => {
   it("falls back to defaults on wrong types", () => {
-    expect(clientSettings({ client: { serverCommand: "aicockpit", serverArgs: [1], statsIntervalMs: "x" } })).toEqual(
+    assert.deepEqual(clientSettings({ client: { serverCommand: "aicockpit", serverArgs: [1], statsIntervalMs: "x" } }), 
       CLIENT_DEFAULTS,
     );
-    expect(clientSettings({ client: { statsIntervalMs: 10, serverEnv: { A: "1", B: 2 } } })).toMatchObject({
+    assertMatch(clientSettings({ client: { statsIntervalMs: 10, serverEnv: { A: "1", B: 2 } } }), {
       statsIntervalMs: 250,
       serverEnv: { A: "1" },
     });
@@ -27,19 +37,19 @@ describe("resolveLaunch", () => {
 
   it("prefers the explicit command, with the extra args after it", () => {
     const launch = resolveLaunch(settings({ serverCommand: ["/bin/ac", "serve"], serverArgs: ["--model", "m"] }), hints);
-    expect(launch).toMatchObject({ command: "/bin/ac", args: ["serve", "--model", "m"] });
+    assertMatch(launch, { command: "/bin/ac", args: ["serve", "--model", "m"] });
   });
   it("runs the module with the configured python", () => {
-    expect(resolveLaunch(settings({ pythonPath: "/py" }), hints)).toMatchObject({
+    assertMatch(resolveLaunch(settings({ pythonPath: "/py" }), hints), {
       command: "/py",
       args: ["-m", "aicockpit", "serve"],
     });
   });
   it("finds the workspace .venv, then the Python extension's interpreter, then PATH", () => {
     const venv = resolveLaunch(settings({}), { ...hints, exists: (p: string) => p === "/ws/.venv/bin/aicockpit" });
-    expect(venv).toMatchObject({ command: "/ws/.venv/bin/aicockpit", args: ["serve"] });
-    expect(resolveLaunch(settings({}), { ...hints, pythonInterpreter: "/env/bin/python" }).command).toBe("/env/bin/python");
-    expect(resolveLaunch(settings({}), { ...hints, pythonInterpreter: "python" })).toMatchObject({
+    assertMatch(venv, { command: "/ws/.venv/bin/aicockpit", args: ["serve"] });
+    assert.equal(resolveLaunch(settings({}), { ...hints, pythonInterpreter: "/env/bin/python" }).command, "/env/bin/python");
+    assertMatch(resolveLaunch(settings({}), { ...hints, pythonInterpreter: "python" }), {
       command: "aicockpit",
       args: ["serve"],
     });
@@ -74,27 +84,27 @@ describe("configurationFromSchema", () => {
 
   it("makes one category per section and one setting per leaf", () => {
     const categories = configurationFromSchema(schema, { "aicockpit.client.x": { type: "string", default: "" } });
-    expect(categories.map((c: { title: string }) => c.title)).toEqual(["Client", "The engine", "extra"]);
-    const engine = categories[1].properties;
-    expect(Object.keys(engine)).toEqual([
+    assert.deepEqual(categories.map((c: { title: string }) => c.title), ["Client", "General", "The engine"]);
+    const engine = categories[2].properties;
+    assert.deepEqual(Object.keys(engine), [
       "aicockpit.engine.model",
       "aicockpit.engine.tokenizer",
       "aicockpit.engine.mode",
       "aicockpit.engine.size",
     ]);
-    expect(engine["aicockpit.engine.tokenizer"]).toMatchObject({ type: ["string", "null"], default: null });
-    expect(engine["aicockpit.engine.mode"]).toMatchObject({ enum: ["a", "b"], default: "a" });
-    expect(engine["aicockpit.engine.size"]).toMatchObject({ type: "integer", minimum: 1 });
+    assertMatch(engine["aicockpit.engine.tokenizer"], { type: ["string", "null"], default: null });
+    assertMatch(engine["aicockpit.engine.mode"], { enum: ["a", "b"], default: "a" });
+    assertMatch(engine["aicockpit.engine.size"], { type: "integer", minimum: 1 });
   });
 
   it("inlines $refs in non-struct settings (maps of structs)", () => {
-    const extra = configurationFromSchema(schema, {})[2].properties["aicockpit.extra"];
-    expect(extra.additionalProperties).toEqual({ type: "object", properties: { model: { type: "string" } }, additionalProperties: false });
-    expect(JSON.stringify(extra)).not.toContain("$ref");
+    const extra = configurationFromSchema(schema, {})[1].properties["aicockpit.extra"];
+    assert.deepEqual(extra.additionalProperties, { type: "object", properties: { model: { type: "string" } }, additionalProperties: false });
+    assertExcludes(JSON.stringify(extra), "$ref");
   });
 
   it("refuses a server section named client", () => {
     const clash = { type: "object", properties: { client: { type: "string" } }, additionalProperties: false };
-    expect(() => configurationFromSchema(clash, {})).toThrow(/client/);
+    assert.throws(() => configurationFromSchema(clash, {}), /client/);
   });
 });

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import * as assert from "node:assert/strict";
+import { assertExcludes, assertIncludes, assertMatch } from "./match";
 import { mentionAt, renderMarkdown } from "../src/markdown";
 import { statusView, statsLines } from "../src/statusText";
 import { applyTextEdits } from "../src/textEdits";
@@ -15,27 +16,27 @@ describe("applyTextEdits", () => {
       { range: range(1, 11, 1, 12), newText: "x * 2" },
       { range: range(0, 6, 0, 7), newText: "x: int" },
     ]);
-    expect(out).toBe("def f(x: int):\n    return x * 2\n");
+    assert.equal(out, "def f(x: int):\n    return x * 2\n");
   });
   it("counts UTF-16 units and clamps past the line end", () => {
-    expect(applyTextEdits("a😀b\r\nc", [{ range: range(0, 3, 0, 99), newText: "!" }])).toBe("a😀!\r\nc");
+    assert.equal(applyTextEdits("a😀b\r\nc", [{ range: range(0, 3, 0, 99), newText: "!" }]), "a😀!\r\nc");
   });
   it("refuses overlapping edits", () => {
-    expect(() => applyTextEdits("abc", [{ range: range(0, 0, 0, 2), newText: "" }, { range: range(0, 1, 0, 3), newText: "" }])).toThrow();
+    assert.throws(() => applyTextEdits("abc", [{ range: range(0, 0, 0, 2), newText: "" }, { range: range(0, 1, 0, 3), newText: "" }]), );
   });
 });
 
 describe("markdown", () => {
   it("escapes HTML and adds code actions to code blocks", () => {
     const html = renderMarkdown("hi <script>x</script>\n\n```python\nprint('<b>')\n```\n");
-    expect(html).not.toContain("<script>");
-    expect(html).toContain('data-action="insert"');
-    expect(html).toContain('data-action="apply"');
-    expect(html).toContain("print('&lt;b&gt;')");
+    assertExcludes(html, "<script>");
+    assertIncludes(html, 'data-action="insert"');
+    assertIncludes(html, 'data-action="apply"');
+    assertIncludes(html, "print('&lt;b&gt;')");
   });
   it("finds the @mention being typed", () => {
-    expect(mentionAt("look at @shop/che", 17)).toEqual({ start: 8, query: "shop/che" });
-    expect(mentionAt("mail me@example", 15)).toBeUndefined();
+    assert.deepEqual(mentionAt("look at @shop/che", 17), { start: 8, query: "shop/che" });
+    assert.equal(mentionAt("mail me@example", 15), undefined);
   });
 });
 
@@ -46,16 +47,16 @@ describe("status", () => {
     last_request: { outcome: "completed", timings_ms: { answered: 57.4 } },
   };
   it("shows ready with latency and cache ratio", () => {
-    expect(statusView("running", ready, true).text).toBe("$(sparkle) aicockpit ready · 57 ms · cache 82%");
-    expect(statusView("running", ready, false).text).toContain("ghost text off");
+    assert.equal(statusView("running", ready, true).text, "$(sparkle) aicockpit ready · 57 ms · cache 82%");
+    assertIncludes(statusView("running", ready, false).text, "ghost text off");
   });
   it("shows loading, errors and a stopped server", () => {
-    expect(statusView("running", { engine: { state: "loading" } }, true, 12).text).toContain("loading 12 s");
-    expect(statusView("running", { engine: { state: "failed", error: "oom" } }, true)).toMatchObject({ error: true, tooltip: "oom" });
-    expect(statusView("failed", undefined, true, 0, "no python").tooltip).toBe("no python");
-    expect(statusView("starting", undefined, true).text).toContain("starting");
+    assertIncludes(statusView("running", { engine: { state: "loading" } }, true, 12).text, "loading 12 s");
+    assertMatch(statusView("running", { engine: { state: "failed", error: "oom" } }, true), { error: true, tooltip: "oom" });
+    assert.equal(statusView("failed", undefined, true, 0, "no python").tooltip, "no python");
+    assertIncludes(statusView("starting", undefined, true).text, "starting");
   });
   it("lists the figures", () => {
-    expect(statsLines(ready)).toContain("Prefix-cache hit ratio: 82%");
+    assertIncludes(statsLines(ready), "Prefix-cache hit ratio: 82%");
   });
 });

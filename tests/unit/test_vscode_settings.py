@@ -34,8 +34,11 @@ def test_every_server_field_is_a_setting():
     }
     root = defs[schema["$ref"].split("/")[-1]]
     for section, ref in root["properties"].items():
-        struct = defs[ref["$ref"].split("/")[-1]] if "$ref" in ref else ref
-        for name, field in struct.get("properties", {}).items():
+        if "$ref" not in ref:  # a top-level field, not a section
+            assert f"aicockpit.{section}" in settings, section
+            continue
+        struct = defs[ref["$ref"].split("/")[-1]]
+        for name, field in struct["properties"].items():
             key = f"aicockpit.{section}.{name}"
             assert key in settings, f"{key} missing from client-vscode/package.json"
             if "default" in field:
