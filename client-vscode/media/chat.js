@@ -18,11 +18,11 @@
     const header = document.createElement("div");
     header.className = "message-header";
     header.textContent = role === "user" ? "You" : "aicockpit";
-    if (role === "user") {
+    if (role === "assistant") {
       const fork = document.createElement("button");
       fork.className = "fork";
-      fork.textContent = "Fork from here";
-      fork.title = "New session with the conversation up to this message";
+      fork.textContent = "Fork here";
+      fork.title = "New session with the conversation up to this answer";
       fork.addEventListener("click", () => vscode.postMessage({ type: "forkSession", index }));
       header.appendChild(fork);
     }

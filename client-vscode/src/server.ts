@@ -1,6 +1,7 @@
 // Starts `aicockpit serve`, keeps it running (restart with backoff after a crash) and
 // says why it failed. One LanguageClient per server process.
 import * as fs from "node:fs";
+import * as readline from "node:readline";
 import * as vscode from "vscode";
 import {
   CloseAction,
@@ -10,7 +11,6 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
   State,
-  TransportKind,
 } from "vscode-languageclient/node";
 import { classifyFailure, LineTail, RestartBudget, backoffMs } from "./failure";
 import { clientSettings, resolveLaunch, serverSettings, type ServerLaunch, type Settings } from "./settings";
@@ -22,30 +22,24 @@ function allSettings(): Settings {
   return vscode.workspace.getConfiguration(SECTION) as unknown as Settings;
 }
 
-/** An output channel that also keeps the last lines written to it (the server's stderr). */
-function teeChannel(channel: vscode.LogOutputChannel, tail: LineTail): vscode.LogOutputChannel {
-  const capture = new Set(["append", "appendLine", "trace", "debug", "info", "warn", "error"]);
-  return new Proxy(channel, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof prop === "string" && capture.has(prop) && typeof value === "function") {
-        return (message: unknown, ...rest: unknown[]) => {
-          tail.push(message instanceof Error ? message.message : String(message));
-          return (value as (...a: unknown[]) => unknown).call(target, message, ...rest);
-        };
-      }
-      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+/** Server stderr goes to the output channel, and its last lines are kept to explain a failure. */
+function stderrPipe(tail: LineTail) {
+  return (input: NodeJS.ReadableStream, channel: vscode.LogOutputChannel) => {
+    readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on("line", (line) => {
+      tail.push(line);
+      // The server's log lines carry their own level.
+      channel.info(line);
+    });
+  };
 }
 
 export class ServerSupervisor implements vscode.Disposable {
   readonly output: vscode.LogOutputChannel;
   private readonly tail = new LineTail(80);
-  private readonly channel: vscode.LogOutputChannel;
   private budget: RestartBudget;
   private current: LanguageClient | undefined;
-  private launch: ServerLaunch | undefined;
+  private launched: ServerLaunch | undefined;
+  private readonly failed = new WeakSet<LanguageClient>();
   private readonly phaseEmitter = new vscode.EventEmitter<ClientPhase>();
   readonly onPhase = this.phaseEmitter.event;
   private readonly clientEmitter = new vscode.EventEmitter<LanguageClient>();
@@ -58,7 +52,6 @@ export class ServerSupervisor implements vscode.Disposable {
 
   constructor() {
     this.output = vscode.window.createOutputChannel("aicockpit", { log: true });
-    this.channel = teeChannel(this.output, this.tail);
     this.budget = new RestartBudget(clientSettings(allSettings()).maxRestarts);
     this.disposables.push(
       this.output,
@@ -88,25 +81,29 @@ export class ServerSupervisor implements vscode.Disposable {
 
   private build(): LanguageClient {
     const settings = clientSettings(allSettings());
-    const launch = (this.launch = this.launchCommand());
+    const launch = (this.launched = this.launchCommand());
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     const serverOptions: ServerOptions = {
       command: launch.command,
       args: launch.args,
-      transport: TransportKind.stdio,
       options: { cwd, env: { ...process.env, ...settings.serverEnv } },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
-      outputChannel: this.channel,
+      outputChannel: this.output,
+      stdioOptions: { stdout: stderrPipe(this.tail), stderr: stderrPipe(this.tail) },
       initializationOptions: serverSettings(allSettings()),
       initializationFailedHandler: (error) => {
-        this.channel.error(`initialize failed: ${String(error)}`);
+        this.output.error(`initialize failed: ${String(error)}`);
         return false;
       },
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
-        closed: () => this.onClosed(),
+        closed: () => {
+          // Let the process's last stderr lines arrive before explaining the failure.
+          setTimeout(() => this.onFailure(client), 200);
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
       },
       middleware: {
         // Ghost text can be switched off from the client at once (the server is told too).
@@ -129,29 +126,36 @@ export class ServerSupervisor implements vscode.Disposable {
         },
       },
     };
-    return new LanguageClient("aicockpit", "aicockpit", serverOptions, clientOptions);
+    const client = new LanguageClient("aicockpit", "aicockpit", serverOptions, clientOptions);
+    return client;
   }
 
-  /** The connection closed without stop(): restart after a backoff, or give up and say why. */
-  private async onClosed() {
-    if (this.stopping) return { action: CloseAction.DoNotRestart, handled: true };
-    const attempt = this.budget.next(Date.now());
-    const failure = classifyFailure(this.launchText(), this.tail.get());
-    if (attempt === undefined || failure.kind === "missing-package" || failure.kind === "missing-engine") {
+  /**
+   * The server failed to start or its connection closed without stop(): relaunch after a
+   * backoff, or give up and say why. Each client's failure is handled once (a failed
+   * start reports both a rejected start() and a closed connection).
+   */
+  private onFailure(client: LanguageClient, spawnError?: NodeJS.ErrnoException): void {
+    if (this.stopping || client !== this.current || this.failed.has(client)) return;
+    this.failed.add(client);
+    const failure = classifyFailure(this.launchText(), this.tail.get(), spawnError);
+    const attempt = failure.kind === "crash" || failure.kind === "engine" ? this.budget.next(Date.now()) : undefined;
+    if (attempt === undefined) {
+      this.output.error(failure.message);
       this.setPhase("failed", failure.message);
       void this.reportFailure(failure.message);
-      return { action: CloseAction.DoNotRestart, handled: true };
+      return;
     }
     const delay = backoffMs(attempt);
+    this.output.warn(`${failure.message}; restart ${attempt} in ${delay} ms`);
     this.setPhase("restarting", `${failure.message} (restarting in ${Math.round(delay / 1000)} s)`);
-    this.channel.warn(`server stopped; restart ${attempt} in ${delay} ms`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    this.tail.clear();
-    return { action: CloseAction.Restart, handled: true };
+    setTimeout(() => {
+      if (!this.stopping && client === this.current) void this.launch();
+    }, delay);
   }
 
   private launchText(): string {
-    return this.launch ? [this.launch.command, ...this.launch.args].join(" ") : "aicockpit serve";
+    return this.launched ? [this.launched.command, ...this.launched.args].join(" ") : "aicockpit serve";
   }
 
   private async reportFailure(message: string): Promise<void> {
@@ -163,13 +167,18 @@ export class ServerSupervisor implements vscode.Disposable {
 
   async start(): Promise<void> {
     this.stopping = false;
-    this.tail.clear();
     this.budget = new RestartBudget(clientSettings(allSettings()).maxRestarts);
+    await this.launch();
+  }
+
+  private async launch(): Promise<void> {
+    this.tail.clear();
+    const previous = this.current;
+    if (previous && previous.state === State.Stopped) previous.dispose().catch(() => undefined);
     const client = (this.current = this.build());
     this.setPhase("starting");
     client.onDidChangeState((event) => {
-      if (client !== this.current) return;
-      if (event.newState === State.Running) {
+      if (client === this.current && event.newState === State.Running) {
         this.setPhase("running");
         this.clientEmitter.fire(client);
       }
@@ -177,12 +186,9 @@ export class ServerSupervisor implements vscode.Disposable {
     try {
       await client.start();
     } catch (error) {
-      if (client !== this.current) return;
-      const spawn = error as NodeJS.ErrnoException;
-      const failure = classifyFailure(this.launchText(), this.tail.get(), spawn);
-      this.channel.error(`${failure.message} (${String(error)})`);
-      this.setPhase("failed", failure.message);
-      void this.reportFailure(failure.message);
+      this.output.error(`starting the server: ${String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      this.onFailure(client, error as NodeJS.ErrnoException);
     }
   }
 
@@ -194,7 +200,7 @@ export class ServerSupervisor implements vscode.Disposable {
       try {
         await client.stop(10000);
       } catch (error) {
-        this.channel.warn(`stopping the server: ${String(error)}`);
+        this.output.warn(`stopping the server: ${String(error)}`);
       }
     }
     this.setPhase("stopped");
