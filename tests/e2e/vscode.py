@@ -59,6 +59,8 @@ USER_SETTINGS: dict[str, Any] = {
     "editor.inlineSuggest.enabled": True,
     "editor.minimap.enabled": False,
     "aicockpit.completion.max_tokens": 16,
+    # Generous on a loaded 2-core machine: a timed-out completion is an empty one.
+    "aicockpit.completion.timeout_ms": 15000,
     "aicockpit.edit.max_tokens": 48,
     "aicockpit.chat.max_tokens": 48,
     "aicockpit.client.statsIntervalMs": 500,
@@ -90,7 +92,11 @@ class CodeServer:
     """code-server on 127.0.0.1 with a scratch user-data dir, extensions dir and workspace."""
 
     def __init__(self) -> None:
-        for path, hint in ((CODE_SERVER, "code-server"), (VSIX, "the .vsix"), (Path(CHROMEDRIVER), "chromedriver")):
+        for path, hint in (
+            (CODE_SERVER, "code-server"),
+            (VSIX, "the .vsix"),
+            (Path(CHROMEDRIVER), "chromedriver"),
+        ):
             if not path.exists():
                 raise RuntimeError(f"{hint} is missing ({path}): {SETUP_HINT}")
         self.base = RUN_DIR / "vscode"
@@ -156,7 +162,10 @@ class CodeServer:
         if not self.process:
             return
         try:
-            family = [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]
+            family = [
+                psutil.Process(self.process.pid),
+                *psutil.Process(self.process.pid).children(recursive=True),
+            ]
         except psutil.NoSuchProcess:
             family = []
         try:
@@ -227,7 +236,9 @@ class Browser:
         box.send_keys(f">{title}" if not box.get_attribute("value").startswith(">") else title)
         wait_until(
             f"the command `{title}` in the palette",
-            lambda: any(title.lower() in row.text.lower() for row in self.find(".quick-input-list .monaco-list-row")),
+            lambda: any(
+                title.lower() in row.text.lower() for row in self.find(".quick-input-list .monaco-list-row")
+            ),
             timeout=30,
         )
         box.send_keys(Keys.ENTER)
@@ -242,12 +253,17 @@ class Browser:
             timeout=30,
         )
         box.send_keys(Keys.ENTER)
-        wait_until(f"an editor tab for {name}", lambda: any(name in t.text for t in self.find(".tab.active")), 30)
+        wait_until(
+            f"an editor tab for {name}", lambda: any(name in t.text for t in self.find(".tab.active")), 30
+        )
         return self.editor_input()
 
     def editor_input(self) -> WebElement:
-        return self.wait_css(".editor-group-container.active .monaco-editor textarea.inputarea, "
-                             ".editor-group-container.active .monaco-editor .native-edit-context", visible=False)
+        return self.wait_css(
+            ".editor-group-container.active .monaco-editor textarea.inputarea, "
+            ".editor-group-container.active .monaco-editor .native-edit-context",
+            visible=False,
+        )
 
     def status_text(self) -> str:
         items = self.find("#aicockpit\\.aicockpit\\.status, [id$='aicockpit.status']")
