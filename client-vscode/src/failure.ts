@@ -19,20 +19,22 @@ export function classifyFailure(launchText: string, stderrTail: string[], spawnE
   }
   const text = stderrTail.join("\n");
   const missing = /No module named '?([A-Za-z0-9_.]+)'?/.exec(text);
-  if (missing && missing[1].split(".")[0] === "aicockpit") {
-    return {
-      kind: "missing-package",
-      message:
-        `aicockpit: the Python package is not installed for \`${launchText}\`. ` +
-        "Install it in that environment (pip install aicockpit) or set aicockpit.client.pythonPath.",
-    };
-  }
-  if (missing && missing[1].split(".")[0] === "vllm") {
+  const module = missing?.[1].split(".")[0];
+  if (module === "vllm") {
     return {
       kind: "missing-engine",
       message:
         "aicockpit: vLLM is not installed in the server's Python environment: " +
         'pip install "aicockpit[gpu]" (NVIDIA) or "aicockpit[cpu]".',
+    };
+  }
+  if (module) {
+    const what = module === "aicockpit" ? "the aicockpit package is" : `\`${module}\` (a dependency of aicockpit) is`;
+    return {
+      kind: "missing-package",
+      message:
+        `aicockpit: ${what} not installed for \`${launchText}\`. ` +
+        "Install aicockpit in that environment (pip install aicockpit) or set aicockpit.client.pythonPath.",
     };
   }
   const engine = stderrTail.filter((line) => /engine failed|EngineError|RuntimeError|OutOfMemory|CUDA/i.test(line)).pop();

@@ -11,6 +11,10 @@ describe("classifyFailure", () => {
     const tail = ["/usr/bin/python3: No module named aicockpit"];
     assert.equal(classifyFailure("python3 -m aicockpit serve", tail).kind, "missing-package");
     assert.equal(classifyFailure("x", ["ModuleNotFoundError: No module named 'vllm'"]).kind, "missing-engine");
+    assertMatch(classifyFailure("py", ["ModuleNotFoundError: No module named 'pygls.lsp'"]), {
+      kind: "missing-package",
+      message: /`pygls` \(a dependency of aicockpit\)/,
+    });
   });
   it("reports engine errors and otherwise the last line", () => {
     assertMatch(classifyFailure("x", ["info", "aicockpit: the engine failed to start: out of memory"]), {

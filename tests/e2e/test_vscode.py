@@ -8,6 +8,7 @@ Screenshots land in artifacts/vscode/.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -181,3 +182,42 @@ def test_chat_streams_an_answer_into_the_chat_view(vscode):
     finally:
         driver.switch_to.default_content()
     vscode.screenshot("chat")
+
+
+def test_a_crashed_server_is_restarted(vscode):
+    (first,) = [p for p in vscode.server.server_processes() if "serve" in p.cmdline()]
+    for proc in [*first.children(recursive=True), first]:
+        proc.kill()
+    wait_until(
+        "the status bar to report the restart", lambda: "restarting" in vscode.status_text(), 60, every=0.1
+    )
+    vscode.screenshot("server-restarting")
+    wait_until(
+        "the engine to be ready again", lambda: "aicockpit ready" in vscode.status_text(), ENGINE_READY_S
+    )
+    (second,) = [p for p in vscode.server.server_processes() if "serve" in p.cmdline()]
+    assert second.pid != first.pid
+
+
+def test_a_server_that_cannot_start_says_why(vscode):
+    # The system Python, without aicockpit (-I ignores the PYTHONPATH the tests run with),
+    # as a workspace setting; changing the command restarts the server.
+    settings = vscode.server.workspace / ".vscode" / "settings.json"
+    settings.parent.mkdir(exist_ok=True)
+    command = ["/usr/bin/python3", "-I", "-m", "aicockpit", "serve"]
+    settings.write_text(json.dumps({"aicockpit.client.serverCommand": command}))
+    toasts = wait_until(
+        "the failure notification",
+        lambda: [t.text for t in vscode.find(".notification-toast") if "not installed" in t.text],
+        90,
+    )
+    vscode.screenshot("server-failed")
+    assert "the aicockpit package is not installed for `/usr/bin/python3 -I -m aicockpit serve`" in toasts[0]
+    assert "server failed" in vscode.status_text()
+    wait_until("the Open Logs action", lambda: vscode.notification_button("Open Logs"), 10).click()
+    wait_until(
+        "the reason in the aicockpit log",
+        lambda: any("package is not installed" in e.text for e in vscode.find(".panel .view-line")),
+        30,
+    )
+    vscode.screenshot("server-failed-logs")
