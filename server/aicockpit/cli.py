@@ -66,10 +66,8 @@ async def _complete(args: argparse.Namespace) -> int:
     from aicockpit.server import App
 
     path = Path(args.path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        print(f"aicockpit: cannot read {path}: {err}", file=sys.stderr)
+    text = _read_text(path)
+    if text is None:
         return 2
     overrides = overrides_from(args)
     overrides.setdefault("completion", {})["timeout_ms"] = args.timeout_ms
@@ -77,7 +75,7 @@ async def _complete(args: argparse.Namespace) -> int:
         overrides["completion"]["max_tokens"] = args.max_tokens
     app = App(overrides, EngineHost())
     uri = path.resolve().as_uri()
-    app.documents.open(uri, path.suffix.lstrip("."), 0, text)
+    app.documents.open(uri, _language(path), 0, text)
     # --col counts characters like an editor's status bar; LSP counts UTF-16 units.
     line = args.line - 1
     lines = app.documents.get(uri).lines
@@ -156,10 +154,8 @@ async def _edit(args: argparse.Namespace) -> int:
     from aicockpit.server import App
 
     path = Path(args.path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        print(f"aicockpit: cannot read {path}: {err}", file=sys.stderr)
+    text = _read_text(path)
+    if text is None:
         return 2
     l1, _c1, l2, c2 = _parse_range(args.range)
     last = l2 - 1 if (c2 == 1 and l2 > l1) else l2  # ending at column 1 excludes that line
@@ -199,6 +195,14 @@ async def _chat(args: argparse.Namespace) -> int:
         return 0
 
     return await _with_engine(app, work)
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"aicockpit: cannot read {path}: {err}", file=sys.stderr)
+        return None
 
 
 def _language(path: Path) -> str:

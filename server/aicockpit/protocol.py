@@ -2,12 +2,14 @@
 
 pygls 2.1.1 drops requests whose params fail type conversion (no response at
 all) and ignores requests after ``shutdown``; the spec wants an error response
-for each. It also keeps its own copy of every document; aicockpit keeps one
+for each. It runs commands where ``$/cancelRequest`` cannot reach them. It also
+keeps its own copy of every document; aicockpit keeps one
 (context/documents.py), so the built-in document handlers only route to ours.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -15,7 +17,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCProtocol
-from pygls.protocol.language_server import lsp_method
+from pygls.protocol.language_server import _prepare_command_arguments, lsp_method
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,21 @@ class RobustProtocol(LanguageServerProtocol):
     @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
         yield from self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    async def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
+        # pygls runs commands as a separate future behind a generator, so
+        # $/cancelRequest (or a cancelled progress) never reached the command and a
+        # cancelled command got no answer. Awaiting it here makes it this request's task.
+        handler = self.fm.commands.get(params.command)
+        if handler is None:
+            raise JsonRpcInvalidParams(message=f"unknown command {params.command!r}")
+        try:
+            args, kwargs = _prepare_command_arguments(handler, params, self._converter)
+        except Exception as err:
+            raise JsonRpcInvalidParams(message=f"invalid arguments for {params.command}: {err}") from None
+        result = handler(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
 
     def _user_handler(self, method: str, params: Any):
         if (handler := self.fm.features.get(method)) is not None:

@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 
+from tests.conftest import INIT_OPTIONS
 from tests.e2e.editor import Editor
-from tests.support import plain, scratch_workspace
+from tests.support import plain, scratch_workspace, stats
 
 SOURCE = '''"""Prices."""
 
@@ -189,3 +190,30 @@ async def test_bad_command_arguments_get_a_clear_error(ready):
                 "instruction": "x",
             },
         )
+
+
+async def test_edit_progress_can_be_cancelled_and_aborts_generation(editor, ready):
+    settings = {**INIT_OPTIONS, "edit": {"max_tokens": 2000}}
+    ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
+    known = set(ready.progress_reports)
+    try:
+        pending = asyncio.ensure_future(
+            run_command(ready, "aicockpit.edit", edit_args(editor, TOTAL, TOTAL + 2, "rewrite it"))
+        )
+        async with asyncio.timeout(30):
+            while (
+                not (set(ready.progress_reports) - known)
+                or (await stats(ready))["engine"]["unfinished_requests"] == 0
+            ):
+                await asyncio.sleep(0.01)
+        (token,) = set(ready.progress_reports) - known
+        begin = ready.progress_reports[token][0]
+        assert begin.kind == "begin" and begin.cancellable is True and "editing" in begin.title
+        ready.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+        with pytest.raises(JsonRpcRequestCancelled):
+            await asyncio.wait_for(pending, 30)
+        await asyncio.sleep(0.2)
+        assert (await stats(ready))["engine"]["unfinished_requests"] == 0
+        assert editor.applied == []
+    finally:
+        ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=INIT_OPTIONS))

@@ -40,7 +40,7 @@ def nvim() -> str:
     return found
 
 
-def test_neovim_gets_completions_and_applies_an_instruction_comment(tmp_path):
+def test_neovim_gets_completions_edits_and_chat_with_the_readme_config(tmp_path):
     path = scratch_workspace() / "orders_nvim.py"
     path.write_text(SOURCE)
     lines = SOURCE.split("\n")
@@ -55,6 +55,9 @@ def test_neovim_gets_completions_and_applies_an_instruction_comment(tmp_path):
         "AICOCKPIT_ROW": str(lines.index("    total = 0")),
         "AICOCKPIT_COL": str(len("    total = ")),
         "AICOCKPIT_ACTION_ROW": str(comment + 1),
+        "AICOCKPIT_PLUGIN": str(ROOT / "editors" / "neovim" / "aicockpit.lua"),
+        "AICOCKPIT_EDIT_FIRST": str(lines.index("def subtotal(prices: list[int]) -> int:")),
+        "AICOCKPIT_EDIT_LAST": str(lines.index("    return total")),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
@@ -81,3 +84,16 @@ def test_neovim_gets_completions_and_applies_an_instruction_comment(tmp_path):
     assert "# ai: rewrite this with sum()" not in after  # the instruction is consumed
     assert after[:comment] == lines[:comment]  # everything above is untouched
     assert after[-2:] == ["def last_function() -> None:", "    return None"]  # and below
+
+    # <leader>ak: the edit came back applied, and only the selected function changed.
+    assert out["edit"].get("error") is None and out["edit"]["result"]["applied"] is True, out["edit"]
+    edited = out["lines_after_edit"]
+    first = lines.index("def subtotal(prices: list[int]) -> int:")
+    assert edited[:first] == after[:first]
+    assert (
+        edited[-len(after) + lines.index("    return total") + 1 :]
+        == after[lines.index("    return total") + 1 :]
+    )
+    # :AiChat: the answer is in a markdown split and a session was started.
+    assert out["chat_session"] and out["chat_filetype"] == "markdown"
+    assert "".join(out["chat_lines"]).strip()

@@ -10,15 +10,22 @@ local function finish()
 end
 
 local ok, err = pcall(function()
+  -- The integration users install, exactly as the README shows it.
+  local aicockpit = dofile(vim.env.AICOCKPIT_PLUGIN)
+  aicockpit.setup({
+    cmd = vim.json.decode(vim.env.AICOCKPIT_CMD),
+    init_options = {
+      completion = { max_tokens = 16 },
+      edit = { max_tokens = 48 },
+      chat = { max_tokens = 48 },
+    },
+  })
   vim.cmd.edit(vim.env.AICOCKPIT_FILE)
   local buf = vim.api.nvim_get_current_buf()
-  local id = vim.lsp.start({
-    name = "aicockpit",
-    cmd = vim.json.decode(vim.env.AICOCKPIT_CMD),
-    root_dir = vim.env.AICOCKPIT_ROOT,
-    init_options = { completion = { max_tokens = 16 }, edit = { max_tokens = 48 } },
-  })
-  local client = assert(vim.lsp.get_client_by_id(id))
+  assert(vim.wait(30000, function()
+    return #vim.lsp.get_clients({ name = "aicockpit", bufnr = buf }) > 0
+  end, 100), "aicockpit did not attach")
+  local client = vim.lsp.get_clients({ name = "aicockpit", bufnr = buf })[1]
   local uri = vim.uri_from_bufnr(buf)
 
   out.ready = vim.wait(240000, function()
@@ -59,6 +66,21 @@ local ok, err = pcall(function()
     end
   end
   out.lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+
+  -- The <leader>ak path: edit lines as instructed.
+  local edited
+  aicockpit.edit("use sum()", tonumber(vim.env.AICOCKPIT_EDIT_FIRST), tonumber(vim.env.AICOCKPIT_EDIT_LAST),
+    function(e, result) edited = { error = e and e.message, result = result } end)
+  vim.wait(120000, function() return edited ~= nil end, 100)
+  out.edit = edited
+  out.lines_after_edit = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+
+  -- :AiChat opens the answer in a split.
+  vim.cmd("AiChat what does @" .. vim.fn.fnamemodify(vim.env.AICOCKPIT_FILE, ":t") .. " do?")
+  vim.wait(120000, function() return vim.g.aicockpit_session ~= nil end, 100)
+  out.chat_session = vim.g.aicockpit_session
+  out.chat_lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  out.chat_filetype = vim.bo.filetype
   client:stop()
   vim.wait(10000, function() return client:is_stopped() end, 100)
 end)
