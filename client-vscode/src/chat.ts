@@ -264,11 +264,13 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private async apply(code: string): Promise<void> {
     const editor = this.targetEditor();
     const document = editor.document;
-    const range = editor.selection.isEmpty
+    const whole = editor.selection.isEmpty;
+    const range = whole
       ? new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length))
       : editor.selection;
     const edit = new vscode.WorkspaceEdit();
-    edit.replace(document.uri, range, code.endsWith("\n") || !editor.selection.isEmpty ? code : `${code}\n`);
+    // A code block's text ends with a newline; a replaced selection keeps what followed it.
+    edit.replace(document.uri, range, whole ? code : code.replace(/\n$/, ""));
     await this.previewer.propose(document, edit, "aicockpit: apply code from chat", document.version);
   }
 

@@ -1,6 +1,6 @@
-// Ctrl+K: an instruction for the selection, the server's rewrite shown as a diff to
-// accept or reject; accepting applies it as one undo step. Chat's "apply to file"
-// goes through the same preview.
+// Ctrl+K: an instruction for the selection; the server's rewrite (aicockpit.previewEdit,
+// which applies nothing) is shown as a diff to accept or reject, and accepting applies
+// it as one undo step. Chat's "apply to file" goes through the same preview.
 import * as vscode from "vscode";
 import { ExecuteCommandRequest, type LanguageClient } from "vscode-languageclient/node";
 import type * as lsp from "vscode-languageclient/node";
@@ -8,7 +8,6 @@ import { PREVIEW_SCHEME, type VirtualDocuments } from "./preview";
 import type { ServerSupervisor } from "./server";
 import { applyTextEdits } from "./textEdits";
 
-export const EDIT_COMMAND = "aicockpit.edit";
 export const PREVIEW_EDIT_COMMAND = "aicockpit.previewEdit";
 const PENDING_CONTEXT = "aicockpit.editPending";
 
@@ -57,40 +56,24 @@ export class EditPreviewer implements vscode.Disposable {
       instruction: instruction.trim(),
       version: document.version,
     };
+    // The server shows its own cancellable progress notification; the window spinner
+    // only says that something runs.
     const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "aicockpit: generating the edit...", cancellable: true },
-      (_progress, token) => this.request<PreviewResult>(client, PREVIEW_EDIT_COMMAND, argument, token),
+      { location: vscode.ProgressLocation.Window, title: "aicockpit: editing" },
+      () => this.request<PreviewResult>(client, PREVIEW_EDIT_COMMAND, argument),
     );
     if (result === undefined) return;
-    if (result === "unsupported") {
-      // An older server without previews applies the edit itself (undo reverts it).
-      const applied = await this.request<{ applied: boolean; message: string }>(client, EDIT_COMMAND, argument);
-      if (applied && applied !== "unsupported") this.notify(applied.applied, applied.message);
-      return;
-    }
     const edit = await client.protocol2CodeConverter.asWorkspaceEdit(result.edit);
     await this.propose(document, edit, `aicockpit: ${instruction.trim()}`, result.version ?? document.version);
   }
 
-  private notify(ok: boolean, message: string): void {
-    if (ok) void vscode.window.showInformationMessage(`aicockpit: ${message || "edit applied"}`);
-    else void vscode.window.showWarningMessage(`aicockpit: ${message || "the edit was not applied"}`);
-  }
-
-  /** Sends workspace/executeCommand; "unsupported" when the server has no such command. */
-  private async request<T>(
-    client: LanguageClient,
-    command: string,
-    argument: unknown,
-    token?: vscode.CancellationToken,
-  ): Promise<T | "unsupported" | undefined> {
+  /** Sends workspace/executeCommand; errors (a stale document, no model) are shown, not thrown. */
+  private async request<T>(client: LanguageClient, command: string, argument: unknown): Promise<T | undefined> {
     try {
-      return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] }, token)) as T;
+      return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] })) as T;
     } catch (error) {
-      if (token?.isCancellationRequested) return undefined;
       const message = error instanceof Error ? error.message : String(error);
-      if (command === PREVIEW_EDIT_COMMAND && /unknown command|not found|MethodNotFound/i.test(message)) return "unsupported";
-      void vscode.window.showErrorMessage(`aicockpit: ${message}`);
+      if (!/cancel/i.test(message)) void vscode.window.showErrorMessage(`aicockpit: ${message}`);
       return undefined;
     }
   }
