@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
@@ -135,15 +136,32 @@ def test_ctrl_k_edits_the_selection_after_the_diff_is_accepted(vscode):
     assert app_lines(vscode) == original
 
 
+@contextmanager
+def chat_view(vscode):
+    """Inside the chat webview's page (two iframes deep) for the duration of the block."""
+    driver = vscode.driver
+    frame = wait_until("the chat webview", lambda: vscode.find("iframe.webview.ready"), 60)[0]
+    driver.switch_to.frame(frame)
+    page = wait_until("the chat page", lambda: driver.find_elements(By.ID, "active-frame"), 30)[0]
+    driver.switch_to.frame(page)
+    try:
+        yield driver
+    finally:
+        driver.switch_to.default_content()
+
+
+def session_titles(driver) -> list[str]:
+    return [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#session-select option")][1:]
+
+
+def chat_click(vscode, css: str) -> None:
+    with chat_view(vscode) as driver:
+        wait_until(css, lambda: driver.find_elements(By.CSS_SELECTOR, css), 30)[-1].click()
+
+
 def test_chat_streams_an_answer_into_the_chat_view(vscode):
     vscode.run_command("aicockpit: Open Chat")
-    frame = wait_until("the chat webview", lambda: vscode.find("iframe.webview.ready"), 60)[0]
-    driver = vscode.driver
-    driver.switch_to.frame(frame)
-    driver.switch_to.frame(
-        wait_until("the chat page", lambda: driver.find_elements(By.ID, "active-frame"), 30)[0]
-    )
-    try:
+    with chat_view(vscode) as driver:
         box = wait_until("the chat input", lambda: driver.find_elements(By.ID, "input"), 30)[0]
         box.click()
         box.send_keys("What does @shop/che")
@@ -179,9 +197,35 @@ def test_chat_streams_an_answer_into_the_chat_view(vscode):
         assert user and "@shop/checkout.py" in user[-1].text
         sessions = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#session-select option")]
         assert len(sessions) >= 2, sessions  # "New session" and the one just created
-    finally:
-        driver.switch_to.default_content()
     vscode.screenshot("chat")
+
+
+def test_chat_sessions_fork_rename_and_delete(vscode):
+    with chat_view(vscode) as driver:
+        before = session_titles(driver)
+        messages = len(driver.find_elements(By.CSS_SELECTOR, ".message"))
+    chat_click(vscode, ".message.assistant .fork")
+    with chat_view(vscode) as driver:
+        wait_until("the forked session", lambda: len(session_titles(driver)) == len(before) + 1, 30)
+        assert len(driver.find_elements(By.CSS_SELECTOR, ".message")) == messages
+
+    chat_click(vscode, "#rename-session")
+    box = vscode.wait_css(".quick-input-widget .quick-input-box input", timeout=30)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("forked from the e2e test", Keys.ENTER)
+    with chat_view(vscode) as driver:
+        wait_until("the new title", lambda: "forked from the e2e test" in session_titles(driver), 30)
+    vscode.screenshot("chat-sessions")
+
+    chat_click(vscode, "#delete-session")
+    buttons = ".monaco-dialog-box .monaco-button"
+    confirm = wait_until(
+        "the confirmation", lambda: [b for b in vscode.find(buttons) if b.text == "Delete"], 30
+    )
+    confirm[0].click()
+    with chat_view(vscode) as driver:
+        wait_until("the session to be gone", lambda: session_titles(driver) == before, 30)
+        assert driver.find_elements(By.CSS_SELECTOR, ".message") == []
 
 
 def test_a_crashed_server_is_restarted(vscode):
