@@ -47,6 +47,7 @@ def server_env() -> dict[str, str]:
     env["XDG_CACHE_HOME"] = str(RUN_DIR / "xdg")
     env.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))
     env.setdefault("HF_HOME", str(ROOT / ".cache" / "huggingface"))
+    env.setdefault("AICOCKPIT_CACHE_DIR", str(ROOT / ".cache" / "aicockpit"))  # usage database
     return env
 
 

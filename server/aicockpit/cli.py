@@ -1,4 +1,4 @@
-"""Command line: ``aicockpit serve`` (LSP over stdio), ``complete`` (headless), ``schema``."""
+"""Command line: ``aicockpit serve`` (LSP over stdio), ``complete`` (headless), ``usage``, ``schema``."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         server.start_io(stdin=sys.stdin.buffer, stdout=protocol_out)
     finally:
-        server.app.host.kill_now()
+        server.app.router.kill_now()
     return 0
 
 
@@ -84,23 +84,24 @@ async def _complete(args: argparse.Namespace) -> int:
         column = utf16_len(lines.line(line)[:column])
 
     started = time.perf_counter()
-    app.host.start(app.config.engine)
+    await app.router.apply(app.config)
     try:
-        state = await app.host.wait_ready()
+        await app.router.wait_ready("completion")
         engine_start_ms = (time.perf_counter() - started) * 1000
-        if state.value != "ready":
-            print(f"aicockpit: the engine failed to start: {app.host.error}", file=sys.stderr)
+        backend = app.router.status()["backends"][app.router.profile_for("completion")]
+        if backend["state"] != "ready":
+            print(f"aicockpit: the engine failed to start: {backend['error']}", file=sys.stderr)
             return 1
         suggestion = await app.completions.complete(uri, Position(line, column))
     finally:
-        await app.host.stop()
+        await app.router.stop()
     trace = app.telemetry.summary()["last_request"] or {}
     text_out = suggestion.text if suggestion else ""
     if args.json:
         report = {
             "text": text_out,
-            "engine": "vllm",
-            "model": app.config.engine.model,
+            "engine": "vllm" if backend["backend"] == "embedded" else "openai",
+            "model": backend["model"],
             "outcome": trace.get("outcome"),
             "prompt_tokens": trace.get("prompt_tokens", 0),
             "cached_tokens": trace.get("cached_tokens", 0),
@@ -211,6 +212,15 @@ def _language(path: Path) -> str:
     )
 
 
+def usage(args: argparse.Namespace) -> int:
+    from aicockpit.usage import UsageStore, default_path, format_table
+
+    store = UsageStore(args.db or default_path())
+    report = store.report(days=args.days, role=args.role)
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0
+
+
 def schema(args: argparse.Namespace) -> int:
     from aicockpit.config import json_schema
 
@@ -258,6 +268,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", default=".", help="workspace folder (default: the current one)")
     _engine_flags(p)
     p.set_defaults(run=chat)
+
+    p = commands.add_parser("usage", help="print token usage per day, role and model")
+    p.add_argument("--days", type=int, help="only the last N days")
+    p.add_argument("--role", choices=["completion", "edit", "chat"])
+    p.add_argument("--db", help="usage database (default: usage.sqlite3 in the cache directory)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=usage)
 
     p = commands.add_parser("schema", help="print the JSON schema of the configuration")
     p.set_defaults(run=schema)

@@ -106,6 +106,121 @@ class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     level: Annotated[Literal["debug", "info", "warning", "error"], _doc("Log level.")] = "info"
 
 
+class ProfileConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A model to generate with: where it runs, how to prompt it, how to sample, when to give up."""
+
+    backend: Annotated[
+        Literal["embedded", "openai"],
+        _doc("embedded: a vLLM engine inside the server; openai: an OpenAI-compatible HTTP server."),
+    ] = "embedded"
+    engine: Annotated[
+        EngineConfig | None,
+        _doc("Embedded backend: the engine settings; unset: the top-level `engine` section."),
+    ] = None
+    url: Annotated[
+        str,
+        _doc("OpenAI backend: base URL up to and including /v1 (vllm serve, Ollama, llama.cpp, LiteLLM)."),
+    ] = "http://127.0.0.1:8000/v1"
+    model: Annotated[str, _doc("OpenAI backend: the model name the server knows.")] = ""
+    api_key_env: Annotated[
+        str | None,
+        _doc("OpenAI backend: name of the environment variable holding the API key (never the key itself)."),
+    ] = None
+    tokenizer: Annotated[
+        str | None,
+        _doc("OpenAI backend: local tokenizer folder or id for token budgets; unset: ~4 characters a token."),
+    ] = None
+    fim_mode: Annotated[
+        Literal["prompt", "suffix"],
+        _doc("OpenAI backend: FIM tokens in the prompt, or the API's `suffix` field (Ollama and others)."),
+    ] = "prompt"
+    fim_template: Annotated[
+        Literal["auto", "qwen", "starcoder", "deepseek", "codellama"],
+        _doc("FIM prompt format for this profile; auto: from the tokenizer (qwen when it cannot tell)."),
+    ] = "auto"
+    temperature: Annotated[
+        Annotated[float, msgspec.Meta(ge=0, le=2)] | None,
+        _doc("Sampling temperature; unset: the request's."),
+    ] = None
+    top_p: Annotated[
+        Annotated[float, msgspec.Meta(gt=0, le=1)] | None, _doc("Nucleus sampling; unset: the server's.")
+    ] = None
+    max_tokens: Annotated[
+        Annotated[int, msgspec.Meta(ge=1)] | None,
+        _doc("Upper bound on tokens generated per request; unset: no cap."),
+    ] = None
+    extra_body: Annotated[
+        dict[str, Any],
+        _doc("OpenAI backend: extra JSON fields sent with every request (e.g. vLLM's top_k, min_tokens)."),
+    ] = msgspec.field(default_factory=dict)
+    connect_timeout_ms: Annotated[
+        int, msgspec.Meta(ge=1), _doc("OpenAI backend: give up connecting after this many ms.")
+    ] = 2000
+    idle_timeout_ms: Annotated[
+        int, msgspec.Meta(ge=1), _doc("OpenAI backend: give up when the stream is silent this long (ms).")
+    ] = 30000
+    retries: Annotated[
+        int, msgspec.Meta(ge=0, le=10), _doc("Retries before the first byte arrives (never after).")
+    ] = 2
+    retry_backoff_ms: Annotated[
+        int, msgspec.Meta(ge=0), _doc("First retry delay in ms; doubles with each retry.")
+    ] = 100
+    breaker_failures: Annotated[
+        int, msgspec.Meta(ge=1), _doc("Consecutive failures that open this backend's circuit breaker.")
+    ] = 3
+    breaker_cooldown_s: Annotated[
+        float, msgspec.Meta(gt=0), _doc("Seconds an open breaker waits before letting one probe through.")
+    ] = 15.0
+
+
+DEFAULT_PROFILE = "default"
+
+
+def _default_profiles() -> dict[str, ProfileConfig]:
+    return {DEFAULT_PROFILE: ProfileConfig()}
+
+
+class RoleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Which profile serves a role, what to fall back to, and the role's time limits."""
+
+    profile: Annotated[str, _doc("Name of the profile (under `profiles`) that serves this role.")] = (
+        DEFAULT_PROFILE
+    )
+    fallback: Annotated[
+        list[str], _doc("Profiles tried in order when the role's profile fails or its breaker is open.")
+    ] = msgspec.field(default_factory=list)
+    first_token_timeout_ms: Annotated[
+        int, msgspec.Meta(ge=10), _doc("Give up on a backend (and fall back) when no text came this fast.")
+    ] = 10000
+    timeout_ms: Annotated[int, msgspec.Meta(ge=10), _doc("Longest a whole generation may take (ms).")] = (
+        120000
+    )
+
+
+def _role(first_token_ms: int, total_ms: int) -> Any:
+    return lambda: RoleConfig(first_token_timeout_ms=first_token_ms, timeout_ms=total_ms)
+
+
+ROLES = ("completion", "edit", "chat")
+
+
+class RolesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The three roles a model plays; one embedded model may serve all of them."""
+
+    completion: RoleConfig = msgspec.field(default_factory=_role(3000, 10000))
+    edit: RoleConfig = msgspec.field(default_factory=_role(15000, 120000))
+    chat: RoleConfig = msgspec.field(default_factory=_role(15000, 300000))
+
+
+class UsageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Token usage per role, model and day (SQLite)."""
+
+    enabled: Annotated[bool, _doc("Record token usage.")] = True
+    path: Annotated[
+        str | None, _doc("SQLite file; unset: usage.sqlite3 in the cache directory (AICOCKPIT_CACHE_DIR).")
+    ] = None
+
+
 class AicockpitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything aicockpit can be configured with."""
 
@@ -117,6 +232,11 @@ class AicockpitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         str | None, _doc("Where per-workspace data (chat sessions) lives; default ~/.cache/aicockpit.")
     ] = None
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    profiles: Annotated[
+        dict[str, ProfileConfig], _doc("Named model profiles; `default` is the embedded `engine` section.")
+    ] = msgspec.field(default_factory=_default_profiles)
+    roles: RolesConfig = msgspec.field(default_factory=RolesConfig)
+    usage: UsageConfig = msgspec.field(default_factory=UsageConfig)
 
 
 class ConfigError(ValueError):
@@ -143,15 +263,64 @@ def decode_config(options: Any, base: AicockpitConfig | None = None) -> tuple[Ai
         return base, [f"options must be an object, got {type(options).__name__}"]
     merged = merge(msgspec.to_builtins(base), options)
     problems: list[str] = []
+    # msgspec names a bad field inside a dict value only as `[...]`: check each
+    # profile on its own so one bad field costs neither its profile nor the others.
+    if isinstance(merged.get("profiles"), dict):
+        merged["profiles"] = _decode_profiles(merged["profiles"], base.profiles, problems)
     for _ in range(64):
         try:
-            return msgspec.convert(merged, AicockpitConfig), problems
+            config = msgspec.convert(merged, AicockpitConfig)
+            break
         except msgspec.ValidationError as err:
             problems.append(str(err))
             path = _field_path(str(err))
             if not path or not _drop(merged, path, msgspec.to_builtins(base)):
                 return base, problems
-    return base, problems
+    else:
+        return base, problems
+    return _check_roles(config, base, problems), problems
+
+
+def _decode_profiles(profiles: dict, base: dict[str, ProfileConfig], problems: list[str]) -> dict:
+    out = {}
+    for name, tree in profiles.items():
+        defaults = msgspec.to_builtins(base.get(name) or ProfileConfig())
+        if not isinstance(tree, dict):
+            problems.append(f"profiles.{name} must be an object, got {type(tree).__name__}")
+            continue
+        tree = dict(tree)
+        for _ in range(64):
+            try:
+                msgspec.convert(tree, ProfileConfig)
+                out[name] = tree
+                break
+            except msgspec.ValidationError as err:
+                message = str(err).replace("`$", f"`$.profiles.{name}")
+                problems.append(message if " - at `" in message else f"{message} - at `$.profiles.{name}`")
+                path = _field_path(str(err))
+                if not path or not _drop(tree, path, defaults):
+                    break
+    out.setdefault(DEFAULT_PROFILE, msgspec.to_builtins(ProfileConfig()))
+    return out
+
+
+def _check_roles(config: AicockpitConfig, base: AicockpitConfig, problems: list[str]) -> AicockpitConfig:
+    """A role may only name profiles that exist; an unknown name keeps the previous choice."""
+    roles = {}
+    for role in ROLES:
+        current, previous = getattr(config.roles, role), getattr(base.roles, role)
+        profile = current.profile
+        if profile not in config.profiles:
+            problems.append(f"roles.{role}.profile: no profile named {profile!r}")
+            profile = previous.profile if previous.profile in config.profiles else DEFAULT_PROFILE
+        fallback = []
+        for name in current.fallback:
+            if name in config.profiles:
+                fallback.append(name)
+            else:
+                problems.append(f"roles.{role}.fallback: no profile named {name!r}")
+        roles[role] = msgspec.structs.replace(current, profile=profile, fallback=fallback)
+    return msgspec.structs.replace(config, roles=RolesConfig(**roles))
 
 
 def _field_path(message: str) -> list[str]:

@@ -18,8 +18,10 @@ from aicockpit.context.documents import DocumentStore
 from aicockpit.context.workspace import Workspace, cache_dir_for, no_workspace_dir
 from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
+from aicockpit.engine.routing import Router
 from aicockpit.protocol import RobustProtocol
 from aicockpit.telemetry import Telemetry
+from aicockpit.usage import UsageStore
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +45,24 @@ class App:
         self.config, problems = decode_config(self.overrides)
         if problems:
             raise ValueError("; ".join(problems))
+        # Features ask the router for a role's engine: router.for_role("chat").generate(...)
+        self.router = Router(self.host, usage=self._usage_store(self.config))
+        self.router.configure(self.config)
         self.completions = CompletionService(
-            self.documents, self.host, self.telemetry, lambda: (self.config.completion, self.config.engine)
+            self.documents,
+            self.router.host_for_role("completion"),
+            self.telemetry,
+            lambda: (self.config.completion, self.config.engine),
         )
         context_limit = lambda: self.config.engine.max_model_len  # noqa: E731
         self.edits = EditService(
-            self.documents, lambda: self.host.engine, lambda: (self.config.edit, context_limit())
+            self.documents, lambda: self.router.for_role("edit"), lambda: (self.config.edit, context_limit())
         )
         self.chat = ChatService(
             self.chat_store,
             lambda: self.workspace,
             self.documents,
-            lambda: self.host.engine,
+            lambda: self.router.for_role("chat"),
             lambda: (self.config.chat, context_limit()),
         )
         self._chat_store: ChatStore | None = None
@@ -71,6 +79,10 @@ class App:
             self._chat_store = ChatStore(folder / "chat.sqlite")
         return self._chat_store
 
+    @staticmethod
+    def _usage_store(config: AicockpitConfig) -> UsageStore | None:
+        return UsageStore(config.usage.path) if config.usage.enabled else None
+
     def configure(self, options: Any, base: AicockpitConfig | None = None) -> list[str]:
         """Apply client options (over ``base``, default: the current config); CLI flags win.
 
@@ -79,6 +91,9 @@ class App:
         config, problems = decode_config(options, base or self.config)
         config, _ = decode_config(self.overrides, config)
         previous, self.config = self.config, config
+        if previous.usage != config.usage:
+            self.router.usage = self._usage_store(config)
+        self.router.configure(config)
         for listener in self.listeners:
             listener(previous, config)
         return problems

@@ -15,7 +15,7 @@ from aicockpit.context.positions import Position
 from aicockpit.context.workspace import Workspace
 from aicockpit.engine.base import Engine, GenerationRequest, Priority
 from aicockpit.engine.collect import generate_text
-from aicockpit.prompt.chat import ContextSnippet, Message, chat_messages
+from aicockpit.prompt.chat import ContextSnippet, Message, as_chat, chat_messages, count_messages
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ class ChatService:
 
         request = GenerationRequest(
             request_id=f"chat-{uuid.uuid4().hex[:12]}",
-            prompt=prompt,
+            prompt="",
+            messages=as_chat(prompt),
             max_tokens=config.max_tokens,
             temperature=config.temperature,
             priority=priority,
@@ -111,20 +112,18 @@ class ChatService:
 
     def _fit(
         self, engine: Engine, history: list[Message], message: str, snippets: list[ContextSnippet], limit: int
-    ) -> str:
-        """Drop the oldest history, then the last snippets, until the prompt fits."""
+    ) -> list[Message]:
+        """Drop the oldest history, then the last snippets, until the conversation fits."""
         while True:
-            prompt = engine.tokenizer.chat_prompt(chat_messages(history, message, snippets))
-            if engine.tokenizer.count(prompt) <= limit:
-                return prompt
+            messages = chat_messages(history, message, snippets)
+            if count_messages(engine.tokenizer, messages) <= limit:
+                return messages
             if history:
                 history = history[2:]
             elif snippets:
                 snippets = snippets[:-1]
             else:
-                return engine.tokenizer.chat_prompt(
-                    chat_messages([], engine.tokenizer.tail(message, max(limit // 2, 16)), [])
-                )
+                return chat_messages([], engine.tokenizer.tail(message, max(limit // 2, 16)), [])
 
     def _selection_snippet(self, selection: Selection, workspace: Workspace | None) -> list[ContextSnippet]:
         try:

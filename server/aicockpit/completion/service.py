@@ -98,6 +98,7 @@ class CompletionService:
             temperature=config.temperature,
             stop=stop_strings(shape) + template.stop,
             priority=Priority.COMPLETION,
+            fim=(before, after),  # lets each backend lay out FIM its own way (routing, remote suffix)
         )
         raw, outcome = await self._generate(engine, request, trace, config.timeout_ms / 1000)
         suggestion = shape_suggestion(raw, shape, after)

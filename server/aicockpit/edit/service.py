@@ -13,7 +13,14 @@ from aicockpit.edit.diff import LineEdit, line_edits
 from aicockpit.edit.targets import enclosing_definition
 from aicockpit.engine.base import Engine, GenerationRequest, Priority
 from aicockpit.engine.collect import generate_text
-from aicockpit.prompt.chat import docstring_messages, edit_messages, extract_code
+from aicockpit.prompt.chat import (
+    Message,
+    as_chat,
+    count_messages,
+    docstring_messages,
+    edit_messages,
+    extract_code,
+)
 
 
 class StaleDocument(RuntimeError):
@@ -90,12 +97,12 @@ class EditService:
                 after="\n".join(lines[last + 1 : last + 1 + context]),
                 problems=problems,
             )
-            prompt = engine.tokenizer.chat_prompt(messages)
-            if context == 0 or engine.tokenizer.count(prompt) <= context_limit - config.max_tokens:
+            tokens = count_messages(engine.tokenizer, messages)
+            if context == 0 or tokens <= context_limit - config.max_tokens:
                 break
             context //= 2
         generated = await generate_text(
-            engine, self._request(prompt, config, engine.tokenizer.count(prompt), context_limit), on_delta
+            engine, self._request(messages, config, tokens, context_limit), on_delta
         )
         new = reindent(extract_code(generated.text), code)
         self.current(uri, version)  # the user may have typed while we generated
@@ -122,10 +129,11 @@ class EditService:
         config, context_limit = self._settings()
         engine = self._engine()
         code = "\n".join(lines[start : end + 1])
-        prompt = engine.tokenizer.chat_prompt(docstring_messages(language=doc.language_id, code=code))
+        messages = docstring_messages(language=doc.language_id, code=code)
         budget = min(config.max_tokens, 256)
+        tokens = count_messages(engine.tokenizer, messages)
         generated = await generate_text(
-            engine, self._request(prompt, config, engine.tokenizer.count(prompt), context_limit, budget)
+            engine, self._request(messages, config, tokens, context_limit, budget)
         )
         self.current(uri, version)
         insert_at, comment = doc_comment(lines, start, doc.language_id, generated.text)
@@ -134,12 +142,17 @@ class EditService:
 
     @staticmethod
     def _request(
-        prompt: str, config: EditConfig, prompt_tokens: int, context_limit: int, cap: int | None = None
+        messages: list[Message],
+        config: EditConfig,
+        prompt_tokens: int,
+        context_limit: int,
+        cap: int | None = None,
     ) -> GenerationRequest:
         room = max(16, context_limit - prompt_tokens)
         return GenerationRequest(
             request_id=f"edit-{uuid.uuid4().hex[:12]}",
-            prompt=prompt,
+            prompt="",
+            messages=as_chat(messages),
             max_tokens=min(cap or config.max_tokens, room),
             temperature=config.temperature,
             priority=Priority.EDIT,

@@ -27,14 +27,40 @@ class EngineUnavailable(RuntimeError):
     """The engine is not loaded (yet), or failed."""
 
 
+class BackendError(RuntimeError):
+    """A backend failed a request: unreachable, an HTTP error, garbage, or too slow.
+
+    ``retryable`` is true when trying again (before any text arrived) may help.
+    """
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # system, user or assistant
+    content: str
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     request_id: str
     prompt: str
     max_tokens: int
     temperature: float = 0.0
+    top_p: float = 1.0
     stop: tuple[str, ...] = ()
     priority: Priority = Priority.COMPLETION
+    # Chat roles (edit, chat): the conversation. Engines render it with the model's
+    # chat template (embedded) or send it to /v1/chat/completions (remote); ``prompt``
+    # is then ignored.
+    messages: tuple[ChatMessage, ...] | None = None
+    # Completion role: the code before and after the cursor, when ``prompt`` is a FIM
+    # prompt built from them. Lets a backend use its own FIM layout or the API's
+    # ``suffix`` field instead of ``prompt``.
+    fim: tuple[str, str] | None = None
 
 
 @dataclass

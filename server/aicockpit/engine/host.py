@@ -37,6 +37,11 @@ class EngineHost:
         self.error = ""
         self._listeners: list[StateListener] = []
 
+    @property
+    def running(self) -> bool:
+        """Loading or serving: the background task has not ended."""
+        return self._task is not None and not self._task.done()
+
     def on_state(self, listener: StateListener) -> None:
         self._listeners.append(listener)
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from aicockpit.config import EngineConfig
 from aicockpit.engine.base import GenerationDelta, GenerationRequest
+from aicockpit.engine.openai_remote import message_dicts
 from aicockpit.engine.tokenizer import ModelTokenizer
+from aicockpit.prompt.fim import FimTemplate, detect_template
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,24 @@ class VllmEngine:
     def __init__(self, llm: Any, config: EngineConfig) -> None:
         self._llm = llm
         self.model_name = config.model
-        self.tokenizer = ModelTokenizer(llm.get_tokenizer())
+        self._hf_tokenizer = llm.get_tokenizer()
+        self.tokenizer = ModelTokenizer(self._hf_tokenizer)
+        try:
+            self.fim_template: FimTemplate | None = detect_template(
+                self.tokenizer.special_tokens(), config.fim_template
+            )
+        except ValueError:  # not a FIM model (a chat-only profile): FIM prompts pass through
+            self.fim_template = None
+
+    def render(self, request: GenerationRequest) -> str:
+        """The prompt text: chat messages through the model's chat template, FIM in its own layout."""
+        if request.messages is not None:
+            return self._hf_tokenizer.apply_chat_template(
+                message_dicts(request.messages), tokenize=False, add_generation_prompt=True
+            )
+        if request.fim is not None and self.fim_template is not None:
+            return self.fim_template.render(*request.fim)
+        return request.prompt
 
     def shutdown(self) -> None:
         """Stop the engine core (idempotent; safe from any thread)."""
@@ -97,6 +116,7 @@ class VllmEngine:
         params = SamplingParams(
             max_tokens=request.max_tokens,
             temperature=request.temperature,
+            top_p=request.top_p,
             stop=list(request.stop),
             output_kind=RequestOutputKind.DELTA,
             skip_special_tokens=True,
@@ -105,7 +125,7 @@ class VllmEngine:
         # vLLM aborts the request when this generator is closed or cancelled,
         # which is how $/cancelRequest reaches the engine.
         async for output in self._llm.generate(
-            request.prompt, params, request.request_id, priority=int(request.priority)
+            self.render(request), params, request.request_id, priority=int(request.priority)
         ):
             prompt_tokens = max(prompt_tokens, len(output.prompt_token_ids or ()))
             cached = max(cached, output.num_cached_tokens or 0)

@@ -10,6 +10,7 @@ from aicockpit.features import (
     inline_completion,
     lifecycle,
     logs,
+    profiles,
     stats,
 )
 
@@ -23,5 +24,6 @@ FEATURES = [
     edit,
     code_actions,
     chat,
+    profiles,
     stats,
 ]

@@ -16,10 +16,10 @@ from lsprotocol import types
 from aicockpit.chat.service import Selection
 from aicockpit.chat.store import UnknownSession
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import EngineUnavailable, GenerationRequest, Priority
+from aicockpit.engine.base import BackendError, EngineUnavailable, GenerationRequest, Priority
 from aicockpit.engine.collect import generate_text
 from aicockpit.features.edit import RangeArg, decode_args, failed
-from aicockpit.prompt.chat import shell_messages, split_command
+from aicockpit.prompt.chat import as_chat, shell_messages, split_command
 
 CHAT = "aicockpit/chat"
 SESSIONS = "aicockpit/chat/sessions"
@@ -68,6 +68,8 @@ def setup(server, app) -> None:
             return await coroutine
         except EngineUnavailable as err:
             raise failed(f"the model is not ready: {err}") from None
+        except BackendError as err:
+            raise failed(f"the model backend failed: {err}") from None
         except UnknownSession as err:
             raise failed(str(err.args[0])) from None
         except IndexError as err:
@@ -139,11 +141,11 @@ def setup(server, app) -> None:
         parsed = decode_args(args, ShellArgs)
 
         async def suggest() -> dict[str, str]:
-            engine = app.host.engine
-            prompt = engine.tokenizer.chat_prompt(shell_messages(parsed.description, platform.system()))
+            engine = app.router.for_role("chat")
             request = GenerationRequest(
                 request_id=f"shell-{uuid.uuid4().hex[:12]}",
-                prompt=prompt,
+                prompt="",
+                messages=as_chat(shell_messages(parsed.description, platform.system())),
                 max_tokens=min(app.config.chat.max_tokens, 160),
                 temperature=0.0,
                 priority=Priority.CHAT,

@@ -25,15 +25,17 @@ def setup(server, app) -> None:
     tasks: set[asyncio.Task] = set()
 
     def on_change(previous, current) -> None:
-        if previous.engine != current.engine and app.host.state.value != "stopped":
-            log.info("engine settings changed: restarting the engine")
-            task = asyncio.create_task(restart())
+        # The router unloads engines no role uses any more and loads new ones.
+        changed = (previous.engine, previous.profiles, previous.roles) != (
+            current.engine,
+            current.profiles,
+            current.roles,
+        )
+        if changed and app.router.started:
+            log.info("engine, profile or role settings changed: updating the engines")
+            task = asyncio.create_task(app.router.apply(current))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-
-    async def restart() -> None:
-        await app.host.stop()
-        await server.start_engine()
 
     app.listeners.append(on_change)
 

@@ -15,7 +15,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from aicockpit.context.documents import UnknownDocument
 from aicockpit.context.positions import utf16_len
 from aicockpit.edit.service import EditProposal, NothingToEdit, StaleDocument
-from aicockpit.engine.base import EngineUnavailable
+from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.features.progress import WorkDone
 
 EDIT = "aicockpit.edit"
@@ -144,6 +144,8 @@ async def run_guarded(coroutine):
         raise failed(f"{err.args[0]} is not open in the editor") from None
     except EngineUnavailable as err:
         raise failed(f"the model is not ready: {err}") from None
+    except BackendError as err:
+        raise failed(f"the model backend failed: {err}") from None
     except NothingToEdit as err:
         raise failed(str(err)) from None
 

@@ -107,16 +107,18 @@ def setup(server, app) -> None:
         await start_engine()
 
     async def start_engine() -> None:
-        await progress.begin(f"loading {app.config.engine.model}")
-        app.host.start(app.config.engine)
+        # The router loads the embedded engines the roles use (none when all are remote).
+        if app.router.uses_default_engine():
+            await progress.begin(f"loading {app.config.engine.model}")
+        await app.router.apply(app.config)
 
     server.start_engine = start_engine
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(params: None) -> None:
         progress.end("shutting down")
-        await app.host.stop()
+        await app.router.stop()
 
     @server.feature(types.EXIT)
     def exit_(params: None) -> None:
-        app.host.kill_now()
+        app.router.kill_now()

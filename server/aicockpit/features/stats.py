@@ -12,7 +12,7 @@ STATS = "aicockpit/stats"
 def setup(server, app) -> None:
     @server.feature(STATS)
     async def stats(params: Any = None) -> dict[str, Any]:
-        return {**app.telemetry.summary(), "engine": engine_status(app)}
+        return {**app.telemetry.summary(), "engine": engine_status(app), **app.router.status()}
 
 
 def engine_status(app) -> dict[str, Any]:

@@ -39,6 +39,20 @@ class ContextSnippet:
         return f"{where}:\n```\n{self.text}\n```"
 
 
+def count_messages(tokenizer, messages: Sequence[Message]) -> int:
+    """Prompt tokens of a conversation: exact with a chat template, else estimated."""
+    render = getattr(tokenizer, "chat_prompt", None)
+    if render is not None:
+        return tokenizer.count(render(list(messages)))
+    return sum(tokenizer.count(m["content"]) + 4 for m in messages)
+
+
+def as_chat(messages: Sequence[Message]) -> tuple:
+    from aicockpit.engine.base import ChatMessage
+
+    return tuple(ChatMessage(m["role"], m["content"]) for m in messages)
+
+
 def edit_messages(
     *,
     path: str,

@@ -1,0 +1,278 @@
+"""A remote OpenAI-compatible backend: vllm serve, Ollama, llama.cpp's server, LiteLLM.
+
+Streams ``/v1/completions`` (FIM: the FIM tokens in the prompt, or the API's
+``suffix`` field) and ``/v1/chat/completions`` (edits and chat) with server-sent
+events. Closing the generator closes the HTTP stream, and vLLM aborts a request
+whose client went away. Anything that is not a well-formed stream becomes a
+``BackendError`` naming what was wrong; the routing layer decides what to do.
+
+The API key is read from the environment variable the profile names and only
+ever goes into the Authorization header: never into logs, errors or stats.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from aicockpit.config import ProfileConfig
+from aicockpit.engine.base import BackendError, GenerationDelta, GenerationRequest
+from aicockpit.prompt.fim import FIM_TEMPLATES, FimTemplate, detect_template
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 1 << 20  # one SSE line; a server sending more without a newline is broken
+MAX_ERROR_BODY = 2048
+CHARS_PER_TOKEN = 4
+
+
+class ApproxTokenizer:
+    """Token budgets without the model's tokenizer: about four characters a token."""
+
+    def __init__(self, special: set[str] | None = None) -> None:
+        self._special = special or set()
+
+    def count(self, text: str) -> int:
+        return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+    def head(self, text: str, tokens: int) -> str:
+        return text[: tokens * CHARS_PER_TOKEN]
+
+    def tail(self, text: str, tokens: int) -> str:
+        return text[len(text) - tokens * CHARS_PER_TOKEN :] if tokens else ""
+
+    def special_tokens(self) -> set[str]:
+        return set(self._special)
+
+
+def load_tokenizer(profile: ProfileConfig) -> Any:
+    """The profile's tokenizer (local files only: nothing is downloaded), or an estimate."""
+    if profile.tokenizer:
+        from transformers import AutoTokenizer
+
+        from aicockpit.engine.tokenizer import ModelTokenizer
+
+        return ModelTokenizer(AutoTokenizer.from_pretrained(profile.tokenizer, local_files_only=True))
+    template = FIM_TEMPLATES["qwen" if profile.fim_template == "auto" else profile.fim_template]
+    return ApproxTokenizer({template.prefix.strip(), template.suffix.strip(), template.middle.strip()})
+
+
+def message_dicts(messages: Any) -> list[dict[str, str]]:
+    """Chat messages as plain dicts, whether given as ``ChatMessage`` or as mappings."""
+    out = []
+    for message in messages:
+        if isinstance(message, Mapping):
+            out.append({"role": str(message["role"]), "content": str(message["content"])})
+        else:
+            out.append({"role": message.role, "content": message.content})
+    return out
+
+
+class OpenAIRemoteEngine:
+    """One profile's remote server. Cheap to build; connects on the first request."""
+
+    def __init__(self, profile: ProfileConfig, tokenizer: Any | None = None) -> None:
+        self.profile = profile
+        self.model_name = profile.model
+        self.tokenizer = tokenizer or load_tokenizer(profile)
+        try:
+            self.fim_template: FimTemplate = detect_template(
+                self.tokenizer.special_tokens(), profile.fim_template
+            )
+        except ValueError:
+            self.fim_template = FIM_TEMPLATES["qwen"]
+        connect = profile.connect_timeout_ms / 1000
+        self._client = httpx.AsyncClient(
+            base_url=profile.url.rstrip("/") + "/",
+            timeout=httpx.Timeout(
+                connect=connect, read=profile.idle_timeout_ms / 1000, write=connect, pool=connect
+            ),
+            # Our own retries and breaker decide; never let the transport retry a stream.
+            transport=httpx.AsyncHTTPTransport(retries=0),
+        )
+        self._active = 0
+
+    def unfinished_requests(self) -> int:
+        return self._active
+
+    def shutdown(self) -> None:
+        """Nothing to stop on the remote side; open streams close with their generators."""
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream"}
+        if self.profile.api_key_env:
+            key = os.environ.get(self.profile.api_key_env)
+            if not key:
+                raise BackendError(
+                    f"the environment variable {self.profile.api_key_env} (API key) is not set",
+                    retryable=False,
+                )
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
+        """The endpoint and JSON body for ``request``."""
+        profile = self.profile
+        body: dict[str, Any] = {
+            **profile.extra_body,  # never over the fields below
+            "model": profile.model,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.top_p != 1.0:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop"] = list(request.stop)[:4]  # the OpenAI API allows at most four
+        if request.messages is not None:
+            body["messages"] = message_dicts(request.messages)
+            return "chat/completions", body
+        if request.fim is not None and profile.fim_mode == "suffix":
+            body["prompt"], body["suffix"] = request.fim
+        elif request.fim is not None:
+            body["prompt"] = self.fim_template.render(*request.fim)
+        else:
+            body["prompt"] = request.prompt
+        return "completions", body
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+        endpoint, body = self.payload(request)
+        chat = endpoint == "chat/completions"
+        self._active += 1
+        try:
+            async with self._client.stream("POST", endpoint, json=body, headers=self._headers()) as response:
+                await _check_response(response)
+                kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if kind == "application/json":  # a server that ignored "stream": one whole answer
+                    yield _whole_answer(await _read_limited(response, MAX_LINE_BYTES), chat)
+                    return
+                if kind != "text/event-stream":
+                    raise BackendError(f"expected an event stream, got content type {kind or 'none'!r}")
+                async for delta in _events(response, chat):
+                    yield delta
+        except httpx.TimeoutException as err:
+            raise BackendError(f"{type(err).__name__}: no answer in time from {self.profile.url}") from None
+        except httpx.HTTPError as err:
+            raise BackendError(f"{type(err).__name__}: {err or 'connection failed'}") from None
+        except (ValueError, TypeError, AttributeError, KeyError) as err:  # garbage shaped like JSON
+            raise BackendError(f"malformed answer ({type(err).__name__}: {err})") from None
+        finally:
+            self._active -= 1
+
+
+async def _check_response(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    detail = (await _read_limited(response, MAX_ERROR_BODY)).decode("utf-8", "replace").strip()
+    try:
+        error = json.loads(detail)
+        detail = str(error.get("error", {}).get("message") or error.get("message") or detail)
+    except (ValueError, AttributeError):
+        pass
+    retryable = response.status_code >= 500 or response.status_code in (408, 429)
+    raise BackendError(f"HTTP {response.status_code}: {detail[:300]}", retryable=retryable)
+
+
+async def _read_limited(response: httpx.Response, limit: int) -> bytes:
+    data = b""
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) > limit:
+            break
+    return data[:limit]
+
+
+async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+    buffer = b""
+    async for chunk in response.aiter_bytes():
+        buffer += chunk
+        while (cut := buffer.find(b"\n")) >= 0:
+            line, buffer = buffer[:cut], buffer[cut + 1 :]
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+        if len(buffer) > MAX_LINE_BYTES:
+            raise BackendError(f"an event line longer than {MAX_LINE_BYTES} bytes")
+    if buffer.strip():
+        yield buffer.decode("utf-8", "replace")
+
+
+async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[GenerationDelta]:
+    """Parse the SSE stream; usage arrives in a last chunk without choices."""
+    finish_reason = None
+    usage: dict[str, Any] = {}
+    generated = 0
+    async for line in _lines(response):
+        if not line.startswith("data:"):
+            continue  # comments (keep-alives), event names, blank separators
+        data = line[5:].strip()
+        if data == "[DONE]":
+            yield _final(finish_reason, usage, generated)
+            return
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise BackendError(f"malformed event in the stream: {data[:120]!r}") from None
+        if not isinstance(event, dict):
+            raise BackendError(f"unexpected event in the stream: {data[:120]!r}")
+        if "error" in event:
+            raise BackendError(f"the server reported an error: {str(event['error'])[:300]}")
+        if isinstance(event.get("usage"), dict):
+            usage = event["usage"]
+        for choice in event.get("choices") or ():
+            text = _choice_text(choice, chat)
+            if text:
+                generated += 1
+                yield GenerationDelta(text=text, generated_tokens=generated)
+            finish_reason = choice.get("finish_reason") or finish_reason
+    if finish_reason is None:
+        raise BackendError("the stream ended before the answer was complete")
+    yield _final(finish_reason, usage, generated)  # servers that finish without [DONE]
+
+
+def _choice_text(choice: Any, chat: bool) -> str:
+    if not isinstance(choice, dict):
+        raise BackendError("a stream chunk has a malformed choice")
+    text = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+    if text is not None and not isinstance(text, str):
+        raise BackendError("a stream chunk's text is not a string")
+    return text or ""
+
+
+def _final(finish_reason: str | None, usage: Any, generated: int) -> GenerationDelta:
+    usage = usage if isinstance(usage, dict) else {}
+    details = usage.get("prompt_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    return GenerationDelta(
+        text="",
+        finished=True,
+        finish_reason=str(finish_reason) if finish_reason is not None else None,
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        cached_tokens=_count(details.get("cached_tokens")),
+        generated_tokens=_count(usage.get("completion_tokens")) or generated,
+    )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _whole_answer(data: bytes, chat: bool) -> GenerationDelta:
+    try:
+        answer = json.loads(data)
+        choice = answer["choices"][0]
+        text = choice["message"]["content"] if chat else choice["text"]
+        if not isinstance(text, str):
+            raise TypeError("text is not a string")
+    except (ValueError, KeyError, IndexError, TypeError) as err:
+        raise BackendError(f"malformed JSON answer ({type(err).__name__}): {data[:120]!r}") from None
+    final = _final(choice.get("finish_reason") or "stop", answer.get("usage") or {}, 1)
+    final.text = text
+    return final

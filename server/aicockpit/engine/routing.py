@@ -1,0 +1,489 @@
+"""Roles to backends: which engine serves completion, edit and chat, and what happens when it fails.
+
+The features call ``router.for_role(role)`` and get an ``Engine``; its
+``generate`` tries the role's profile, then its fallbacks in order. Per
+backend: a circuit breaker, retries with backoff only before the first text
+arrives (afterwards the user has seen text: a failure ends the request), and
+the role's time limits. Every request ends in the usage store.
+
+Embedded profiles share one ``EngineHost`` per distinct engine setting (one
+model can serve several roles); the top-level ``engine`` section always runs in
+the application's own host. ``apply`` unloads engines no role uses before it
+loads new ones, so a switch never holds two models in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+
+from aicockpit.config import ROLES, AicockpitConfig, EngineConfig, ProfileConfig
+from aicockpit.engine.base import (
+    BackendError,
+    Engine,
+    EngineState,
+    EngineUnavailable,
+    GenerationDelta,
+    GenerationRequest,
+)
+from aicockpit.engine.breaker import BreakerState, CircuitBreaker
+from aicockpit.engine.host import EngineHost
+from aicockpit.engine.openai_remote import OpenAIRemoteEngine, load_tokenizer
+from aicockpit.usage import UsageStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+def _key(config: EngineConfig) -> bytes:
+    return msgspec.json.encode(config)
+
+
+def redact_url(url: str) -> str:
+    """A URL without user name or password, for stats and logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class Backend:
+    """One profile: its engine (an embedded host or a remote server) and its health."""
+
+    def __init__(self, name: str, profile: ProfileConfig, host: EngineHost | None = None) -> None:
+        self.name = name
+        self.profile = profile
+        self.host = host
+        self.remote: OpenAIRemoteEngine | None = None
+        self.breaker = CircuitBreaker(profile.breaker_failures, profile.breaker_cooldown_s)
+        self.error = ""
+        self.last_first_token_ms: float | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.profile.backend == "embedded"
+
+    async def prepare(self) -> None:
+        """Remote: load the profile's tokenizer (local files) off the event loop."""
+        if self.embedded or self.remote is not None:
+            return
+        try:
+            tokenizer = await asyncio.to_thread(load_tokenizer, self.profile)
+            self.remote = OpenAIRemoteEngine(self.profile, tokenizer)
+            self.error = ""
+        except Exception as err:  # a bad tokenizer path must not take the server down
+            log.warning("profile %s: cannot load tokenizer %s: %s", self.name, self.profile.tokenizer, err)
+            self.error = f"tokenizer: {type(err).__name__}: {err}"
+
+    def engine(self) -> Engine:
+        if self.embedded:
+            if self.host is None:
+                raise EngineUnavailable(f"profile {self.name}: its engine is not loaded")
+            return self.host.engine
+        if self.remote is None:
+            raise EngineUnavailable(
+                f"profile {self.name} is not ready" + (f": {self.error}" if self.error else "")
+            )
+        return self.remote
+
+    @property
+    def model(self) -> str:
+        try:
+            return self.engine().model_name
+        except EngineUnavailable:
+            return self.profile.engine.model if self.profile.engine else self.profile.model or "embedded"
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"backend": self.profile.backend, "model": self.model}
+        if self.embedded:
+            out["state"] = self.host.state.value if self.host else EngineState.STOPPED.value
+            out["error"] = self.host.error if self.host else ""
+        else:
+            out["url"] = redact_url(self.profile.url)
+            out["state"] = "ready" if self.remote is not None else "failed" if self.error else "loading"
+            out["error"] = self.error
+        try:
+            out["unfinished_requests"] = self.engine().unfinished_requests()
+        except EngineUnavailable:
+            out["unfinished_requests"] = 0
+        out["last_first_token_ms"] = self.last_first_token_ms
+        out.update(self.breaker.status())
+        return out
+
+    async def close(self) -> None:
+        # A client with open streams is left to finish them (and to the garbage collector):
+        # closing it would fail answers already on their way to the user.
+        if self.remote is not None and self.remote.unfinished_requests() == 0:
+            await self.remote.aclose()
+
+
+class Router:
+    def __init__(
+        self,
+        default_host: EngineHost,
+        usage: UsageStore | None = None,
+        host_factory: Callable[[], EngineHost] = EngineHost,
+    ) -> None:
+        self.default_host = default_host
+        self.usage = usage
+        self._host_factory = host_factory
+        self._hosts: dict[bytes, EngineHost] = {}
+        self._backends: dict[str, Backend] = {}
+        self._config = AicockpitConfig()
+        self._overrides: dict[str, str] = {}  # role -> profile, from switchProfile
+        self._switching: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+        self.started = False
+
+    # -- configuration -------------------------------------------------------------
+
+    def configure(self, config: AicockpitConfig) -> None:
+        """Take a new config now; engines follow in ``apply``. A role the user re-points drops its switch."""
+        for role in ROLES:
+            if getattr(config.roles, role).profile != getattr(self._config.roles, role).profile:
+                self._overrides.pop(role, None)
+        self._overrides = {r: p for r, p in self._overrides.items() if p in config.profiles}
+        self._config = config
+        for name, backend in list(self._backends.items()):
+            profile = config.profiles.get(name)
+            if profile is None or _changed(backend.profile, profile):
+                self._backends.pop(name)
+                _spawn(backend.close())
+            else:  # sampling, limits and extra fields change in place; health history stays
+                backend.profile = profile
+                if backend.remote is not None:
+                    backend.remote.profile = profile
+                backend.breaker.reconfigure(profile.breaker_failures, profile.breaker_cooldown_s)
+        for name in self.used_profiles():
+            if name not in self._backends:
+                self._backends[name] = Backend(name, config.profiles[name])
+        for backend in self._backends.values():  # engines whose settings changed are reassigned in apply
+            if backend.embedded and backend.host is not self._hosts.get(self._engine_key(backend)):
+                backend.host = None
+
+    def profile_for(self, role: str) -> str:
+        return self._overrides.get(role) or getattr(self._config.roles, role).profile
+
+    def chain(self, role: str) -> list[str]:
+        """The role's profile, then its fallbacks, each once."""
+        names = [self.profile_for(role), *getattr(self._config.roles, role).fallback]
+        return list(dict.fromkeys(names))
+
+    def used_profiles(self) -> list[str]:
+        return list(dict.fromkeys(name for role in ROLES for name in self.chain(role)))
+
+    def engine_config(self, profile: ProfileConfig) -> EngineConfig:
+        return profile.engine or self._config.engine
+
+    def _engine_key(self, backend: Backend) -> bytes:
+        return _key(self.engine_config(backend.profile))
+
+    def uses_default_engine(self) -> bool:
+        wanted = _key(self._config.engine)
+        return any(
+            self._backends[n].embedded and self._engine_key(self._backends[n]) == wanted
+            for n in self.used_profiles()
+        )
+
+    async def apply(self, config: AicockpitConfig | None = None, progress: Progress | None = None) -> None:
+        """Bring the running engines in line with the config: unload unused ones first, then load."""
+        async with self._lock:
+            if config is not None:
+                self.configure(config)
+            self.started = True
+            await self._reconcile(progress or (lambda message: None))
+
+    async def _reconcile(self, progress: Progress) -> None:
+        used = [self._backends[name] for name in self.used_profiles()]
+        wanted: dict[bytes, EngineConfig] = {}
+        for backend in used:
+            if backend.embedded:
+                wanted[self._engine_key(backend)] = self.engine_config(backend.profile)
+        # 1. Unload what no role uses any more, before loading anything: memory is the limit.
+        for key, host in list(self._hosts.items()):
+            if key not in wanted:
+                del self._hosts[key]
+                for backend in self._backends.values():
+                    if backend.host is host:
+                        backend.host = None
+                if host.running or host.state is EngineState.READY:
+                    progress("unloading an embedded model no role uses")
+                    log.info("unloading an embedded engine no role uses")
+                await host.stop()
+        # 2. Load what is new. The application's own host takes the top-level engine section.
+        for key, config in wanted.items():
+            if key in self._hosts:
+                continue
+            free = self.default_host not in self._hosts.values() and not self.default_host.running
+            host = self.default_host if free and key == _key(self._config.engine) else self._host_factory()
+            self._hosts[key] = host
+            progress(f"loading {config.model}")
+            host.start(config)
+        for backend in used:
+            if backend.embedded:
+                backend.host = self._hosts[self._engine_key(backend)]
+            else:
+                await backend.prepare()
+
+    async def wait_ready(self, role: str, timeout: float | None = None) -> None:
+        """Wait until the role's own profile can serve (embedded: loaded or failed)."""
+        backend = self._backends[self.profile_for(role)]
+        if backend.host is not None:
+            await backend.host.wait_ready(timeout)
+
+    async def switch_profile(
+        self, role: str, profile: str, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Point ``role`` at ``profile``; requests for the role meanwhile get ``EngineUnavailable``."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        if profile not in self._config.profiles:
+            raise ValueError(f"no profile named {profile!r}; profiles are {', '.join(self._config.profiles)}")
+        if role in self._switching:
+            raise ValueError(f"{role} is already switching to {self._switching[role]}")
+        progress = progress or (lambda message: None)
+        self._switching[role] = profile
+        try:
+            async with self._lock:
+                self._overrides[role] = profile
+                self.configure(self._config)
+                await self._reconcile(progress)
+            await self.wait_ready(role, self.engine_config(self._config.profiles[profile]).start_timeout_s)
+        finally:
+            self._switching.pop(role, None)
+        status = self._backends[profile].status()
+        return {"role": role, "profile": profile, "state": status["state"], "error": status["error"]}
+
+    async def stop(self) -> None:
+        """Stop every engine and close every connection (server shutdown)."""
+        async with self._lock:
+            hosts = list(dict.fromkeys([*self._hosts.values(), self.default_host]))
+            await asyncio.gather(*(host.stop() for host in hosts), return_exceptions=True)
+            for backend in self._backends.values():
+                await backend.close()
+
+    def kill_now(self) -> None:
+        for host in dict.fromkeys([*self._hosts.values(), self.default_host]):
+            host.kill_now()
+
+    # -- serving ------------------------------------------------------------------
+
+    def for_role(self, role: str) -> RoleEngine:
+        """An engine for ``role``; raises ``EngineUnavailable`` while nothing can serve it."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        if role in self._switching:
+            raise EngineUnavailable(f"{role} is switching to profile {self._switching[role]}: loading")
+        backends = [self._backends[name] for name in self.chain(role) if name in self._backends]
+        usable = []
+        for backend in backends:
+            try:
+                usable.append((backend, backend.engine()))
+            except EngineUnavailable:
+                continue
+        if not usable:
+            reasons = "; ".join(f"{b.name}: {b.status()['state']}" for b in backends)
+            raise EngineUnavailable(f"no backend for {role} is ready ({reasons})")
+        return RoleEngine(role, getattr(self._config.roles, role), usable, self.usage)
+
+    def host_for_role(self, role: str) -> RoleHost:
+        return RoleHost(self, role)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "roles": {
+                role: {
+                    "profile": self.profile_for(role),
+                    "fallback": getattr(self._config.roles, role).fallback,
+                    "switching_to": self._switching.get(role),
+                }
+                for role in ROLES
+            },
+            "backends": {
+                name: {**b.status(), "in_use": name in self.used_profiles()}
+                for name, b in self._backends.items()
+            },
+        }
+
+
+class RoleHost:
+    """Looks like an ``EngineHost`` to code that only reads ``.engine`` (the completion service)."""
+
+    def __init__(self, router: Router, role: str) -> None:
+        self._router, self._role = router, role
+
+    @property
+    def engine(self) -> RoleEngine:
+        return self._router.for_role(self._role)
+
+
+class RoleEngine:
+    """An ``Engine`` that serves one request from the first backend able to."""
+
+    def __init__(self, role: str, limits, candidates: list[tuple[Backend, Engine]], usage) -> None:
+        self.role = role
+        self._limits = limits
+        self._candidates = candidates
+        self._usage = usage
+        # Prompts are budgeted with the tokenizer of the backend most likely to answer.
+        first = next((c for c in candidates if c[0].breaker.state is not BreakerState.OPEN), candidates[0])
+        self.model_name = first[1].model_name
+        self.tokenizer = first[1].tokenizer
+        self.backend = first[0].name
+
+    def unfinished_requests(self) -> int:
+        return sum(engine.unfinished_requests() for _, engine in self._candidates)
+
+    def shutdown(self) -> None:
+        """Engines belong to their hosts; a role view has nothing to release."""
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+        deadline = time.monotonic() + self._limits.timeout_ms / 1000
+        reasons: list[str] = []
+        for backend, engine in self._candidates:
+            if not backend.breaker.allow():
+                reasons.append(f"{backend.name}: breaker open")
+                continue
+            retries = backend.profile.retries if backend.breaker.state is BreakerState.CLOSED else 0
+            for attempt in range(retries + 1):
+                outcome = _Attempt()
+                try:
+                    async for delta in self._attempt(backend, engine, request, attempt, deadline, outcome):
+                        yield delta
+                except BackendError as err:
+                    reason = f"{backend.name}: {err}"
+                    if outcome.started:  # text already went out: no retry, no fallback
+                        self._finish(backend, engine, outcome, failed=reason)
+                        raise BackendError(f"{self.role} request failed mid-stream ({reason})") from None
+                    if attempt < retries and err.retryable and time.monotonic() < deadline:
+                        log.info("%s; retrying (%d of %d)", reason, attempt + 1, retries)
+                        await asyncio.sleep(backend.profile.retry_backoff_ms / 1000 * 2**attempt)
+                        continue
+                    self._finish(backend, engine, outcome, failed=reason)
+                    log.warning("%s request: %s", self.role, reason)
+                    reasons.append(reason)
+                    break
+                except BaseException:  # cancelled or closed by the consumer: no verdict on the backend
+                    backend.breaker.release()
+                    self._finish(backend, engine, outcome, failed=None, verdict=False)
+                    raise
+                self._finish(backend, engine, outcome, failed=None)
+                return
+        raise BackendError(f"no backend answered the {self.role} request: " + "; ".join(reasons))
+
+    async def _attempt(
+        self,
+        backend: Backend,
+        engine: Engine,
+        request: GenerationRequest,
+        attempt: int,
+        deadline: float,
+        outcome: _Attempt,
+    ) -> AsyncIterator[GenerationDelta]:
+        request = _for_profile(request, backend.profile, attempt)
+        started = time.monotonic()
+        first_deadline = min(deadline, started + self._limits.first_token_timeout_ms / 1000)
+        async with aclosing(engine.generate(request)) as stream:
+            while True:
+                # The time limit wraps only the wait for the next piece, never the
+                # consumer's own work between pieces.
+                limit = deadline if outcome.started else first_deadline
+                try:
+                    async with asyncio.timeout_at(_loop_time(limit)):
+                        delta = await anext(stream)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    what = "the next piece" if outcome.started else "the first token"
+                    raise BackendError(f"timed out waiting for {what}") from None
+                except BackendError:
+                    raise
+                except RuntimeError as err:  # an engine that died or stopped (EngineUnavailable too)
+                    raise BackendError(f"{type(err).__name__}: {err}") from None
+                outcome.update(delta)
+                if not outcome.started and delta.text:
+                    outcome.started = True
+                    backend.last_first_token_ms = round((time.monotonic() - started) * 1000, 1)
+                yield delta
+
+    def _finish(
+        self, backend: Backend, engine: Engine, outcome: _Attempt, failed: str | None, verdict: bool = True
+    ) -> None:
+        if verdict:
+            if failed is None:
+                backend.breaker.success()
+            else:
+                backend.breaker.failure(failed)
+        if self._usage is not None:
+            self._usage.record(
+                self.role,
+                backend.name,
+                engine.model_name,
+                prompt_tokens=outcome.prompt_tokens,
+                cached_tokens=outcome.cached_tokens,
+                completion_tokens=outcome.generated_tokens,
+                failed=failed is not None,
+            )
+
+
+@dataclasses.dataclass
+class _Attempt:
+    started: bool = False
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    generated_tokens: int = 0
+
+    def update(self, delta: GenerationDelta) -> None:
+        self.prompt_tokens = max(self.prompt_tokens, delta.prompt_tokens)
+        self.cached_tokens = max(self.cached_tokens, delta.cached_tokens)
+        self.generated_tokens = max(self.generated_tokens, delta.generated_tokens)
+
+
+def _for_profile(request: GenerationRequest, profile: ProfileConfig, attempt: int) -> GenerationRequest:
+    """The profile's sampling settings over the request's; a fresh id per attempt."""
+    changes: dict[str, Any] = {}
+    if attempt:
+        changes["request_id"] = f"{request.request_id}-r{attempt}"
+    if profile.temperature is not None:
+        changes["temperature"] = profile.temperature
+    if profile.top_p is not None:
+        changes["top_p"] = profile.top_p
+    if profile.max_tokens is not None and profile.max_tokens < request.max_tokens:
+        changes["max_tokens"] = profile.max_tokens
+    return dataclasses.replace(request, **changes) if changes else request
+
+
+def _loop_time(deadline: float) -> float:
+    """``time.monotonic`` deadline to the event loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (deadline - time.monotonic())
+
+
+def _changed(old: ProfileConfig, new: ProfileConfig) -> bool:
+    """Did anything change that needs a new backend (not just limits and sampling)?"""
+    fields = ("backend", "engine", "url", "model", "api_key_env", "tokenizer", "fim_mode", "fim_template")
+    fields += ("connect_timeout_ms", "idle_timeout_ms")
+    return any(getattr(old, f) != getattr(new, f) for f in fields)
+
+
+_tasks: set[asyncio.Task] = set()
+
+
+def _spawn(coro) -> None:
+    """Run ``coro`` in the background if there is a loop, keeping a reference (else drop it)."""
+    try:
+        task = asyncio.get_running_loop().create_task(coro)
+    except RuntimeError:
+        coro.close()
+        return
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)

@@ -1,0 +1,234 @@
+"""Remote backend against a real ``vllm serve`` with the tiny model on 127.0.0.1.
+
+First through the router in this process (completion, edit, chat, cancel), then
+through the session's language server, whose completion role is pointed at the
+server with the embedded engine as fallback; the last test kills the server in
+the middle of a stream and brings it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+
+import pytest
+from lsprotocol import types
+
+from aicockpit.config import decode_config
+from aicockpit.engine.base import ChatMessage, GenerationRequest
+from aicockpit.engine.host import EngineHost
+from aicockpit.engine.routing import Router
+from aicockpit.usage import UsageStore
+from tests.conftest import INIT_OPTIONS
+from tests.e2e.helpers import inline_params, open_doc
+from tests.support import plain, stats, tiny_model
+from tests.vllm_serve import SERVED_NAME, VllmServe
+
+CODE = '''def total_price(items, tax_rate):
+    """Sum the prices of the items and add the tax."""
+    subtotal = sum(item.price * item.quantity for item in items)
+    return subtotal * (1 + tax_rate)
+
+
+def cheapest(items):
+    '''
+
+
+@pytest.fixture(scope="module")
+async def vllm_server(tmp_path_factory):
+    server = VllmServe(tmp_path_factory.mktemp("vllm_serve") / "serve.log")
+    try:
+        await server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def remote_profile(server: VllmServe, **extra) -> dict:
+    return {
+        "backend": "openai",
+        "url": server.url,
+        "model": SERVED_NAME,
+        "tokenizer": str(tiny_model()),
+        "retry_backoff_ms": 50,
+        **extra,
+    }
+
+
+@pytest.fixture
+async def router(vllm_server, tmp_path):
+    options = {
+        "profiles": {"remote": remote_profile(vllm_server)},
+        "roles": {role: {"profile": "remote"} for role in ("completion", "edit", "chat")},
+    }
+    config, problems = decode_config(options)
+    assert not problems
+    router = Router(EngineHost(), usage=UsageStore(tmp_path / "usage.sqlite3"))
+    await router.apply(config)
+    assert router.status()["backends"]["remote"]["state"] == "ready"
+    assert not router.uses_default_engine()  # nothing embedded is loaded for remote-only roles
+    yield router
+    await router.stop()
+
+
+async def generate(router, role, request):
+    async with aclosing(router.for_role(role).generate(request)) as stream:
+        deltas = [delta async for delta in stream]
+    return "".join(d.text for d in deltas), deltas[-1]
+
+
+async def test_fim_completion_through_vllm_serve(router):
+    before, after = CODE, "\n\nprint(cheapest([]))\n"
+    request = GenerationRequest("c1", "", 12, fim=(before, after))
+    text, last = await generate(router, "completion", request)
+    engine = router.for_role("completion")
+    rendered = engine.tokenizer.count(f"<|fim_prefix|>{before}<|fim_suffix|>{after}<|fim_middle|>")
+    assert text and last.finished and last.finish_reason == "length"
+    assert last.prompt_tokens == rendered  # the FIM tokens went in as special tokens
+    assert last.generated_tokens == 12
+    _, again = await generate(router, "completion", GenerationRequest("c2", "", 12, fim=(before, after)))
+    assert again.cached_tokens >= 32  # vLLM's prefix cache, reported through the usage chunk
+
+
+async def test_edit_and_chat_through_vllm_serve(router):
+    edit = GenerationRequest(
+        "e1",
+        "",
+        16,
+        messages=(
+            ChatMessage("system", "Rewrite the code as instructed. Answer with code only."),
+            ChatMessage("user", f"Instruction: rename items to products\n\n{CODE}"),
+        ),
+    )
+    text, last = await generate(router, "edit", edit)
+    assert text and last.prompt_tokens > 20 and last.generated_tokens == 16
+    chat = GenerationRequest(
+        "h1",
+        "",
+        8,
+        messages=(
+            {"role": "user", "content": "What does total_price do?"},
+            {"role": "assistant", "content": "It sums prices and adds tax."},
+            {"role": "user", "content": "And cheapest?"},
+        ),
+    )
+    text, last = await generate(router, "chat", chat)
+    assert text and last.generated_tokens == 8
+    usage = {row["role"]: row for row in router.usage.report()["rows"]}
+    assert usage["edit"]["model"] == SERVED_NAME and usage["edit"]["completion_tokens"] == 16
+    assert usage["chat"]["requests"] == 1 and usage["chat"]["prompt_tokens"] > 0
+
+
+async def test_closing_the_stream_aborts_the_request_in_vllm(router, vllm_server):
+    request = GenerationRequest("long", "", 3000, messages=(ChatMessage("user", "Write a long story."),))
+    async with aclosing(router.for_role("chat").generate(request)) as stream:
+        async for _ in stream:
+            assert await vllm_server.running_requests() == 1
+            break
+    async with asyncio.timeout(10):
+        while await vllm_server.running_requests():
+            await asyncio.sleep(0.1)
+
+
+# -- through the language server ------------------------------------------------------------------
+
+
+async def configure(client, **options) -> None:
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"aicockpit": {**INIT_OPTIONS, **options}})
+    )
+
+
+async def wait_stats(client, check, timeout=30.0) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            current = await stats(client)
+            if check(current):
+                return current
+            await asyncio.sleep(0.1)
+
+
+def remote_settings(server: VllmServe, completion: dict | None = None, **profile) -> dict:
+    profile = remote_profile(server, retries=1, breaker_failures=2, breaker_cooldown_s=8, **profile)
+    return {
+        "profiles": {"remote": profile},
+        "roles": {
+            "completion": {"profile": "remote", "fallback": ["default"], "first_token_timeout_ms": 20000}
+        },
+        "completion": {**INIT_OPTIONS["completion"], "timeout_ms": 30000, **(completion or {})},
+    }
+
+
+@pytest.fixture
+async def remote_client(ready, vllm_server):
+    await configure(ready, **remote_settings(vllm_server))
+    await wait_stats(ready, lambda s: s["backends"].get("remote", {}).get("state") == "ready")
+    yield ready
+    await configure(ready)  # back to the session's settings
+    await wait_stats(ready, lambda s: "remote" not in s["backends"])
+
+
+def backend(current: dict, name: str) -> dict:
+    return current["backends"][name]
+
+
+async def complete(client, uri, line, col):
+    return await asyncio.wait_for(
+        client.text_document_inline_completion_async(inline_params(uri, line, col)), 60
+    )
+
+
+async def test_lsp_completion_served_by_vllm_serve(remote_client):
+    uri = open_doc(remote_client, CODE)
+    result = await complete(remote_client, uri, 7, 0)
+    current = await stats(remote_client)
+    assert result.items and result.items[0].insert_text
+    assert (
+        backend(current, "remote")["successes"] == 1 and current["roles"]["completion"]["profile"] == "remote"
+    )
+    assert current["last_request"]["prompt_tokens"] > 0
+    usage = plain(await remote_client.protocol.send_request_async("aicockpit/usage", {"role": "completion"}))
+    assert any(row["profile"] == "remote" and row["model"] == SERVED_NAME for row in usage["rows"])
+
+
+async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remote_client, vllm_server):
+    client = remote_client
+    # A long completion (vLLM's min_tokens holds off stop strings), so the kill lands mid-stream.
+    long = remote_settings(vllm_server, {"max_tokens": 1024}, extra_body={"min_tokens": 1000})
+    await configure(client, **long)
+    await asyncio.sleep(0.3)
+    uri = open_doc(client, CODE)
+    before = await stats(client)
+    pending = asyncio.ensure_future(complete(client, uri, 7, 4))
+    async with asyncio.timeout(30):
+        while not await vllm_server.running_requests():
+            await asyncio.sleep(0.05)
+    vllm_server.kill()
+    answer = await pending  # answered: empty, because text had already streamed
+    assert isinstance(answer, types.InlineCompletionList)
+    killed = await stats(client)
+    assert backend(killed, "remote")["failures"] == backend(before, "remote")["failures"] + 1
+    assert killed["outcomes"].get("error", 0) == before["outcomes"].get("error", 0) + 1
+
+    # Nobody listens now: the next request fails over to the embedded engine and opens the breaker.
+    await configure(client, **remote_settings(vllm_server, {"multiline": "always"}))
+    await asyncio.sleep(0.3)
+    served = await complete(client, uri, 7, 4)
+    opened = await stats(client)
+    assert served.items and served.items[0].insert_text  # from the embedded fallback
+    assert backend(opened, "remote")["breaker"] == "open"
+    assert backend(opened, "default")["successes"] > backend(before, "default")["successes"]
+    assert "ConnectError" in backend(opened, "remote")["last_error"]
+    asked = backend(opened, "remote")["failures"]
+    await complete(client, uri, 7, 4)  # the open breaker skips the remote at once
+    assert backend(await stats(client), "remote")["failures"] == asked
+
+    # The server comes back; after the cool-down one probe goes through and closes the breaker.
+    await vllm_server.start()
+    await wait_stats(client, lambda s: backend(s, "remote")["breaker"] == "half_open", timeout=30)
+    successes = backend(await stats(client), "remote")["successes"]
+    served = await complete(client, uri, 7, 4)
+    recovered = await stats(client)
+    assert served.items
+    assert backend(recovered, "remote")["breaker"] == "closed"
+    assert backend(recovered, "remote")["successes"] == successes + 1

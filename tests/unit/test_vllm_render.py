@@ -1,0 +1,35 @@
+"""The embedded engine's prompt rendering: chat messages through the model's chat template."""
+
+from aicockpit.config import EngineConfig
+from aicockpit.engine.base import ChatMessage, GenerationRequest
+from aicockpit.engine.vllm_local import VllmEngine
+from tests.support import tiny_model
+
+
+class FakeLLM:
+    """Just the tokenizer of the real tiny model; nothing is generated here."""
+
+    def __init__(self):
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(str(tiny_model()), local_files_only=True)
+
+    def get_tokenizer(self):
+        return self.tokenizer
+
+
+def test_chat_messages_use_the_chat_template():
+    engine = VllmEngine(FakeLLM(), EngineConfig(model="tiny"))
+    request = GenerationRequest(
+        "r", "ignored", 8, messages=(ChatMessage("system", "Be brief."), {"role": "user", "content": "hi"})
+    )
+    assert engine.render(request) == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_fim_parts_use_the_models_own_layout_and_plain_prompts_pass_through():
+    engine = VllmEngine(FakeLLM(), EngineConfig(model="tiny"))
+    fim = GenerationRequest("r", "<PRE> a <SUF>b <MID>", 8, fim=("a", "b"))
+    assert engine.render(fim) == "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>"
+    assert engine.render(GenerationRequest("r", "plain text", 8)) == "plain text"
