@@ -37,7 +37,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   command("aicockpit.showLogs", () => server.output.show(true));
   command("aicockpit.showStats", () => showStats(status, documents));
   command("aicockpit.toggleGhostText", () => toggleGhostText());
-  command("aicockpit.pickProfile", (role?: unknown, profile?: unknown) => pickProfile(server, role, profile));
+  command("aicockpit.pickProfile", (role?: unknown, profile?: unknown) => pickProfile(server, status, role, profile));
   command("aicockpit.showMenu", () => showMenu(status));
   command("aicockpit.editSelection", () => previewer.editSelection());
   command("aicockpit.acceptEditPreview", () => previewer.accept());
@@ -91,33 +91,50 @@ async function showMenu(status: StatusBar): Promise<void> {
   if (pick?.run) await vscode.commands.executeCommand(pick.run);
 }
 
-/** Asks for a role and a profile (names from the `profiles` settings when there are any). */
-async function pickProfile(server: ServerSupervisor, role?: unknown, profile?: unknown): Promise<void> {
+/** Asks for a role and a profile: the profiles the server knows and the configured ones. */
+async function pickProfile(server: ServerSupervisor, status: StatusBar, role?: unknown, profile?: unknown): Promise<void> {
   const client = server.client;
   if (!client) {
     void vscode.window.showWarningMessage("aicockpit: the server is not running.");
     return;
   }
+  const stats = (await status.poll()) ?? status.stats;
+  const current = (r: string) => stats?.roles?.[r]?.profile ?? "default";
   const chosenRole =
-    typeof role === "string" ? role : await vscode.window.showQuickPick(ROLES, { title: "aicockpit: switch the profile for" });
+    typeof role === "string"
+      ? role
+      : (
+          await vscode.window.showQuickPick(
+            ROLES.map((r) => ({ label: r, description: `now: ${current(r)}` })),
+            { title: "aicockpit: switch the profile for" },
+          )
+        )?.label;
   if (!chosenRole) return;
   const configured = vscode.workspace.getConfiguration(SECTION).get<unknown>("profiles");
-  const names =
-    configured && typeof configured === "object" && !Array.isArray(configured) ? Object.keys(configured) : [];
+  const names = new Set(["default", ...Object.keys(stats?.backends ?? {})]);
+  if (configured && typeof configured === "object" && !Array.isArray(configured)) {
+    for (const name of Object.keys(configured)) names.add(name);
+  }
   const chosen =
     typeof profile === "string"
       ? profile
-      : names.length > 0
-        ? await vscode.window.showQuickPick(names, { title: `aicockpit: profile for ${chosenRole}` })
-        : await vscode.window.showInputBox({ title: `aicockpit: profile for ${chosenRole}`, prompt: "Profile name" });
+      : (
+          await vscode.window.showQuickPick(
+            [...names].map((name) => ({ label: name, description: name === current(chosenRole) ? "current" : "" })),
+            { title: `aicockpit: profile for ${chosenRole}` },
+          )
+        )?.label;
   if (!chosen) return;
   try {
-    await client.sendRequest(ExecuteCommandRequest.type, {
+    const result = await client.sendRequest(ExecuteCommandRequest.type, {
       command: SWITCH_PROFILE_COMMAND,
       arguments: [{ role: chosenRole, profile: chosen }],
     });
+    const state = (result as { state?: string; error?: string } | null) ?? {};
+    if (state.state === "failed") throw new Error(state.error ?? "the profile failed to start");
     void vscode.window.setStatusBarMessage(`aicockpit: ${chosenRole} uses ${chosen}`, 3000);
   } catch (error) {
     void vscode.window.showErrorMessage(`aicockpit: cannot switch profile: ${error instanceof Error ? error.message : String(error)}`);
   }
+  await status.poll();
 }

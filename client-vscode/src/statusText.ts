@@ -6,8 +6,17 @@ export interface EngineStats {
   error?: string | null;
 }
 
+export interface RoleStats {
+  profile?: string;
+  fallback?: string | null;
+  switching_to?: string | null;
+}
+
 export interface Stats {
   engine?: EngineStats;
+  /** Which profile serves each role (completion, edit, chat), and each profile's backend. */
+  roles?: Record<string, RoleStats>;
+  backends?: Record<string, EngineStats & { backend?: string }>;
   prefix_cache_hit_ratio?: number;
   requests?: number;
   last_request?: { kind?: string; outcome?: string; timings_ms?: Record<string, number> } | null;
@@ -32,6 +41,12 @@ export function lastLatencyMs(stats: Stats): number | undefined {
   return typeof ms === "number" ? ms : undefined;
 }
 
+/** The backend that serves ghost text: the completion role's profile, else the embedded engine. */
+export function completionBackend(stats: Stats): EngineStats | undefined {
+  const profile = stats.roles?.completion?.profile;
+  return (profile && stats.backends?.[profile]) || stats.engine;
+}
+
 export function statusView(
   phase: ClientPhase,
   stats: Stats | undefined,
@@ -43,10 +58,10 @@ export function statusView(
     return { text: "$(error) aicockpit: server failed", tooltip: detail || "The server could not start.", error: true };
   }
   if (phase === "stopped") return { text: "$(debug-disconnect) aicockpit: stopped", tooltip: "The server is stopped.", error: false };
-  if (phase === "starting" || phase === "restarting" || !stats?.engine) {
+  const engine = stats ? completionBackend(stats) : undefined;
+  if (phase === "starting" || phase === "restarting" || !stats || !engine) {
     return { text: `$(sync~spin) aicockpit: ${phase === "restarting" ? "restarting" : "starting"}`, tooltip: detail || "Starting the server.", error: false };
   }
-  const engine = stats.engine;
   const model = engine.model ?? "";
   const off = ghostText ? "" : " (ghost text off)";
   switch (engine.state) {
@@ -78,8 +93,12 @@ export function statusView(
 
 /** Lines for the stats quick pick: the figures a user asks about first. */
 export function statsLines(stats: Stats): string[] {
+  const engine = completionBackend(stats);
   const lines = [
-    `Engine: ${stats.engine?.state ?? "unknown"} (${stats.engine?.model ?? "?"})`,
+    `Engine: ${engine?.state ?? "unknown"} (${engine?.model ?? "?"})`,
+    ...Object.entries(stats.roles ?? {}).map(
+      ([role, r]) => `Role ${role}: ${r.profile ?? "default"}${r.switching_to ? ` (switching to ${r.switching_to})` : ""}`,
+    ),
     `Requests: ${stats.requests ?? 0}`,
     `Prefix-cache hit ratio: ${formatPercent(stats.prefix_cache_hit_ratio)}`,
   ];
@@ -87,6 +106,6 @@ export function statsLines(stats: Stats): string[] {
   if (latency !== undefined) lines.push(`Last request: ${Math.round(latency)} ms (${stats.last_request?.outcome ?? "?"})`);
   const answered = stats.stages_ms?.answered;
   if (answered) lines.push(`Answered p50/p95: ${Math.round(answered.p50 ?? 0)} / ${Math.round(answered.p95 ?? 0)} ms`);
-  if (stats.engine?.error) lines.push(`Error: ${stats.engine.error}`);
+  if (engine?.error) lines.push(`Error: ${engine.error}`);
   return lines;
 }

@@ -56,6 +56,16 @@ describe("status", () => {
     assert.equal(statusView("failed", undefined, true, 0, "no python").tooltip, "no python");
     assertIncludes(statusView("starting", undefined, true).text, "starting");
   });
+  it("follows the backend of the completion role", () => {
+    const remote = {
+      ...ready,
+      roles: { completion: { profile: "remote" }, chat: { profile: "default", switching_to: "big" } },
+      backends: { default: { state: "stopped" }, remote: { state: "loading", model: "qwen-7b" } },
+    };
+    assertIncludes(statusView("running", remote, true, 3).text, "loading 3 s");
+    assertIncludes(statsLines(remote), "Role chat: default (switching to big)");
+    assertIncludes(statsLines(remote), "Engine: loading (qwen-7b)");
+  });
   it("lists the figures", () => {
     assertIncludes(statsLines(ready), "Prefix-cache hit ratio: 82%");
   });

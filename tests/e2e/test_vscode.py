@@ -228,6 +228,25 @@ def test_chat_sessions_fork_rename_and_delete(vscode):
         assert driver.find_elements(By.CSS_SELECTOR, ".message") == []
 
 
+def pick(vscode, label: str) -> None:
+    """Choose ``label`` in the open quick pick."""
+    box = vscode.wait_css(".quick-input-widget .quick-input-box input", timeout=30)
+    rows = ".quick-input-list .monaco-list-row"
+    wait_until(f"{label} in the list", lambda: any(label in r.text for r in vscode.find(rows)), 30)
+    box.send_keys(label, Keys.ENTER)
+
+
+def test_switch_profile_reaches_the_server(vscode):
+    vscode.run_command("aicockpit: Switch Profile")
+    pick(vscode, "chat")
+    pick(vscode, "default")
+    wait_until(
+        "the switch to be confirmed",
+        lambda: any("chat uses default" in e.text for e in vscode.find(".statusbar-item")),
+        60,
+    )
+
+
 def test_a_crashed_server_is_restarted(vscode):
     (first,) = [p for p in vscode.server.server_processes() if "serve" in p.cmdline()]
     for proc in [*first.children(recursive=True), first]:

@@ -32,14 +32,22 @@ def test_every_server_field_is_a_setting():
         for category in manifest["contributes"]["configuration"]
         for key, value in category["properties"].items()
     }
-    root = defs[schema["$ref"].split("/")[-1]]
-    for section, ref in root["properties"].items():
-        if "$ref" not in ref:  # a top-level field, not a section
-            assert f"aicockpit.{section}" in settings, section
-            continue
-        struct = defs[ref["$ref"].split("/")[-1]]
-        for name, field in struct["properties"].items():
-            key = f"aicockpit.{section}.{name}"
+
+    def struct(node: dict) -> dict | None:
+        node = defs[node["$ref"].split("/")[-1]] if "$ref" in node else node
+        return node if node.get("type") == "object" and node.get("additionalProperties") is False else None
+
+    def check(node: dict, prefix: str) -> int:
+        count = 0
+        for name, field in node["properties"].items():
+            key = f"{prefix}.{name}"
+            if (inner := struct(field)) is not None:
+                count += check(inner, key)
+                continue
             assert key in settings, f"{key} missing from client-vscode/package.json"
             if "default" in field:
                 assert settings[key]["default"] == field["default"], key
+            count += 1
+        return count
+
+    assert check(struct(schema), "aicockpit") >= 20
