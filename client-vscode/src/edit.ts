@@ -64,7 +64,7 @@ export class EditPreviewer implements vscode.Disposable {
     );
     if (result === undefined) return;
     const edit = await client.protocol2CodeConverter.asWorkspaceEdit(result.edit);
-    await this.propose(document, edit, `aicockpit: ${instruction.trim()}`, result.version ?? document.version);
+    await this.propose(document, edit, `aicockpit: ${instruction.trim()}`, result.version ?? argument.version);
   }
 
   /** Sends workspace/executeCommand; errors (a stale document, no model) are shown, not thrown. */

@@ -27,6 +27,7 @@ APP = "app.py"
 def vscode():
     server = CodeServer()
     browser = None
+    servers = []
     try:
         server.start()
         browser = Browser(server.url)
@@ -37,8 +38,10 @@ def vscode():
         if browser is not None:
             browser.screenshot("last")
             browser.quit()
+        servers = server.server_processes()
         server.stop()
-    assert not server.server_processes(), "an aicockpit server outlived code-server"
+    alive = [p for p in servers if p.is_running() and p.status() != "zombie"]
+    assert not alive, f"aicockpit servers outlived code-server: {alive}"
 
 
 def app_lines(vscode) -> list[str]:
