@@ -78,7 +78,10 @@ async def wait_engine_ready(client, timeout: float = ENGINE_READY_TIMEOUT_S) -> 
     async with asyncio.timeout(timeout):
         while True:
             current = await stats(client)
-            if current["engine"]["state"] in ("ready", "failed"):
+            engine = current["engine"]
+            if engine["state"] == "failed" or (
+                engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running")
+            ):
                 assert current["engine"]["state"] == "ready", current["engine"]
                 return current
             await asyncio.sleep(0.25)

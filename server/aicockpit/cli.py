@@ -1,4 +1,4 @@
-"""Command line: ``aicockpit serve`` (LSP over stdio), ``complete`` (headless), ``usage``, ``schema``."""
+"""The aicockpit command: serve (LSP over stdio), complete, edit, chat, bench, usage, schema."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit import __version__
+
+DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "traces"
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -47,11 +49,54 @@ def serve(args: argparse.Namespace) -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     from aicockpit.server import build_server
 
-    server = build_server(overrides_from(args))
+    host = None
+    if args.dev_engine_stub is not None:  # benchmarks only: the server's overhead without a model
+        from aicockpit.bench.stub_engine import stub_factory
+        from aicockpit.engine.host import EngineHost
+
+        host = EngineHost(stub_factory(args.dev_engine_stub))
+    server = build_server(overrides_from(args), host)
+    exporter = start_metrics(args.metrics_port, server.app) if args.metrics_port is not None else None
     try:
         server.start_io(stdin=sys.stdin.buffer, stdout=protocol_out)
     finally:
         server.app.router.kill_now()
+        if exporter is not None:
+            exporter.stop()
+    return 0
+
+
+def start_metrics(port: int, app):
+    """The Prometheus exporter on 127.0.0.1; a busy port is reported and the server goes on without it."""
+    from aicockpit.features.stats import stats_payload
+    from aicockpit.telemetry import MetricsExporter
+
+    try:
+        return MetricsExporter(port, lambda: stats_payload(app)).start()
+    except (OSError, OverflowError) as err:
+        logging.getLogger("aicockpit").error("metrics exporter not started on 127.0.0.1:%d: %s", port, err)
+        return None
+
+
+def bench(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level or "warning")
+    from aicockpit.bench.run import run_bench
+
+    if args.engine_stub is None and not args.model:
+        print(
+            "aicockpit bench: give --model (e.g. fixtures/tiny_model/out) or --engine-stub MS",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = asyncio.run(run_bench(args))
+    except (ValueError, RuntimeError, TimeoutError, ConnectionError) as err:
+        print(f"aicockpit bench: {err}", file=sys.stderr)
+        return 1
+    text = json.dumps(report, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
     return 0
 
 
@@ -121,16 +166,18 @@ async def _complete(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_engine(app, work) -> int:
-    """Start the engine, run ``work()``, always stop the engine."""
-    app.host.start(app.config.engine)
+async def _with_engine(app, role: str, work) -> int:
+    """Load what ``role`` needs, run ``work()``, always stop the engines."""
+    await app.router.apply(app.config)
     try:
-        if (await app.host.wait_ready()).value != "ready":
-            print(f"aicockpit: the engine failed to start: {app.host.error}", file=sys.stderr)
+        await app.router.wait_ready(role)
+        backend = app.router.status()["backends"][app.router.profile_for(role)]
+        if backend["state"] != "ready":
+            print(f"aicockpit: the engine failed to start: {backend['error']}", file=sys.stderr)
             return 1
         return await work()
     finally:
-        await app.host.stop()
+        await app.router.stop()
 
 
 def _parse_range(text: str) -> tuple[int, int | None, int, int | None]:
@@ -170,7 +217,7 @@ async def _edit(args: argparse.Namespace) -> int:
         print(unified_diff(text, new_text, path.name) if args.diff else new_text, end="")
         return 0
 
-    return await _with_engine(app, work)
+    return await _with_engine(app, "edit", work)
 
 
 def chat(args: argparse.Namespace) -> int:
@@ -195,7 +242,7 @@ async def _chat(args: argparse.Namespace) -> int:
         print(f"-- session {reply.session}", file=sys.stderr)
         return 0
 
-    return await _with_engine(app, work)
+    return await _with_engine(app, "chat", work)
 
 
 def _read_text(path: Path) -> str | None:
@@ -242,7 +289,35 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("serve", help="run the language server on stdio")
     _engine_flags(p)
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics (off by default)",
+    )
+    # Development only: a fixed-latency engine stub instead of a model (used by `aicockpit bench`).
+    p.add_argument("--dev-engine-stub", type=float, metavar="MS", help=argparse.SUPPRESS)
     p.set_defaults(run=serve)
+
+    p = commands.add_parser("bench", help="replay typing traces against a real `aicockpit serve`")
+    p.add_argument(
+        "--traces",
+        nargs="+",
+        default=[str(DEFAULT_TRACES)],
+        help="trace files or folders (default: %(default)s)",
+    )
+    p.add_argument(
+        "--engine-stub", type=float, metavar="MS", help="use an engine stub with this fixed latency"
+    )
+    p.add_argument("--max-tokens", type=int, default=32, help="completion.max_tokens for the run")
+    p.add_argument("--timeout-ms", type=int, default=2000, help="completion.timeout_ms for the run")
+    p.add_argument("--out", help="also write the JSON report to this file")
+    p.add_argument(
+        "--engine-process",
+        action="store_true",
+        help="run vLLM's engine core in its own process (engine.multiprocessing), as on a GPU",
+    )
+    _engine_flags(p)
+    p.set_defaults(run=bench)
 
     p = commands.add_parser("complete", help="complete at a position in a file, without an editor")
     p.add_argument("path")

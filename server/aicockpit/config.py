@@ -76,8 +76,32 @@ class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     timeout_ms: Annotated[
         int,
         msgspec.Meta(ge=10),
-        _doc("Hard time budget per completion in ms; at the deadline the answer is what is ready."),
+        _doc(
+            "Hard time budget per completion in ms, from the keystroke's request on; at the deadline the"
+            " answer is what is ready (500 suits a GPU; CPU engines need more)."
+        ),
     ] = 2000
+    debounce_min_ms: Annotated[
+        int, msgspec.Meta(ge=0, le=2000), _doc("Shortest wait after a keystroke before generating, in ms.")
+    ] = 15
+    debounce_max_ms: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=5000),
+        _doc(
+            "Longest wait after a keystroke, in ms. The wait adapts to the typing rhythm: fast bursts wait"
+            " for the next key, slow typing waits only the minimum."
+        ),
+    ] = 150
+    orphan_grace_ms: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=5000),
+        _doc(
+            "How long a cancelled generation keeps running in case the next request can reuse it, in ms"
+            " (editors cancel the previous request at every keystroke)."
+        ),
+    ] = 100
+    prefetch: Annotated[bool, _doc("Compute the next suggestion as soon as one is accepted.")] = True
+    warmup: Annotated[bool, _doc("Run one short generation when the engine is ready.")] = True
 
 
 class EditConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -12,6 +12,7 @@ from pygls.lsp.server import LanguageServer
 from aicockpit import __version__
 from aicockpit.chat.service import ChatService
 from aicockpit.chat.store import ChatStore
+from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore
@@ -53,6 +54,14 @@ class App:
             self.router.host_for_role("completion"),
             self.telemetry,
             lambda: (self.config.completion, self.config.engine),
+        )
+        # Editor requests go through the scheduler; ``completions`` alone serves one-shot callers.
+        self.scheduler = CompletionScheduler(
+            self.completions,
+            self.documents,
+            self.router.host_for_role("completion"),
+            self.telemetry,
+            lambda: self.config.completion,
         )
         context_limit = lambda: self.config.engine.max_model_len  # noqa: E731
         self.edits = EditService(

@@ -1,14 +1,38 @@
-"""Per-request traces and the aggregates ``aicockpit/stats`` reports."""
+"""Per-request traces, the aggregates ``aicockpit/stats`` reports, and the Prometheus exporter.
+
+Requests (``kind`` completion, prefetch, warmup) each leave a ``RequestTrace``:
+stage times since the request was received, token counts and an outcome.
+Engine work is accounted per engine request (one generation may serve several
+LSP requests), so tokens are never counted twice.
+"""
 
 from __future__ import annotations
 
 import itertools
+import logging
+import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 WASTEFUL_OUTCOMES = {"cancelled", "timed_out", "superseded"}
+# Outcomes where the user got an answer from the pipeline (not dropped on the way).
+ANSWERED_OUTCOMES = {"served", "cache_hit", "reused", "timed_out", "empty"}
+STAGES = (
+    "received",
+    "debounce_end",
+    "context_built",
+    "engine_enqueued",
+    "first_token",
+    "last_token",
+    "post_processed",
+    "answered",
+)
 
 
 @dataclass
@@ -17,24 +41,35 @@ class RequestTrace:
 
     kind: str
     id: int
-    started: float = field(default_factory=time.perf_counter)
+    clock: Callable[[], float] = field(default=time.perf_counter, repr=False)
+    started: float = 0.0
     marks: dict[str, float] = field(default_factory=dict)
     outcome: str = "pending"
+    tag: str | None = None  # the client's workDoneToken, so a benchmark can match its requests
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated_tokens: int = 0
+    debounce_ms: float = 0.0
+    engine_ms: float = 0.0  # time this request waited on engine output
+    engine_accounted: bool = False  # tokens are counted per engine request, not here
 
-    def mark(self, stage: str) -> None:
-        self.marks[stage] = round((time.perf_counter() - self.started) * 1000, 3)
+    def __post_init__(self) -> None:
+        self.started = self.started or self.clock()
+
+    def mark(self, stage: str, at: float | None = None) -> None:
+        self.marks[stage] = round(((at if at is not None else self.clock()) - self.started) * 1000, 3)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "id": self.id,
+            "tag": self.tag,
             "outcome": self.outcome,
             "prompt_tokens": self.prompt_tokens,
             "cached_tokens": self.cached_tokens,
             "generated_tokens": self.generated_tokens,
+            "debounce_ms": round(self.debounce_ms, 3),
+            "engine_ms": round(self.engine_ms, 3),
             "timings_ms": dict(self.marks),
         }
 
@@ -47,20 +82,34 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-class Telemetry:
-    """Keeps the latest traces (bounded) and totals since start."""
+def _ratio(part: float, whole: float) -> float:
+    return round(part / whole, 4) if whole else 0.0
 
-    def __init__(self, keep: int = 2000) -> None:
+
+class Telemetry:
+    """Keeps the latest traces (bounded) and totals since start.
+
+    ``summary`` may be called from the exporter's thread: it reads snapshots
+    (``list(deque)`` and ``dict(counter)`` copy atomically under the GIL).
+    """
+
+    def __init__(self, keep: int = 2000, clock: Callable[[], float] = time.perf_counter) -> None:
         self._traces: deque[RequestTrace] = deque(maxlen=keep)
         self._ids = itertools.count(1)
-        self.outcomes: Counter[str] = Counter()
+        self._clock = clock
+        self.outcomes: Counter[str] = Counter()  # completion requests only
+        self.by_kind: dict[str, Counter[str]] = {}  # outcomes of every kind: completion, prefetch, warmup
+        self.engine_requests: Counter[str] = Counter()  # engine generations started, per kind
+        self.wasted_by_reason: Counter[str] = Counter()
+        self.accepted = 0
+        self.early_stops = 0  # generations stopped once post-processing knew where the suggestion ends
         self.prompt_tokens = 0
         self.cached_tokens = 0
         self.generated_tokens = 0
         self.wasted_tokens = 0
 
-    def start(self, kind: str) -> RequestTrace:
-        trace = RequestTrace(kind, next(self._ids))
+    def start(self, kind: str, tag: str | None = None) -> RequestTrace:
+        trace = RequestTrace(kind, next(self._ids), self._clock, tag=tag)
         trace.mark("received")
         return trace
 
@@ -68,35 +117,197 @@ class Telemetry:
         trace.outcome = outcome
         trace.mark("answered")
         self._traces.append(trace)
-        self.outcomes[outcome] += 1
-        self.prompt_tokens += trace.prompt_tokens
-        self.cached_tokens += trace.cached_tokens
-        self.generated_tokens += trace.generated_tokens
-        if outcome in WASTEFUL_OUTCOMES:
-            self.wasted_tokens += trace.generated_tokens
+        if trace.kind == "completion":
+            self.outcomes[outcome] += 1
+        self.by_kind.setdefault(trace.kind, Counter())[outcome] += 1
+        if not trace.engine_accounted:
+            self.engine_work(
+                trace.prompt_tokens,
+                trace.cached_tokens,
+                trace.generated_tokens,
+                outcome if outcome in WASTEFUL_OUTCOMES else None,
+            )
         return trace
 
+    def engine_started(self, kind: str) -> None:
+        self.engine_requests[kind] += 1
+
+    def engine_work(self, prompt: int, cached: int, generated: int, wasted_reason: str | None) -> None:
+        """One engine request ended; ``wasted_reason`` says why its output was thrown away, if it was."""
+        self.prompt_tokens += prompt
+        self.cached_tokens += cached
+        self.generated_tokens += generated
+        if wasted_reason:
+            self.wasted_tokens += generated
+            self.wasted_by_reason[wasted_reason] += generated
+
+    def traces(self, since: int = 0) -> list[dict[str, Any]]:
+        return [t.as_dict() for t in list(self._traces) if t.id > since]
+
     def summary(self) -> dict[str, Any]:
+        traces = list(self._traces)
+        outcomes = dict(self.outcomes)
         stages: dict[str, list[float]] = {}
-        for trace in self._traces:
+        waits: dict[str, list[float]] = {"debounce": [], "engine": []}
+        for trace in traces:
+            if trace.kind != "completion":
+                continue
             for stage, ms in trace.marks.items():
                 stages.setdefault(stage, []).append(ms)
+            if trace.outcome in ANSWERED_OUTCOMES:
+                waits["debounce"].append(trace.debounce_ms)
+                waits["engine"].append(trace.engine_ms)
+        requests = sum(outcomes.values())
         return {
-            "requests": sum(self.outcomes.values()),
-            "outcomes": dict(self.outcomes),
+            "requests": requests,
+            "outcomes": outcomes,
             "stages_ms": {
-                stage: {f"p{q}": percentile(values, q) for q in (50, 95, 99)}
-                for stage, values in stages.items()
+                stage: {f"p{q}": percentile(stages[stage], q) for q in (50, 95, 99)}
+                for stage in sorted(stages, key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES))
             },
+            "waits_ms": {
+                name: {f"p{q}": percentile(values, q) for q in (50, 95, 99)} for name, values in waits.items()
+            },
+            "cache_hit_rate": _ratio(outcomes.get("cache_hit", 0), requests),
+            "reuse_rate": _ratio(outcomes.get("reused", 0), requests),
+            "accepted": self.accepted,
+            "early_stops": self.early_stops,
+            "by_kind": {kind: dict(counts) for kind, counts in list(self.by_kind.items())},
+            "engine_requests": dict(self.engine_requests),
             "prompt_tokens": self.prompt_tokens,
             "cached_tokens": self.cached_tokens,
-            "prefix_cache_hit_ratio": (
-                round(self.cached_tokens / self.prompt_tokens, 4) if self.prompt_tokens else 0.0
-            ),
+            "prefix_cache_hit_ratio": _ratio(self.cached_tokens, self.prompt_tokens),
             "generated_tokens": self.generated_tokens,
             "wasted_tokens": self.wasted_tokens,
-            "wasted_tokens_ratio": (
-                round(self.wasted_tokens / self.generated_tokens, 4) if self.generated_tokens else 0.0
-            ),
-            "last_request": self._traces[-1].as_dict() if self._traces else None,
+            "wasted_by_reason": dict(self.wasted_by_reason),
+            "wasted_tokens_ratio": _ratio(self.wasted_tokens, self.generated_tokens),
+            "last_request": traces[-1].as_dict() if traces else None,
         }
+
+
+def prometheus_text(stats: dict[str, Any]) -> str:
+    """The ``aicockpit/stats`` figures in Prometheus's text exposition format."""
+    out: list[str] = []
+
+    def metric(name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]) -> None:
+        out.append(f"# HELP aicockpit_{name} {help_}")
+        out.append(f"# TYPE aicockpit_{name} {kind}")
+        for labels, value in samples:
+            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            out.append(
+                f"aicockpit_{name}{{{rendered}}} {float(value)}" if rendered else f"aicockpit_{name} {value}"
+            )
+
+    metric(
+        "completion_requests_total",
+        "counter",
+        "Completion requests by outcome.",
+        [({"outcome": k}, v) for k, v in sorted(stats["outcomes"].items())],
+    )
+    metric(
+        "stage_milliseconds",
+        "gauge",
+        "Per-stage time since a completion request was received (recent requests).",
+        [
+            ({"stage": stage, "quantile": _quantile(q)}, value)
+            for stage, qs in stats["stages_ms"].items()
+            for q, value in qs.items()
+        ],
+    )
+    metric(
+        "wait_milliseconds",
+        "gauge",
+        "Debounce and engine wait per answered completion request (recent requests).",
+        [
+            ({"wait": w, "quantile": _quantile(q)}, v)
+            for w, qs in stats["waits_ms"].items()
+            for q, v in qs.items()
+        ],
+    )
+    metric(
+        "engine_requests_total",
+        "counter",
+        "Engine generations started, by request kind.",
+        [({"kind": k}, v) for k, v in sorted(stats["engine_requests"].items())],
+    )
+    for name, help_ in (
+        ("prompt_tokens", "Prompt tokens sent to the engine."),
+        ("cached_tokens", "Prompt tokens served from the engine's prefix cache."),
+        ("generated_tokens", "Tokens generated."),
+        ("wasted_tokens", "Tokens generated for cancelled, superseded or timed-out work."),
+        ("accepted", "Suggestions the editor reported accepted."),
+        ("early_stops", "Generations stopped as soon as the suggestion's end was known."),
+    ):
+        metric(f"{name}_total", "counter", help_, [({}, stats[name])])
+    for name, help_ in (
+        ("prefix_cache_hit_ratio", "Cached prompt tokens over prompt tokens."),
+        ("wasted_tokens_ratio", "Wasted tokens over generated tokens."),
+        ("cache_hit_rate", "Completion requests answered from the typing-through cache."),
+        ("reuse_rate", "Completion requests answered by attaching to an in-flight generation."),
+    ):
+        metric(name, "gauge", help_, [({}, stats[name])])
+    engine = stats.get("engine", {})
+    metric(
+        "engine_ready",
+        "gauge",
+        "1 when the engine is ready.",
+        [({"state": str(engine.get("state", "unknown"))}, 1 if engine.get("state") == "ready" else 0)],
+    )
+    metric(
+        "engine_unfinished_requests",
+        "gauge",
+        "Requests in the engine.",
+        [({}, engine.get("unfinished_requests", 0))],
+    )
+    return "\n".join(out) + "\n"
+
+
+def _quantile(name: str) -> str:
+    """``p95`` -> ``0.95``, Prometheus's spelling of a quantile."""
+    return str(int(name[1:]) / 100)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class MetricsExporter:
+    """``GET /metrics`` on 127.0.0.1 only, in a daemon thread; off unless ``--metrics-port`` is given."""
+
+    def __init__(self, port: int, stats: Callable[[], dict[str, Any]]) -> None:
+        stats_fn = stats
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                if self.path.split("?", 1)[0] not in ("/metrics", "/"):
+                    self.send_error(404, "only /metrics is served here")
+                    return
+                try:
+                    body = prometheus_text(stats_fn()).encode()
+                except Exception as err:  # never take the server down for a scrape
+                    log.exception("metrics scrape failed")
+                    self.send_error(500, str(err))
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                log.debug("metrics: " + format, *args)
+
+        # Loopback only: the figures describe the user's code activity.
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="metrics", daemon=True)
+
+    def start(self) -> MetricsExporter:
+        self._thread.start()
+        log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", self.port)
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

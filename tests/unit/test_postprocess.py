@@ -28,3 +28,16 @@ def test_degenerate_repetition_is_cut():
 def test_settings_override_the_guess():
     assert cursor_shape("x = ", "", "always").multiline
     assert not cursor_shape("def f():", "", "never").multiline
+
+
+def test_generation_is_settled_once_the_suggestion_cannot_change():
+    from aicockpit.completion.postprocess import cursor_shape, suggestion_settled
+
+    single = cursor_shape("    total = ", ")", "auto")
+    assert not suggestion_settled("price * qty", single, ")\n")
+    assert suggestion_settled("price * qty\n", single, ")\n")
+    block = cursor_shape("def f(a):", "", "auto")
+    assert not suggestion_settled("\n    x = a\n    ret", block, "\n")
+    assert not suggestion_settled("\n    x = a\n    return x", block, "\n")  # the last line is unfinished
+    assert suggestion_settled("\n    x = a\n    return x\nprint(", block, "\n")  # left the block
+    assert suggestion_settled("\n    x = 1\n    x = 1\n    x = 1\n    x = 1\n", block, "\n")  # a loop

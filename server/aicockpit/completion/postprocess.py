@@ -65,9 +65,7 @@ def _cut_repetition(text: str) -> str:
 def _cut_at_block_end(text: str, shape: CursorShape, suffix: str) -> str:
     """Keep lines while they stay inside the cursor's block; stop at existing code."""
     lines = text.split("\n")
-    base = len(shape.indent)
-    if shape.line_before.rstrip().endswith(BLOCK_OPENERS):
-        base += 1  # the block's body is deeper than the line that opens it
+    base = _body_indent(shape)
     next_existing = next((line.strip() for line in suffix.split("\n")[1:] if line.strip()), None)
     kept = [lines[0]]
     for line in lines[1:]:
@@ -80,6 +78,14 @@ def _cut_at_block_end(text: str, shape: CursorShape, suffix: str) -> str:
     return "\n".join(kept)
 
 
+def _body_indent(shape: CursorShape) -> int:
+    """Lines indented less than this have left the cursor's block."""
+    base = len(shape.indent)
+    if shape.line_before.rstrip().endswith(BLOCK_OPENERS):
+        base += 1  # the block's body is deeper than the line that opens it
+    return base
+
+
 def _drop_suffix_overlap(text: str, line_after: str) -> str:
     """The model often re-writes the closing brackets already right of the cursor."""
     rest = line_after.rstrip()
@@ -89,3 +95,25 @@ def _drop_suffix_overlap(text: str, line_after: str) -> str:
         if text.endswith(rest[:size]) and _CLOSERS.fullmatch(rest[:size]) and rest[:size].strip():
             return text[:-size]
     return text
+
+
+def suggestion_settled(raw: str, shape: CursorShape, suffix: str) -> bool:
+    """True once more output cannot change the suggestion: generation may stop early.
+
+    Streaming calls this after every delta. A single-line suggestion is settled at
+    its first newline; a multi-line one when a complete line leaves the cursor's
+    block or repeats the code after the cursor, or when the output loops.
+    """
+    if not shape.multiline:
+        return "\n" in raw
+    if _cut_repetition(raw) != raw:
+        return True
+    last_newline = raw.rfind("\n")
+    if last_newline < 0:
+        return False
+    # Complete lines are judged by every rule; the line being written only by its
+    # indent, which is known as soon as it has a visible character.
+    settled, tail = raw[:last_newline], raw[last_newline + 1 :]
+    if tail.strip() and len(tail) - len(tail.lstrip()) < _body_indent(shape):
+        return True
+    return _cut_at_block_end(settled, shape, suffix) != settled

@@ -1,8 +1,11 @@
 """One completion, from document and cursor to suggestion text.
 
-Used by both ``textDocument/inlineCompletion`` and the ``textDocument/completion``
-fallback, and by ``aicockpit complete``. Never raises for a missing document or
-engine: the answer is simply ``None``.
+Editor requests reach it through ``CompletionScheduler`` (scheduler.py), which
+uses its steps one by one: ``locate`` (cheap snapshot of the cursor),
+``prepare`` (the engine request; the prompt itself comes from ``build_prompt``
+alone) and ``shape`` (post-processing). ``complete`` runs them all at once for
+``aicockpit complete``. Never raises for a missing document or engine: the
+answer is simply ``None``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from aicockpit.completion.postprocess import cursor_shape, shape_suggestion, stop_strings
+from aicockpit.completion.postprocess import CursorShape, cursor_shape, shape_suggestion, stop_strings
 from aicockpit.config import CompletionConfig, EngineConfig
 from aicockpit.context.documents import DocumentStore, UnknownDocument
 from aicockpit.context.positions import Position
@@ -34,6 +37,29 @@ class Suggestion:
     position: Position
     version: int
     trace: RequestTrace
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A snapshot of one document at one cursor position (text is immutable, so no copy)."""
+
+    uri: str
+    language_id: str
+    version: int
+    text: str
+    offset: int
+    position: Position
+    shape: CursorShape
+
+
+@dataclass(frozen=True)
+class PreparedCompletion:
+    """Everything needed to generate for a cursor, and to post-process the result."""
+
+    cursor: Cursor
+    suffix: str
+    request: GenerationRequest
+    config: CompletionConfig
 
 
 class CompletionService:
@@ -67,45 +93,75 @@ class CompletionService:
     async def _complete(
         self, uri: str, position: Position, trace: RequestTrace
     ) -> tuple[Suggestion | None, str]:
-        config, engine_config = self._settings()
+        cursor, outcome = self.locate(uri, position)
+        if cursor is None:
+            return None, outcome
+        try:
+            engine = self._host.engine
+        except EngineUnavailable:
+            return None, "engine_unavailable"
+        prepared = self.prepare(cursor, engine)
+        trace.mark("context_built")
+        raw, outcome = await self._generate(
+            engine, prepared.request, trace, prepared.config.timeout_ms / 1000
+        )
+        suggestion = self.shape(raw, prepared)
+        trace.mark("post_processed")
+        if not suggestion.strip():
+            return None, "empty" if outcome == "served" else outcome
+        return Suggestion(suggestion, cursor.position, cursor.version, trace), outcome
+
+    def locate(self, uri: str, position: Position) -> tuple[Cursor | None, str]:
+        """The document's text and the clamped cursor, cheap (no tokenizing): or why there is none."""
+        config, _ = self._settings()
         if not config.enabled:
             return None, "disabled"
         try:
             doc = self._documents.get(uri)
-            engine = self._host.engine
         except UnknownDocument:
             return None, "unknown_document"
-        except EngineUnavailable:
-            return None, "engine_unavailable"
         lines = doc.lines
         if position.line >= lines.line_count or position.line < 0:
             return None, "out_of_range"  # the client is ahead of or behind this text
         position = lines.clamp(position)
         offset = lines.offset(position)
-        text, version = doc.text, doc.version
-        line_start = lines.starts[position.line]
+        text = doc.text
         line_end = text.find("\n", offset)
         shape = cursor_shape(
-            text[line_start:offset], text[offset : len(text) if line_end < 0 else line_end], config.multiline
+            text[lines.starts[position.line] : offset],
+            text[offset : len(text) if line_end < 0 else line_end],
+            config.multiline,
         )
-        template = self._template(engine, engine_config)
-        before, after = fim_window(text, offset, engine.tokenizer, config.prefix_tokens, config.suffix_tokens)
-        trace.mark("context_built")
+        return Cursor(uri, doc.language_id, doc.version, text, offset, position, shape), "ok"
+
+    def prepare(self, cursor: Cursor, engine: Engine) -> PreparedCompletion:
+        """The engine request for ``cursor``: prompt, budget and stop strings."""
+        config, engine_config = self._settings()
+        prompt, before, suffix, template_stop = self.build_prompt(cursor, engine, config, engine_config)
         request = GenerationRequest(
             request_id=f"cmpl-{uuid.uuid4().hex[:12]}",
-            prompt=template.render(before, after),
+            prompt=prompt,
             max_tokens=config.max_tokens,
             temperature=config.temperature,
-            stop=stop_strings(shape) + template.stop,
+            stop=stop_strings(cursor.shape) + template_stop,
             priority=Priority.COMPLETION,
-            fim=(before, after),  # lets each backend lay out FIM its own way (routing, remote suffix)
+            fim=(before, suffix),  # lets each backend lay out FIM its own way (routing, remote suffix)
         )
-        raw, outcome = await self._generate(engine, request, trace, config.timeout_ms / 1000)
-        suggestion = shape_suggestion(raw, shape, after)
-        trace.mark("post_processed")
-        if not suggestion.strip():
-            return None, "empty" if outcome == "served" else outcome
-        return Suggestion(suggestion, position, version, trace), outcome
+        return PreparedCompletion(cursor, suffix, request, config)
+
+    def build_prompt(
+        self, cursor: Cursor, engine: Engine, config: CompletionConfig, engine_config: EngineConfig
+    ) -> tuple[str, str, str, tuple[str, ...]]:
+        """Prompt building, in one place: (prompt, prefix and suffix the model saw, template stops)."""
+        template = self._template(engine, engine_config)
+        before, after = fim_window(
+            cursor.text, cursor.offset, engine.tokenizer, config.prefix_tokens, config.suffix_tokens
+        )
+        return template.render(before, after), before, after, template.stop
+
+    def shape(self, raw: str, prepared: PreparedCompletion) -> str:
+        """Post-processing: the raw model output cut to fit where the cursor is."""
+        return shape_suggestion(raw, prepared.cursor.shape, prepared.suffix)
 
     async def _generate(
         self, engine: Engine, request: GenerationRequest, trace: RequestTrace, budget_s: float

@@ -13,7 +13,7 @@ from lsprotocol import types
 
 from aicockpit.context.documents import UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.features.inline_completion import to_lsp
+from aicockpit.features.inline_completion import accepted_command, to_lsp
 
 _WORD_BEFORE = re.compile(r"[\w$]*$")
 LABEL_CHARS = 60
@@ -28,8 +28,9 @@ def setup(server, app) -> None:
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
-        suggestion = await app.completions.complete(
-            uri, Position(params.position.line, params.position.character)
+        tag = params.work_done_token if isinstance(params.work_done_token, str) else None
+        suggestion = await app.scheduler.complete(
+            uri, Position(params.position.line, params.position.character), tag=tag, channel="completion"
         )
         if suggestion is None:
             return types.CompletionList(is_incomplete=True, items=[])
@@ -52,6 +53,7 @@ def setup(server, app) -> None:
             insert_text_format=types.InsertTextFormat.PlainText,
             text_edit=types.TextEdit(range=types.Range(start=at, end=at), new_text=suggestion.text),
             documentation=_documentation(server, suggestion.text, doc.language_id),
+            command=accepted_command(uri, suggestion),  # run by the editor after inserting the item
         )
         return types.CompletionList(is_incomplete=True, items=[item])
 

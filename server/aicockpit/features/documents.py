@@ -39,7 +39,10 @@ def setup(server, app) -> None:
             )
         except UnknownDocument:
             log.warning("didChange for a document that is not open: %s", params.text_document.uri)
+            return
+        app.scheduler.note_change(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
         app.documents.close(params.text_document.uri)
+        app.scheduler.forget(params.text_document.uri)

@@ -12,7 +12,25 @@ STATS = "aicockpit/stats"
 def setup(server, app) -> None:
     @server.feature(STATS)
     async def stats(params: Any = None) -> dict[str, Any]:
-        return {**app.telemetry.summary(), "engine": engine_status(app), **app.router.status()}
+        """Aggregates; with ``{"traces_since": N}`` also every kept trace whose id is above N."""
+        result = stats_payload(app)
+        since = _traces_since(params)
+        if since is not None:
+            result["traces"] = app.telemetry.traces(since)
+        return result
+
+
+def stats_payload(app) -> dict[str, Any]:
+    """What ``aicockpit/stats`` and the Prometheus exporter report."""
+    return {**app.telemetry.summary(), "engine": engine_status(app), **app.router.status()}
+
+
+def _traces_since(params: Any) -> int | None:
+    params = params._asdict() if hasattr(params, "_asdict") else params
+    if not isinstance(params, dict):
+        return None
+    since = params.get("traces_since")
+    return since if isinstance(since, int) and not isinstance(since, bool) else None
 
 
 def engine_status(app) -> dict[str, Any]:
@@ -21,6 +39,7 @@ def engine_status(app) -> dict[str, Any]:
         "state": host.state.value,
         "model": app.config.engine.model,
         "error": host.error,
+        "warmup": app.scheduler.warmup,
     }
     try:
         status["unfinished_requests"] = host.engine.unfinished_requests()

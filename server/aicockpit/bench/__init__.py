@@ -1,0 +1,1 @@
+"""``aicockpit bench``: replays typing traces against a real ``aicockpit serve`` over stdio."""

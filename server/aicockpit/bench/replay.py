@@ -1,0 +1,270 @@
+"""Replays typing traces (fixtures/traces/*.json) the way an editor would, and measures.
+
+Per keystroke: one ``didChange`` at the recorded interval, ``$/cancelRequest``
+for the previous inline-completion request if it is still pending, and a new
+request (tagged through its ``workDoneToken`` so the server's trace can be
+matched). ``accept`` inserts the suggestion being shown and runs the item's
+command, as VS Code does on Tab.
+
+Trace format: ``{"name", "description", "language", "text", "cursor" (a
+character offset), "events": [[gap_ms, op, arg], ...]}`` with op one of
+``type`` (text), ``delete`` (count, backwards), ``paste`` (text), ``move``
+(offset) and ``accept``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aicockpit.bench.client import LspClient, LspError
+from aicockpit.context.positions import LineIndex
+from aicockpit.telemetry import percentile
+
+SETTLE_S = 15.0  # how long to wait for the last answers at the end of a trace
+
+
+@dataclass
+class Sent:
+    tag: str
+    msg_id: int
+    future: asyncio.Future
+    sent_at: float
+    version: int
+    text: str
+    offset: int
+    cancelled: bool = False
+    latency_ms: float | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    stale: bool = False
+
+
+def _position(text: str, offset: int) -> dict[str, int]:
+    at = LineIndex(text).position(offset)
+    return {"line": at.line, "character": at.character}
+
+
+def still_valid(sent: Sent, text: str, offset: int) -> str | None:
+    """The part of ``sent``'s suggestion still to show on ``text``, or None if it no longer fits.
+
+    A suggestion stays valid while the user types its start, and only then (the
+    way editors keep ghost text on screen).
+    """
+    if not sent.items:
+        return None
+    insert = sent.items[0]["insertText"]
+    typed = offset - sent.offset
+    if typed < 0 or typed > len(insert) or len(text) != len(sent.text) + typed:
+        return None
+    if text != sent.text[: sent.offset] + insert[:typed] + sent.text[sent.offset :]:
+        return None
+    return insert[typed:]
+
+
+class TraceReplay:
+    def __init__(self, client: LspClient, trace: dict[str, Any], uri: str) -> None:
+        self.client = client
+        self.trace = trace
+        self.uri = uri
+        self.text: str = trace["text"]
+        self.offset: int = trace["cursor"]
+        self.version = 1
+        self.sent: list[Sent] = []
+        self.accepted = 0
+        self.accept_missed = 0
+
+    async def run(self) -> None:
+        self.client.notify(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": self.uri,
+                    "languageId": self.trace.get("language", "python"),
+                    "version": self.version,
+                    "text": self.text,
+                }
+            },
+        )
+        start = time.perf_counter()
+        at = 0.0
+        for gap_ms, op, *args in self.trace["events"]:
+            at += gap_ms / 1000
+            delay = start + at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._apply(op, args[0] if args else None)
+        pending = [s.future for s in self.sent if not s.future.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=SETTLE_S)
+        self.client.notify("textDocument/didClose", {"textDocument": {"uri": self.uri}})
+
+    async def _apply(self, op: str, arg: Any) -> None:
+        if op == "type" or op == "paste":
+            self._edit(self.offset, self.offset, arg)
+        elif op == "delete":
+            start = max(0, self.offset - int(arg))
+            self._edit(start, self.offset, "")
+        elif op == "move":
+            self.offset = max(0, min(len(self.text), int(arg)))
+        elif op == "accept":
+            if not self._accept():
+                self.accept_missed += 1
+                return
+        else:
+            raise ValueError(f"unknown trace op {op!r}")
+        self._request()
+
+    def _edit(self, start: int, end: int, new_text: str) -> None:
+        range_ = {"start": _position(self.text, start), "end": _position(self.text, end)}
+        self.text = self.text[:start] + new_text + self.text[end:]
+        self.offset = start + len(new_text)
+        self.version += 1
+        self.client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": self.uri, "version": self.version},
+                "contentChanges": [{"range": range_, "text": new_text}],
+            },
+        )
+
+    def _accept(self) -> bool:
+        """Tab: insert what is shown, then run the item's command (prefetch)."""
+        for sent in reversed(self.sent):
+            if not sent.future.done():
+                continue
+            rest = still_valid(sent, self.text, self.offset)
+            if rest is None:
+                return False
+            self._edit(self.offset, self.offset, rest)
+            command = sent.items[0].get("command")
+            if command:
+                self.client.send(
+                    "workspace/executeCommand",
+                    {"command": command["command"], "arguments": command.get("arguments", [])},
+                )
+            self.accepted += 1
+            return True
+        return False
+
+    def _request(self) -> None:
+        last = self.sent[-1] if self.sent else None
+        if last is not None and not last.future.done():
+            self.client.cancel(last.msg_id)  # as editors do when the text moves on
+            last.cancelled = True
+        tag = f"{self.trace['name']}-{len(self.sent)}"
+        params = {
+            "textDocument": {"uri": self.uri},
+            "position": _position(self.text, self.offset),
+            "context": {"triggerKind": 2},
+            "workDoneToken": tag,
+        }
+        sent_at = time.perf_counter()
+        msg_id, future = self.client.send("textDocument/inlineCompletion", params)
+        sent = Sent(tag, msg_id, future, sent_at, self.version, self.text, self.offset)
+        future.add_done_callback(lambda f, s=sent: self._answered(s, f))
+        self.sent.append(sent)
+
+    def _answered(self, sent: Sent, future: asyncio.Future) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        result, received = future.result()
+        sent.latency_ms = (received - sent.sent_at) * 1000
+        if isinstance(result, LspError) or not result:
+            return
+        sent.items = list(result.get("items", []) if isinstance(result, dict) else result)
+        # Stale: a suggestion that does not fit the text the user has now.
+        sent.stale = bool(sent.items) and still_valid(sent, self.text, self.offset) is None
+
+
+def _quantiles(values: list[float], qs=(50, 95, 99)) -> dict[str, float]:
+    return {f"p{q}": round(percentile(values, q), 2) for q in qs}
+
+
+def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> int:
+    return after.get(key, 0) - before.get(key, 0)
+
+
+def _counter_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v - before.get(k, 0)}
+
+
+def measure(replay: TraceReplay, traces: dict[str, dict], before: dict, after: dict) -> dict[str, Any]:
+    """Figures for one replayed trace, from the client's timings and the server's traces."""
+    answered = [s for s in replay.sent if not s.cancelled and s.latency_ms is not None]
+    latency = [s.latency_ms for s in answered]
+    overhead = []
+    engine = []
+    for sent in answered:
+        trace = traces.get(sent.tag)
+        if trace is not None:
+            overhead.append(max(0.0, sent.latency_ms - trace["debounce_ms"] - trace["engine_ms"]))
+            engine.append(trace["engine_ms"])
+    prompt = _delta(after, before, "prompt_tokens")
+    generated = _delta(after, before, "generated_tokens")
+    return {
+        "keystroke_requests": len(replay.sent),
+        "cancelled_by_client": sum(s.cancelled for s in replay.sent),
+        "answered": len(answered),
+        "with_suggestion": sum(bool(s.items) for s in answered),
+        "accepted": replay.accepted,
+        "accept_missed": replay.accept_missed,
+        "e2e_latency_ms": _quantiles(latency),
+        "server_overhead_ms": _quantiles(overhead, (50, 99)),
+        "engine_wait_ms": _quantiles(engine, (50, 99)),
+        "prefix_cache_hit_ratio": round(_delta(after, before, "cached_tokens") / prompt, 4)
+        if prompt
+        else 0.0,
+        "wasted_tokens_ratio": round(_delta(after, before, "wasted_tokens") / generated, 4)
+        if generated
+        else 0.0,
+        "generated_tokens": generated,
+        "stale_responses": sum(s.stale for s in replay.sent if not s.cancelled),
+        # Answers that crossed the client's $/cancelRequest in the pipe; editors drop these.
+        "stale_responses_to_cancelled": sum(s.stale for s in replay.sent if s.cancelled),
+        "outcomes": _counter_delta(after["outcomes"], before["outcomes"]),
+        "engine_requests": _counter_delta(after["engine_requests"], before["engine_requests"]),
+        "_latency": latency,
+        "_overhead": overhead,
+    }
+
+
+def overall(results: dict[str, dict[str, Any]], totals: dict[str, int]) -> dict[str, Any]:
+    latency = [v for r in results.values() for v in r["_latency"]]
+    overhead = [v for r in results.values() for v in r["_overhead"]]
+    outcomes: dict[str, int] = {}
+    for r in results.values():
+        for k, v in r["outcomes"].items():
+            outcomes[k] = outcomes.get(k, 0) + v
+    return {
+        "e2e_latency_ms": _quantiles(latency),
+        "server_overhead_ms": _quantiles(overhead, (50, 99)),
+        "prefix_cache_hit_ratio": round(totals["cached"] / totals["prompt"], 4) if totals["prompt"] else 0.0,
+        "wasted_tokens_ratio": round(totals["wasted"] / totals["generated"], 4)
+        if totals["generated"]
+        else 0.0,
+        "stale_responses": sum(r["stale_responses"] for r in results.values()),
+        "outcomes": dict(sorted(outcomes.items())),
+    }
+
+
+def load_traces(paths: list[Path]) -> list[dict[str, Any]]:
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    if not files:
+        raise ValueError("no trace files found")
+    traces = []
+    for file in files:
+        try:
+            trace = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot read trace {file}: {err}") from None
+        missing = {"name", "text", "cursor", "events"} - set(trace)
+        if missing:
+            raise ValueError(f"trace {file} lacks {sorted(missing)}")
+        traces.append(trace)
+    return traces

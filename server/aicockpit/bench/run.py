@@ -1,0 +1,115 @@
+"""Runs the benchmark: one ``aicockpit serve`` subprocess, every trace in turn, one JSON report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aicockpit.bench.client import LspClient
+from aicockpit.bench.replay import TraceReplay, load_traces, measure, overall
+
+READY_TIMEOUT_S = 900
+
+
+def server_command(args) -> list[str]:
+    command = [sys.executable, "-m", "aicockpit", "serve", "--log-level", "warning"]
+    if args.engine_stub is not None:
+        command += ["--dev-engine-stub", str(args.engine_stub)]
+    if args.model:
+        command += ["--model", args.model]
+    if args.enforce_eager:
+        command.append("--enforce-eager")
+    if args.max_model_len:
+        command += ["--max-model-len", str(args.max_model_len)]
+    return command
+
+
+async def wait_ready(client: LspClient) -> dict[str, Any]:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        stats = await client.request("aicockpit/stats", None)
+        engine = stats["engine"]
+        if engine["state"] == "failed":
+            raise RuntimeError(f"the engine failed to start: {engine['error']}")
+        if engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running"):
+            return stats
+        await asyncio.sleep(0.25)
+    raise TimeoutError("the engine did not get ready")
+
+
+async def run_bench(args) -> dict[str, Any]:
+    traces = load_traces([Path(p) for p in args.traces])
+    env = dict(os.environ)
+    root = Path.cwd()
+    env.setdefault("VLLM_CACHE_ROOT", str(root / ".cache" / "vllm"))
+    env.setdefault("HF_HOME", str(root / ".cache" / "huggingface"))
+    command = server_command(args)
+    client = await LspClient.spawn(command, env)
+    try:
+        options: dict[str, Any] = {
+            "completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}
+        }
+        if args.engine_process:
+            options["engine"] = {"multiprocessing": True}
+        await client.request(
+            "initialize",
+            {
+                "processId": os.getpid(),
+                "rootUri": None,
+                "capabilities": {"textDocument": {"inlineCompletion": {}}},
+                "initializationOptions": options,
+            },
+            timeout=120,
+        )
+        client.notify("initialized", {})
+        started = time.perf_counter()
+        ready = await wait_ready(client)
+        engine_start_s = time.perf_counter() - started
+        results: dict[str, dict[str, Any]] = {}
+        last_id = max((t["id"] for t in (await _stats(client, 0))["traces"]), default=0)
+        totals = {"prompt": 0, "cached": 0, "generated": 0, "wasted": 0}
+        for number, trace in enumerate(traces):
+            before = await client.request("aicockpit/stats", None)
+            replay = TraceReplay(client, trace, f"file:///bench/{number}-{trace['name']}.py")
+            await replay.run()
+            await asyncio.sleep(0.3)  # let aborted engine requests report their tokens
+            after = await _stats(client, last_id)
+            last_id = max((t["id"] for t in after["traces"]), default=last_id)
+            by_tag = {t["tag"]: t for t in after["traces"] if t["tag"]}
+            results[trace["name"]] = measure(replay, by_tag, before, after)
+            for key, field in (
+                ("prompt", "prompt_tokens"),
+                ("cached", "cached_tokens"),
+                ("generated", "generated_tokens"),
+                ("wasted", "wasted_tokens"),
+            ):
+                totals[key] += after[field] - before[field]
+            print(f"bench: {trace['name']} done", file=sys.stderr)
+        final = await client.request("aicockpit/stats", None)
+        report = {
+            "mode": "engine-stub" if args.engine_stub is not None else "engine",
+            "engine": ready["engine"]["model"] if args.engine_stub is None else f"stub {args.engine_stub} ms",
+            "server_command": " ".join(command),
+            "options": options,
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "engine_start_s": round(engine_start_s, 1),
+            "overall": overall(results, totals),
+            # The server's own view over the whole run: stage times since each request was received.
+            "server_stages_ms": final["stages_ms"],
+            "server_waits_ms": final["waits_ms"],
+            "traces": {
+                name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in results.items()
+            },
+        }
+        return report
+    finally:
+        await client.close()
+
+
+async def _stats(client: LspClient, since: int) -> dict[str, Any]:
+    return await client.request("aicockpit/stats", {"traces_since": since})

@@ -1,0 +1,467 @@
+"""Schedules ghost-text requests per document, in front of ``CompletionService``.
+
+Keystroke to ghost text, in order (each step can answer early):
+
+1. typing-through cache: the user typed the start of a suggestion still shown;
+   answer with the rest, no engine call;
+2. in-flight reuse: a generation already running for this document was started
+   at a cursor the new one extends, and it has generated what the user typed;
+   wait for it instead of starting another;
+3. supersede: any other generation of this document is aborted in the engine,
+   and older requests still waiting are answered (empty) at once;
+4. debounce, adapted to the user's typing rhythm, then build the prompt and
+   start one engine request (a ``Flight``), which stops early as soon as
+   post-processing knows where the suggestion ends;
+5. a hard deadline per request: at the deadline, answer with what is ready.
+
+Accepting a suggestion (the item's command) prefetches the next one, and the
+engine is warmed up once it is ready. Every request leaves a ``RequestTrace``.
+All times come from a ``Clock`` so the unit tests can drive time by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from aicockpit.completion.cache import SuggestionCache
+from aicockpit.completion.postprocess import cursor_shape, suggestion_settled
+from aicockpit.completion.service import CompletionService, Cursor, PreparedCompletion, Suggestion
+from aicockpit.config import CompletionConfig
+from aicockpit.context.documents import DocumentStore, UnknownDocument
+from aicockpit.context.positions import Position
+from aicockpit.engine.base import Engine, EngineUnavailable
+from aicockpit.engine.host import EngineHost
+from aicockpit.telemetry import RequestTrace, Telemetry
+
+log = logging.getLogger(__name__)
+
+PAUSE_S = 1.0  # a gap longer than this is a pause, not typing rhythm
+RHYTHM_GAPS = 8  # the rhythm is the median of this many recent gaps (robust to a pause or two)
+DEBOUNCE_FACTOR = 2.0  # wait this many typical gaps for the next keystroke (few keys of a burst leak)
+WARMUP_TEXT = "def add(a, b):\n    "
+
+
+class Clock:
+    """Real time. Tests pass a fake with the same two methods."""
+
+    def now(self) -> float:
+        return time.perf_counter()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+async def first_of(clock: Clock, events: list[asyncio.Event], timeout: float | None) -> asyncio.Event | None:
+    """Wait until one of ``events`` is set (returned) or ``timeout`` passes (None)."""
+    for event in events:
+        if event.is_set():
+            return event
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    if timeout is not None:
+        waiters.append(asyncio.ensure_future(clock.sleep(timeout)))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return next((event for event in events if event.is_set()), None)
+
+
+@dataclass(eq=False)
+class Flight:
+    """One engine generation for one cursor; several requests may wait on it."""
+
+    prepared: PreparedCompletion
+    kind: str
+    raw: str = ""
+    waiters: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    generated_tokens: int = 0
+    first_token_at: float | None = None
+    stopped_early: bool = False
+    abort_reason: str | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+
+    @property
+    def cursor(self) -> Cursor:
+        return self.prepared.cursor
+
+    def abort(self, reason: str) -> None:
+        """Stop the generation inside the engine (closing its stream aborts the engine request)."""
+        if self.task is not None and not self.done.is_set() and self.abort_reason is None:
+            self.abort_reason = reason
+            self.task.cancel()
+
+    def typed_since(self, cursor: Cursor) -> str | None:
+        """What the user typed at this flight's cursor to reach ``cursor``, if that is all that changed."""
+        mine = self.cursor
+        typed = cursor.offset - mine.offset
+        if typed < 0 or len(cursor.text) - cursor.offset != len(mine.text) - mine.offset:
+            return None
+        if not (
+            cursor.text.startswith(mine.text[: mine.offset])
+            and cursor.text.endswith(mine.text[mine.offset :])
+        ):
+            return None
+        return cursor.text[mine.offset : cursor.offset]
+
+
+@dataclass
+class _Ticket:
+    """A waiting request; a newer request of the same document sets ``superseded``."""
+
+    superseded: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class _DocumentState:
+    cache: SuggestionCache = field(default_factory=SuggestionCache)
+    flight: Flight | None = None
+    tickets: dict[str, _Ticket] = field(default_factory=dict)  # the waiting request, per channel
+    last_change: float | None = None
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=RHYTHM_GAPS))  # seconds
+
+
+class CompletionScheduler:
+    def __init__(
+        self,
+        service: CompletionService,
+        documents: DocumentStore,
+        host: EngineHost,
+        telemetry: Telemetry,
+        settings: Callable[[], CompletionConfig],
+        clock: Clock | None = None,
+    ) -> None:
+        self._service = service
+        self._documents = documents
+        self._host = host
+        self._telemetry = telemetry
+        self._settings = settings
+        self._clock = clock or Clock()
+        self._docs: dict[str, _DocumentState] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self.warmup = "pending"  # then running, done, failed; or off
+
+    # -- document events -------------------------------------------------
+
+    def note_change(self, uri: str) -> None:
+        """A keystroke (didChange): feeds the typing rhythm the debounce adapts to."""
+        state = self._state(uri)
+        now = self._clock.now()
+        if state.last_change is not None:
+            gap = now - state.last_change
+            if gap < PAUSE_S:
+                state.gaps.append(gap)
+        state.last_change = now
+
+    def forget(self, uri: str) -> None:
+        """The document closed: drop its cache and stop its work."""
+        state = self._docs.pop(uri, None)
+        if state is not None:
+            for ticket in state.tickets.values():
+                ticket.superseded.set()
+            if state.flight is not None:
+                state.flight.abort("cancelled")
+
+    def debounce_s(self, uri: str) -> float:
+        """Wait two typical gaps for the next keystroke, when one is likely to come soon.
+
+        A slow typist (or no rhythm yet) waits only the minimum: the next key
+        is not coming soon, and waiting would only add latency.
+        """
+        config = self._settings()
+        low, high = config.debounce_min_ms / 1000, config.debounce_max_ms / 1000
+        gaps = self._state(uri).gaps
+        if not gaps:
+            return low
+        wait = DEBOUNCE_FACTOR * statistics.median(gaps)
+        return low if wait > high else max(low, wait)
+
+    # -- requests ----------------------------------------------------------
+
+    async def complete(
+        self, uri: str, position: Position, tag: str | None = None, channel: str = "inline"
+    ) -> Suggestion | None:
+        """One suggestion; ``channel`` keeps inline and completion-list requests from superseding each other.
+
+        Editors such as VS Code ask both at the same keystroke: they share the
+        cache and the generation instead of cancelling one another.
+        """
+        trace = self._telemetry.start("completion", tag)
+        trace.engine_accounted = True
+        state = self._state(uri)
+        if (older := state.tickets.get(channel)) is not None:
+            older.superseded.set()  # older requests of this document answer now, empty
+        ticket = state.tickets[channel] = _Ticket()
+        try:
+            suggestion, outcome = await self._complete(uri, position, state, ticket, trace)
+        except asyncio.CancelledError:
+            self._telemetry.finish(trace, "cancelled")
+            raise
+        except Exception:
+            log.exception("completion failed")
+            self._telemetry.finish(trace, "error")
+            return None
+        finally:
+            if state.tickets.get(channel) is ticket:
+                del state.tickets[channel]
+        self._telemetry.finish(trace, outcome)
+        return suggestion
+
+    async def _complete(
+        self, uri: str, position: Position, state: _DocumentState, ticket: _Ticket, trace: RequestTrace
+    ) -> tuple[Suggestion | None, str]:
+        config = self._settings()
+        deadline = trace.started + config.timeout_ms / 1000
+        cursor, outcome = self._service.locate(uri, position)
+        if cursor is None:
+            return None, outcome
+        early = await self._answer_early(state, cursor, ticket, trace, deadline)
+        if early is not None:
+            return early
+        # 4. debounce, then re-check: the text may have changed, or a request of the
+        # other channel may have started a generation this one can share.
+        wait = self.debounce_s(uri)
+        if wait > 0:
+            if await first_of(self._clock, [ticket.superseded], wait) is ticket.superseded:
+                return None, "superseded"
+        trace.debounce_ms = wait * 1000
+        trace.mark("debounce_end")
+        if not self._is_current(cursor):
+            return None, "superseded"
+        early = await self._answer_early(state, cursor, ticket, trace, deadline)
+        if early is not None:
+            return early
+        try:
+            engine = self._host.engine
+        except EngineUnavailable:
+            return None, "engine_unavailable"
+        prepared = self._service.prepare(cursor, engine)
+        trace.mark("context_built")
+        flight = self._launch(prepared, engine, "completion", state)
+        trace.mark("engine_enqueued")
+        return await self._await_flight(flight, cursor, "", ticket, trace, deadline, "served")
+
+    async def _answer_early(
+        self, state: _DocumentState, cursor: Cursor, ticket: _Ticket, trace: RequestTrace, deadline: float
+    ) -> tuple[Suggestion | None, str] | None:
+        """Steps 1-3: answer from the cache or a running generation, else abort that generation."""
+        rest = state.cache.lookup(cursor)
+        if rest is not None:
+            return Suggestion(rest, cursor.position, cursor.version, trace), "cache_hit"
+        flight = state.flight
+        if flight is None or flight.done.is_set() or flight.abort_reason is not None:
+            return None
+        typed = flight.typed_since(cursor)
+        if typed is not None and flight.raw.startswith(typed):
+            trace.mark("attached")
+            return await self._await_flight(flight, cursor, typed, ticket, trace, deadline, "reused")
+        flight.abort("superseded")  # this document's other generation is of no use any more
+        return None
+
+    async def _await_flight(
+        self,
+        flight: Flight,
+        cursor: Cursor,
+        typed: str,
+        ticket: _Ticket,
+        trace: RequestTrace,
+        deadline: float,
+        outcome: str,
+    ) -> tuple[Suggestion | None, str]:
+        """Wait for ``flight`` (until the deadline, or until superseded) and answer from its output."""
+        flight.waiters += 1
+        attached_at = self._clock.now()
+        orphan_reason = "cancelled"
+        try:
+            fired = await first_of(
+                self._clock, [flight.done, ticket.superseded], max(0.0, deadline - self._clock.now())
+            )
+            if fired is ticket.superseded and not flight.done.is_set():
+                orphan_reason = "superseded"
+                return None, "superseded"
+            if fired is None:
+                outcome = orphan_reason = "timed_out"
+            trace.prompt_tokens, trace.cached_tokens = flight.prompt_tokens, flight.cached_tokens
+            trace.generated_tokens = flight.generated_tokens
+            trace.engine_ms = (self._clock.now() - attached_at) * 1000
+            if flight.first_token_at is not None and flight.first_token_at >= trace.started:
+                trace.mark("first_token", flight.first_token_at)
+            trace.mark("last_token")
+            if flight.abort_reason is not None and fired is not None:
+                return None, flight.abort_reason  # aborted under us (document closed)
+            shaped = self._service.shape(flight.raw, flight.prepared)
+            trace.mark("post_processed")
+            if fired is None and (state := self._docs.get(cursor.uri)) is not None:
+                state.cache.add(flight.cursor, shaped)  # what the user sees; they may type through it
+            if not shaped.startswith(typed) or not shaped[len(typed) :].strip():
+                return None, "empty" if outcome != "timed_out" else outcome
+            if not self._is_current(cursor):
+                # The user typed on while we waited: this text no longer exists. The
+                # cache keeps the suggestion for the request that follows.
+                return None, "superseded"
+            return Suggestion(shaped[len(typed) :], cursor.position, cursor.version, trace), outcome
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.done.is_set():
+                self._orphaned(flight, orphan_reason)
+
+    def _orphaned(self, flight: Flight, reason: str) -> None:
+        """Nobody waits for ``flight`` any more.
+
+        A timed-out flight is aborted at once. A cancelled or superseded one lives
+        on for a short grace period: editors cancel the previous request before
+        sending the next one, which may well be able to reuse this generation.
+        """
+        grace = self._settings().orphan_grace_ms / 1000
+        if reason == "timed_out" or grace <= 0:
+            flight.abort(reason)
+            return
+
+        async def abort_later() -> None:
+            await self._clock.sleep(grace)
+            if flight.waiters == 0:
+                flight.abort(reason)
+
+        self._spawn(abort_later())
+
+    def _launch(self, prepared: PreparedCompletion, engine: Engine, kind: str, state: _DocumentState | None):
+        flight = Flight(prepared, kind)
+        if state is not None:
+            state.flight = flight
+        self._telemetry.engine_started(kind)
+        flight.task = self._spawn(self._run(flight, engine, state))
+        return flight
+
+    async def _run(self, flight: Flight, engine: Engine, state: _DocumentState | None) -> None:
+        cursor, suffix = flight.cursor, flight.prepared.suffix
+        failed = False
+        try:
+            async with aclosing(engine.generate(flight.prepared.request)) as stream:
+                async for delta in stream:
+                    if flight.first_token_at is None:
+                        flight.first_token_at = self._clock.now()
+                    flight.raw += delta.text
+                    flight.prompt_tokens = delta.prompt_tokens
+                    flight.cached_tokens = delta.cached_tokens
+                    flight.generated_tokens = delta.generated_tokens
+                    if not delta.finished and suggestion_settled(flight.raw, cursor.shape, suffix):
+                        # Post-processing would cut here anyway: stop paying for tokens.
+                        flight.stopped_early = True
+                        break
+        except asyncio.CancelledError:
+            if flight.abort_reason is None:
+                flight.abort_reason = "cancelled"  # the server is stopping
+        except Exception:
+            log.exception("generation failed")
+            failed = True
+        finally:
+            flight.done.set()
+            self._telemetry.early_stops += flight.stopped_early
+            self._telemetry.engine_work(
+                flight.prompt_tokens, flight.cached_tokens, flight.generated_tokens, flight.abort_reason
+            )
+        if state is not None and flight.abort_reason is None and not failed:
+            state.cache.add(cursor, self._service.shape(flight.raw, flight.prepared))
+
+    def _is_current(self, cursor: Cursor) -> bool:
+        try:
+            return self._documents.get(cursor.uri).version == cursor.version
+        except UnknownDocument:
+            return False
+
+    # -- acceptance and warm-up ------------------------------------------
+
+    def accepted(self, uri: str, position: Position, text: str) -> bool:
+        """The editor inserted ``text`` at ``position``: prefetch the suggestion that comes next.
+
+        Returns whether a prefetch started (the text must be in the document as said).
+        """
+        self._telemetry.accepted += 1
+        config = self._settings()
+        if not config.prefetch:
+            return False
+        start, _ = self._service.locate(uri, position)
+        if start is None or not start.text.startswith(text, start.offset):
+            return False
+        end = self._documents.get(uri).lines.position(start.offset + len(text))
+        cursor, _ = self._service.locate(uri, end)
+        try:
+            engine = self._host.engine
+        except EngineUnavailable:
+            return False
+        if cursor is None or cursor.shape.line_after.strip():
+            return False  # accepting mid-line: the next suggestion is not at the end of it
+        # What comes next usually starts on the next line: ask for several lines, so
+        # that after Enter (and the editor's indent) the cache serves the rest.
+        cursor = dataclasses.replace(cursor, shape=dataclasses.replace(cursor.shape, multiline=True))
+        state = self._state(uri)
+        if state.cache.lookup(cursor) is not None:
+            return False  # the accepted suggestion already goes on
+        if state.flight is not None:
+            state.flight.abort("superseded")
+        trace = self._telemetry.start("prefetch")
+        trace.engine_accounted = True
+        prepared = self._service.prepare(cursor, engine)
+        trace.mark("context_built")
+        flight = self._launch(prepared, engine, "prefetch", state)
+        trace.mark("engine_enqueued")
+
+        async def finish() -> None:
+            await flight.done.wait()
+            trace.generated_tokens = flight.generated_tokens
+            trace.mark("last_token")
+            self._telemetry.finish(trace, flight.abort_reason or "served")
+
+        self._spawn(finish())
+        return True
+
+    async def warm_up(self) -> None:
+        """One short generation once the engine is ready, so the first keystroke is not cold."""
+        try:
+            engine = self._host.engine
+        except EngineUnavailable:
+            self.warmup = "failed"
+            return
+        self.warmup = "running"
+        trace = self._telemetry.start("warmup")
+        trace.engine_accounted = True
+        shape = cursor_shape(WARMUP_TEXT.rsplit("\n", 1)[-1], "", "auto")
+        cursor = Cursor("aicockpit:warmup", "python", 0, WARMUP_TEXT, len(WARMUP_TEXT), Position(1, 4), shape)
+        prepared = self._service.prepare(cursor, engine)
+        prepared = dataclasses.replace(prepared, request=dataclasses.replace(prepared.request, max_tokens=4))
+        flight = self._launch(prepared, engine, "warmup", None)
+        await flight.done.wait()
+        self.warmup = "done" if flight.abort_reason is None and flight.generated_tokens else "failed"
+        trace.generated_tokens = flight.generated_tokens
+        self._telemetry.finish(trace, flight.abort_reason or "served")
+
+    # -- housekeeping ------------------------------------------------------
+
+    def _state(self, uri: str) -> _DocumentState:
+        state = self._docs.get(uri)
+        if state is None:
+            state = self._docs[uri] = _DocumentState()
+        return state
+
+    def _spawn(self, coro) -> asyncio.Task:
+        """Keep a reference to every background task and log its failure."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())

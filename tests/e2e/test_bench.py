@@ -1,0 +1,103 @@
+"""``aicockpit bench`` end to end (engine-stub mode: a real serve subprocess, no model) and --metrics-port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+
+from aicockpit.bench.client import LspClient
+from tests.support import ROOT, server_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_bench_replays_traces_over_stdio_and_prints_one_json_report(tmp_path):
+    out = tmp_path / "report.json"
+    traces = [str(ROOT / "fixtures" / "traces" / name) for name in ("paste.json", "accept_suggestions.json")]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aicockpit",
+            "bench",
+            "--engine-stub",
+            "5",
+            "--traces",
+            *traces,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=server_env(),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report == json.loads(out.read_text())
+    assert report["mode"] == "engine-stub" and set(report["traces"]) == {"paste", "accept_suggestions"}
+    figures = report["overall"]
+    for key in ("e2e_latency_ms", "server_overhead_ms", "prefix_cache_hit_ratio", "wasted_tokens_ratio"):
+        assert key in figures
+    assert figures["stale_responses"] == 0
+    assert figures["outcomes"].get("served", 0) > 0
+    accepting = report["traces"]["accept_suggestions"]
+    assert accepting["accepted"] > 0 and accepting["engine_requests"].get("prefetch", 0) > 0
+    assert sum(accepting["outcomes"].values()) == accepting["keystroke_requests"]
+
+
+def test_bench_reports_a_missing_trace_clearly():
+    done = subprocess.run(
+        [sys.executable, "-m", "aicockpit", "bench", "--engine-stub", "5", "--traces", "/nonexistent/t.json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=server_env(),
+    )
+    assert done.returncode == 1
+    assert "cannot read trace /nonexistent/t.json" in done.stderr
+
+
+async def test_metrics_port_serves_the_stats_on_loopback():
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "aicockpit",
+        "serve",
+        "--dev-engine-stub",
+        "5",
+        "--metrics-port",
+        str(port),
+    ]
+    client = await LspClient.spawn(command, server_env())
+    try:
+        await client.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {}})
+        client.notify("initialized", {})
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                return response.read().decode()
+
+        async with asyncio.timeout(60):
+            while 'aicockpit_engine_ready{state="ready"} 1' not in (body := await asyncio.to_thread(scrape)):
+                await asyncio.sleep(0.1)
+        assert "aicockpit_prefix_cache_hit_ratio" in body
+        # Loopback only: the port is not open on the machine's other addresses.
+        outside = socket.gethostbyname(socket.gethostname())
+        if not outside.startswith("127."):
+            with socket.socket() as sock:
+                sock.settimeout(2)
+                assert sock.connect_ex((outside, port)) != 0
+    finally:
+        assert await client.close() == 0

@@ -1,0 +1,121 @@
+"""The completion scheduler over LSP, against the real server and engine: bursts, acceptance, traces."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+
+from lsprotocol import types
+
+from tests.e2e.helpers import change, inline_params, open_doc
+from tests.support import plain, send_raw, stats
+
+BODY = "def total_price(items, rate):\n    "
+BURST = "subtotal = sum(item.price for item in items)"
+
+
+def configure(client, **completion) -> None:
+    # A settings change restates the whole section (decoded over the defaults).
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"completion": {"max_tokens": 24, **completion}})
+    )
+
+
+@asynccontextmanager
+async def settings(client, **completion):
+    configure(client, **completion)
+    try:
+        yield
+    finally:
+        configure(client)
+
+
+async def test_a_burst_of_keystrokes_reaches_generation_once_and_nothing_stale_comes_back(ready):
+    uri = open_doc(ready, BODY)
+    # Back-to-back keystrokes all fall inside a 400 ms debounce, however busy this machine is.
+    async with settings(ready, debounce_min_ms=400, debounce_max_ms=400, timeout_ms=30000):
+        before = await stats(ready)
+        pending = []
+        for i, ch in enumerate(BURST):
+            change(ready, uri, 2 + i, (1, 4 + i), (1, 4 + i), ch)
+            params = ready.protocol._converter.unstructure(inline_params(uri, 1, 5 + i))
+            params["workDoneToken"] = f"burst-{i}"
+            pending.append(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params))
+        results = await asyncio.wait_for(asyncio.gather(*pending), 120)
+        after = await stats(ready)
+
+    def started(s):
+        return s["engine_requests"].get("completion", 0)
+
+    assert started(after) - started(before) == 1, (before["engine_requests"], after["engine_requests"])
+    *older, last = [plain(r)["items"] for r in results]
+    # Every superseded request was answered, and answered empty: its text no longer exists.
+    assert all(items == [] for items in older)
+    outcomes = {k: v - before["outcomes"].get(k, 0) for k, v in after["outcomes"].items()}
+    assert outcomes.get("superseded", 0) == len(BURST) - 1, outcomes
+    # The one that reached the engine answers at the cursor of the final text.
+    for item in last:
+        assert item["range"]["start"] == {"line": 1, "character": 4 + len(BURST)}
+    traces = {t["tag"]: t for t in plain(await ready.protocol.send_request_async(
+        "aicockpit/stats", {"traces_since": 0}))["traces"] if t["tag"]}  # fmt: skip
+    final = traces[f"burst-{len(BURST) - 1}"]
+    assert final["outcome"] in ("served", "empty") and final["debounce_ms"] == 400
+    assert {"debounce_end", "context_built", "engine_enqueued", "answered"} <= set(final["timings_ms"])
+
+
+async def test_accepting_a_suggestion_prefetches_the_next_one(ready):
+    uri = open_doc(ready, BODY)
+    async with settings(ready, multiline="never", timeout_ms=30000):
+        result = None
+        for column in range(4):  # the tiny model may suggest only blanks at a position
+            change(ready, uri, 2 + column, (1, 4 + column), (1, 4 + column), "x")
+            result = await ready.text_document_inline_completion_async(inline_params(uri, 1, 5 + column))
+            if result.items:
+                break
+        assert result.items, "no suggestion to accept"
+        item = result.items[0]
+        assert item.command.command == "aicockpit.accepted"
+        before = await stats(ready)
+        # The editor inserts the text, then runs the item's command.
+        at = item.range.start
+        change(ready, uri, 10, (at.line, at.character), (at.line, at.character), item.insert_text)
+        answer = await ready.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=item.command.command, arguments=item.command.arguments)
+        )
+        assert plain(answer) == {"prefetching": True}
+        for _ in range(400):
+            current = await stats(ready)
+            if current["by_kind"].get("prefetch", {}).get("served", 0) > before["by_kind"].get(
+                "prefetch", {}
+            ).get("served", 0):
+                break
+            await asyncio.sleep(0.05)
+        assert (
+            current["by_kind"].get("prefetch", {}).get("served", 0)
+            == before["by_kind"].get("prefetch", {}).get("served", 0) + 1
+        ), (
+            current["by_kind"],
+            current["last_request"],
+        )
+        assert current["accepted"] == before["accepted"] + 1
+        assert current["engine_requests"]["prefetch"] == before["engine_requests"].get("prefetch", 0) + 1
+
+
+async def test_a_malformed_accept_command_gets_an_error_and_the_server_goes_on(ready):
+    bad = {"command": "aicockpit.accepted", "arguments": [{"uri": 3}]}
+    try:
+        await asyncio.wait_for(send_raw(ready, types.WORKSPACE_EXECUTE_COMMAND, bad), 10)
+        raise AssertionError("expected an error response")
+    except Exception as err:  # noqa: BLE001 (any JSON-RPC error type)
+        assert "uri and text must be strings" in str(err) or "-32602" in repr(err), err
+    assert (await stats(ready))["engine"]["state"] == "ready"
+
+
+async def test_the_engine_is_warmed_up_once_ready(ready):
+    current = await stats(ready)
+    async with asyncio.timeout(60):
+        while current["engine"]["warmup"] != "done":
+            await asyncio.sleep(0.1)
+            current = await stats(ready)
+    assert current["engine_requests"]["warmup"] == 1
+    assert current["by_kind"]["warmup"]["served"] == 1
