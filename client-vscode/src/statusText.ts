@@ -19,6 +19,8 @@ export interface Stats {
   backends?: Record<string, EngineStats & { backend?: string }>;
   prefix_cache_hit_ratio?: number;
   requests?: number;
+  /** Suggestions the editor reported accepted (the item's command). */
+  accepted?: number;
   last_request?: { kind?: string; outcome?: string; timings_ms?: Record<string, number> } | null;
   stages_ms?: Record<string, Record<string, number>>;
 }
@@ -35,9 +37,11 @@ export function formatPercent(ratio: number | undefined): string {
   return `${Math.round((ratio ?? 0) * 100)}%`;
 }
 
-/** Latency of the last completion that was answered, in ms, if any. */
+/** Latency of the last request when it was a completion, in ms. */
 export function lastLatencyMs(stats: Stats): number | undefined {
-  const ms = stats.last_request?.timings_ms?.answered;
+  const last = stats.last_request;
+  if (last?.kind !== undefined && last.kind !== "completion") return undefined;
+  const ms = last?.timings_ms?.answered;
   return typeof ms === "number" ? ms : undefined;
 }
 
@@ -81,7 +85,7 @@ export function statusView(
       return {
         text: parts.join(" · "),
         tooltip:
-          `${model}: ready. Last request ${latency !== undefined ? `${Math.round(latency)} ms` : "none yet"}, ` +
+          `${model}: ready. Last completion ${latency !== undefined ? `${Math.round(latency)} ms` : "none yet"}, ` +
           `prefix-cache hit ratio ${formatPercent(stats.prefix_cache_hit_ratio)}. Click for stats and actions.`,
         error: false,
       };
@@ -99,11 +103,11 @@ export function statsLines(stats: Stats): string[] {
     ...Object.entries(stats.roles ?? {}).map(
       ([role, r]) => `Role ${role}: ${r.profile ?? "default"}${r.switching_to ? ` (switching to ${r.switching_to})` : ""}`,
     ),
-    `Requests: ${stats.requests ?? 0}`,
+    `Requests: ${stats.requests ?? 0}, suggestions accepted: ${stats.accepted ?? 0}`,
     `Prefix-cache hit ratio: ${formatPercent(stats.prefix_cache_hit_ratio)}`,
   ];
   const latency = lastLatencyMs(stats);
-  if (latency !== undefined) lines.push(`Last request: ${Math.round(latency)} ms (${stats.last_request?.outcome ?? "?"})`);
+  if (latency !== undefined) lines.push(`Last completion: ${Math.round(latency)} ms (${stats.last_request?.outcome ?? "?"})`);
   const answered = stats.stages_ms?.answered;
   if (answered) lines.push(`Answered p50/p95: ${Math.round(answered.p50 ?? 0)} / ${Math.round(answered.p95 ?? 0)} ms`);
   if (engine?.error) lines.push(`Error: ${engine.error}`);

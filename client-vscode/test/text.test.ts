@@ -68,5 +68,10 @@ describe("status", () => {
   });
   it("lists the figures", () => {
     assertIncludes(statsLines(ready), "Prefix-cache hit ratio: 82%");
+    assertIncludes(statsLines({ ...ready, requests: 3, accepted: 2 }), "Requests: 3, suggestions accepted: 2");
+  });
+  it("shows only a completion's latency", () => {
+    const chat = { ...ready, last_request: { kind: "chat", timings_ms: { answered: 900 } } };
+    assert.equal(statusView("running", chat, true).text, "$(sparkle) aicockpit ready · cache 82%");
   });
 });

@@ -99,8 +99,23 @@ def test_typing_shows_ghost_text_and_tab_accepts_it(vscode):
     start = lines.index("def total_price(items):") + 1
     assert lines[start].lstrip().startswith(typed + inline), (lines[start:], typed, suggestion)
     assert "\n".join(lines[start:]).strip() != typed.strip(), "Tab inserted nothing"
-    # The status bar now reports the completion's latency.
+    # The status bar now reports the completion's latency, and the server heard of the
+    # acceptance (the item's command): its menu counts accepted suggestions.
     wait_until("a latency in the status bar", lambda: " ms" in vscode.status_text(), 30)
+    wait_until("the acceptance to reach the server", lambda: accepted_in_menu(vscode) >= 1, 60, every=1)
+    vscode.screenshot("status-menu")
+    vscode.keys(Keys.ESCAPE)
+
+
+def accepted_in_menu(vscode) -> int:
+    """Opens the status bar item's menu and reads the accepted-suggestions figure."""
+    vscode.keys(Keys.ESCAPE)
+    vscode.find("[id$='aicockpit.status'] a, [id$='aicockpit.status']")[0].click()
+    rows = ".quick-input-list .monaco-list-row"
+    line = wait_until(
+        "the stats in the menu", lambda: [r.text for r in vscode.find(rows) if "accepted" in r.text], 15
+    )
+    return int(line[0].rsplit(":", 1)[1].strip())
 
 
 def select_line(vscode, number: int) -> None:
