@@ -12,6 +12,7 @@ import json
 import time
 from contextlib import contextmanager
 
+import psutil
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -40,8 +41,15 @@ def vscode():
             browser.quit()
         servers = server.server_processes()
         server.stop()
-    alive = [p for p in servers if p.is_running() and p.status() != "zombie"]
+    alive = [p for p in servers if running(p)]
     assert not alive, f"aicockpit servers outlived code-server: {alive}"
+
+
+def running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def app_lines(vscode) -> list[str]:

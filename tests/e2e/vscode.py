@@ -115,11 +115,6 @@ class CodeServer:
         self.log_path = ARTIFACTS / "code-server.log"
         self.process: subprocess.Popen | None = None
 
-    def update_settings(self, patch: dict[str, Any]) -> None:
-        """Change user settings the way a user does; VS Code picks up the file's change."""
-        path = self.user_data / "User" / "settings.json"
-        path.write_text(json.dumps({**json.loads(path.read_text()), **patch}, indent=2))
-
     def _args(self) -> list[str]:
         return [
             str(CODE_SERVER),
