@@ -12,4 +12,6 @@ python3 -c 'import sys; assert sys.version_info >= (3, 11), "aicockpit needs Pyt
 # ("operator torchvision::nms does not exist"). vLLM needs them only for multimodal models.
 .venv/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 .venv/bin/python fixtures/tiny_model/build.py >/dev/null
+# The VS Code extension, code-server and Chromium for its end-to-end test.
+bash scripts/setup-vscode.sh
 echo "aicockpit is set up in .venv"

@@ -1,0 +1,140 @@
+// Entry point: starts the server supervisor and wires VS Code's UI to it (status bar,
+// commands, Ctrl+K edits, the chat view). Ghost text itself needs no code here:
+// vscode-languageclient 11 registers LSP inline completion.
+import * as vscode from "vscode";
+import { ExecuteCommandRequest } from "vscode-languageclient/node";
+import { ChatView, CHAT_VIEW } from "./chat";
+import { EditPreviewer } from "./edit";
+import { PREVIEW_SCHEME, VirtualDocuments } from "./preview";
+import { SECTION, ServerSupervisor } from "./server";
+import { StatusBar } from "./status";
+import { statsLines } from "./statusText";
+
+export const SWITCH_PROFILE_COMMAND = "aicockpit.switchProfile";
+const ROLES = ["completion", "edit", "chat"];
+
+let supervisor: ServerSupervisor | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<{ supervisor: ServerSupervisor }> {
+  const server = (supervisor = new ServerSupervisor());
+  const documents = new VirtualDocuments();
+  const status = new StatusBar(server);
+  const previewer = new EditPreviewer(server, documents);
+  const chat = new ChatView(context.extensionUri, server, previewer);
+  context.subscriptions.push(
+    server,
+    documents,
+    status,
+    previewer,
+    chat,
+    vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, documents),
+    vscode.window.registerWebviewViewProvider(CHAT_VIEW, chat, { webviewOptions: { retainContextWhenHidden: true } }),
+  );
+
+  const command = (id: string, run: (...args: unknown[]) => unknown) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, run));
+  command("aicockpit.restartServer", () => server.restart());
+  command("aicockpit.showLogs", () => server.output.show(true));
+  command("aicockpit.showStats", () => showStats(status, documents));
+  command("aicockpit.toggleGhostText", () => toggleGhostText());
+  command("aicockpit.pickProfile", (role?: unknown, profile?: unknown) => pickProfile(server, status, role, profile));
+  command("aicockpit.showMenu", () => showMenu(status));
+  command("aicockpit.editSelection", () => previewer.editSelection());
+  command("aicockpit.acceptEditPreview", () => previewer.accept());
+  command("aicockpit.rejectEditPreview", () => previewer.reject());
+  command("aicockpit.openChat", () => vscode.commands.executeCommand(`${CHAT_VIEW}.focus`));
+  command("aicockpit.newChat", () => chat.newSession());
+
+  await vscode.commands.executeCommand("setContext", "aicockpit.editPending", false);
+  void server.start();
+  return { supervisor: server };
+}
+
+export async function deactivate(): Promise<void> {
+  await supervisor?.stop();
+}
+
+async function toggleGhostText(): Promise<void> {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const enabled = !config.get<boolean>("completion.enabled", true);
+  // The setting reaches the server through workspace/didChangeConfiguration.
+  await config.update("completion.enabled", enabled, vscode.ConfigurationTarget.Global);
+  void vscode.window.setStatusBarMessage(`aicockpit: ghost text ${enabled ? "on" : "off"}`, 3000);
+}
+
+async function showStats(status: StatusBar, documents: VirtualDocuments): Promise<void> {
+  const stats = (await status.poll()) ?? status.stats;
+  if (!stats) {
+    void vscode.window.showWarningMessage("aicockpit: no stats: the server is not running.");
+    return;
+  }
+  const uri = documents.put("/aicockpit-stats.json", JSON.stringify(stats, null, 2) + "\n");
+  await vscode.window.showTextDocument(uri, { preview: true });
+}
+
+async function showMenu(status: StatusBar): Promise<void> {
+  const stats = (await status.poll()) ?? status.stats;
+  type Item = vscode.QuickPickItem & { run?: string };
+  const figures: Item[] = stats ? statsLines(stats).map((label) => ({ label, kind: vscode.QuickPickItemKind.Default })) : [];
+  const actions: Item[] = [
+    { label: "$(graph) Show stats", run: "aicockpit.showStats" },
+    { label: "$(comment-discussion) Open chat", run: "aicockpit.openChat" },
+    { label: "$(eye) Toggle ghost text", run: "aicockpit.toggleGhostText" },
+    { label: "$(settings) Switch profile", run: "aicockpit.pickProfile" },
+    { label: "$(debug-restart) Restart server", run: "aicockpit.restartServer" },
+    { label: "$(output) Show logs", run: "aicockpit.showLogs" },
+  ];
+  const pick = await vscode.window.showQuickPick<Item>(
+    [...figures, { label: "Actions", kind: vscode.QuickPickItemKind.Separator }, ...actions],
+    { title: "aicockpit", placeHolder: "Stats and actions" },
+  );
+  if (pick?.run) await vscode.commands.executeCommand(pick.run);
+}
+
+/** Asks for a role and a profile: the profiles the server knows and the configured ones. */
+async function pickProfile(server: ServerSupervisor, status: StatusBar, role?: unknown, profile?: unknown): Promise<void> {
+  const client = server.client;
+  if (!client) {
+    void vscode.window.showWarningMessage("aicockpit: the server is not running.");
+    return;
+  }
+  const stats = (await status.poll()) ?? status.stats;
+  const current = (r: string) => stats?.roles?.[r]?.profile ?? "default";
+  const chosenRole =
+    typeof role === "string"
+      ? role
+      : (
+          await vscode.window.showQuickPick(
+            ROLES.map((r) => ({ label: r, description: `now: ${current(r)}` })),
+            { title: "aicockpit: switch the profile for" },
+          )
+        )?.label;
+  if (!chosenRole) return;
+  const configured = vscode.workspace.getConfiguration(SECTION).get<unknown>("profiles");
+  const names = new Set(["default", ...Object.keys(stats?.backends ?? {})]);
+  if (configured && typeof configured === "object" && !Array.isArray(configured)) {
+    for (const name of Object.keys(configured)) names.add(name);
+  }
+  const chosen =
+    typeof profile === "string"
+      ? profile
+      : (
+          await vscode.window.showQuickPick(
+            [...names].map((name) => ({ label: name, description: name === current(chosenRole) ? "current" : "" })),
+            { title: `aicockpit: profile for ${chosenRole}` },
+          )
+        )?.label;
+  if (!chosen) return;
+  try {
+    const result = await client.sendRequest(ExecuteCommandRequest.type, {
+      command: SWITCH_PROFILE_COMMAND,
+      arguments: [{ role: chosenRole, profile: chosen }],
+    });
+    const state = (result as { state?: string; error?: string } | null) ?? {};
+    if (state.state === "failed") throw new Error(state.error ?? "the profile failed to start");
+    void vscode.window.setStatusBarMessage(`aicockpit: ${chosenRole} uses ${chosen}`, 3000);
+  } catch (error) {
+    void vscode.window.showErrorMessage(`aicockpit: cannot switch profile: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  await status.poll();
+}

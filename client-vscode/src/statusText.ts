@@ -1,0 +1,115 @@
+// What the status bar item says, from `aicockpit/stats` and the client's own state.
+
+export interface EngineStats {
+  state?: string;
+  model?: string;
+  error?: string | null;
+}
+
+export interface RoleStats {
+  profile?: string;
+  fallback?: string | null;
+  switching_to?: string | null;
+}
+
+export interface Stats {
+  engine?: EngineStats;
+  /** Which profile serves each role (completion, edit, chat), and each profile's backend. */
+  roles?: Record<string, RoleStats>;
+  backends?: Record<string, EngineStats & { backend?: string }>;
+  prefix_cache_hit_ratio?: number;
+  requests?: number;
+  /** Suggestions the editor reported accepted (the item's command). */
+  accepted?: number;
+  last_request?: { kind?: string; outcome?: string; timings_ms?: Record<string, number> } | null;
+  stages_ms?: Record<string, Record<string, number>>;
+}
+
+export type ClientPhase = "starting" | "running" | "restarting" | "stopped" | "failed";
+
+export interface StatusView {
+  text: string;
+  tooltip: string;
+  error: boolean;
+}
+
+export function formatPercent(ratio: number | undefined): string {
+  return `${Math.round((ratio ?? 0) * 100)}%`;
+}
+
+/** Latency of the last request when it was a completion, in ms. */
+export function lastLatencyMs(stats: Stats): number | undefined {
+  const last = stats.last_request;
+  if (last?.kind !== undefined && last.kind !== "completion") return undefined;
+  const ms = last?.timings_ms?.answered;
+  return typeof ms === "number" ? ms : undefined;
+}
+
+/** The backend that serves ghost text: the completion role's profile, else the embedded engine. */
+export function completionBackend(stats: Stats): EngineStats | undefined {
+  const profile = stats.roles?.completion?.profile;
+  return (profile && stats.backends?.[profile]) || stats.engine;
+}
+
+export function statusView(
+  phase: ClientPhase,
+  stats: Stats | undefined,
+  ghostText: boolean,
+  loadingSeconds = 0,
+  detail = "",
+): StatusView {
+  if (phase === "failed") {
+    return { text: "$(error) aicockpit: server failed", tooltip: detail || "The server could not start.", error: true };
+  }
+  if (phase === "stopped") return { text: "$(debug-disconnect) aicockpit: stopped", tooltip: "The server is stopped.", error: false };
+  const engine = stats ? completionBackend(stats) : undefined;
+  if (phase === "starting" || phase === "restarting" || !stats || !engine) {
+    return { text: `$(sync~spin) aicockpit: ${phase === "restarting" ? "restarting" : "starting"}`, tooltip: detail || "Starting the server.", error: false };
+  }
+  const model = engine.model ?? "";
+  const off = ghostText ? "" : " (ghost text off)";
+  switch (engine.state) {
+    case "loading":
+      return {
+        text: `$(sync~spin) aicockpit: loading ${loadingSeconds > 0 ? `${Math.round(loadingSeconds)} s` : ""}`.trimEnd(),
+        tooltip: `Loading ${model}`,
+        error: false,
+      };
+    case "failed":
+      return { text: "$(error) aicockpit: engine error", tooltip: engine.error ?? "The engine failed to start.", error: true };
+    case "ready": {
+      const latency = lastLatencyMs(stats);
+      const parts = [`$(${ghostText ? "sparkle" : "circle-slash"}) aicockpit ready${off}`];
+      if (latency !== undefined) parts.push(`${Math.round(latency)} ms`);
+      parts.push(`cache ${formatPercent(stats.prefix_cache_hit_ratio)}`);
+      return {
+        text: parts.join(" · "),
+        tooltip:
+          `${model}: ready. Last completion ${latency !== undefined ? `${Math.round(latency)} ms` : "none yet"}, ` +
+          `prefix-cache hit ratio ${formatPercent(stats.prefix_cache_hit_ratio)}. Click for stats and actions.`,
+        error: false,
+      };
+    }
+    default:
+      return { text: `$(circle-outline) aicockpit: ${engine.state ?? "unknown"}`, tooltip: model, error: false };
+  }
+}
+
+/** Lines for the stats quick pick: the figures a user asks about first. */
+export function statsLines(stats: Stats): string[] {
+  const engine = completionBackend(stats);
+  const lines = [
+    `Engine: ${engine?.state ?? "unknown"} (${engine?.model ?? "?"})`,
+    ...Object.entries(stats.roles ?? {}).map(
+      ([role, r]) => `Role ${role}: ${r.profile ?? "default"}${r.switching_to ? ` (switching to ${r.switching_to})` : ""}`,
+    ),
+    `Requests: ${stats.requests ?? 0}, suggestions accepted: ${stats.accepted ?? 0}`,
+    `Prefix-cache hit ratio: ${formatPercent(stats.prefix_cache_hit_ratio)}`,
+  ];
+  const latency = lastLatencyMs(stats);
+  if (latency !== undefined) lines.push(`Last completion: ${Math.round(latency)} ms (${stats.last_request?.outcome ?? "?"})`);
+  const answered = stats.stages_ms?.answered;
+  if (answered) lines.push(`Answered p50/p95: ${Math.round(answered.p50 ?? 0)} / ${Math.round(answered.p95 ?? 0)} ms`);
+  if (engine?.error) lines.push(`Error: ${engine.error}`);
+  return lines;
+}

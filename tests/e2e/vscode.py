@@ -1,0 +1,282 @@
+"""A real VS Code for the end-to-end tests: code-server (installed by scripts/setup.sh
+under .cache/code-server) with the packaged extension, driven by headless Chromium
+through selenium. Screenshots go to artifacts/vscode/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
+
+from tests.support import ROOT, RUN_DIR, WORKSPACE, serve_command, server_env
+
+CODE_SERVER = ROOT / ".cache" / "code-server" / "node_modules" / ".bin" / "code-server"
+VSIX = ROOT / "client-vscode" / "aicockpit.vsix"
+ARTIFACTS = ROOT / "artifacts" / "vscode"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SETUP_HINT = "run `bash scripts/setup.sh` (it builds the .vsix and installs code-server and Chromium)"
+
+T = TypeVar("T")
+
+USER_SETTINGS: dict[str, Any] = {
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "workbench.enableExperiments": False,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.ignoreRecommendations": True,
+    "extensions.autoCheckUpdates": False,
+    "security.workspace.trust.enabled": False,
+    "chat.commandCenter.enabled": False,
+    "files.autoSave": "off",
+    "window.restoreWindows": "none",
+    "git.enabled": False,
+    "git.openRepositoryInParentFolders": "never",
+    "remote.autoForwardPorts": False,
+    # Only ghost text may answer Tab: no suggest widget, no auto-closing pairs.
+    "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},
+    "editor.suggestOnTriggerCharacters": False,
+    "editor.wordBasedSuggestions": "off",
+    "editor.autoClosingBrackets": "never",
+    "editor.autoClosingQuotes": "never",
+    "editor.inlineSuggest.enabled": True,
+    "editor.minimap.enabled": False,
+    "aicockpit.completion.max_tokens": 16,
+    # Generous on a loaded 2-core machine: a timed-out completion is an empty one.
+    "aicockpit.completion.timeout_ms": 15000,
+    "aicockpit.edit.max_tokens": 48,
+    "aicockpit.chat.max_tokens": 48,
+    "aicockpit.client.statsIntervalMs": 500,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.25) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+        except (StaleElementReferenceException, WebDriverException) as err:
+            last_error = err
+        time.sleep(every)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
+
+
+class CodeServer:
+    """code-server on 127.0.0.1 with a scratch user-data dir, extensions dir and workspace."""
+
+    def __init__(self) -> None:
+        for path, hint in (
+            (CODE_SERVER, "code-server"),
+            (VSIX, "the .vsix"),
+            (Path(CHROMEDRIVER), "chromedriver"),
+        ):
+            if not path.exists():
+                raise RuntimeError(f"{hint} is missing ({path}): {SETUP_HINT}")
+        self.base = RUN_DIR / "vscode"
+        shutil.rmtree(self.base, ignore_errors=True)
+        self.workspace = self.base / "workspace"
+        shutil.copytree(WORKSPACE, self.workspace)
+        self.user_data = self.base / "user-data"
+        self.extensions = self.base / "extensions"
+        (self.user_data / "User").mkdir(parents=True)
+        settings = {**USER_SETTINGS, "aicockpit.client.serverCommand": serve_command()}
+        (self.user_data / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
+        self.env = {**server_env(), "XDG_CONFIG_HOME": str(self.base / "xdg-config")}
+        self.env.pop("VSCODE_IPC_HOOK_CLI", None)
+        self.port = free_port()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.log_path = ARTIFACTS / "code-server.log"
+        self.process: subprocess.Popen | None = None
+
+    def _args(self) -> list[str]:
+        return [
+            str(CODE_SERVER),
+            "--auth", "none",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--user-data-dir", str(self.user_data),
+            "--extensions-dir", str(self.extensions),
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        subprocess.run(
+            [*self._args(), "--install-extension", str(VSIX)],
+            env=self.env, check=True, capture_output=True, timeout=180,
+        )  # fmt: skip
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [*self._args(), "--bind-addr", f"127.0.0.1:{self.port}", str(self.workspace)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        wait_until("code-server to listen", self._healthy, timeout=120, every=0.5)
+
+    def _healthy(self) -> bool:
+        if self.process and self.process.poll() is not None:
+            raise RuntimeError(f"code-server exited ({self.process.returncode}); see {self.log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/?folder={self.workspace}"
+
+    def server_processes(self) -> list[psutil.Process]:
+        """The aicockpit servers code-server's extension host started."""
+        if not self.process:
+            return []
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        return [p for p in children if "aicockpit" in " ".join(_cmdline(p))]
+
+    def stop(self) -> None:
+        if not self.process:
+            return
+        try:
+            family = [
+                psutil.Process(self.process.pid),
+                *psutil.Process(self.process.pid).children(recursive=True),
+            ]
+        except psutil.NoSuchProcess:
+            family = []
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        _, alive = psutil.wait_procs(family, timeout=15)
+        for proc in alive:
+            proc.kill()
+        self.process = None
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []
+
+
+class Browser:
+    """Headless Chromium on the workbench page, with VS Code-shaped helpers."""
+
+    def __init__(self, url: str) -> None:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--window-size=1600,1000",
+            f"--user-data-dir={RUN_DIR / 'vscode' / 'chromium'}",
+        ):  # fmt: skip
+            options.add_argument(flag)
+        service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
+        self.driver = webdriver.Chrome(options=options, service=service)
+        self.driver.set_window_size(1600, 1000)
+        self.driver.get(url)
+        self.shots = 0
+
+    def screenshot(self, name: str) -> Path:
+        self.shots += 1
+        path = ARTIFACTS / f"{self.shots:02d}-{name}.png"
+        self.driver.switch_to.default_content()
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def find(self, css: str) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def wait_css(self, css: str, timeout: float = 60, visible: bool = True) -> WebElement:
+        def probe():
+            for element in self.find(css):
+                if not visible or element.is_displayed():
+                    return element
+            return None
+
+        return wait_until(f"`{css}`", probe, timeout)
+
+    def keys(self, *keys: str) -> None:
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def chord(self, modifier: str, key: str) -> None:
+        ActionChains(self.driver).key_down(modifier).send_keys(key).key_up(modifier).perform()
+
+    def run_command(self, title: str) -> None:
+        """Run a command from the command palette by its title."""
+        self.keys(Keys.F1)
+        box = self.wait_css(".quick-input-widget .quick-input-box input")
+        box.send_keys(f">{title}" if not box.get_attribute("value").startswith(">") else title)
+        wait_until(
+            f"the command `{title}` in the palette",
+            lambda: any(
+                title.lower() in row.text.lower() for row in self.find(".quick-input-list .monaco-list-row")
+            ),
+            timeout=30,
+        )
+        box.send_keys(Keys.ENTER)
+
+    def open_file(self, name: str) -> WebElement:
+        self.chord(Keys.CONTROL, "p")
+        box = self.wait_css(".quick-input-widget .quick-input-box input")
+        box.send_keys(name)
+        wait_until(
+            f"{name} in quick open",
+            lambda: any(name in row.text for row in self.find(".quick-input-list .monaco-list-row")),
+            timeout=30,
+        )
+        box.send_keys(Keys.ENTER)
+        wait_until(
+            f"an editor tab for {name}", lambda: any(name in t.text for t in self.find(".tab.active")), 30
+        )
+        return self.editor_input()
+
+    def editor_input(self) -> WebElement:
+        return self.wait_css(
+            ".editor-group-container.active .monaco-editor textarea.inputarea, "
+            ".editor-group-container.active .monaco-editor .native-edit-context",
+            visible=False,
+        )
+
+    def status_text(self) -> str:
+        items = self.find("#aicockpit\\.aicockpit\\.status, [id$='aicockpit.status']")
+        return " ".join(item.text for item in items)
+
+    def notification_button(self, label: str) -> WebElement | None:
+        for button in self.find(".notification-toast .monaco-button, .notifications-center .monaco-button"):
+            if button.is_displayed() and button.text.strip() == label:
+                return button
+        return None
+
+    def quit(self) -> None:
+        try:
+            self.driver.quit()
+        except WebDriverException:
+            pass
