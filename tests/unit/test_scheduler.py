@@ -10,10 +10,12 @@ import pytest
 
 from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
-from aicockpit.config import CompletionConfig, EngineConfig
+from aicockpit.config import AicockpitConfig, CompletionConfig, EngineConfig, IndexConfig
 from aicockpit.context.documents import DocumentStore, TextChange
 from aicockpit.context.positions import Position
+from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.engine.base import GenerationDelta
+from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.telemetry import Telemetry
 
 URI = "file:///w/calc.py"
@@ -132,14 +134,19 @@ class Rig:
         options = {"debounce_min_ms": 10, "debounce_max_ms": 150, "timeout_ms": 500, **options}
         self.config = CompletionConfig(**options)
         host = FakeHost(self.engine)
+        # The real prompt assembler, with an index of no folders: prompts as in the server.
+        assembler = PromptAssembler(
+            self.documents, WorkspaceIndex(IndexConfig()), lambda: AicockpitConfig(completion=self.config)
+        )
         service = CompletionService(
-            self.documents, host, self.telemetry, lambda: (self.config, EngineConfig())
+            self.documents, host, self.telemetry, lambda: (self.config, EngineConfig()), assembler
         )
         self.scheduler = CompletionScheduler(
             service, self.documents, host, self.telemetry, lambda: self.config, self.clock
         )
         self.version = 1
-        self.documents.open(URI, "python", self.version, TEXT)
+        # Plain text: these tests are about scheduling, not the syntax check of suggestions.
+        self.documents.open(URI, "plaintext", self.version, TEXT)
 
     def type(self, text: str, gap_s: float = 0.0) -> Position:
         """Type ``text`` at the end of the document (the clock moves by ``gap_s`` first)."""
@@ -176,9 +183,9 @@ async def test_a_burst_of_requests_reaches_the_engine_once():
     assert await tasks[0] is None  # superseded before it reached the engine
     await rig.clock.advance(0.04)
     assert len(rig.engine.streams) == 1
-    rig.engine.streams[0].send("return a", finish=True)
+    rig.engine.streams[0].send(" = 1", finish=True)  # after the typed word "xxxxxyz"
     suggestion = await tasks[1]
-    assert suggestion is not None and suggestion.text == "return a"
+    assert suggestion is not None and suggestion.text == " = 1"
     assert rig.outcomes() == {"superseded": 1, "served": 1}
 
 

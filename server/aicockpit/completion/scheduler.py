@@ -37,7 +37,7 @@ from aicockpit.completion.service import CompletionService, Cursor, PreparedComp
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import Engine, EngineUnavailable
+from aicockpit.engine.base import BackendError, Engine, EngineUnavailable
 from aicockpit.engine.host import EngineHost
 from aicockpit.telemetry import RequestTrace, Telemetry
 
@@ -89,6 +89,7 @@ class Flight:
     first_token_at: float | None = None
     stopped_early: bool = False
     abort_reason: str | None = None
+    error: str | None = None  # the engine or backend failed: nothing it streamed is served
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
 
@@ -312,6 +313,8 @@ class CompletionScheduler:
             trace.mark("last_token")
             if flight.abort_reason is not None and fired is not None:
                 return None, flight.abort_reason  # aborted under us (document closed)
+            if flight.error is not None:
+                return None, "error"  # a stream that broke off is not a suggestion
             shaped = self._service.shape(flight.raw, flight.prepared)
             trace.mark("post_processed")
             if fired is None and (state := self._docs.get(cursor.uri)) is not None:
@@ -357,7 +360,6 @@ class CompletionScheduler:
 
     async def _run(self, flight: Flight, engine: Engine, state: _DocumentState | None) -> None:
         cursor, suffix = flight.cursor, flight.prepared.suffix
-        failed = False
         try:
             async with aclosing(engine.generate(flight.prepared.request)) as stream:
                 async for delta in stream:
@@ -374,16 +376,19 @@ class CompletionScheduler:
         except asyncio.CancelledError:
             if flight.abort_reason is None:
                 flight.abort_reason = "cancelled"  # the server is stopping
-        except Exception:
+        except BackendError as err:
+            log.warning("completion generation failed: %s", err)
+            flight.error = str(err)
+        except Exception as err:
             log.exception("generation failed")
-            failed = True
+            flight.error = f"{type(err).__name__}: {err}"
         finally:
             flight.done.set()
             self._telemetry.early_stops += flight.stopped_early
             self._telemetry.engine_work(
                 flight.prompt_tokens, flight.cached_tokens, flight.generated_tokens, flight.abort_reason
             )
-        if state is not None and flight.abort_reason is None and not failed:
+        if state is not None and flight.abort_reason is None and flight.error is None:
             state.cache.add(cursor, self._service.shape(flight.raw, flight.prepared))
 
     def _is_current(self, cursor: Cursor) -> bool:
