@@ -118,7 +118,7 @@ class ChatService:
         if workspace is None:
             return None
         index = self._index() if self._index is not None else None
-        if index is not None and index.folders and index.ready():
+        if index is not None and index.folders and index.ready:
             return IndexSymbols(index, workspace)
         return ScanningSymbols(workspace)
 

@@ -134,7 +134,7 @@ def setup(server, app) -> None:
             {"kind": "file", "label": path, "detail": ""}
             for path in app.workspace.find(args.query, args.limit)
         ]
-        if args.query and app.index.folders and app.index.ready():
+        if args.query and app.index.folders and app.index.ready:
             for display, definition in app.index.find_definitions(args.query)[: args.limit]:
                 detail = f"{definition.kind} in {display}:{definition.start_line + 1}"
                 items.append({"kind": "symbol", "label": definition.name, "detail": detail})
