@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from lsprotocol import types
 
+from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import change, inline_params, open_doc
 from tests.support import plain, send_raw, stats
 
@@ -17,7 +18,9 @@ BURST = "subtotal = sum(item.price for item in items)"
 def configure(client, **completion) -> None:
     # A settings change restates the whole section (decoded over the defaults).
     client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings={"completion": {"max_tokens": 24, **completion}})
+        types.DidChangeConfigurationParams(
+            settings={**INIT_OPTIONS, "completion": {**INIT_OPTIONS["completion"], **completion}}
+        )
     )
 
 
