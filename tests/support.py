@@ -37,7 +37,6 @@ def scratch_workspace() -> Path:
     workspace = RUN_DIR / "workspace"
     if not workspace.exists():
         shutil.copytree(WORKSPACE, workspace)
-        (workspace / "escape").symlink_to("/etc")
         (workspace / ".env").write_text("API_KEY=do-not-send\n")
     return workspace
 

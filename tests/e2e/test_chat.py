@@ -32,7 +32,9 @@ async def test_chat_streams_partial_results_and_answers_in_full(ready):
 
 
 async def test_mentions_add_workspace_code_and_refuse_escapes(ready):
-    (scratch_workspace() / "notes.txt").write_text("see ../../etc/passwd")
+    escape = scratch_workspace() / "escape"
+    if not escape.is_symlink():
+        escape.symlink_to("/etc")  # a symlink out of the workspace
     message = (
         "Compare @shop/pricing.py and @loyalty_discount with @../../etc/passwd, @escape/passwd, "
         "@/etc/hostname and @.env"
