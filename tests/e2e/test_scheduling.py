@@ -120,5 +120,6 @@ async def test_the_engine_is_warmed_up_once_ready(ready):
         while current["engine"]["warmup"] != "done":
             await asyncio.sleep(0.1)
             current = await stats(ready)
-    assert current["engine_requests"]["warmup"] == 1
-    assert current["by_kind"]["warmup"]["served"] == 1
+    # Once per engine start (a profile switch back to the embedded model starts it again).
+    assert current["engine_requests"]["warmup"] >= 1
+    assert current["by_kind"]["warmup"]["served"] >= 1

@@ -75,6 +75,9 @@ async def first_of(clock: Clock, events: list[asyncio.Event], timeout: float | N
     return next((event for event in events if event.is_set()), None)
 
 
+WARMUP_WAIT_TRIES = 60  # x 0.5 s
+
+
 @dataclass(eq=False)
 class Flight:
     """One engine generation for one cursor; several requests may wait on it."""
@@ -449,9 +452,13 @@ class CompletionScheduler:
 
     async def warm_up(self) -> None:
         """One short generation once the engine is ready, so the first keystroke is not cold."""
-        try:
-            engine = self._host.engine
-        except EngineUnavailable:
+        for _ in range(WARMUP_WAIT_TRIES):
+            try:
+                engine = self._host.engine
+                break
+            except EngineUnavailable:  # e.g. the role is still finishing a profile switch
+                await asyncio.sleep(0.5)
+        else:
             self.warmup = "failed"
             return
         self.warmup = "running"
