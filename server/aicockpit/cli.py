@@ -131,17 +131,17 @@ async def _complete(args: argparse.Namespace) -> int:
         column = utf16_len(lines.line(line)[:column])
 
     started = time.perf_counter()
-    await app.router.apply(app.config)
-    try:
-        await app.router.wait_ready("completion")
+
+    async def work(backend: dict) -> int:
         engine_start_ms = (time.perf_counter() - started) * 1000
-        backend = app.router.status()["backends"][app.router.profile_for("completion")]
-        if backend["state"] != "ready":
-            print(f"aicockpit: the engine failed to start: {backend['error']}", file=sys.stderr)
-            return 1
         suggestion = await app.completions.complete(uri, Position(line, column))
-    finally:
-        await app.router.stop()
+        _print_completion(args, app, backend, suggestion, engine_start_ms)
+        return 0
+
+    return await _with_engine(app, "completion", work)
+
+
+def _print_completion(args: argparse.Namespace, app, backend: dict, suggestion, engine_start_ms: float):
     trace = app.telemetry.summary()["last_request"] or {}
     text_out = suggestion.text if suggestion else ""
     if args.json:
@@ -166,7 +166,6 @@ async def _complete(args: argparse.Namespace) -> int:
             f"prompt {trace.get('prompt_tokens', 0)} tokens",
             file=sys.stderr,
         )
-    return 0
 
 
 async def _with_engine(app, role: str, work) -> int:
@@ -178,7 +177,7 @@ async def _with_engine(app, role: str, work) -> int:
         if backend["state"] != "ready":
             print(f"aicockpit: the engine failed to start: {backend['error']}", file=sys.stderr)
             return 1
-        return await work()
+        return await work(backend)
     finally:
         await app.router.stop()
 
@@ -214,7 +213,7 @@ async def _edit(args: argparse.Namespace) -> int:
     uri = path.resolve().as_uri()
     app.documents.open(uri, _language(path), 0, text)
 
-    async def work() -> int:
+    async def work(_backend: dict) -> int:
         proposal = await app.edits.rewrite(uri, l1 - 1, last - 1, args.instruction, 0)
         new_text = apply_line_edits(text, proposal.edits)
         print(unified_diff(text, new_text, path.name) if args.diff else new_text, end="")
@@ -236,7 +235,7 @@ async def _chat(args: argparse.Namespace) -> int:
     app = App(overrides_from(args), EngineHost())
     app.workspace = WorkspaceFiles(Path(args.workspace))
 
-    async def work() -> int:
+    async def work(_backend: dict) -> int:
         stream = lambda text: print(text, end="", flush=True)  # noqa: E731
         reply = await app.chat.send(args.message, args.session, on_delta=stream)
         print()
