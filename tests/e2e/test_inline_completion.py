@@ -87,7 +87,6 @@ async def test_a_second_request_reuses_the_cached_prefix(ready):
 
 
 async def test_cancel_aborts_the_request_inside_the_engine(ready):
-    uri = open_doc(ready, TEXT)
     ready.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(
             settings={
@@ -97,14 +96,24 @@ async def test_cancel_aborts_the_request_inside_the_engine(ready):
         )
     )
     try:
-        params = ready.protocol._converter.unstructure(inline_params(uri, UNICODE_ROW + 1, 16))
-        pending = send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="cancel-me")
-        async with asyncio.timeout(30):
-            while (await stats(ready))["engine"]["unfinished_requests"] == 0:
-                await asyncio.sleep(0.01)
-        ready.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="cancel-me"))
-        with pytest.raises(JsonRpcRequestCancelled):
-            await asyncio.wait_for(pending, 30)
+        # The noise model sometimes loops, and the server then stops generating
+        # early (correctly): a cancel that arrives after that has nothing to
+        # cancel. Such a try is repeated with another prompt; three in a row fail.
+        for attempt in range(3):
+            uri = open_doc(ready, f"# try {attempt}\n" + TEXT)
+            params = ready.protocol._converter.unstructure(inline_params(uri, UNICODE_ROW + 2, 16))
+            msg_id = f"cancel-me-{attempt}"
+            pending = send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
+            async with asyncio.timeout(30):
+                while (await stats(ready))["engine"]["unfinished_requests"] == 0 and not pending.done():
+                    await asyncio.sleep(0.01)
+            ready.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+            try:
+                await asyncio.wait_for(pending, 30)
+            except JsonRpcRequestCancelled:
+                break
+        else:
+            pytest.fail("three completions in a row finished before their cancel arrived")
         await asyncio.sleep(0.2)
         after = await stats(ready)
         assert after["engine"]["unfinished_requests"] == 0
