@@ -48,6 +48,7 @@ def serve(args: argparse.Namespace) -> int:
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     from aicockpit.server import build_server
+    from aicockpit.stdio import serve_stdio
 
     host = None
     if args.dev_engine_stub is not None:  # benchmarks only: the server's overhead without a model
@@ -58,7 +59,7 @@ def serve(args: argparse.Namespace) -> int:
     server = build_server(overrides_from(args), host)
     exporter = start_metrics(args.metrics_port, server.app) if args.metrics_port is not None else None
     try:
-        server.start_io(stdin=sys.stdin.buffer, stdout=protocol_out)
+        serve_stdio(server, sys.stdin.buffer, protocol_out)
     finally:
         server.app.router.kill_now()
         if exporter is not None:

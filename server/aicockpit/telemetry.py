@@ -25,8 +25,8 @@ WASTEFUL_OUTCOMES = {"cancelled", "timed_out", "superseded"}
 ANSWERED_OUTCOMES = {"served", "cache_hit", "reused", "timed_out", "empty"}
 STAGES = (
     "received",
+    "context_built",  # built during the debounce
     "debounce_end",
-    "context_built",
     "engine_enqueued",
     "first_token",
     "last_token",

@@ -9,9 +9,9 @@ Keystroke to ghost text, in order (each step can answer early):
    wait for it instead of starting another;
 3. supersede: any other generation of this document is aborted in the engine,
    and older requests still waiting are answered (empty) at once;
-4. debounce, adapted to the user's typing rhythm, then build the prompt and
-   start one engine request (a ``Flight``), which stops early as soon as
-   post-processing knows where the suggestion ends;
+4. build the prompt while a debounce, adapted to the user's typing rhythm,
+   waits for the next key; then start one engine request (a ``Flight``),
+   which stops early as soon as post-processing knows where the suggestion ends;
 5. a hard deadline per request: at the deadline, answer with what is ready.
 
 Accepting a suggestion (the item's command) prefetches the next one, and the
@@ -47,6 +47,9 @@ PAUSE_S = 1.0  # a gap longer than this is a pause, not typing rhythm
 RHYTHM_GAPS = 8  # the rhythm is the median of this many recent gaps (robust to a pause or two)
 DEBOUNCE_FACTOR = 2.0  # wait this many typical gaps for the next keystroke (few keys of a burst leak)
 WARMUP_TEXT = "def add(a, b):\n    "
+# asyncio rounds a timer's poll timeout up to the next millisecond, so a sleep
+# ends 0-1 ms late: the debounce aims half a millisecond early to end on time.
+TIMER_LATE_S = 0.0005
 
 
 class Clock:
@@ -236,34 +239,37 @@ class CompletionScheduler:
         if cursor is None:
             return None, outcome
         try:
-            self._host.engine  # noqa: B018 - while the role loads or switches profile, nothing is served,
+            engine = self._host.engine  # while the role loads or switches profile, nothing is served,
         except EngineUnavailable:  # not even from the cache of the profile being left
             return None, "engine_unavailable"
         early = await self._answer_early(state, cursor, ticket, trace, deadline)
         if early is not None:
             return early
-        # 4. debounce, then re-check: the text may have changed, or a request of the
-        # other channel may have started a generation this one can share.
+        # 4. debounce. The prompt is built while the debounce waits for the next key:
+        # that time is spent anyway, and a superseded prompt costs only CPU.
         wait = self.debounce_s(uri)
-        if wait > 0:
-            if await first_of(self._clock, [ticket.superseded], wait) is ticket.superseded:
-                return None, "superseded"
+        debounce_end = trace.started + wait
+        prepared = self._service.prepare(cursor, engine)
+        if prepared is None:
+            return None, "secret_file"
+        trace.context = prepared.context
+        trace.mark("context_built")
+        remaining = debounce_end - self._clock.now() - TIMER_LATE_S
+        if remaining > 0 and await first_of(self._clock, [ticket.superseded], remaining) is ticket.superseded:
+            return None, "superseded"
         trace.debounce_ms = wait * 1000
         trace.mark("debounce_end")
+        # Re-check: the text may have changed, or a request of the other channel
+        # may have started a generation this one can share.
         if not self._is_current(cursor):
             return None, "superseded"
         early = await self._answer_early(state, cursor, ticket, trace, deadline)
         if early is not None:
             return early
         try:
-            engine = self._host.engine
+            engine = self._host.engine  # a profile switch may have begun during the wait
         except EngineUnavailable:
             return None, "engine_unavailable"
-        prepared = self._service.prepare(cursor, engine)
-        if prepared is None:
-            return None, "secret_file"
-        trace.context = prepared.context
-        trace.mark("context_built")
         flight = self._launch(prepared, engine, "completion", state)
         trace.mark("engine_enqueued")
         return await self._await_flight(flight, cursor, "", ticket, trace, deadline, "served")
