@@ -49,6 +49,7 @@ class VllmServe:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--enforce-eager", "--max-model-len", "4096", "--block-size", "32",
             "--enable-prompt-tokens-details",  # cached tokens in the usage chunk
+            "--enable-log-requests",  # tests watch requests start and abort in the log
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
@@ -82,18 +83,23 @@ class VllmServe:
                     pass
                 await asyncio.sleep(0.5)
 
-    async def running_requests(self) -> float:
-        """vLLM's own gauge of requests being generated right now (0 when it does not answer in time)."""
-        try:
-            async with httpx.AsyncClient() as client:
-                metrics = (await client.get(f"http://127.0.0.1:{self.port}/metrics", timeout=10)).text
-        except httpx.HTTPError:  # a busy 2-core machine: ask again
-            return 0.0
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in metrics.splitlines()
-            if line.startswith("vllm:num_requests_running")
-        )
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    async def wait_for_log(self, text: str, since: int, timeout: float = 60) -> None:
+        """Wait until vLLM logs ``text`` after byte ``since`` of its log.
+
+        Its log says at once when a request is added or aborted; the /metrics
+        gauges lag by seconds on a loaded machine, and a request can start and
+        end before they show it.
+        """
+        async with asyncio.timeout(timeout):
+            while True:
+                with self.log_path.open("rb") as log:
+                    log.seek(since)
+                    if text.encode() in log.read():
+                        return
+                await asyncio.sleep(0.05)
 
     def kill(self) -> None:
         """SIGKILL to the whole process group (API server and engine core), like a crash."""
