@@ -93,9 +93,11 @@ class Flight:
     cached_tokens: int = 0
     generated_tokens: int = 0
     first_token_at: float | None = None
+    finished_at: float | None = None
     stopped_early: bool = False
     abort_reason: str | None = None
     error: str | None = None  # the engine or backend failed: nothing it streamed is served
+    shaped: str | None = None  # the post-processed output, once done
     done: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
 
@@ -316,17 +318,21 @@ class CompletionScheduler:
                 outcome = orphan_reason = "timed_out"
             trace.prompt_tokens, trace.cached_tokens = flight.prompt_tokens, flight.cached_tokens
             trace.generated_tokens = flight.generated_tokens
-            trace.engine_ms = (self._clock.now() - attached_at) * 1000
+            # The engine's time ends with its stream, not when this request wakes up.
+            finished = self._clock.now()
+            if flight.done.is_set() and flight.finished_at is not None:
+                finished = max(attached_at, flight.finished_at)
+            trace.engine_ms = (finished - attached_at) * 1000
             if flight.first_token_at is not None and flight.first_token_at >= trace.started:
                 trace.mark("first_token", flight.first_token_at)
-            trace.mark("last_token")
+            trace.mark("last_token", finished)
             if flight.abort_reason is not None and fired is not None:
                 return None, flight.abort_reason  # aborted under us (document closed)
             if flight.error is not None:
                 return None, "error"  # a stream that broke off is not a suggestion
-            shaped = self._service.shape(flight.raw, flight.prepared)
+            shaped = self._shape(flight)
             trace.mark("post_processed")
-            if fired is None and (state := self._docs.get(cursor.uri)) is not None:
+            if (state := self._docs.get(cursor.uri)) is not None:
                 state.cache.add(flight.cursor, shaped)  # what the user sees; they may type through it
             if not shaped.startswith(typed) or not shaped[len(typed) :].strip():
                 return None, "empty" if outcome != "timed_out" else outcome
@@ -392,13 +398,28 @@ class CompletionScheduler:
             log.exception("generation failed")
             flight.error = f"{type(err).__name__}: {err}"
         finally:
+            flight.finished_at = self._clock.now()
             flight.done.set()
             self._telemetry.early_stops += flight.stopped_early
             self._telemetry.engine_work(
                 flight.prompt_tokens, flight.cached_tokens, flight.generated_tokens, flight.abort_reason
             )
-        if state is not None and flight.abort_reason is None and flight.error is None:
-            state.cache.add(cursor, self._service.shape(flight.raw, flight.prepared))
+        # Nobody waits (a prefetch, or a request that moved on): cache it for the next
+        # request. A waiting request caches what it post-processes for its answer.
+        if state is not None and flight.waiters == 0 and flight.abort_reason is None and flight.error is None:
+            state.cache.add(cursor, self._shape(flight))
+
+    def _shape(self, flight: Flight) -> str:
+        """Post-process the flight's output; once it is done, once for all its users.
+
+        Post-processing parses the document with the suggestion in it (1-2 ms on a
+        large file), and the cache and every waiting request want the result.
+        """
+        if not flight.done.is_set():
+            return self._service.shape(flight.raw, flight.prepared)
+        if flight.shaped is None:
+            flight.shaped = self._service.shape(flight.raw, flight.prepared)
+        return flight.shaped
 
     def _is_current(self, cursor: Cursor) -> bool:
         try:
