@@ -1,6 +1,7 @@
 """Roles, fallback, retries, time limits, breakers and switches, with fake engines and a fake server."""
 
 import asyncio
+import gc
 from contextlib import aclosing, asynccontextmanager
 
 import pytest
@@ -201,6 +202,33 @@ async def test_cancelling_is_no_verdict_on_the_backend(tmp_path):
         backend = router.status()["backends"]["r"]
         assert backend["failures"] == 0 and backend["breaker"] == "closed"
         await router.stop()
+
+
+async def test_closing_the_role_stream_closes_the_backend_stream_at_once(tmp_path):
+    """Not when the garbage collector gets to it: until then a backend would go on generating."""
+    closed = []
+
+    class Watched(FakeEngine):
+        async def generate(self, request):
+            try:
+                yield GenerationDelta("a", prompt_tokens=5, generated_tokens=1)
+                yield GenerationDelta("b", prompt_tokens=5, generated_tokens=2)
+            finally:
+                closed.append(request.request_id)
+
+    router = await make_router({}, tmp_path)
+    engine = router.for_role("completion")
+    engine._candidates = [(backend, Watched("m")) for backend, _ in engine._candidates]
+    gc.disable()
+    try:
+        async with aclosing(engine.generate(GenerationRequest("kept", "p", 8))) as stream:
+            await anext(stream)
+            kept = stream  # a reference the consumer still holds, as a scheduler's task does
+        assert closed == ["kept"]
+    finally:
+        gc.enable()
+    del kept
+    await router.stop()
 
 
 async def test_profile_sampling_settings_win(tmp_path):

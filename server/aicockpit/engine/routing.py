@@ -357,8 +357,13 @@ class RoleEngine:
             for attempt in range(retries + 1):
                 outcome = _Attempt()
                 try:
-                    async for delta in self._attempt(backend, engine, request, attempt, deadline, outcome):
-                        yield delta
+                    # Closed explicitly: left to the garbage collector, a consumer's close
+                    # would leave the backend's request generating until a GC pass.
+                    async with aclosing(
+                        self._attempt(backend, engine, request, attempt, deadline, outcome)
+                    ) as stream:
+                        async for delta in stream:
+                            yield delta
                 except BackendError as err:
                     reason = f"{backend.name}: {err}"
                     if outcome.started:  # text already went out: no retry, no fallback
