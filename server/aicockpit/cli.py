@@ -32,6 +32,14 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def one_shot_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """A one-shot command runs vLLM in-process: it starts ~6 s sooner on CPU,
+    and there is no editor whose requests would wait for the engine."""
+    overrides = overrides_from(args)
+    overrides.setdefault("engine", {})["multiprocessing"] = False
+    return overrides
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -115,7 +123,7 @@ async def _complete(args: argparse.Namespace) -> int:
     text = _read_text(path)
     if text is None:
         return 2
-    overrides = overrides_from(args)
+    overrides = one_shot_overrides(args)
     overrides.setdefault("completion", {})["timeout_ms"] = args.timeout_ms
     if args.max_tokens:
         overrides["completion"]["max_tokens"] = args.max_tokens
@@ -210,7 +218,7 @@ async def _edit(args: argparse.Namespace) -> int:
         return 2
     l1, _c1, l2, c2 = _parse_range(args.range)
     last = l2 - 1 if (c2 == 1 and l2 > l1) else l2  # ending at column 1 excludes that line
-    app = App(overrides_from(args), EngineHost())
+    app = App(one_shot_overrides(args), EngineHost())
     uri = path.resolve().as_uri()
     app.documents.open(uri, _language(path), 0, text)
 
@@ -233,7 +241,7 @@ async def _chat(args: argparse.Namespace) -> int:
     from aicockpit.engine.host import EngineHost
     from aicockpit.server import App
 
-    app = App(overrides_from(args), EngineHost())
+    app = App(one_shot_overrides(args), EngineHost())
     app.workspace = WorkspaceFiles(Path(args.workspace))
 
     async def work(_backend: dict) -> int:
@@ -315,9 +323,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-ms", type=int, default=2000, help="completion.timeout_ms for the run")
     p.add_argument("--out", help="also write the JSON report to this file")
     p.add_argument(
-        "--engine-process",
+        "--engine-in-process",
         action="store_true",
-        help="run vLLM's engine core in its own process (engine.multiprocessing), as on a GPU",
+        help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",
     )
     _engine_flags(p)
     p.set_defaults(run=bench)

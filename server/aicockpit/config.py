@@ -44,8 +44,12 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         int | None, _doc("KV cache block size in tokens; unset: 32 on CPU, vLLM's default on GPU.")
     ] = None
     multiprocessing: Annotated[
-        bool | None, _doc("Run vLLM's engine core in its own process; unset: off on CPU, on on GPU.")
-    ] = None
+        bool,
+        _doc(
+            "Run vLLM's engine core in its own process, so the server never waits for it to answer"
+            " the editor (on CPU: starts ~6 s slower). One-shot CLI commands always run it in-process."
+        ),
+    ] = True
     fim_template: Annotated[
         Literal["auto", "qwen", "starcoder", "deepseek", "codellama"],
         _doc("Fill-in-the-middle prompt format; auto detects it from the tokenizer."),

@@ -54,8 +54,8 @@ async def run_bench(args) -> dict[str, Any]:
         options: dict[str, Any] = {
             "completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}
         }
-        if args.engine_process:
-            options["engine"] = {"multiprocessing": True}
+        if args.engine_in_process:
+            options["engine"] = {"multiprocessing": False}
         await client.request(
             "initialize",
             {

@@ -42,8 +42,7 @@ def prepare_environment(config: EngineConfig, accelerator: bool) -> None:
     }
     if not accelerator:
         defaults["VLLM_CPU_KVCACHE_SPACE"] = str(config.cpu_kv_cache_gib)
-    multiprocessing = config.multiprocessing if config.multiprocessing is not None else accelerator
-    defaults["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if multiprocessing else "0"
+    defaults["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if config.multiprocessing else "0"
     if Path(config.model).is_dir():
         defaults["HF_HUB_OFFLINE"] = "1"  # a local model needs no hub; offline users have none
     for key, value in defaults.items():
