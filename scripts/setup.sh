@@ -13,7 +13,8 @@ python3 -c 'import sys; assert sys.version_info >= (3, 11), "aicockpit needs Pyt
 .venv/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 .venv/bin/python fixtures/tiny_model/build.py >/dev/null
 # LiteLLM's proxy, for tests/e2e/test_litellm.py, in a venv of its own: its pinned
-# dependencies would break `import vllm` in .venv. Later releases need packages PyPI lacks.
+# dependencies would break `import vllm` in .venv. 1.108.0 is the one tested; from 1.108.8 on,
+# its [proxy] extra needs packages PyPI lacks (litellm-enterprise, litellm-proxy-extras pins).
 LITELLM_VERSION=1.108.0
 if [ "$(.cache/litellm-venv/bin/python -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" != "$LITELLM_VERSION" ]; then
   [ -x .cache/litellm-venv/bin/python ] || python3 -m venv .cache/litellm-venv
