@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a working environment from a fresh clone on a CPU-only machine:
 # a virtualenv in .venv with aicockpit, the CPU build of vLLM and the test tools,
-# and the tiny fixture model. Safe to run again.
+# the tiny fixture model, and LiteLLM in .cache/litellm-venv. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,14 @@ python3 -c 'import sys; assert sys.version_info >= (3, 11), "aicockpit needs Pyt
 # ("operator torchvision::nms does not exist"). vLLM needs them only for multimodal models.
 .venv/bin/pip uninstall --quiet -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 .venv/bin/python fixtures/tiny_model/build.py >/dev/null
+# LiteLLM's proxy, for tests/e2e/test_litellm.py, in a venv of its own: its pinned
+# dependencies would break `import vllm` in .venv. 1.108.0 is the one tested; from 1.108.8 on,
+# its [proxy] extra needs packages PyPI lacks (litellm-enterprise, litellm-proxy-extras pins).
+LITELLM_VERSION=1.108.0
+if [ "$(.cache/litellm-venv/bin/python -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null)" != "$LITELLM_VERSION" ]; then
+  [ -x .cache/litellm-venv/bin/python ] || python3 -m venv .cache/litellm-venv
+  .cache/litellm-venv/bin/pip install --quiet --disable-pip-version-check "litellm[proxy]==$LITELLM_VERSION"
+fi
 # The VS Code extension, code-server and Chromium for its end-to-end test.
 bash scripts/setup-vscode.sh
 echo "aicockpit is set up in .venv"

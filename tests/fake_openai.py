@@ -3,7 +3,8 @@
 Speaks just enough HTTP/1.1 (one request per connection, close-delimited
 bodies) to test the remote backend against well-formed streams and against
 garbage: HTTP 500, non-JSON events, truncated streams, a wrong content type,
-endless streams, silence.
+endless streams, silence. ``dialect`` answers in the shapes of other servers
+(Ollama, llama.cpp, LiteLLM: tests/fake_dialects.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from tests import fake_dialects
 
 MODES = (
     "ok",  # a normal stream with usage and [DONE]
@@ -27,6 +30,8 @@ MODES = (
     "no_done",  # finishes with a finish_reason but no [DONE]
     "json_answer",  # a whole non-streamed JSON answer
     "long_line",  # one "line" of megabytes without a newline
+    "broken",  # per `dialect`: fails after the first piece, the way that server does
+    "rejected",  # per `dialect`: the error status and body that server sends before streaming
 )
 
 
@@ -43,6 +48,8 @@ class FakeOpenAI:
     pieces: tuple[str, ...] = ("hello", " world")
     fail_first: int = 0  # answer this many requests with HTTP 503 before behaving per `mode`
     delay: float = 0.5
+    dialect: str = "openai"  # or one of fake_dialects.DIALECTS
+    honours_usage: bool = True  # False: ignores stream_options.include_usage, like older servers
     seen: list[Seen] = field(default_factory=list)
     disconnects: int = 0
     port: int = 0
@@ -81,7 +88,7 @@ class FakeOpenAI:
                 self.fail_first -= 1
                 await self._status(writer, 503, "application/json", b'{"error": {"message": "overloaded"}}')
             else:
-                await self._answer(writer, path.endswith("chat/completions"))
+                await self._answer(writer, path.endswith("chat/completions"), self.seen[-1].body)
         except (ConnectionError, asyncio.IncompleteReadError):
             self.disconnects += 1
         finally:
@@ -97,7 +104,8 @@ class FakeOpenAI:
         await writer.drain()
 
     async def _stream_head(self, writer) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
+        kind = "text/event-stream; charset=utf-8" if self.dialect == "litellm" else "text/event-stream"
+        writer.write(f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\nconnection: close\r\n\r\n".encode())
         await writer.drain()
 
     async def _event(self, writer, data: Any) -> None:
@@ -110,8 +118,13 @@ class FakeOpenAI:
         choice.update({"delta": {"content": text}} if chat else {"text": text})
         return {"choices": [choice]}
 
-    async def _answer(self, writer, chat: bool) -> None:
+    async def _answer(self, writer, chat: bool, body: dict) -> None:
         mode = self.mode
+        if self.dialect != "openai" and mode in ("ok", "broken"):
+            return await self._dialect_answer(writer, chat, body)
+        if mode == "rejected":
+            status, error = fake_dialects.REJECTIONS[self.dialect]
+            return await self._status(writer, status, "application/json", json.dumps(error).encode())
         if mode == "http500":
             return await self._status(writer, 500, "application/json", b'{"error": {"message": "boom"}}')
         if mode == "http401":
@@ -153,3 +166,9 @@ class FakeOpenAI:
         )
         if mode != "no_done":
             await self._event(writer, "[DONE]")
+
+    async def _dialect_answer(self, writer, chat: bool, body: dict) -> None:
+        asked = bool((body.get("stream_options") or {}).get("include_usage")) and self.honours_usage
+        await self._stream_head(writer)
+        for event in fake_dialects.stream(self.dialect, self.pieces, chat, asked, self.mode == "broken"):
+            await self._event(writer, event)

@@ -137,7 +137,9 @@ class OpenAIRemoteEngine:
             body["messages"] = message_dicts(request.messages)
             return "chat/completions", body
         if request.fim is not None and profile.fim_mode == "suffix":
-            body["prompt"], body["suffix"] = request.fim
+            # Never an empty suffix (the end of a file): Ollama then skips the model's FIM
+            # template and wraps the prefix in its chat template instead.
+            body["prompt"], body["suffix"] = request.fim[0], request.fim[1] or "\n"
         elif request.fim is not None:
             body["prompt"] = self.fim_template.render(*request.fim)
         else:
@@ -216,16 +218,17 @@ async def _lines(response: httpx.Response) -> AsyncIterator[str]:
 
 
 async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[GenerationDelta]:
-    """Parse the SSE stream; usage arrives in a last chunk without choices."""
+    """Parse the SSE stream; usage arrives in a last chunk (with or without choices)."""
     finish_reason = None
     usage: dict[str, Any] = {}
+    timings: dict[str, Any] = {}  # llama.cpp's, on its last chunk
     generated = 0
     async for line in _lines(response):
         if not line.startswith("data:"):
             continue  # comments (keep-alives), event names, blank separators
         data = line[5:].strip()
         if data == "[DONE]":
-            yield _final(finish_reason, usage, generated)
+            yield _final(finish_reason, usage, generated, timings)
             return
         try:
             event = json.loads(data)
@@ -236,7 +239,9 @@ async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[Generat
         if "error" in event:
             raise BackendError(f"the server reported an error: {str(event['error'])[:300]}")
         if isinstance(event.get("usage"), dict):
-            usage = event["usage"]
+            usage = event["usage"]  # Ollama zeroes it on every chunk until the last: the last wins
+        if isinstance(event.get("timings"), dict):
+            timings = event["timings"]
         for choice in event.get("choices") or ():
             text = _choice_text(choice, chat)
             if text:
@@ -245,7 +250,7 @@ async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[Generat
             finish_reason = choice.get("finish_reason") or finish_reason
     if finish_reason is None:
         raise BackendError("the stream ended before the answer was complete")
-    yield _final(finish_reason, usage, generated)  # servers that finish without [DONE]
+    yield _final(finish_reason, usage, generated, timings)  # servers that finish without [DONE]
 
 
 def _choice_text(choice: Any, chat: bool) -> str:
@@ -257,16 +262,19 @@ def _choice_text(choice: Any, chat: bool) -> str:
     return text or ""
 
 
-def _final(finish_reason: str | None, usage: Any, generated: int) -> GenerationDelta:
+def _final(finish_reason: str | None, usage: Any, generated: int, timings: Any = None) -> GenerationDelta:
     usage = usage if isinstance(usage, dict) else {}
     details = usage.get("prompt_tokens_details")
     details = details if isinstance(details, dict) else {}
+    cached = details.get("cached_tokens")
+    if cached is None and isinstance(timings, dict):
+        cached = timings.get("cache_n")  # llama.cpp builds without prompt_tokens_details
     return GenerationDelta(
         text="",
         finished=True,
         finish_reason=str(finish_reason) if finish_reason is not None else None,
         prompt_tokens=_count(usage.get("prompt_tokens")),
-        cached_tokens=_count(details.get("cached_tokens")),
+        cached_tokens=_count(cached),
         generated_tokens=_count(usage.get("completion_tokens")) or generated,
     )
 
@@ -284,6 +292,6 @@ def _whole_answer(data: bytes, chat: bool) -> GenerationDelta:
             raise TypeError("text is not a string")
     except (ValueError, KeyError, IndexError, TypeError) as err:
         raise BackendError(f"malformed JSON answer ({type(err).__name__}): {data[:120]!r}") from None
-    final = _final(choice.get("finish_reason") or "stop", answer.get("usage") or {}, 1)
+    final = _final(choice.get("finish_reason") or "stop", answer.get("usage") or {}, 1, answer.get("timings"))
     final.text = text
     return final

@@ -1,0 +1,195 @@
+"""Remote backend through a real LiteLLM proxy in front of a real ``vllm serve`` (tiny model, 127.0.0.1).
+
+The same router and profile as tests/e2e/test_remote_backend.py, pointed at the
+proxy with its master key as the API key: a FIM completion over /v1/completions,
+an edit and a chat over /v1/chat/completions, usage (cached tokens included)
+passed through, a wrong key, and what happens upstream when a stream is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from contextlib import aclosing
+
+import httpx
+import pytest
+
+from aicockpit.config import ProfileConfig, decode_config
+from aicockpit.engine.base import BackendError, ChatMessage, GenerationRequest
+from aicockpit.engine.host import EngineHost
+from aicockpit.engine.openai_remote import OpenAIRemoteEngine
+from aicockpit.engine.routing import Router
+from aicockpit.usage import UsageStore
+from tests.e2e.test_remote_backend import CODE
+from tests.litellm_proxy import LiteLLMProxy
+from tests.support import tiny_model
+from tests.vllm_serve import SERVED_NAME, VllmServe
+
+PROXIED = "coder-via-litellm"  # the name clients ask LiteLLM for; it maps it to vLLM's "tiny"
+KEY_ENV = "AICOCKPIT_TEST_LITELLM_KEY"
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("litellm")
+    vllm = VllmServe(workdir / "serve.log")
+    proxy = LiteLLMProxy(vllm.url, SERVED_NAME, PROXIED, workdir)
+    try:
+        await asyncio.gather(vllm.start(), proxy.start())
+        os.environ[KEY_ENV] = proxy.master_key
+        yield vllm, proxy
+    finally:
+        os.environ.pop(KEY_ENV, None)
+        proxy.stop()
+        vllm.stop()
+
+
+def profile(proxy: LiteLLMProxy, **extra) -> dict:
+    return {
+        "backend": "openai",
+        "url": proxy.url,
+        "model": PROXIED,
+        "api_key_env": KEY_ENV,
+        "tokenizer": str(tiny_model()),
+        "retry_backoff_ms": 50,
+        **extra,
+    }
+
+
+def engine(proxy: LiteLLMProxy, **extra) -> OpenAIRemoteEngine:
+    return OpenAIRemoteEngine(ProfileConfig(**profile(proxy, **extra)))
+
+
+@pytest.fixture
+async def router(stack, tmp_path):
+    _, proxy = stack
+    options = {
+        "profiles": {"litellm": profile(proxy)},
+        "roles": {role: {"profile": "litellm"} for role in ("completion", "edit", "chat")},
+    }
+    config, problems = decode_config(options)
+    assert not problems
+    router = Router(EngineHost(), usage=UsageStore(tmp_path / "usage.sqlite3"))
+    await router.apply(config)
+    assert router.status()["backends"]["litellm"]["state"] == "ready"
+    yield router
+    await router.stop()
+
+
+async def generate(stream_owner, request):
+    async with aclosing(stream_owner.generate(request)) as stream:
+        deltas = [delta async for delta in stream]
+    return "".join(d.text for d in deltas), deltas[-1]
+
+
+def vllm_log(vllm: VllmServe, since: int) -> str:
+    return vllm.log_path.read_bytes()[since:].decode("utf-8", "replace")
+
+
+async def test_fim_completion_through_litellm(router, stack):
+    vllm, _ = stack
+    since = vllm.log_size()
+    before, after = CODE, "\n\nprint(cheapest([]))\n"
+    text, last = await generate(
+        router.for_role("completion"), GenerationRequest("c1", "", 12, fim=(before, after))
+    )
+    rendered = router.for_role("completion").tokenizer.count(
+        f"<|fim_prefix|>{before}<|fim_suffix|>{after}<|fim_middle|>"
+    )
+    assert text and last.finished and last.finish_reason == "length"
+    assert last.prompt_tokens == rendered  # LiteLLM forwarded the prompt as is, FIM tokens and all
+    assert last.generated_tokens == 12
+    assert "Received request cmpl-" in vllm_log(vllm, since)  # vLLM's /v1/completions, not a chat
+    _, again = await generate(
+        router.for_role("completion"), GenerationRequest("c2", "", 12, fim=(before, after))
+    )
+    assert again.cached_tokens >= 32  # vLLM's prefix cache, through LiteLLM's usage chunk
+    rows = router.usage.report()["rows"]
+    assert any(
+        row["role"] == "completion" and row["model"] == PROXIED and row["requests"] == 2 for row in rows
+    )
+
+
+async def test_edit_and_chat_through_litellm(router, stack):
+    vllm, _ = stack
+    since = vllm.log_size()
+    edit = GenerationRequest(
+        "e1",
+        "",
+        16,
+        messages=(
+            ChatMessage("system", "Rewrite the code as instructed. Answer with code only."),
+            ChatMessage("user", f"Instruction: rename items to products\n\n{CODE}"),
+        ),
+    )
+    text, last = await generate(router.for_role("edit"), edit)
+    assert text and last.finished and last.prompt_tokens > 20 and last.generated_tokens == 16
+    chat = GenerationRequest(
+        "h1",
+        "",
+        8,
+        messages=(
+            {"role": "user", "content": "What does total_price do?"},
+            {"role": "assistant", "content": "It sums prices and adds tax."},
+            {"role": "user", "content": "And cheapest?"},
+        ),
+    )
+    text, last = await generate(router.for_role("chat"), chat)
+    assert text and last.generated_tokens == 8
+    assert vllm_log(vllm, since).count("Received request chatcmpl-") == 2
+    usage = {row["role"]: row for row in router.usage.report()["rows"]}
+    assert usage["edit"]["model"] == PROXIED and usage["edit"]["completion_tokens"] == 16
+    assert usage["chat"]["requests"] == 1 and usage["chat"]["prompt_tokens"] > 0
+
+
+async def test_a_wrong_key_is_a_clear_error_that_is_not_retried(stack, monkeypatch):
+    _, proxy = stack
+    monkeypatch.setenv(KEY_ENV, "sk-wrong-key-0123")
+    # Without a database LiteLLM knows only its master key; any other key is looked up in
+    # the database it does not have, hence 400 "No connected db." (401 with a database).
+    remote = engine(proxy)
+    with pytest.raises(BackendError, match="HTTP 400: No connected db") as err:
+        await generate(remote, GenerationRequest("k1", "", 4, fim=("def f(", "):\n")))
+    await remote.aclose()
+    assert not err.value.retryable
+    assert "sk-wrong-key-0123" not in str(err.value) and proxy.master_key not in str(err.value)
+
+
+async def finished_by_length(vllm: VllmServe) -> float:
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"http://127.0.0.1:{vllm.port}/metrics", timeout=10)).text
+    pattern = r'^vllm:request_success_total\{[^}]*finished_reason="length"[^}]*\} (\S+)$'
+    return sum(float(value) for value in re.findall(pattern, metrics, re.MULTILINE))
+
+
+@pytest.mark.parametrize("kind", ["completion", "chat"])
+async def test_a_closed_stream_ends_in_vllm_by_abort_or_at_its_length(stack, kind):
+    """LiteLLM 1.108.0 does not close its upstream stream when its client disconnects.
+
+    Its disconnect clean-up closes its own wrappers but not the provider stream,
+    so vLLM learns of it only when LiteLLM's garbage collector drops the
+    connection (an abort, sometimes at once) or when the answer reaches its
+    length. Here: the request ends one way or the other, never hangs; which
+    way is not deterministic. docs/backends.md says so.
+    """
+    vllm, proxy = stack
+    finished = await finished_by_length(vllm)
+    since = vllm.log_size()
+    tokens = 2000  # seconds of work: still running when the stream closes after two pieces
+    if kind == "chat":
+        request = GenerationRequest("long", "", tokens, messages=(ChatMessage("user", "Write a story."),))
+    else:
+        request = GenerationRequest("long", "", tokens, fim=(CODE, "\n"))
+    remote = engine(proxy, extra_body={"min_tokens": tokens})
+    async with aclosing(remote.generate(request)) as stream:
+        await anext(stream)
+        await anext(stream)
+    assert remote.unfinished_requests() == 0
+    async with asyncio.timeout(120):
+        while " aborted." not in vllm_log(vllm, since) and await finished_by_length(vllm) <= finished:
+            await asyncio.sleep(0.5)
+    prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
+    assert vllm_log(vllm, since).count(f"Received request {prefix}") == 1
+    await remote.aclose()
