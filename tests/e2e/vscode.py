@@ -62,7 +62,9 @@ USER_SETTINGS: dict[str, Any] = {
     # Generous on a loaded 2-core machine: a timed-out completion is an empty one.
     "aicockpit.completion.timeout_ms": 15000,
     "aicockpit.edit.max_tokens": 48,
-    "aicockpit.chat.max_tokens": 48,
+    # Long enough to stream for a second or more: 48 tokens can arrive before the
+    # test's polling of the view sees it busy.
+    "aicockpit.chat.max_tokens": 400,
     "aicockpit.client.statsIntervalMs": 500,
 }
 
