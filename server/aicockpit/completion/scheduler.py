@@ -47,9 +47,10 @@ PAUSE_S = 1.0  # a gap longer than this is a pause, not typing rhythm
 RHYTHM_GAPS = 8  # the rhythm is the median of this many recent gaps (robust to a pause or two)
 DEBOUNCE_FACTOR = 2.0  # wait this many typical gaps for the next keystroke (few keys of a burst leak)
 WARMUP_TEXT = "def add(a, b):\n    "
-# asyncio rounds a timer's poll timeout up to the next millisecond, so a sleep
-# ends 0-1 ms late: the debounce aims half a millisecond early to end on time.
-TIMER_LATE_S = 0.0005
+# A sleep ends late: asyncio rounds the poll timeout up to the next millisecond
+# (0-1 ms, depending on where the wait starts) and waking takes ~0.4 ms more. The
+# debounce aims 1 ms early, so that on average its wait ends when intended.
+TIMER_LATE_S = 0.001
 
 
 class Clock:
