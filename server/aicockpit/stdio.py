@@ -46,7 +46,11 @@ class PipeReader:
         return cls(stream)
 
     async def readline(self) -> bytes:
-        return await self._stream.readline()
+        try:
+            return await self._stream.readline()
+        except ValueError:  # a "line" past the limit: dropped, and the loop reads on
+            log.warning("dropped an input line longer than %d bytes", READ_LIMIT)
+            return b"X-Dropped: oversized\r\n"  # not a header pygls knows, so it is skipped
 
     async def readexactly(self, n: int) -> bytes:
         try:

@@ -29,3 +29,14 @@ def test_a_regular_file_is_not_a_pipe(tmp_path):
     path.write_bytes(b"")
     with path.open("rb") as file:
         assert not is_pipe(file)
+
+
+async def test_an_oversized_line_is_dropped_and_reading_goes_on(monkeypatch):
+    monkeypatch.setattr("aicockpit.stdio.READ_LIMIT", 64)
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        reader = await PipeReader.open(pipe)
+        os.write(write_fd, b"x" * 200 + b"\r\nContent-Length: 2\r\n")
+        os.close(write_fd)
+        assert not (await reader.readline()).startswith(b"Content-Length")
+        assert await reader.readline() == b"Content-Length: 2\r\n"
