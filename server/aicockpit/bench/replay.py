@@ -41,6 +41,7 @@ class Sent:
     latency_ms: float | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
     stale: bool = False
+    judged: bool = False
 
 
 def _position(text: str, offset: int) -> dict[str, int]:
@@ -103,6 +104,7 @@ class TraceReplay:
         self.client.notify("textDocument/didClose", {"textDocument": {"uri": self.uri}})
 
     async def _apply(self, op: str, arg: Any) -> None:
+        self._judge_arrived()
         if op == "type" or op == "paste":
             self._edit(self.offset, self.offset, arg)
         elif op == "delete":
@@ -168,9 +170,20 @@ class TraceReplay:
         future.add_done_callback(lambda f, s=sent: self._answered(s, f))
         self.sent.append(sent)
 
+    def _judge_arrived(self) -> None:
+        """Judge answers that arrived before this keystroke against the text they arrived to.
+
+        A future's done callback runs a loop turn after its result is set; the
+        keystroke may come in between, and would make an answer that fitted look stale.
+        """
+        for sent in self.sent:
+            if not sent.judged and sent.future.done():
+                self._answered(sent, sent.future)
+
     def _answered(self, sent: Sent, future: asyncio.Future) -> None:
-        if future.cancelled() or future.exception() is not None:
+        if sent.judged or future.cancelled() or future.exception() is not None:
             return
+        sent.judged = True
         result, received = future.result()
         sent.latency_ms = (received - sent.sent_at) * 1000
         if isinstance(result, LspError) or not result:

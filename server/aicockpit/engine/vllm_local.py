@@ -66,7 +66,7 @@ def engine_args(config: EngineConfig, accelerator: bool) -> Any:
         block_size=block_size,
         enable_prefix_caching=True,
         scheduling_policy="priority",
-        disable_log_stats=False,
+        disable_log_stats=True,
     )
 
 
