@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
 import subprocess
 from pathlib import Path
 
 import httpx
 
 from tests.support import ROOT
-from tests.vllm_serve import free_port
+from tests.vllm_serve import free_port, stop_group
 
 LITELLM = ROOT / ".cache" / "litellm-venv" / "bin" / "litellm"
 START_TIMEOUT_S = 180
@@ -89,10 +88,4 @@ class LiteLLMProxy:
                 await asyncio.sleep(0.5)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(30)
+        stop_group(self.process)

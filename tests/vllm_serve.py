@@ -86,6 +86,11 @@ class VllmServe:
     def log_size(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0
 
+    def log_since(self, since: int) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            return log.read().decode("utf-8", "replace")
+
     async def wait_for_log(self, text: str, since: int, timeout: float = 60) -> None:
         """Wait until vLLM logs ``text`` after byte ``since`` of its log.
 
@@ -95,10 +100,8 @@ class VllmServe:
         """
         async with asyncio.timeout(timeout):
             while True:
-                with self.log_path.open("rb") as log:
-                    log.seek(since)
-                    if text.encode() in log.read():
-                        return
+                if text in self.log_since(since):
+                    return
                 await asyncio.sleep(0.05)
 
     def kill(self) -> None:
@@ -108,9 +111,16 @@ class VllmServe:
             self.process.wait(30)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process)
+
+
+def stop_group(process: subprocess.Popen | None) -> None:
+    """SIGTERM to a server's whole process group, SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)

@@ -16,13 +16,10 @@ from contextlib import aclosing
 import httpx
 import pytest
 
-from aicockpit.config import ProfileConfig, decode_config
+from aicockpit.config import ProfileConfig
 from aicockpit.engine.base import BackendError, ChatMessage, GenerationRequest
-from aicockpit.engine.host import EngineHost
 from aicockpit.engine.openai_remote import OpenAIRemoteEngine
-from aicockpit.engine.routing import Router
-from aicockpit.usage import UsageStore
-from tests.e2e.test_remote_backend import CODE
+from tests.e2e.test_remote_backend import CHAT, CODE, EDIT, generate, remote_router
 from tests.litellm_proxy import LiteLLMProxy
 from tests.support import tiny_model
 from tests.vllm_serve import SERVED_NAME, VllmServe
@@ -65,27 +62,9 @@ def engine(proxy: LiteLLMProxy, **extra) -> OpenAIRemoteEngine:
 @pytest.fixture
 async def router(stack, tmp_path):
     _, proxy = stack
-    options = {
-        "profiles": {"litellm": profile(proxy)},
-        "roles": {role: {"profile": "litellm"} for role in ("completion", "edit", "chat")},
-    }
-    config, problems = decode_config(options)
-    assert not problems
-    router = Router(EngineHost(), usage=UsageStore(tmp_path / "usage.sqlite3"))
-    await router.apply(config)
-    assert router.status()["backends"]["litellm"]["state"] == "ready"
+    router = await remote_router("litellm", profile(proxy), tmp_path)
     yield router
     await router.stop()
-
-
-async def generate(stream_owner, request):
-    async with aclosing(stream_owner.generate(request)) as stream:
-        deltas = [delta async for delta in stream]
-    return "".join(d.text for d in deltas), deltas[-1]
-
-
-def vllm_log(vllm: VllmServe, since: int) -> str:
-    return vllm.log_path.read_bytes()[since:].decode("utf-8", "replace")
 
 
 async def test_fim_completion_through_litellm(router, stack):
@@ -101,7 +80,7 @@ async def test_fim_completion_through_litellm(router, stack):
     assert text and last.finished and last.finish_reason == "length"
     assert last.prompt_tokens == rendered  # LiteLLM forwarded the prompt as is, FIM tokens and all
     assert last.generated_tokens == 12
-    assert "Received request cmpl-" in vllm_log(vllm, since)  # vLLM's /v1/completions, not a chat
+    assert "Received request cmpl-" in vllm.log_since(since)  # vLLM's /v1/completions, not a chat
     _, again = await generate(
         router.for_role("completion"), GenerationRequest("c2", "", 12, fim=(before, after))
     )
@@ -115,30 +94,11 @@ async def test_fim_completion_through_litellm(router, stack):
 async def test_edit_and_chat_through_litellm(router, stack):
     vllm, _ = stack
     since = vllm.log_size()
-    edit = GenerationRequest(
-        "e1",
-        "",
-        16,
-        messages=(
-            ChatMessage("system", "Rewrite the code as instructed. Answer with code only."),
-            ChatMessage("user", f"Instruction: rename items to products\n\n{CODE}"),
-        ),
-    )
-    text, last = await generate(router.for_role("edit"), edit)
+    text, last = await generate(router.for_role("edit"), EDIT)
     assert text and last.finished and last.prompt_tokens > 20 and last.generated_tokens == 16
-    chat = GenerationRequest(
-        "h1",
-        "",
-        8,
-        messages=(
-            {"role": "user", "content": "What does total_price do?"},
-            {"role": "assistant", "content": "It sums prices and adds tax."},
-            {"role": "user", "content": "And cheapest?"},
-        ),
-    )
-    text, last = await generate(router.for_role("chat"), chat)
+    text, last = await generate(router.for_role("chat"), CHAT)
     assert text and last.generated_tokens == 8
-    assert vllm_log(vllm, since).count("Received request chatcmpl-") == 2
+    assert vllm.log_since(since).count("Received request chatcmpl-") == 2
     usage = {row["role"]: row for row in router.usage.report()["rows"]}
     assert usage["edit"]["model"] == PROXIED and usage["edit"]["completion_tokens"] == 16
     assert usage["chat"]["requests"] == 1 and usage["chat"]["prompt_tokens"] > 0
@@ -188,8 +148,8 @@ async def test_a_closed_stream_ends_in_vllm_by_abort_or_at_its_length(stack, kin
         await anext(stream)
     assert remote.unfinished_requests() == 0
     async with asyncio.timeout(120):
-        while " aborted." not in vllm_log(vllm, since) and await finished_by_length(vllm) <= finished:
+        while " aborted." not in vllm.log_since(since) and await finished_by_length(vllm) <= finished:
             await asyncio.sleep(0.5)
     prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
-    assert vllm_log(vllm, since).count(f"Received request {prefix}") == 1
+    assert vllm.log_since(since).count(f"Received request {prefix}") == 1
     await remote.aclose()

@@ -55,64 +55,76 @@ def remote_profile(server: VllmServe, **extra) -> dict:
     }
 
 
-@pytest.fixture
-async def router(vllm_server, tmp_path):
-    options = {
-        "profiles": {"remote": remote_profile(vllm_server)},
-        "roles": {role: {"profile": "remote"} for role in ("completion", "edit", "chat")},
-    }
-    config, problems = decode_config(options)
+async def remote_router(name: str, profile: dict, tmp_path) -> Router:
+    """A router with every role on one remote profile: nothing embedded is loaded."""
+    config, problems = decode_config(
+        {
+            "profiles": {name: profile},
+            "roles": {role: {"profile": name} for role in ("completion", "edit", "chat")},
+        }
+    )
     assert not problems
     router = Router(EngineHost(), usage=UsageStore(tmp_path / "usage.sqlite3"))
     await router.apply(config)
-    assert router.status()["backends"]["remote"]["state"] == "ready"
-    assert not router.uses_default_engine()  # nothing embedded is loaded for remote-only roles
+    assert router.status()["backends"][name]["state"] == "ready"
+    assert not router.uses_default_engine()
+    return router
+
+
+@pytest.fixture
+async def router(vllm_server, tmp_path):
+    router = await remote_router("remote", remote_profile(vllm_server), tmp_path)
     yield router
     await router.stop()
 
 
-async def generate(router, role, request):
-    async with aclosing(router.for_role(role).generate(request)) as stream:
+async def generate(stream_owner, request):
+    """All of a generation: its text and its last delta (finish and usage)."""
+    async with aclosing(stream_owner.generate(request)) as stream:
         deltas = [delta async for delta in stream]
     return "".join(d.text for d in deltas), deltas[-1]
+
+
+EDIT = GenerationRequest(
+    "e1",
+    "",
+    16,
+    messages=(
+        ChatMessage("system", "Rewrite the code as instructed. Answer with code only."),
+        ChatMessage("user", f"Instruction: rename items to products\n\n{CODE}"),
+    ),
+)
+CHAT = GenerationRequest(
+    "h1",
+    "",
+    8,
+    messages=(
+        {"role": "user", "content": "What does total_price do?"},
+        {"role": "assistant", "content": "It sums prices and adds tax."},
+        {"role": "user", "content": "And cheapest?"},
+    ),
+)
 
 
 async def test_fim_completion_through_vllm_serve(router):
     before, after = CODE, "\n\nprint(cheapest([]))\n"
     request = GenerationRequest("c1", "", 12, fim=(before, after))
-    text, last = await generate(router, "completion", request)
+    text, last = await generate(router.for_role("completion"), request)
     engine = router.for_role("completion")
     rendered = engine.tokenizer.count(f"<|fim_prefix|>{before}<|fim_suffix|>{after}<|fim_middle|>")
     assert text and last.finished and last.finish_reason == "length"
     assert last.prompt_tokens == rendered  # the FIM tokens went in as special tokens
     assert last.generated_tokens == 12
-    _, again = await generate(router, "completion", GenerationRequest("c2", "", 12, fim=(before, after)))
+    _, again = await generate(
+        router.for_role("completion"), GenerationRequest("c2", "", 12, fim=(before, after))
+    )
     assert again.cached_tokens >= 32  # vLLM's prefix cache, reported through the usage chunk
 
 
 async def test_edit_and_chat_through_vllm_serve(router):
-    edit = GenerationRequest(
-        "e1",
-        "",
-        16,
-        messages=(
-            ChatMessage("system", "Rewrite the code as instructed. Answer with code only."),
-            ChatMessage("user", f"Instruction: rename items to products\n\n{CODE}"),
-        ),
-    )
-    text, last = await generate(router, "edit", edit)
+    text, last = await generate(router.for_role("edit"), EDIT)
     assert text and last.prompt_tokens > 20 and last.generated_tokens == 16
-    chat = GenerationRequest(
-        "h1",
-        "",
-        8,
-        messages=(
-            {"role": "user", "content": "What does total_price do?"},
-            {"role": "assistant", "content": "It sums prices and adds tax."},
-            {"role": "user", "content": "And cheapest?"},
-        ),
-    )
-    text, last = await generate(router, "chat", chat)
+    text, last = await generate(router.for_role("chat"), CHAT)
     assert text and last.generated_tokens == 8
     usage = {row["role"]: row for row in router.usage.report()["rows"]}
     assert usage["edit"]["model"] == SERVED_NAME and usage["edit"]["completion_tokens"] == 16
@@ -192,21 +204,30 @@ async def test_lsp_completion_served_by_vllm_serve(remote_client):
 async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remote_client, vllm_server):
     client = remote_client
     # A long completion (vLLM's min_tokens holds off stop strings), so the kill lands mid-stream.
-    # Single-line, so the scheduler's early stop waits for a newline the noise model never writes.
+    # Single-line, so the scheduler's early stop waits for a newline the noise model never writes;
+    # it also stops at output that loops, which greedy noise often does: sample instead, and
+    # make a try that still ends before the kill again.
     long = remote_settings(
-        vllm_server, {"max_tokens": 1024, "multiline": "never"}, extra_body={"min_tokens": 1000}
+        vllm_server,
+        {"max_tokens": 1024, "multiline": "never"},
+        extra_body={"min_tokens": 1000},
+        temperature=1.0,
     )
     await configure(client, **long)
     await asyncio.sleep(0.3)
-    uri = open_doc(client, CODE)
-    before = await stats(client)
-    since = vllm_server.log_size()
-    pending = asyncio.ensure_future(complete(client, uri, 7, 4))
-    # vLLM received it (a warm-up after the settings change carries min_tokens too, not max_tokens)
-    await vllm_server.wait_for_log("max_tokens=1024", since, timeout=90)
-    # Its first token comes ~0.1 s later, its last ~2 s later: kill it in between.
-    await asyncio.sleep(0.25)
-    assert not pending.done()
+    for attempt in range(3):
+        uri = open_doc(client, f"# try {attempt}\n" + CODE)
+        before = await stats(client)
+        since = vllm_server.log_size()
+        pending = asyncio.ensure_future(complete(client, uri, 8, 4))
+        # vLLM received it (a warm-up after the settings change carries min_tokens too, not max_tokens)
+        await vllm_server.wait_for_log("max_tokens=1024", since, timeout=90)
+        # Its first token comes ~0.1 s later, its last ~2 s later: kill it in between.
+        await asyncio.sleep(0.25)
+        if not pending.done():
+            break
+    else:
+        pytest.fail("three completions in a row ended before the kill")
     vllm_server.kill()
     answer = await pending  # answered: empty once text has streamed (the fallback if none had)
     assert isinstance(answer, types.InlineCompletionList)
@@ -218,14 +239,14 @@ async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remot
     # Nobody listens now: the next request fails over to the embedded engine and opens the breaker.
     await configure(client, **remote_settings(vllm_server, {"multiline": "always"}))
     await asyncio.sleep(0.3)
-    served = await complete(client, uri, 7, 4)
+    served = await complete(client, uri, 8, 4)
     opened = await stats(client)
     assert served.items and served.items[0].insert_text  # from the embedded fallback
     assert backend(opened, "remote")["breaker"] == "open"
     assert backend(opened, "default")["successes"] > backend(before, "default")["successes"]
     assert "ConnectError" in backend(opened, "remote")["last_error"]
     asked = backend(opened, "remote")["failures"]
-    await complete(client, uri, 7, 4)  # the open breaker skips the remote at once
+    await complete(client, uri, 8, 4)  # the open breaker skips the remote at once
     assert backend(await stats(client), "remote")["failures"] == asked
 
     # The server comes back; after the cool-down one probe goes through and closes the breaker.
