@@ -1,3 +1,5 @@
+import random
+
 from aicockpit.context.documents import DocumentStore, TextChange
 from aicockpit.context.positions import LineIndex, Position, utf16_len, utf16_to_index
 
@@ -38,3 +40,16 @@ def test_incremental_changes_apply_at_utf16_positions():
     assert store.get("u").text.endswith("last!")
     store.change("u", 4, [TextChange("new")])
     assert store.get("u").text == "new" and store.get("u").version == 4
+
+
+def test_an_edited_index_matches_a_fresh_one():
+    rng = random.Random(7)
+    text = "def f(x):\n    return x\n\nclass A:\n    pass\n"
+    index = LineIndex(text)
+    for _ in range(500):
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, min(len(text), start + 12))
+        inserted = rng.choice(["", "a", "\n", "x\ny", "\n\n  ", "é🍵\n"])
+        text = text[:start] + inserted + text[end:]
+        index = index.edited(text, start, end, inserted)
+        assert index.starts == LineIndex(text).starts

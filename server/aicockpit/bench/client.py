@@ -1,7 +1,8 @@
 """A minimal LSP client over a subprocess's stdio: what an editor sends, timed at the client.
 
 Hand-rolled (not pygls) so the measured latency is the pipe plus the server,
-with little client machinery in between.
+with little client machinery in between: an answer is timed when its last
+bytes reach this process, before any parsing.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
-READ_LIMIT = 64 * 1024 * 1024
+HEADER_END = b"\r\n\r\n"
 
 
 class LspError(RuntimeError):
@@ -21,28 +23,73 @@ class LspError(RuntimeError):
         self.code = error.get("code")
 
 
+class _ServerPipes(asyncio.SubprocessProtocol):
+    """Splits the server's stdout into messages as the bytes arrive."""
+
+    def __init__(self, on_message: Callable[[dict[str, Any], float], None], on_closed: Callable[[], None]):
+        self._on_message = on_message
+        self._on_closed = on_closed
+        self._buffer = bytearray()
+        self.exited = asyncio.get_running_loop().create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd != 1:
+            return
+        received = time.perf_counter()
+        self._buffer += data
+        while (body := self._take()) is not None:
+            self._on_message(json.loads(body), received)
+
+    def _take(self) -> bytes | None:
+        """The next whole message body in the buffer, or None."""
+        end = self._buffer.find(HEADER_END)
+        if end < 0:
+            return None
+        length = 0
+        for line in bytes(self._buffer[:end]).split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        start = end + len(HEADER_END)
+        if len(self._buffer) < start + length:
+            return None
+        body = bytes(self._buffer[start : start + length])
+        del self._buffer[: start + length]
+        return body
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self._on_closed()
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
 class LspClient:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self._process = process
+    def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future] = {}
-        self._reader = asyncio.ensure_future(self._read())
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._pipes: _ServerPipes | None = None
 
     @classmethod
     async def spawn(cls, command: list[str], env: dict[str, str]) -> LspClient:
-        process = await asyncio.create_subprocess_exec(
+        client = cls()
+        loop = asyncio.get_running_loop()
+        client._transport, client._pipes = await loop.subprocess_exec(
+            lambda: _ServerPipes(client._on_message, client._fail_all),
             *command,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             env=env,
-            limit=READ_LIMIT,
         )
-        return cls(process)
+        return client
 
     def _write(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, separators=(",", ":")).encode()
-        self._process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self._transport.get_pipe_transport(0).write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
     def notify(self, method: str, params: Any) -> None:
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
@@ -65,37 +112,18 @@ class LspClient:
     def cancel(self, msg_id: int) -> None:
         self.notify("$/cancelRequest", {"id": msg_id})
 
-    async def _read(self) -> None:
-        stream = self._process.stdout
-        while True:
-            length = None
-            while True:
-                line = await stream.readline()
-                if not line:
-                    self._fail_all()
-                    return
-                line = line.strip()
-                if not line:
-                    break
-                name, _, value = line.partition(b":")
-                if name.lower() == b"content-length":
-                    length = int(value)
-            if length is None:
-                continue
-            body = await stream.readexactly(length)
-            received = time.perf_counter()
-            message = json.loads(body)
-            if "method" in message:
-                if "id" in message:  # a server-to-client request: answer like a quiet editor
+    def _on_message(self, message: dict[str, Any], received: float) -> None:
+        if "method" in message:
+            if "id" in message:  # a server-to-client request: answer like a quiet editor
+                result = None
+                if message["method"] == "workspace/configuration":
                     result = [None] * len(message.get("params", {}).get("items", [])) or None
-                    if message["method"] != "workspace/configuration":
-                        result = None
-                    self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
-                continue
-            future = self._pending.pop(message.get("id"), None)
-            if future is not None and not future.done():
-                outcome = LspError(message["error"]) if "error" in message else message.get("result")
-                future.set_result((outcome, received))
+                self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
+            return
+        future = self._pending.pop(message.get("id"), None)
+        if future is not None and not future.done():
+            outcome = LspError(message["error"]) if "error" in message else message.get("result")
+            future.set_result((outcome, received))
 
     def _fail_all(self) -> None:
         for future in self._pending.values():
@@ -103,18 +131,18 @@ class LspClient:
                 future.set_exception(ConnectionError("the server closed its output"))
         self._pending.clear()
 
-    async def close(self) -> int:
+    async def close(self) -> int | None:
         """shutdown + exit, then wait for the process (killed if it lingers)."""
         try:
             await self.request("shutdown", None, timeout=60)
             self.notify("exit", None)
-            await self._process.stdin.drain()
         except (ConnectionError, TimeoutError, LspError, OSError):
             pass
         try:
-            return await asyncio.wait_for(self._process.wait(), 30)
+            await asyncio.wait_for(asyncio.shield(self._pipes.exited), 30)
         except TimeoutError:
-            self._process.kill()
-            return await self._process.wait()
+            self._transport.kill()
+            await self._pipes.exited
         finally:
-            self._reader.cancel()
+            self._transport.close()
+        return self._transport.get_returncode()

@@ -81,6 +81,7 @@ class TextDocument:
             self.text = self._syntax.edit(self.text, start, end, change.text)
         else:
             self.text = self.text[:start] + change.text + self.text[end:]
+        self._index = index.edited(self.text, start, end, change.text)
         self._drop_syntax_if_too_big()
 
     def _drop_syntax_if_too_big(self) -> None:
