@@ -5,24 +5,32 @@ pygls reads stdin in a worker thread: three thread hand-offs per message
 write back to the loop. With a keystroke bringing a didChange, a cancel and a
 request, that is most of the server's own latency on a loaded 2-core machine.
 When stdin is a pipe (as editors launch language servers), the loop watches it
-directly; anything else (a file, a terminal) keeps pygls's reader.
+and splits messages as the bytes arrive, handing each to pygls's protocol in
+the same callback. Anything else (a file, a terminal) keeps pygls's reader.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import re
 import stat
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
+from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.protocol import JsonRPCProtocol
 from pygls.server import JsonRPCServer
 
 log = logging.getLogger(__name__)
 
-READ_LIMIT = 64 * 1024 * 1024  # a header line longer than this is not LSP
+HEADER_END = b"\r\n\r\n"
+MAX_HEADER = 64 * 1024  # bytes without a header end: not LSP, dropped
+CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d+)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 def is_pipe(stream: BinaryIO) -> bool:
@@ -32,31 +40,54 @@ def is_pipe(stream: BinaryIO) -> bool:
         return False
 
 
-class PipeReader:
-    """The reader pygls's message loop expects, over an asyncio stream."""
+class MessagePipe(asyncio.Protocol):
+    """Splits the byte stream into LSP messages and hands each to ``protocol`` at once."""
 
-    def __init__(self, stream: asyncio.StreamReader) -> None:
-        self._stream = stream
+    def __init__(
+        self,
+        protocol: JsonRPCProtocol,
+        report_error: Callable[[Exception, type], None],
+        closed: asyncio.Future,
+    ) -> None:
+        self._protocol = protocol
+        self._report_error = report_error
+        self._closed = closed
+        self._buffer = bytearray()
 
-    @classmethod
-    async def open(cls, pipe: BinaryIO) -> PipeReader:
-        stream = asyncio.StreamReader(limit=READ_LIMIT)
-        loop = asyncio.get_running_loop()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), pipe)
-        return cls(stream)
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while (body := self._next_body()) is not None:
+            try:
+                self._protocol.handle_message(json.loads(body, object_hook=self._protocol.structure_message))
+            except Exception as err:
+                log.exception("unable to handle a message")
+                self._report_error(err, JsonRpcException)
 
-    async def readline(self) -> bytes:
-        try:
-            return await self._stream.readline()
-        except ValueError:  # a "line" past the limit: dropped, and the loop reads on
-            log.warning("dropped an input line longer than %d bytes", READ_LIMIT)
-            return b"X-Dropped: oversized\r\n"  # not a header pygls knows, so it is skipped
+    def _next_body(self) -> bytes | None:
+        """The next whole body in the buffer (consumed), or None until more bytes come."""
+        while True:
+            end = self._buffer.find(HEADER_END)
+            if end < 0:
+                if len(self._buffer) > MAX_HEADER:
+                    log.warning("dropped %d bytes of input that are not an LSP header", len(self._buffer))
+                    del self._buffer[: -len(HEADER_END)]
+                return None
+            match = CONTENT_LENGTH.search(self._buffer, 0, end)
+            start = end + len(HEADER_END)
+            if match is None:  # a header without a length frames nothing: skip it
+                log.warning("skipped a message header without Content-Length")
+                del self._buffer[:start]
+                continue
+            stop = start + int(match.group(1))
+            if len(self._buffer) < stop:
+                return None
+            body = bytes(self._buffer[start:stop])
+            del self._buffer[:stop]
+            return body
 
-    async def readexactly(self, n: int) -> bytes:
-        try:
-            return await self._stream.readexactly(n)
-        except asyncio.IncompleteReadError:
-            return b""  # the client went away mid-message: the loop ends as at end of input
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
 
 
 def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
@@ -65,10 +96,15 @@ def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> Non
     server.protocol.set_writer(StdoutWriter(stdout))
 
     async def main() -> None:
-        reader = (
-            await PipeReader.open(stdin) if is_pipe(stdin) else StdinAsyncReader(stdin, server.thread_pool)
+        if not is_pipe(stdin):
+            reader = StdinAsyncReader(stdin, server.thread_pool)
+            await run_async(stop, reader, server.protocol, log, server.report_server_error)
+            return
+        closed = asyncio.get_running_loop().create_future()
+        await asyncio.get_running_loop().connect_read_pipe(
+            lambda: MessagePipe(server.protocol, server.report_server_error, closed), stdin
         )
-        await run_async(stop, reader, server.protocol, log, server.report_server_error)
+        await closed  # the end of input
 
     try:
         asyncio.run(main())

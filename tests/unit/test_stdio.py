@@ -1,27 +1,70 @@
-"""The event-loop stdin reader: framing as pygls reads it, and the end of input."""
+"""The event-loop stdin reader: LSP framing as bytes arrive, bad input, and the end of input."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
-from aicockpit.stdio import PipeReader, is_pipe
+from aicockpit.stdio import MAX_HEADER, MessagePipe, is_pipe
 
 
-async def test_reads_lines_and_bodies_from_a_pipe_and_ends_cleanly_mid_message():
+class FakeProtocol:
+    """pygls's protocol as MessagePipe uses it: structure nested objects, handle whole messages."""
+
+    def __init__(self) -> None:
+        self.handled: list[dict] = []
+
+    def structure_message(self, data: dict) -> dict:
+        return data
+
+    def handle_message(self, message: dict) -> None:
+        self.handled.append(message)
+
+
+def frame(message: dict, extra_header: bytes = b"") -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n%s\r\n" % (len(body), extra_header) + body
+
+
+async def open_pipe():
+    loop = asyncio.get_running_loop()
+    protocol, errors, closed = FakeProtocol(), [], loop.create_future()
+    pipe = MessagePipe(protocol, lambda err, kind: errors.append(err), closed)
+    return pipe, protocol, errors, closed
+
+
+async def test_messages_split_anywhere_arrive_whole_and_in_order():
+    stream = frame({"id": 1, "text": "é🍵"}) + frame({"id": 2}, b"Content-Type: application/json\r\n")
+    for cut in range(1, len(stream)):
+        pipe, protocol, errors, _ = await open_pipe()
+        pipe.data_received(stream[:cut])
+        pipe.data_received(stream[cut:])
+        assert [m["id"] for m in protocol.handled] == [1, 2] and not errors
+        assert protocol.handled[0]["text"] == "é🍵"
+
+
+async def test_bad_input_is_skipped_and_reading_goes_on():
+    pipe, protocol, errors, _ = await open_pipe()
+    pipe.data_received(b"X-Nothing: 1\r\n\r\n")  # no length: frames nothing
+    pipe.data_received(b"Content-Length: 5\r\n\r\n{nope")  # not JSON: reported
+    pipe.data_received(b"x" * (MAX_HEADER + 10))  # never a header end: dropped
+    pipe.data_received(b"\r\n\r\n" + frame({"id": 3}))
+    assert [m["id"] for m in protocol.handled] == [3]
+    assert len(errors) == 1 and isinstance(errors[0], json.JSONDecodeError)
+
+
+async def test_a_pipe_read_by_the_loop_ends_cleanly_mid_message():
     read_fd, write_fd = os.pipe()
-    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
-        assert is_pipe(pipe)
-        reader = await PipeReader.open(pipe)
-        os.write(write_fd, b'Content-Length: 2\r\n\r\n{}Content-Length: 9\r\n\r\n{"a"')
+    with os.fdopen(read_fd, "rb", buffering=0) as stdin:
+        assert is_pipe(stdin)
+        pipe, protocol, _, closed = await open_pipe()
+        transport, _ = await asyncio.get_running_loop().connect_read_pipe(lambda: pipe, stdin)
+        os.write(write_fd, frame({"id": 1}) + b'Content-Length: 9\r\n\r\n{"a"')
         os.close(write_fd)  # the client goes away in the middle of the second body
-        assert await reader.readline() == b"Content-Length: 2\r\n"
-        assert await reader.readline() == b"\r\n"
-        assert await reader.readexactly(2) == b"{}"
-        await reader.readline()
-        await reader.readline()
-        assert await asyncio.wait_for(reader.readexactly(9), 5) == b""
-        assert await reader.readline() == b""
+        await asyncio.wait_for(closed, 5)
+        assert [m["id"] for m in protocol.handled] == [1]
+        transport.close()
 
 
 def test_a_regular_file_is_not_a_pipe(tmp_path):
@@ -29,14 +72,3 @@ def test_a_regular_file_is_not_a_pipe(tmp_path):
     path.write_bytes(b"")
     with path.open("rb") as file:
         assert not is_pipe(file)
-
-
-async def test_an_oversized_line_is_dropped_and_reading_goes_on(monkeypatch):
-    monkeypatch.setattr("aicockpit.stdio.READ_LIMIT", 64)
-    read_fd, write_fd = os.pipe()
-    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
-        reader = await PipeReader.open(pipe)
-        os.write(write_fd, b"x" * 200 + b"\r\nContent-Length: 2\r\n")
-        os.close(write_fd)
-        assert not (await reader.readline()).startswith(b"Content-Length")
-        assert await reader.readline() == b"Content-Length: 2\r\n"
