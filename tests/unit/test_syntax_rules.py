@@ -58,3 +58,41 @@ def test_brackets_the_code_already_closes_are_not_closed_again():
     assert shape_suggestion("a, b)) + 1", shape, "))\n") == "a, b"
     shape = cursor_shape("    items = [", "]")
     assert shape_suggestion("f(x) for x in xs] + [0", shape, "]\n") == "f(x) for x in xs"
+
+
+LONG = "".join(
+    f"def f{i}(a):\n    # café 🍵\n    if a:\n        return a + {i}\n    return [a,\n            {i}]\n\n\n"
+    for i in range(12)
+)
+SUGGESTIONS = [
+    "x = 1",
+    "x = (1,\n     2)\n",
+    " + 1\n    x = (",
+    "    y = a\n    return y\n",
+    "def h(c):\n    return c\n",
+    ")))(((",
+    "return a\n  broken = [\n",
+    "\n\nclass K:\n    pass\n",
+]
+
+
+def whole_file_check(parser, text: str, offset: int, suggestion: str) -> str:
+    """What check_insertion means, the slow way: a fresh parse of the whole new text."""
+    candidate = suggestion
+    while candidate:
+        new_text = text[:offset] + candidate + text[offset:]
+        if not parser.parse(new_text.encode()).root_node.has_error:
+            return candidate
+        if "\n" not in candidate.rstrip("\n"):
+            return ""
+        candidate = candidate.rstrip("\n").rsplit("\n", 1)[0]
+    return ""
+
+
+def test_a_long_file_checks_the_statements_around_the_cursor_as_a_whole_file_parse_would():
+    doc = doc_with(LONG)
+    parser = doc.syntax.grammar.parser()
+    cases = [(at, s) for at in range(0, len(LONG), 5) for s in SUGGESTIONS]
+    got = [check_insertion(doc, at, s) for at, s in cases]
+    assert got == [whole_file_check(parser, LONG, at, s) for at, s in cases]
+    assert "" in got and SUGGESTIONS[1] in got and " + 1" in got  # kept, dropped and trimmed all happen

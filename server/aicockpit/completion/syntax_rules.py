@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from aicockpit.completion.postprocess import CursorShape, cursor_shape
 from aicockpit.context.documents import TextDocument
-from aicockpit.context.syntax import byte_point
+from aicockpit.context.syntax import byte_point, byte_to_char
 
 LINE_SCAN = 4000  # never scan further than this around the cursor (10 MB one-line files)
 MAX_ATTEMPTS = 4
@@ -60,23 +60,58 @@ def check_insertion(doc: TextDocument, offset: int, suggestion: str) -> str:
     text = doc.text
     tree = syntax.tree
     start_byte, start_point = byte_point(text, offset)
-    before = _enclosing_errors(tree.root_node, start_point.row, start_point.row)
-    if before:
+    if _enclosing_errors(tree.root_node, start_point.row, start_point.row):
         return suggestion  # the code is already incomplete here: nothing to compare with
     parser = syntax.grammar.parser()
+    region = _region(tree.root_node, text, offset, start_point.row)
     candidate = suggestion
-    for _ in range(MAX_ATTEMPTS):
-        new_text = text[:offset] + candidate + text[offset:]
-        end_byte, end_point = byte_point(new_text, offset + len(candidate))
-        old = tree.copy()
-        old.edit(start_byte, start_byte, end_byte, start_point, start_point, end_point)
-        new_tree = parser.parse(new_text.encode("utf-8", "surrogatepass"), old)
-        if not _enclosing_errors(new_tree.root_node, start_point.row, end_point.row):
+    for attempt in range(MAX_ATTEMPTS):
+        if region is not None:
+            # The top-level statements around the cursor, parsed alone: a fraction
+            # of a large file, where even an incremental reparse costs a millisecond.
+            first, last = region
+            ok = _parses(parser, text[first:offset] + candidate + text[offset:last])
+            if not ok and attempt == 0 and not _parses(parser, text[first:last]):
+                return suggestion  # broken without the suggestion too: nothing to compare with
+        else:
+            new_text = text[:offset] + candidate + text[offset:]
+            end_byte, end_point = byte_point(new_text, offset + len(candidate))
+            old = tree.copy()
+            old.edit(start_byte, start_byte, end_byte, start_point, start_point, end_point)
+            new_tree = parser.parse(new_text.encode("utf-8", "surrogatepass"), old)
+            ok = not _enclosing_errors(new_tree.root_node, start_point.row, end_point.row)
+        if ok:
             return candidate
         if "\n" not in candidate.rstrip("\n"):
             return ""
         candidate = candidate.rstrip("\n").rsplit("\n", 1)[0]
     return ""
+
+
+def _parses(parser, code: str) -> bool:
+    return not parser.parse(code.encode("utf-8", "surrogatepass")).root_node.has_error
+
+
+def _region(root, text: str, offset: int, row: int) -> tuple[int, int] | None:
+    """String offsets of the top-level statements around ``row``, or None if they are much of the text.
+
+    From the last statement that starts at or before the cursor's row (with the
+    blank lines after it: an indented suggestion there continues it) through the
+    one on the next row. Top-level statements parse on their own in every
+    language aicockpit knows; a suggestion that breaks one shows up there.
+    """
+    children = root.children
+    before = [c for c in children if c.start_point.row <= row]
+    first = before[-1].start_byte if before else 0
+    first = min([first] + [c.start_byte for c in before if c.end_point.row >= row - 1])
+    last = max([c.end_byte for c in children if c.start_point.row <= row + 1], default=0)
+    if text.isascii():
+        first, last = min(first, offset), max(last, offset)
+    else:
+        source = text.encode("utf-8", "surrogatepass")
+        first, last = min(byte_to_char(source, first), offset), max(byte_to_char(source, last), offset)
+    # A fresh parse costs several times an incremental one: worth it for a small part only.
+    return (first, last) if 4 * (last - first) <= len(text) else None
 
 
 def _enclosing_errors(root, first_row: int, last_row: int) -> bool:
