@@ -58,7 +58,8 @@ class MessagePipe(asyncio.Protocol):
         self._buffer += data
         while (body := self._next_body()) is not None:
             try:
-                self._protocol.handle_message(json.loads(body, object_hook=self._protocol.structure_message))
+                # Structured once, at the top: pygls's object_hook runs for every nested object.
+                self._protocol.handle_message(self._protocol.structure_message(json.loads(body)))
             except Exception as err:
                 log.exception("unable to handle a message")
                 self._report_error(err, JsonRpcException)

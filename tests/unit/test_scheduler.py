@@ -36,19 +36,33 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self.t + max(0.0, seconds), next(self._seq), future))
+        self.call_later(seconds, lambda: future.done() or future.set_result(None))
         await future
+
+    def call_later(self, seconds: float, callback) -> FakeTimer:
+        timer = FakeTimer(callback)
+        heapq.heappush(self._sleepers, (self.t + max(0.0, seconds), next(self._seq), timer))
+        return timer
 
     async def advance(self, seconds: float) -> None:
         target = self.t + seconds
         while self._sleepers and self._sleepers[0][0] <= target:
-            wake, _, future = heapq.heappop(self._sleepers)
+            wake, _, timer = heapq.heappop(self._sleepers)
             self.t = max(self.t, wake)
-            if not future.done():
-                future.set_result(None)
+            if not timer.cancelled:
+                timer.callback()
             await settle()
         self.t = target
         await settle()
+
+
+class FakeTimer:
+    def __init__(self, callback) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 async def settle() -> None:

@@ -25,7 +25,6 @@ import asyncio
 import dataclasses
 import logging
 import statistics
-import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import aclosing
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 from aicockpit.completion.cache import SuggestionCache
 from aicockpit.completion.postprocess import cursor_shape, suggestion_settled
 from aicockpit.completion.service import CompletionService, Cursor, PreparedCompletion, Suggestion
+from aicockpit.completion.waiting import Clock, Signal, first_of
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
@@ -51,32 +51,6 @@ WARMUP_TEXT = "def add(a, b):\n    "
 # (0-1 ms, depending on where the wait starts) and waking takes ~0.4 ms more. The
 # debounce aims 1 ms early, so that on average its wait ends when intended.
 TIMER_LATE_S = 0.001
-
-
-class Clock:
-    """Real time. Tests pass a fake with the same two methods."""
-
-    def now(self) -> float:
-        return time.perf_counter()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
-
-
-async def first_of(clock: Clock, events: list[asyncio.Event], timeout: float | None) -> asyncio.Event | None:
-    """Wait until one of ``events`` is set (returned) or ``timeout`` passes (None)."""
-    for event in events:
-        if event.is_set():
-            return event
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    if timeout is not None:
-        waiters.append(asyncio.ensure_future(clock.sleep(timeout)))
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-    return next((event for event in events if event.is_set()), None)
 
 
 WARMUP_WAIT_TRIES = 60  # x 0.5 s
@@ -99,7 +73,7 @@ class Flight:
     abort_reason: str | None = None
     error: str | None = None  # the engine or backend failed: nothing it streamed is served
     shaped: str | None = None  # the post-processed output, once done
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    done: Signal = field(default_factory=Signal)
     task: asyncio.Task | None = None
 
     @property
@@ -130,7 +104,7 @@ class Flight:
 class _Ticket:
     """A waiting request; a newer request of the same document sets ``superseded``."""
 
-    superseded: asyncio.Event = field(default_factory=asyncio.Event)
+    superseded: Signal = field(default_factory=Signal)
 
 
 @dataclass
