@@ -7,6 +7,7 @@ exit, the way vLLM's own OpenAI server owns its engine.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -155,6 +156,14 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
         llm = AsyncLLM.from_engine_args(engine_args(config, accelerator))
         if abandoned.is_set():  # the server stopped while we loaded: leave no engine behind
             llm.shutdown()
+            return llm
+        # vLLM, torch and transformers leave millions of long-lived objects. A full
+        # garbage collection walks them all, holding the GIL and so the server's
+        # event loop: 150-390 ms each here. Loading runs several; in a long session
+        # one comes whenever enough new objects have survived. Frozen, the
+        # collector skips them; the garbage of loading goes first.
+        gc.collect()
+        gc.freeze()
         return llm
 
     try:
@@ -166,3 +175,4 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
         yield engine
     finally:
         engine.shutdown()
+        gc.unfreeze()  # this engine's objects may be collected again
