@@ -122,8 +122,8 @@ class RobustProtocol(LanguageServerProtocol):
         return await result if inspect.isawaitable(result) else result
 
     def _sync_document(self, method: str, params: Any) -> None:
-        # Called straight, not through pygls's notification path (a uuid and a
-        # thread-safe future per keystroke); errors are reported the same way.
+        # A plain call, not pygls's notification path and generator round trip (uuids
+        # and thread-safe futures per keystroke); errors are reported the same way.
         try:
             self._user_handler(method, params)
         except Exception as err:
@@ -131,7 +131,5 @@ class RobustProtocol(LanguageServerProtocol):
             self._server._report_server_error(err, FeatureNotificationError)
 
     def _user_handler(self, method: str, params: Any) -> None:
-        # A plain call, not pygls's generator round trip (two futures, two uuids per
-        # keystroke): the change is applied before the next message is read.
         if (handler := self.fm.features.get(method)) is not None:
             handler(params)
