@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 
 from lsprotocol import types
@@ -16,53 +15,9 @@ from pygls.uris import to_fs_path
 
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
+from aicockpit.features.progress import EngineProgress
 
 log = logging.getLogger(__name__)
-
-PROGRESS_TICK_S = 2.0
-
-
-class EngineProgress:
-    """Mirrors the engine's state into a ``$/progress`` bar and error messages."""
-
-    def __init__(self, server) -> None:
-        self._server = server
-        self._token: str | None = None
-        self._ticker: asyncio.Task | None = None
-
-    async def begin(self, title: str) -> None:
-        caps = self._server.client_capabilities.window
-        if caps is None or not caps.work_done_progress:
-            return
-        token = f"aicockpit-engine-{time.monotonic_ns()}"
-        try:
-            await self._server.work_done_progress.create_async(token)
-        except Exception as err:
-            log.warning("client refused a progress token: %s", err)
-            return
-        self._token = token
-        self._server.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title="aicockpit", message=title, cancellable=False)
-        )
-        self._ticker = asyncio.create_task(self._tick(title))
-
-    async def _tick(self, title: str) -> None:
-        started = time.monotonic()
-        while True:
-            await asyncio.sleep(PROGRESS_TICK_S)
-            self.report(f"{title} ({time.monotonic() - started:.0f} s)")
-
-    def report(self, message: str) -> None:
-        if self._token is not None:
-            self._server.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=message))
-
-    def end(self, message: str) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
-        if self._token is not None:
-            self._server.work_done_progress.end(self._token, types.WorkDoneProgressEnd(message=message))
-            self._token = None
 
 
 def workspace_from(params: types.InitializeParams) -> WorkspaceFiles | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
-from aicockpit.features.lifecycle import EngineProgress
+from aicockpit.features.progress import EngineProgress
 
 log = logging.getLogger(__name__)
 

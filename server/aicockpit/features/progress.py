@@ -1,9 +1,10 @@
-"""Work-done progress for long commands, cancellable from the editor's progress UI."""
+"""Work-done progress: long commands (cancellable from the editor's progress UI) and the engine's loading."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 from lsprotocol import types
@@ -11,11 +12,15 @@ from lsprotocol import types
 log = logging.getLogger(__name__)
 
 
+PROGRESS_TICK_S = 2.0
+
+
 class WorkDone:
     """``async with WorkDone(server, "Editing") as work: work.report("...")``.
 
     Cancelling from the client's progress UI cancels the task that entered the
-    block, which aborts its generation in the engine.
+    block, which aborts its generation in the engine. ``begin`` and ``end`` serve
+    progress that does not fit a block (the engine's loading).
     """
 
     def __init__(self, server, title: str, cancellable: bool = True) -> None:
@@ -24,38 +29,74 @@ class WorkDone:
         self._cancellable = cancellable
         self._token: str | None = None
 
-    async def __aenter__(self) -> WorkDone:
+    async def begin(self, message: str = "") -> bool:
+        """Show the progress, if the client takes it (returns whether it did)."""
         caps = self._server.client_capabilities.window
         if caps is None or not caps.work_done_progress:
-            return self
+            return False
         token = f"aicockpit-{uuid.uuid4().hex[:12]}"
         try:
             await self._server.work_done_progress.create_async(token)
         except Exception as err:
             log.warning("client refused a progress token: %s", err)
-            return self
+            return False
         self._token = token
-        progress = self._server.work_done_progress
-        progress.begin(
-            token, types.WorkDoneProgressBegin(title=self._title, cancellable=self._cancellable, message="")
+        self._server.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(title=self._title, cancellable=self._cancellable, message=message),
         )
-        task = asyncio.current_task()
-        if task is not None and token in progress.tokens:
-            progress.tokens[token].add_done_callback(lambda f: f.cancelled() and task.cancel())
-        return self
+        return True
 
     def report(self, message: str) -> None:
         if self._token is not None:
             self._server.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=message))
 
-    async def __aexit__(self, kind, error, tb) -> None:
+    def end(self, message: str) -> None:
         if self._token is None:
             return
+        progress = self._server.work_done_progress
+        progress.end(self._token, types.WorkDoneProgressEnd(message=message))
+        progress.tokens.pop(self._token, None)
+        self._token = None
+
+    async def __aenter__(self) -> WorkDone:
+        task = asyncio.current_task()
+        if await self.begin() and task is not None:
+            tokens = self._server.work_done_progress.tokens
+            if (future := tokens.get(self._token)) is not None:
+                future.add_done_callback(lambda f: f.cancelled() and task.cancel())
+        return self
+
+    async def __aexit__(self, kind, error, tb) -> None:
         if kind is None:
-            message = "done"
+            self.end("done")
         elif issubclass(kind, asyncio.CancelledError):
-            message = "cancelled"
+            self.end("cancelled")
         else:
-            message = f"failed: {error}"
-        self._server.work_done_progress.end(self._token, types.WorkDoneProgressEnd(message=message))
-        self._server.work_done_progress.tokens.pop(self._token, None)
+            self.end(f"failed: {error}")
+
+
+class EngineProgress(WorkDone):
+    """The engine's loading or a profile switch: not cancellable, with the seconds so far."""
+
+    def __init__(self, server) -> None:
+        super().__init__(server, "aicockpit", cancellable=False)
+        self._ticker: asyncio.Task | None = None
+
+    async def begin(self, message: str = "") -> bool:
+        started = await super().begin(message)
+        if started:
+            self._ticker = asyncio.create_task(self._tick(message))
+        return started
+
+    async def _tick(self, message: str) -> None:
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(PROGRESS_TICK_S)
+            self.report(f"{message} ({time.monotonic() - started:.0f} s)")
+
+    def end(self, message: str) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        super().end(message)
