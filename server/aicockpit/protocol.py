@@ -4,7 +4,7 @@ pygls 2.1.1 drops requests whose params fail type conversion (no response at
 all) and ignores requests after ``shutdown``; the spec wants an error response
 for each. It runs commands where ``$/cancelRequest`` cannot reach them. It also
 keeps its own copy of every document; aicockpit keeps one
-(context/documents.py), so the built-in document handlers only route to ours.
+(context/documents.py), so document notifications go straight to its handlers.
 """
 
 from __future__ import annotations
@@ -94,18 +94,6 @@ class RobustProtocol(LanguageServerProtocol):
             params.capabilities.general.position_encodings = None
         return (yield from super().lsp_initialize(params))
 
-    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
-        self._user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
-        self._user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
-    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
-        self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
-
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     async def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
         # pygls runs commands as a separate future behind a generator, so
@@ -122,14 +110,13 @@ class RobustProtocol(LanguageServerProtocol):
         return await result if inspect.isawaitable(result) else result
 
     def _sync_document(self, method: str, params: Any) -> None:
-        # A plain call, not pygls's notification path and generator round trip (uuids
-        # and thread-safe futures per keystroke); errors are reported the same way.
+        # Straight to aicockpit's handler: pygls's built-in one would also keep a copy
+        # of the document, through its notification path and a generator round trip
+        # (uuids and thread-safe futures per keystroke). Errors are reported the same way.
+        if (handler := self.fm.features.get(method)) is None:
+            return
         try:
-            self._user_handler(method, params)
+            handler(params)
         except Exception as err:
             log.exception("%s failed", method)
             self._server._report_server_error(err, FeatureNotificationError)
-
-    def _user_handler(self, method: str, params: Any) -> None:
-        if (handler := self.fm.features.get(method)) is not None:
-            handler(params)

@@ -40,6 +40,29 @@ def is_pipe(stream: BinaryIO) -> bool:
         return False
 
 
+def take_body(buffer: bytearray) -> bytes | None:
+    """The next whole message body in ``buffer`` (removed from it), or None until more bytes come."""
+    while True:
+        end = buffer.find(HEADER_END)
+        if end < 0:
+            if len(buffer) > MAX_HEADER:
+                log.warning("dropped %d bytes of input that are not an LSP header", len(buffer))
+                del buffer[: -len(HEADER_END)]
+            return None
+        match = CONTENT_LENGTH.search(buffer, 0, end)
+        start = end + len(HEADER_END)
+        if match is None:  # a header without a length frames nothing: skip it
+            log.warning("skipped a message header without Content-Length")
+            del buffer[:start]
+            continue
+        stop = start + int(match.group(1))
+        if len(buffer) < stop:
+            return None
+        body = bytes(buffer[start:stop])
+        del buffer[:stop]
+        return body
+
+
 class MessagePipe(asyncio.Protocol):
     """Splits the byte stream into LSP messages and hands each to ``protocol`` at once."""
 
@@ -56,35 +79,13 @@ class MessagePipe(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        while (body := self._next_body()) is not None:
+        while (body := take_body(self._buffer)) is not None:
             try:
                 # Structured once, at the top: pygls's object_hook runs for every nested object.
                 self._protocol.handle_message(self._protocol.structure_message(json.loads(body)))
             except Exception as err:
                 log.exception("unable to handle a message")
                 self._report_error(err, JsonRpcException)
-
-    def _next_body(self) -> bytes | None:
-        """The next whole body in the buffer (consumed), or None until more bytes come."""
-        while True:
-            end = self._buffer.find(HEADER_END)
-            if end < 0:
-                if len(self._buffer) > MAX_HEADER:
-                    log.warning("dropped %d bytes of input that are not an LSP header", len(self._buffer))
-                    del self._buffer[: -len(HEADER_END)]
-                return None
-            match = CONTENT_LENGTH.search(self._buffer, 0, end)
-            start = end + len(HEADER_END)
-            if match is None:  # a header without a length frames nothing: skip it
-                log.warning("skipped a message header without Content-Length")
-                del self._buffer[:start]
-                continue
-            stop = start + int(match.group(1))
-            if len(self._buffer) < stop:
-                return None
-            body = bytes(self._buffer[start:stop])
-            del self._buffer[:stop]
-            return body
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._closed.done():
@@ -101,8 +102,9 @@ def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> Non
             reader = StdinAsyncReader(stdin, server.thread_pool)
             await run_async(stop, reader, server.protocol, log, server.report_server_error)
             return
-        closed = asyncio.get_running_loop().create_future()
-        await asyncio.get_running_loop().connect_read_pipe(
+        loop = asyncio.get_running_loop()
+        closed = loop.create_future()
+        await loop.connect_read_pipe(
             lambda: MessagePipe(server.protocol, server.report_server_error, closed), stdin
         )
         await closed  # the end of input

@@ -1,8 +1,9 @@
 """A minimal LSP client over a subprocess's stdio: what an editor sends, timed at the client.
 
-Hand-rolled (not pygls) so the measured latency is the pipe plus the server,
-with little client machinery in between: an answer is timed when its last
-bytes reach this process, before any parsing.
+Hand-rolled (not pygls; it splits messages with the server's own framing) so
+the measured latency is the pipe plus the server, with little client machinery
+in between: an answer is timed when its last bytes reach this process, before
+any parsing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-HEADER_END = b"\r\n\r\n"
+from aicockpit.stdio import take_body
 
 
 class LspError(RuntimeError):
@@ -37,25 +38,8 @@ class _ServerPipes(asyncio.SubprocessProtocol):
             return
         received = time.perf_counter()
         self._buffer += data
-        while (body := self._take()) is not None:
+        while (body := take_body(self._buffer)) is not None:
             self._on_message(json.loads(body), received)
-
-    def _take(self) -> bytes | None:
-        """The next whole message body in the buffer, or None."""
-        end = self._buffer.find(HEADER_END)
-        if end < 0:
-            return None
-        length = 0
-        for line in bytes(self._buffer[:end]).split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        start = end + len(HEADER_END)
-        if len(self._buffer) < start + length:
-            return None
-        body = bytes(self._buffer[start : start + length])
-        del self._buffer[: start + length]
-        return body
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd == 1:
