@@ -44,10 +44,9 @@ def scratch_workspace() -> Path:
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["XDG_CACHE_HOME"] = str(RUN_DIR / "xdg")
+    env["AICOCKPIT_CACHE_DIR"] = str(RUN_DIR / "aicockpit")  # index, chat sessions, usage: this run's own
     env.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))
     env.setdefault("HF_HOME", str(ROOT / ".cache" / "huggingface"))
-    env.setdefault("AICOCKPIT_CACHE_DIR", str(ROOT / ".cache" / "aicockpit"))  # usage database
-    env.setdefault("XDG_CACHE_HOME", str(ROOT / ".cache"))  # the index cache stays in the checkout
     return env
 
 

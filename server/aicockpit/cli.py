@@ -242,7 +242,7 @@ async def _chat(args: argparse.Namespace) -> int:
     from aicockpit.server import App
 
     app = App(one_shot_overrides(args), EngineHost())
-    app.workspace = WorkspaceFiles(Path(args.workspace))
+    app.workspace = WorkspaceFiles(Path(args.workspace), lambda: app.config.index)
 
     async def work(_backend: dict) -> int:
         stream = lambda text: print(text, end="", flush=True)  # noqa: E731

@@ -148,7 +148,9 @@ class IndexConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     enabled: Annotated[bool, _doc("Crawl and watch the workspace folders.")] = True
     cache_dir: Annotated[
         str | None,
-        _doc("Folder for the SQLite index cache; unset: $XDG_CACHE_HOME/aicockpit (~/.cache/aicockpit)."),
+        _doc(
+            "SQLite index cache folder; unset: the cache root ($AICOCKPIT_CACHE_DIR or ~/.cache/aicockpit)."
+        ),
     ] = None
     exclude: Annotated[
         list[str], _doc("gitignore-style patterns never indexed (on top of each folder's .gitignore).")
@@ -319,7 +321,10 @@ class AicockpitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     edit: EditConfig = msgspec.field(default_factory=EditConfig)
     chat: ChatConfig = msgspec.field(default_factory=ChatConfig)
     cache_dir: Annotated[
-        str | None, _doc("Where per-workspace data (chat sessions) lives; default ~/.cache/aicockpit.")
+        str | None,
+        _doc(
+            "Per-workspace data (chat sessions) folder; unset: $AICOCKPIT_CACHE_DIR, else ~/.cache/aicockpit."
+        ),
     ] = None
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     profiles: Annotated[

@@ -10,13 +10,14 @@ from typing import Any
 from pygls.lsp.server import LanguageServer
 
 from aicockpit import __version__
+from aicockpit.cache_dirs import workspace_cache_dir
 from aicockpit.chat.service import ChatService
 from aicockpit.chat.store import ChatStore
 from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, decode_config
-from aicockpit.context.documents import DocumentStore
-from aicockpit.context.files import WorkspaceFiles, cache_dir_for, no_workspace_dir
+from aicockpit.context.documents import DocumentStore, TextDocument
+from aicockpit.context.files import WorkspaceFiles
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
@@ -74,7 +75,10 @@ class App:
         )
         context_limit = lambda: self.config.engine.max_model_len  # noqa: E731
         self.edits = EditService(
-            self.documents, lambda: self.router.for_role("edit"), lambda: (self.config.edit, context_limit())
+            self.documents,
+            lambda: self.router.for_role("edit"),
+            lambda: (self.config.edit, context_limit()),
+            self.is_secret,
         )
         self.chat = ChatService(
             self.chat_store,
@@ -82,19 +86,20 @@ class App:
             self.documents,
             lambda: self.router.for_role("chat"),
             lambda: (self.config.chat, context_limit()),
+            self.is_secret,
             lambda: self.index,
         )
         self._chat_store: ChatStore | None = None
+
+    def is_secret(self, doc: TextDocument) -> bool:
+        """A secrets file by the configured patterns: its text never goes to a model."""
+        return self.index.is_secret(doc.path, doc.uri)
 
     def chat_store(self) -> ChatStore:
         """Sessions of this workspace, opened on first use."""
         if self._chat_store is None:
             root = self.workspace.root if self.workspace else None
-            folder = (
-                cache_dir_for(root, self.config.cache_dir)
-                if root
-                else no_workspace_dir(self.config.cache_dir)
-            )
+            folder = workspace_cache_dir(root, self.config.cache_dir)
             self._chat_store = ChatStore(folder / "chat.sqlite")
         return self._chat_store
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+
+from aicockpit.cache_dirs import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,8 @@ CREATE TABLE IF NOT EXISTS usage (
 COUNTS = ("requests", "failed", "prompt_tokens", "cached_tokens", "completion_tokens")
 
 
-def cache_dir() -> Path:
-    """``AICOCKPIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/aicockpit``, else ``~/.cache/aicockpit``."""
-    if os.environ.get("AICOCKPIT_CACHE_DIR"):
-        return Path(os.environ["AICOCKPIT_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "aicockpit"
-
-
 def default_path() -> Path:
-    return cache_dir() / "usage.sqlite3"
+    return cache_root() / "usage.sqlite3"
 
 
 class UsageStore:

@@ -35,20 +35,32 @@ async def test_mentions_add_workspace_code_and_refuse_escapes(ready):
     escape = scratch_workspace() / "escape"
     if not escape.is_symlink():
         escape.symlink_to("/etc")  # a symlink out of the workspace
+    (scratch_workspace() / "secrets.yaml").write_text("token: do-not-send\n")  # in index.secrets
     message = (
         "Compare @shop/pricing.py and @loyalty_discount with @../../etc/passwd, @escape/passwd, "
-        "@/etc/hostname and @.env"
+        "@/etc/hostname, @.env and @secrets.yaml"
     )
     reply = await request(ready, CHAT, {"message": message, "session": CREATED["first"]})
     notices = reply["notices"]
     refused = [n for n in notices if "refused" in n]
     assert any("../../etc/passwd" in n and "leaves the workspace" in n for n in refused), notices
-    assert any("escape/passwd" in n and "outside the workspace" in n for n in refused), notices
+    assert any("escape/passwd" in n and "symlink" in n for n in refused), notices
     assert any("/etc/hostname" in n and "absolute" in n for n in refused), notices
     assert any(".env" in n and "secrets" in n for n in refused), notices
+    assert any("secrets.yaml" in n and "secrets" in n for n in refused), notices
     assert not [n for n in notices if "pricing" in n or "loyalty_discount" in n], notices
     # The accepted mentions became context: the prompt grew by the mentioned code.
     assert reply["prompt_tokens"] > 200
+
+
+async def test_a_selection_in_a_secrets_file_is_not_sent(ready):
+    uri = (scratch_workspace() / ".env").as_uri()
+    Editor(ready).open(uri, "API_KEY=do-not-send\n", language="dotenv")
+    selection = {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}
+    reply = await request(ready, CHAT, {"message": "What is this?", "uri": uri, "selection": selection})
+    assert any(".env" in n and "not sent" in n for n in reply["notices"]), reply["notices"]
+    without = await request(ready, CHAT, {"message": "What is this?"})
+    assert reply["prompt_tokens"] == without["prompt_tokens"]  # the same prompt: no selection in it
 
 
 async def test_sessions_continue_fork_rename_and_delete(ready):

@@ -177,6 +177,16 @@ async def test_explain_shows_the_answer_and_keeps_it_in_a_session(editor, ready)
     assert ready.messages[-1].type == types.MessageType.Info
 
 
+async def test_a_secrets_file_is_never_edited_by_the_model(ready):
+    editor = Editor(ready)
+    uri = (scratch_workspace() / "deploy.env").as_uri()
+    editor.open(uri, "API_KEY=do-not-send\nDEBUG=1\n", language="dotenv")
+    editor.uri = uri
+    assert await actions_at(ready, uri, 0) == []
+    with pytest.raises(JsonRpcException, match="secrets file"):
+        await run_command(ready, "aicockpit.edit", edit_args(editor, 0, 1, "sort the lines"))
+
+
 async def test_bad_command_arguments_get_a_clear_error(ready):
     with pytest.raises(JsonRpcException, match="invalid arguments"):
         await run_command(ready, "aicockpit.edit", {"uri": 3})

@@ -10,7 +10,7 @@ from typing import Any
 
 from aicockpit.chat.store import ChatStore
 from aicockpit.config import ChatConfig
-from aicockpit.context.documents import DocumentStore, UnknownDocument
+from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.context.mentions import IndexSymbols, ScanningSymbols, resolve_mentions
 from aicockpit.context.positions import Position
@@ -54,9 +54,11 @@ class ChatService:
         documents: DocumentStore,
         engine: Callable[[], Engine],
         settings: Callable[[], tuple[ChatConfig, int]],
+        is_secret: Callable[[TextDocument], bool],
         index: Callable[[], Any] | None = None,
     ) -> None:
         self._index = index
+        self._is_secret = is_secret
         self._store = store
         self._workspace = workspace
         self._documents = documents
@@ -83,7 +85,7 @@ class ChatService:
         found = resolve_mentions(message, workspace, self._symbols(workspace))
         snippets = found.snippets
         if selection is not None:
-            snippets = [*self._selection_snippet(selection, workspace), *snippets]
+            snippets = [*self._selection_snippet(selection, found.notices), *snippets]
         prompt = self._fit(engine, history, message, snippets, context_limit - config.max_tokens)
         store.add(session, "user", message, prompt_tokens=engine.tokenizer.count(message))
         pieces: list[str] = []
@@ -137,17 +139,18 @@ class ChatService:
             else:
                 return chat_messages([], engine.tokenizer.tail(message, max(limit // 2, 16)), [])
 
-    def _selection_snippet(
-        self, selection: Selection, workspace: WorkspaceFiles | None
-    ) -> list[ContextSnippet]:
+    def _selection_snippet(self, selection: Selection, notices: list[str]) -> list[ContextSnippet]:
         try:
             doc = self._documents.get(selection.uri)
         except UnknownDocument:
+            return []
+        name = selection.uri.rsplit("/", 1)[-1]
+        if self._is_secret(doc):
+            notices.append(f"the selection is in {name}, a secrets file; it was not sent to the model")
             return []
         lines = doc.lines
         start, end = lines.offset(lines.clamp(selection.start)), lines.offset(lines.clamp(selection.end))
         if end <= start:
             return []
-        name = selection.uri.rsplit("/", 1)[-1]
         first, last = lines.position(start).line, lines.position(end).line
         return [ContextSnippet(name, first, last, doc.text[start:end], "selected in the editor")]

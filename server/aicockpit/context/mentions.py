@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from aicockpit.context.files import OutsideWorkspace, WorkspaceFiles
+from aicockpit.context.files import WorkspaceFiles
+from aicockpit.context.workspace import RefusedPath
 from aicockpit.prompt.chat import ContextSnippet
 
 MENTION = re.compile(r"(?<![\w@])@((?:[~./\\]|\w)[\w./\\~-]*\w|\w)")
@@ -45,7 +46,7 @@ def resolve_mentions(
             continue
         try:
             snippet = _file_snippet(mention, workspace) if _looks_like_path(mention) else None
-        except OutsideWorkspace as refused:
+        except RefusedPath as refused:
             out.notices.append(f"@{mention} refused: {refused}")
             continue
         except (OSError, ValueError) as err:
@@ -60,7 +61,7 @@ def resolve_mentions(
             continue
         try:
             snippet = _file_snippet(mention, workspace)
-        except (OutsideWorkspace, OSError, ValueError):
+        except (OSError, ValueError):
             snippet = None
         if snippet is not None:
             out.snippets.append(snippet)
@@ -70,9 +71,7 @@ def resolve_mentions(
 
 
 def _file_snippet(mention: str, workspace: WorkspaceFiles) -> ContextSnippet | None:
-    workspace.resolve(mention)  # refuses escapes before anything else happens
-    target = (workspace.root / mention).resolve()
-    if not target.is_file():
+    if not workspace.resolve(mention).is_file():  # refuses escapes and secrets before anything else
         matches = workspace.find(mention, limit=1)
         if not matches:
             return None
@@ -104,7 +103,7 @@ class ScanningSymbols:
         for relative in self._workspace.files():
             try:
                 text = self._workspace.read(relative).text
-            except (OutsideWorkspace, OSError, ValueError):
+            except (OSError, ValueError):
                 continue
             match = pattern.search(text)
             if match is None:
@@ -150,7 +149,7 @@ class IndexSymbols:
             try:
                 lines = self._workspace.read(display).text.split("\n")
                 text = "\n".join(lines[definition.start_line : end + 1])
-            except (OutsideWorkspace, OSError, ValueError):
+            except (OSError, ValueError):
                 text = definition.excerpt or definition.signature
             found.append(ContextSnippet(display, definition.start_line, end, text, f"defines {name}"))
         return found

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from aicockpit.cache_dirs import cache_root
 from aicockpit.context.symbols import Definition
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,8 @@ class FileRecord:
     language: str | None
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "aicockpit"
-
-
 def database_path(cache_dir: str | Path | None, root: Path) -> Path:
-    folder = Path(cache_dir) if cache_dir else default_cache_dir()
+    folder = Path(cache_dir).expanduser() if cache_dir else cache_root()
     digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
     return folder / "index" / f"{root.name or 'root'}-{digest}.sqlite"
 

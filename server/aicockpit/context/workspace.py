@@ -20,11 +20,15 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-class PathOutsideWorkspace(ValueError):
+class RefusedPath(ValueError):
+    """A path aicockpit will not read on a user's behalf; the message says why."""
+
+
+class PathOutsideWorkspace(RefusedPath):
     """A path that is absolute, climbs out with ``..``, or leads out through a symlink."""
 
 
-class SecretPath(ValueError):
+class SecretPath(RefusedPath):
     """A path that names a secrets file (never read, never sent to a model)."""
 
 
@@ -139,15 +143,18 @@ class Workspace:
         Raises PathOutsideWorkspace for absolute paths, ``..`` that climbs out and
         symlinks whose target is outside the root; SecretPath for secrets files.
         """
-        if not rel or os.path.isabs(rel) or rel.startswith(("~", "\\")) or "\0" in rel:
-            raise PathOutsideWorkspace(rel)
+        if not rel or "\0" in rel:
+            raise PathOutsideWorkspace(f"{rel!r} is not a file name")
+        if os.path.isabs(rel) or rel.startswith(("~", "\\")):
+            raise PathOutsideWorkspace(f"{rel} is an absolute path; only paths inside the workspace are read")
         candidate = Path(os.path.realpath(self.root / rel))
         try:
             inside = candidate.relative_to(self.root).as_posix()
         except ValueError:
-            raise PathOutsideWorkspace(rel) from None
+            way = "('..')" if ".." in Path(rel).parts else "through a symlink"
+            raise PathOutsideWorkspace(f"{rel} leaves the workspace {way}; nothing was read") from None
         if self.is_secret(inside) or self.is_secret(os.path.normpath(rel).replace(os.sep, "/")):
-            raise SecretPath(rel)
+            raise SecretPath(f"{rel} is a secrets file; it is never read or sent to a model")
         return candidate
 
     def allowed(self, rel: str, is_dir: bool = False) -> bool:

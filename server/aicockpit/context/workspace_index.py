@@ -132,7 +132,7 @@ class WorkspaceIndex:
         for index in self.folders:
             if index.root.name == head:
                 return index.resolve_path(rest)
-        raise PathOutsideWorkspace(display)
+        raise PathOutsideWorkspace(f"{display} is not in a workspace folder")
 
     def imports_of(self, path: str | None) -> list[str]:
         found = self.folder_of(path)

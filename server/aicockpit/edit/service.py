@@ -31,6 +31,10 @@ class NothingToEdit(ValueError):
     pass
 
 
+class SecretDocument(NothingToEdit):
+    """The document is a secrets file: its text is never sent to a model."""
+
+
 @dataclass
 class EditProposal:
     uri: str
@@ -49,13 +53,17 @@ class EditService:
         documents: DocumentStore,
         engine: Callable[[], Engine],
         settings: Callable[[], tuple[EditConfig, int]],
+        is_secret: Callable[[TextDocument], bool],
     ) -> None:
         self._documents = documents
         self._engine = engine
         self._settings = settings
+        self._is_secret = is_secret
 
     def current(self, uri: str, version: int | None) -> TextDocument:
         doc = self._documents.get(uri)
+        if self._is_secret(doc):
+            raise SecretDocument(f"{uri.rsplit('/', 1)[-1]} is a secrets file; it is never sent to a model")
         if version is not None and doc.version != version:
             raise StaleDocument(
                 f"the document changed since the edit was requested (version {version}, now {doc.version}); "

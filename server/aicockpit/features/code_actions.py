@@ -79,8 +79,9 @@ def setup(server, app) -> None:
         ),
     )
     def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        if params.text_document.uri not in app.documents:
-            return []
+        uri = params.text_document.uri
+        if uri not in app.documents or app.is_secret(app.documents.get(uri)):
+            return []  # nothing offered in a secrets file: its text never goes to a model
         actions = []
         for title, kind, data, diagnostics in plan(app, params):
             payload = msgspec.to_builtins(data)
@@ -91,7 +92,7 @@ def setup(server, app) -> None:
                 action.command = types.Command(title=title, command=APPLY_ACTION, arguments=[payload])
             actions.append(action)
         first, last = params.range.start.line, params.range.end.line
-        explain_args = {"uri": params.text_document.uri, "first": first, "last": last}
+        explain_args = {"uri": uri, "first": first, "last": last}
         actions.append(
             types.CodeAction(
                 title="Explain this code with AI",

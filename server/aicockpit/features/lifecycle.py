@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from aicockpit.config import IndexConfig
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
 from aicockpit.features.progress import EngineProgress
@@ -20,15 +22,15 @@ from aicockpit.features.progress import EngineProgress
 log = logging.getLogger(__name__)
 
 
-def workspace_from(params: types.InitializeParams) -> WorkspaceFiles | None:
+def workspace_from(
+    params: types.InitializeParams, settings: Callable[[], IndexConfig]
+) -> WorkspaceFiles | None:
     """The first workspace folder (or the legacy root) that exists on disk."""
     candidates = [f.uri for f in params.workspace_folders or []] + [params.root_uri or ""]
-    for uri in candidates:
-        path = to_fs_path(uri) if uri else None
+    paths = [to_fs_path(uri) if uri else None for uri in candidates] + [params.root_path]
+    for path in paths:
         if path and Path(path).is_dir():
-            return WorkspaceFiles(Path(path))
-    if params.root_path and Path(params.root_path).is_dir():
-        return WorkspaceFiles(Path(params.root_path))
+            return WorkspaceFiles(Path(path), settings)
     return None
 
 
@@ -52,7 +54,7 @@ def setup(server, app) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
         server.log_handler.bind(asyncio.get_running_loop())
-        app.workspace = workspace_from(params)
+        app.workspace = workspace_from(params, lambda: app.config.index)
         problems = app.configure(params.initialization_options)
         for problem in problems:
             show_error(server, f"aicockpit: invalid option ({problem}); using the default")
