@@ -14,6 +14,7 @@ from contextlib import aclosing
 import psutil
 import pytest
 from lsprotocol import types
+from transformers import AutoTokenizer
 
 from aicockpit.config import decode_config
 from aicockpit.engine.base import ChatMessage, GenerationRequest
@@ -217,16 +218,23 @@ async def test_lsp_completion_served_by_vllm_serve(remote_client):
     assert any(row["profile"] == "remote" and row["model"] == SERVED_NAME for row in usage["rows"])
 
 
+def word_token_ids() -> list[int]:
+    """The tiny model's tokens that are letters only: no line end, no stop string."""
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model()))
+    return sorted(i for i in tokenizer.get_vocab().values() if tokenizer.decode([i]).strip().isalpha())
+
+
 async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remote_client, vllm_server):
     client = remote_client
     # A long completion (vLLM's min_tokens holds off stop strings), so the kill lands mid-stream.
-    # Single-line, so the scheduler's early stop waits for a newline the noise model never writes;
-    # it also stops at output that loops, which greedy noise often does: sample instead, and
-    # make a try that still ends before the kill again.
+    # Single-line, and sampled from tokens made of letters only, so the scheduler's early stop
+    # never sees a line end (1 token in 75 holds one). Sampled, not greedy: the scheduler also
+    # stops at output that loops, which greedy noise often does. A try that still ends before
+    # the kill is made again.
     long = remote_settings(
         vllm_server,
         {"max_tokens": 1024, "multiline": "never"},
-        extra_body={"min_tokens": 1000},
+        extra_body={"min_tokens": 1000, "allowed_token_ids": word_token_ids()},
         temperature=1.0,
     )
     await configure(client, **long)
