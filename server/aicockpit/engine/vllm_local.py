@@ -25,6 +25,10 @@ from aicockpit.prompt.fim import FimTemplate, detect_template
 log = logging.getLogger(__name__)
 
 CPU_BLOCK_SIZE = 32  # CPU attention wants multiples of 32; its default (128) caches nothing under 128 tokens
+# What the user started the server with: their settings win over every profile's.
+USER_ENVIRONMENT = frozenset(os.environ)
+# The environment is process-wide and vLLM reads it while it builds: one build at a time.
+_BUILDING = threading.Lock()
 
 
 def has_accelerator() -> bool:
@@ -33,8 +37,14 @@ def has_accelerator() -> bool:
     return torch.cuda.is_available()
 
 
-def prepare_environment(config: EngineConfig, accelerator: bool) -> None:
-    """vLLM reads these from the environment; a user's own settings win."""
+def prepare_environment(
+    config: EngineConfig, accelerator: bool, user_set: frozenset[str] = USER_ENVIRONMENT
+) -> None:
+    """vLLM reads these from the environment: this profile's values, unless the user set them.
+
+    Set, not defaulted: a second embedded profile must not inherit the first one's
+    KV cache size or engine process setting.
+    """
     defaults = {
         # stdout is the LSP channel: vLLM's logs must never land there.
         "VLLM_LOGGING_STREAM": "ext://sys.stderr",
@@ -47,7 +57,8 @@ def prepare_environment(config: EngineConfig, accelerator: bool) -> None:
     if Path(config.model).is_dir():
         defaults["HF_HUB_OFFLINE"] = "1"  # a local model needs no hub; offline users have none
     for key, value in defaults.items():
-        os.environ.setdefault(key, value)
+        if key not in user_set:
+            os.environ[key] = value
 
 
 def engine_args(config: EngineConfig, accelerator: bool) -> Any:
@@ -146,14 +157,14 @@ class VllmEngine:
 async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
     """Build the engine (in a thread, so the server keeps answering) and shut it down."""
     accelerator = has_accelerator()
-    prepare_environment(config, accelerator)
-
     abandoned = threading.Event()
 
     def build() -> Any:
-        from vllm.v1.engine.async_llm import AsyncLLM
+        with _BUILDING:
+            prepare_environment(config, accelerator)  # before vLLM's import: it sets up its logging then
+            from vllm.v1.engine.async_llm import AsyncLLM
 
-        llm = AsyncLLM.from_engine_args(engine_args(config, accelerator))
+            llm = AsyncLLM.from_engine_args(engine_args(config, accelerator))
         if abandoned.is_set():  # the server stopped while we loaded: leave no engine behind
             llm.shutdown()
             return llm
