@@ -38,6 +38,9 @@ def scratch_workspace() -> Path:
     if not workspace.exists():
         shutil.copytree(WORKSPACE, workspace)
         (workspace / ".env").write_text("API_KEY=do-not-send\n")
+        # A project root marker, as a user's checkout has: editors that find the root
+        # themselves (Neovim's vim.fs.root) stop here, not at this repository's root.
+        (workspace / ".git").mkdir()
     return workspace
 
 

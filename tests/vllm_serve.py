@@ -104,6 +104,10 @@ class VllmServe:
                     return
                 await asyncio.sleep(0.05)
 
+    def pause(self, paused: bool = True) -> None:
+        """Freeze (SIGSTOP) or thaw (SIGCONT) the whole process group: no token moves while frozen."""
+        os.killpg(self.process.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL to the whole process group (API server and engine core), like a crash."""
         if self.process is not None and self.process.poll() is None:
