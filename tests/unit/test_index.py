@@ -272,3 +272,19 @@ def test_closing_stops_a_running_crawl_and_a_restart_completes_it(workspace, tmp
     stats = project.build()
     assert stats.files == 303 and len(project.find_definitions("g299")) == 1
     index.close()
+
+
+def test_the_crawl_takes_the_folders_of_open_documents_first():
+    from types import SimpleNamespace
+
+    from aicockpit.context.index import CrawlOrder
+
+    walked = [SimpleNamespace(rel=rel) for rel in ("a/x.py", "a/y.py", "b/c/p.py", "b/q.py", "d/z.py")]
+    order = CrawlOrder(walked)
+    open_docs: dict[str, int] = {}
+    first, _ = order.next(open_docs)
+    assert first.rel == "a/x.py"  # walk order while nothing is open
+    open_docs["b/c/new.py"] = 1  # the user opens a file while the crawl runs
+    taken = [order.next(open_docs) for _ in range(4)]
+    assert [item.rel for item, _ in taken] == ["b/c/p.py", "b/q.py", "a/y.py", "d/z.py"]
+    assert [done for _, done in taken] == [False, True, False, False]  # committed after the hot run

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import posixpath
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,9 +104,14 @@ class ProjectIndex:
         seen = set()
         pending: list[tuple[str, FileRecord, list[Definition] | None, list[str] | None]] = []
         total = len(walked)
-        for number, item in enumerate(walked, 1):
+        order = CrawlOrder(walked)
+        for number in range(1, total + 1):
             if self.closed:
                 return  # shutting down: stop between files, and delete nothing not yet seen
+            item, hot_done = order.next(self._open)
+            if hot_done and pending:  # what the user works on is searchable at once
+                self._commit(pending, [])
+                pending = []
             seen.add(item.rel)
             old = self.files.get(item.rel)
             if old is not None and old.size == item.size and old.mtime_ns == item.mtime_ns:
@@ -293,6 +300,43 @@ class ProjectIndex:
             self.closed = True
         if self.store is not None:
             self.store.close()
+
+
+class CrawlOrder:
+    """The crawl's next file: those near open documents first, then the rest in walk order.
+
+    A user who types while a big workspace is crawled needs the definitions next to
+    the file being edited (its folder and the one above, where its imports mostly
+    point), not whichever files the walk happened to reach.
+    """
+
+    def __init__(self, walked: list) -> None:
+        self._rest = deque(walked)
+        self._by_dir: dict[str, list] = {}
+        for item in walked:
+            self._by_dir.setdefault(posixpath.dirname(item.rel), []).append(item)
+        self._hot: deque = deque()
+        self._taken: set[str] = set()
+        self._known_open: set[str] = set()
+
+    def next(self, open_docs: Iterable[str]) -> tuple[object, bool]:
+        """The next item, and whether it ends a run of files near open documents."""
+        fresh = [rel for rel in list(open_docs) if rel not in self._known_open]
+        for rel in fresh:
+            self._known_open.add(rel)
+            folder = posixpath.dirname(rel)
+            for near in dict.fromkeys((folder, posixpath.dirname(folder))):
+                self._hot.extend(self._by_dir.pop(near, ()))
+        while self._hot:
+            item = self._hot.popleft()
+            if item.rel not in self._taken:
+                self._taken.add(item.rel)
+                return item, not self._hot
+        while True:
+            item = self._rest.popleft()
+            if item.rel not in self._taken:
+                self._taken.add(item.rel)
+                return item, False
 
 
 def fuzzy_rank(query: str, paths: Iterable[str], limit: int = 20) -> list[str]:
