@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "server"), str(ROOT)]
 
 from aicockpit.config import decode_config  # noqa: E402
-from aicockpit.engine.base import ChatMessage, GenerationRequest  # noqa: E402
 from aicockpit.engine.host import EngineHost  # noqa: E402
 from aicockpit.engine.routing import Router  # noqa: E402
+from aicockpit.generation import ChatMessage, GenerationRequest  # noqa: E402
+from aicockpit.prompt.fim import FIM_TEMPLATES  # noqa: E402
 from aicockpit.usage import UsageStore  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.support import tiny_model  # noqa: E402
@@ -122,7 +123,7 @@ async def vllm_figures(folder: Path, n: int = 10) -> dict:
         router = await router_for({"profiles": {"remote": profile}, "roles": all_roles("remote")}, folder)
         fim, chat, cached = [], [], []
         for i in range(n):
-            request = GenerationRequest(f"c{i}", "", 24, fim=(CODE + f"# {i}\n", "\n"))
+            request = GenerationRequest(f"c{i}", FIM_TEMPLATES["qwen"].render(CODE + f"# {i}\n", "\n"), 24)
             fim.append(await timed(router.for_role("completion").generate(request)))
             cached.append((fim[-1][2].cached_tokens, fim[-1][2].prompt_tokens))
             chat_request = GenerationRequest(f"h{i}", "", 24, messages=(ChatMessage("user", f"Explain {i}"),))

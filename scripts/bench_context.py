@@ -48,6 +48,15 @@ def default_model() -> str:
     return str(ROOT / "fixtures" / "tiny_model" / "out")
 
 
+def target_for(model: str):
+    """What the embedded engine on ``model`` takes (its tokenizer and prompt format), without loading it."""
+    from aicockpit.config import decode_config
+    from aicockpit.engine.offline import offline_target
+
+    config, _ = decode_config({"engine": {"model": model}})
+    return offline_target(config)
+
+
 def run_index(folder: Path, cache: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "server")}
     out = subprocess.run(
@@ -129,12 +138,9 @@ def big_python_file(lines: int = 5000) -> str:
 
 
 def bench_context(model: str) -> dict:
-    from aicockpit.cli_context import load_tokenizer
     from aicockpit.prompt.assemble import PromptAssembler
-    from aicockpit.prompt.fim import detect_template
 
-    tokens = load_tokenizer(model)
-    template = detect_template(tokens.special_tokens())
+    target = target_for(model)
     config = AicockpitConfig()
     index = WorkspaceIndex(config.index)
     index.add_folder(WORKSPACES / "python", persist=False).build()
@@ -151,7 +157,7 @@ def bench_context(model: str) -> dict:
         if n % 20 == 0:  # a keystroke now and then: the tree and index see edits
             documents.change(uri, doc.version + 1, [])
         started, cpu = time.perf_counter(), time.thread_time()
-        pieces = assembler.build(doc, min(offset, len(doc.text)), tokens, template)
+        pieces = assembler.build(doc, min(offset, len(doc.text)), target).pieces
         timings.append((time.perf_counter() - started) * 1000)
         cpu_timings.append((time.thread_time() - cpu) * 1000)
         sizes.append(sum(pieces.snippet_tokens))
@@ -208,13 +214,10 @@ def write_cases() -> int:
 
 
 def bench_recall(model: str) -> dict:
-    from aicockpit.cli_context import load_tokenizer
     from aicockpit.context.positions import Position, utf16_len
     from aicockpit.prompt.assemble import PromptAssembler
-    from aicockpit.prompt.fim import detect_template
 
-    tokens = load_tokenizer(model)
-    template = detect_template(tokens.special_tokens())
+    target = target_for(model)
     config = AicockpitConfig()
     cases = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
     by_workspace: dict[str, list[dict]] = {}
@@ -233,7 +236,7 @@ def bench_recall(model: str) -> dict:
             row = case["line"] - 1
             column = utf16_len(doc.lines.line(row)[: case["col"] - 1])
             offset = doc.lines.offset(Position(row, column))
-            pieces = assembler.build(doc, offset, tokens, template)
+            pieces = assembler.build(doc, offset, target).pieces
             # A hit: a snippet from a defining file covers the definition's first line
             # (its own snippet, or the summary of the class it belongs to).
             targets = [d for _, d in index.find_definitions(case["name"]) if d.path in case["defined_in"]]
@@ -264,13 +267,10 @@ STDLIB_CASES = 400
 def bench_recall_stdlib(model: str) -> dict:
     """The same measure on a big real tree: call sites in stdlib packages of functions
     defined in a module the calling file imports, with the whole stdlib indexed."""
-    from aicockpit.cli_context import load_tokenizer
     from aicockpit.context.positions import Position
     from aicockpit.prompt.assemble import PromptAssembler
-    from aicockpit.prompt.fim import detect_template
 
-    tokens = load_tokenizer(model)
-    template = detect_template(tokens.special_tokens())
+    target = target_for(model)
     config = AicockpitConfig()
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     index = WorkspaceIndex(config.index)
@@ -301,7 +301,7 @@ def bench_recall_stdlib(model: str) -> dict:
         assembler = PromptAssembler(documents, index, lambda: config)
         doc = documents.open((stdlib / rel).as_uri(), "python", n, (stdlib / rel).read_text(encoding="utf-8"))
         started = time.perf_counter()
-        pieces = assembler.build(doc, doc.lines.offset(Position(row, column)), tokens, template)
+        pieces = assembler.build(doc, doc.lines.offset(Position(row, column)), target).pieces
         timings.append((time.perf_counter() - started) * 1000)
         found = any(
             s.path == d.path and s.start_line <= d.start_line <= s.end_line

@@ -1,23 +1,26 @@
 """``aicockpit context`` and ``aicockpit index``: the context engine without an editor.
 
-``context`` shows what a completion at a position would send the model: the
-snippets chosen (path, lines, reason, tokens) and the final prompt. ``index``
-crawls a folder and reports files, definitions, seconds and peak memory. Both
-need no engine: token counts use the model folder's tokenizer, loaded offline.
+``context`` shows what a completion at a position would send the completion
+role's model, byte for byte: the snippets chosen (path, lines, reason, tokens),
+the prompt, the suffix field and the stop strings, built by the same code as in
+the editor. ``index`` crawls a folder and reports files, definitions, seconds
+and peak memory. Both need no engine: token counts use the role's tokenizer,
+loaded offline.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from aicockpit.config import AicockpitConfig, decode_config
+import msgspec
+
+from aicockpit.config import AicockpitConfig, decode_config, merge
 from aicockpit.context.positions import Position, utf16_len
 
 
@@ -31,16 +34,6 @@ def cpu_seconds() -> float:
     return round(usage.ru_utime + usage.ru_stime, 3)
 
 
-def load_tokenizer(model: str):
-    """The model's tokenizer from its local folder (or the local HF cache), never downloaded."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoTokenizer
-
-    from aicockpit.engine.tokenizer import ModelTokenizer
-
-    return ModelTokenizer(AutoTokenizer.from_pretrained(model, local_files_only=True))
-
-
 def workspace_for(path: Path) -> Path:
     """The nearest folder above ``path`` with a .git, else the file's folder."""
     start = path.resolve().parent
@@ -51,13 +44,19 @@ def workspace_for(path: Path) -> Path:
 
 
 def _config(args: argparse.Namespace) -> AicockpitConfig:
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"usage": {"enabled": False}}  # nothing is generated: no usage to keep
     if getattr(args, "model", None):
         options["engine"] = {"model": args.model}
     if getattr(args, "cache_dir", None):
         options["index"] = {"cache_dir": args.cache_dir}
     if getattr(args, "budget", None) is not None:
         options["context"] = {"budget_tokens": args.budget}
+    if getattr(args, "options", None):
+        try:
+            extra = json.loads(args.options)
+        except json.JSONDecodeError as err:
+            raise SystemExit(f"aicockpit: --options is not JSON: {err}") from None
+        options = merge(extra if isinstance(extra, dict) else {}, options)
     config, problems = decode_config(options)
     if problems:
         raise SystemExit("aicockpit: " + "; ".join(problems))
@@ -102,18 +101,16 @@ def index_command(args: argparse.Namespace) -> int:
 
 
 def context_command(args: argparse.Namespace) -> int:
-    from aicockpit.context.documents import DocumentStore
-    from aicockpit.context.workspace_index import WorkspaceIndex
-    from aicockpit.prompt.assemble import PromptAssembler
-    from aicockpit.prompt.fim import detect_template
+    from aicockpit.engine.host import EngineHost
+    from aicockpit.engine.offline import offline_target
+    from aicockpit.server import App
 
     config = _config(args)
     try:
-        tokens = load_tokenizer(config.engine.model)
+        target = offline_target(config)
     except Exception as err:
-        print(f"aicockpit: cannot load the tokenizer of {config.engine.model}: {err}", file=sys.stderr)
+        print(f"aicockpit: cannot load the completion model's tokenizer: {err}", file=sys.stderr)
         return 2
-    template = detect_template(tokens.special_tokens(), config.engine.fim_template)
     if args.batch:
         try:
             handle = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")  # noqa: SIM115
@@ -134,15 +131,14 @@ def context_command(args: argparse.Namespace) -> int:
         return 2
     first = next((r.get("path") for r in requests if isinstance(r.get("path"), str)), None)
     root = Path(args.workspace) if args.workspace else workspace_for(Path(first or "."))
-    index = WorkspaceIndex(config.index)
+    # The editor's own pipeline (documents, index, prompt builder), with no engine loaded.
+    app = App(msgspec.to_builtins(config), EngineHost())
     started = time.perf_counter()
-    index.add_folder(root, persist=not args.no_cache).build()
+    app.index.add_folder(root, persist=not args.no_cache).build()
     index_seconds = time.perf_counter() - started
-    documents = DocumentStore()
-    assembler = PromptAssembler(documents, index, lambda: config)
     status = 0
     for number, request in enumerate(requests):
-        result = _one(request, number, documents, assembler, tokens, template)
+        result = _one(request, number, app, target)
         if "error" in result:
             status = 1
         result["index_seconds"] = round(index_seconds, 3)
@@ -158,11 +154,16 @@ def context_command(args: argparse.Namespace) -> int:
                 )
             print("-" * 60)
             print(result["prompt"])
-    index.close()
+            if result["suffix"] is not None:
+                print("-" * 60 + " suffix field")
+                print(result["suffix"])
+    app.index.close()
     return status
 
 
-def _one(request, number, documents, assembler, tokens, template) -> dict[str, Any]:
+def _one(request, number, app, target) -> dict[str, Any]:
+    from aicockpit.prompt.assemble import describe_prompt
+
     if "error" in request:
         return {"error": request["error"]}
     path, line, col = request.get("path"), request.get("line"), request.get("col")
@@ -175,28 +176,30 @@ def _one(request, number, documents, assembler, tokens, template) -> dict[str, A
         except (OSError, UnicodeDecodeError) as err:
             return {"path": path, "error": f"cannot read {path}: {err}"}
     uri = Path(path).resolve().as_uri()
-    documents.close(uri)
+    documents = app.documents
+    if uri in documents:
+        documents.close(uri)
     doc = documents.open(uri, "", number + 1, text)
     lines = doc.lines
     row = min(max(line - 1, 0), lines.line_count - 1)
     # --col counts characters like an editor's status bar; LSP counts UTF-16 units.
     column = utf16_len(lines.line(row)[: max(col - 1, 0)])
-    offset = lines.offset(lines.clamp(Position(row, column)))
     started = time.perf_counter()
-    pieces = assembler.build(doc, offset, tokens, template)
+    cursor, outcome = app.completions.locate(uri, Position(row, column))
+    prepared = app.completions.prepare(cursor, target) if cursor is not None else None
     ms = (time.perf_counter() - started) * 1000
-    if pieces is None:
-        return {"path": path, "line": line, "col": col, "error": "a secrets file: never sent to a model"}
-    prompt = pieces.render(template)
+    where = {"path": path, "line": line, "col": col}
+    if cursor is None:
+        return {**where, "error": f"no completion here: {outcome.replace('_', ' ')}"}
+    if prepared is None:
+        return {**where, "error": "a secrets file: never sent to a model"}
+    prompt = prepared.prompt
     return {
-        "path": path,
-        "line": line,
-        "col": col,
-        "snippets": pieces.describe(),
-        "context_tokens": sum(pieces.snippet_tokens),
-        "prompt_tokens": tokens.count(prompt),
+        **where,
+        **describe_prompt(prompt, target.backend),
+        "context_tokens": sum(prompt.pieces.snippet_tokens),
+        "prompt_tokens": target.tokenizer.count(prompt.text),
         "build_ms": round(ms, 3),
-        "prompt": prompt,
     }
 
 
@@ -207,7 +210,8 @@ def add_parsers(commands) -> None:
     p.add_argument("--col", type=int, help="1-based column, in characters")
     p.add_argument("--workspace", help="workspace folder (default: the git root above PATH)")
     p.add_argument("--batch", help='JSON lines {"path", "line", "col", "text"?}; "-" for stdin')
-    p.add_argument("--model", help="model folder whose tokenizer counts tokens")
+    p.add_argument("--model", help="model folder of the embedded engine (its tokenizer counts tokens)")
+    p.add_argument("--options", help="config options as JSON, as the editor sends them (profiles, roles...)")
     p.add_argument("--budget", type=int, help="token budget for repository context")
     p.add_argument("--cache-dir", help="index cache folder")
     p.add_argument("--no-cache", action="store_true", help="index in memory only")

@@ -22,9 +22,9 @@ def _doc(text: str) -> msgspec.Meta:
 class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The embedded vLLM engine."""
 
-    model: Annotated[str, _doc("Hugging Face model id or local folder of an FIM-capable code model.")] = (
-        DEFAULT_MODEL
-    )
+    model: Annotated[
+        str, _doc("Hugging Face model id or local model folder (a code model with FIM tokens is best).")
+    ] = DEFAULT_MODEL
     tokenizer: Annotated[str | None, _doc("Tokenizer id or folder; the model's own when unset.")] = None
     dtype: Annotated[str, _doc("Weight dtype: auto, bfloat16, float16 or float32.")] = "auto"
     max_model_len: Annotated[
@@ -51,8 +51,11 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ),
     ] = True
     fim_template: Annotated[
-        Literal["auto", "qwen", "starcoder", "deepseek", "codellama"],
-        _doc("Fill-in-the-middle prompt format; auto detects it from the tokenizer."),
+        Literal["auto", "qwen", "starcoder", "deepseek", "codellama", "prefix"],
+        _doc(
+            "Completion prompt format: a fill-in-the-middle family, or prefix (the code before the cursor"
+            " only, for models without FIM tokens); auto detects it from the tokenizer."
+        ),
     ] = "auto"
     start_timeout_s: Annotated[
         float, msgspec.Meta(gt=0), _doc("Give up starting the engine after this many seconds.")
@@ -196,6 +199,13 @@ class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Server logs (stderr and window/logMessage)."""
 
     level: Annotated[Literal["debug", "info", "warning", "error"], _doc("Log level.")] = "info"
+    prompts: Annotated[
+        bool,
+        _doc(
+            "Keep the last prompts sent to the models (and, for the embedded engine, the prompt as it"
+            " tokenized it) for the aicockpit/prompts request. Off by default: prompts hold your code."
+        ),
+    ] = False
 
 
 class ProfileConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -227,9 +237,17 @@ class ProfileConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         _doc("OpenAI backend: FIM tokens in the prompt, or the API's `suffix` field (Ollama and others)."),
     ] = "prompt"
     fim_template: Annotated[
-        Literal["auto", "qwen", "starcoder", "deepseek", "codellama"],
-        _doc("FIM prompt format for this profile; auto: from the tokenizer (qwen when it cannot tell)."),
+        Literal["auto", "qwen", "starcoder", "deepseek", "codellama", "prefix"],
+        _doc(
+            "Completion prompt format for this profile (prefix: no FIM tokens); auto: from the tokenizer"
+            " (OpenAI backend without a tokenizer: qwen)."
+        ),
     ] = "auto"
+    context_length: Annotated[
+        int,
+        msgspec.Meta(ge=256),
+        _doc("OpenAI backend: the served model's context length (prompt plus completion), in tokens."),
+    ] = 8192
     temperature: Annotated[
         Annotated[float, msgspec.Meta(ge=0, le=2)] | None,
         _doc("Sampling temperature; unset: the request's."),

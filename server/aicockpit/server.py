@@ -56,13 +56,14 @@ class App:
         self.assembler = PromptAssembler(self.documents, self.index, lambda: self.config)
         self.documents.close_listeners.append(self.assembler.forget)
         # Features ask the router for a role's engine: router.for_role("chat").generate(...)
-        self.router = Router(self.host, usage=self._usage_store(self.config))
+        self.router = Router(self.host, usage=self._usage_store(self.config), prompts=self.telemetry.prompts)
+        self.telemetry.prompts.enabled = self.config.logging.prompts
         self.router.configure(self.config)
         self.completions = CompletionService(
             self.documents,
             self.router.host_for_role("completion"),
             self.telemetry,
-            lambda: (self.config.completion, self.config.engine),
+            lambda: self.config.completion,
             self.assembler,
         )
         # Editor requests go through the scheduler; ``completions`` alone serves one-shot callers.
@@ -73,21 +74,22 @@ class App:
             self.telemetry,
             lambda: self.config.completion,
         )
-        context_limit = lambda: self.config.engine.max_model_len  # noqa: E731
         self.edits = EditService(
             self.documents,
             lambda: self.router.for_role("edit"),
-            lambda: (self.config.edit, context_limit()),
+            lambda: self.config.edit,
             self.is_secret,
+            self.assembler.related_definitions,
         )
         self.chat = ChatService(
             self.chat_store,
             lambda: self.workspace,
             self.documents,
             lambda: self.router.for_role("chat"),
-            lambda: (self.config.chat, context_limit()),
+            lambda: self.config.chat,
             self.is_secret,
             lambda: self.index,
+            self.assembler.related_definitions,
         )
         self._chat_store: ChatStore | None = None
 
@@ -118,6 +120,7 @@ class App:
         if previous.usage != config.usage:
             self.router.usage = self._usage_store(config)
         self.router.configure(config)
+        self.telemetry.prompts.enabled = config.logging.prompts
         if previous.roles != config.roles or previous.profiles != config.profiles:
             self.scheduler.reset()
         for listener in self.listeners:

@@ -76,6 +76,47 @@ class RequestTrace:
         }
 
 
+PROMPT_LOG_SIZE = 20
+
+
+class PromptLog:
+    """The last prompts sent to the engines, and what the engine reports it processed.
+
+    Off unless ``logging.prompts`` is set: prompts hold the user's code. The
+    ``processed`` text is the embedded engine's own tokenization of the prompt,
+    decoded (special tokens kept): what the model saw, not aicockpit's copy.
+    """
+
+    def __init__(self, size: int = PROMPT_LOG_SIZE) -> None:
+        self.enabled = False
+        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
+
+    def record(self, role: str, backend: str, request: Any, tokenizer: Any, delta: Any) -> None:
+        if not self.enabled:
+            return
+        processed = None
+        decode = getattr(tokenizer, "decode", None)
+        if delta.prompt_token_ids is not None and decode is not None:
+            processed = decode(delta.prompt_token_ids)
+        messages = request.messages
+        self._entries.append(
+            {
+                "role": role,
+                "backend": backend,
+                "request_id": request.request_id,
+                "prompt": request.prompt,
+                "suffix": request.suffix,
+                "messages": [{"role": m.role, "content": m.content} for m in messages] if messages else None,
+                "stop": list(request.stop),
+                "processed": processed,
+                "prompt_tokens": delta.prompt_tokens,
+            }
+        )
+
+    def entries(self) -> list[dict[str, Any]]:
+        return list(self._entries)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -96,6 +137,7 @@ class Telemetry:
     """
 
     def __init__(self, keep: int = 2000, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.prompts = PromptLog()
         self._traces: deque[RequestTrace] = deque(maxlen=keep)
         self._ids = itertools.count(1)
         self._clock = clock

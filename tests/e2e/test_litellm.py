@@ -17,12 +17,16 @@ import httpx
 import pytest
 
 from aicockpit.config import ProfileConfig
-from aicockpit.engine.base import BackendError, ChatMessage, GenerationRequest
+from aicockpit.engine.base import BackendError
 from aicockpit.engine.openai_remote import OpenAIRemoteEngine
+from aicockpit.generation import ChatMessage, GenerationRequest
+from aicockpit.prompt.fim import FIM_TEMPLATES
 from tests.e2e.test_remote_backend import CHAT, CODE, EDIT, generate, remote_router
 from tests.litellm_proxy import LiteLLMProxy
 from tests.support import tiny_model
 from tests.vllm_serve import SERVED_NAME, VllmServe
+
+QWEN = FIM_TEMPLATES["qwen"]
 
 PROXIED = "coder-via-litellm"  # the name clients ask LiteLLM for; it maps it to vLLM's "tiny"
 KEY_ENV = "AICOCKPIT_TEST_LITELLM_KEY"
@@ -72,17 +76,17 @@ async def test_fim_completion_through_litellm(router, stack):
     since = vllm.log_size()
     before, after = CODE, "\n\nprint(cheapest([]))\n"
     text, last = await generate(
-        router.for_role("completion"), GenerationRequest("c1", "", 12, fim=(before, after))
+        router.for_role("completion"),
+        GenerationRequest("c1", QWEN.render(before, after), 12),
     )
-    rendered = router.for_role("completion").tokenizer.count(
-        f"<|fim_prefix|>{before}<|fim_suffix|>{after}<|fim_middle|>"
-    )
+    rendered = router.for_role("completion").tokenizer.count(QWEN.render(before, after))
     assert text and last.finished and last.finish_reason == "length"
     assert last.prompt_tokens == rendered  # LiteLLM forwarded the prompt as is, FIM tokens and all
     assert last.generated_tokens == 12
     assert "Received request cmpl-" in vllm.log_since(since)  # vLLM's /v1/completions, not a chat
     _, again = await generate(
-        router.for_role("completion"), GenerationRequest("c2", "", 12, fim=(before, after))
+        router.for_role("completion"),
+        GenerationRequest("c2", QWEN.render(before, after), 12),
     )
     assert again.cached_tokens >= 32  # vLLM's prefix cache, through LiteLLM's usage chunk
     rows = router.usage.report()["rows"]
@@ -111,7 +115,7 @@ async def test_a_wrong_key_is_a_clear_error_that_is_not_retried(stack, monkeypat
     # the database it does not have, hence 400 "No connected db." (401 with a database).
     remote = engine(proxy)
     with pytest.raises(BackendError, match="HTTP 400: No connected db") as err:
-        await generate(remote, GenerationRequest("k1", "", 4, fim=("def f(", "):\n")))
+        await generate(remote, GenerationRequest("k1", QWEN.render("def f(", "):\n"), 4))
     await remote.aclose()
     assert not err.value.retryable
     assert "sk-wrong-key-0123" not in str(err.value) and proxy.master_key not in str(err.value)
@@ -141,7 +145,7 @@ async def test_a_closed_stream_ends_in_vllm_by_abort_or_at_its_length(stack, kin
     if kind == "chat":
         request = GenerationRequest("long", "", tokens, messages=(ChatMessage("user", "Write a story."),))
     else:
-        request = GenerationRequest("long", "", tokens, fim=(CODE, "\n"))
+        request = GenerationRequest("long", QWEN.render(CODE, "\n"), tokens)
     remote = engine(proxy, extra_body={"min_tokens": tokens})
     async with aclosing(remote.generate(request)) as stream:
         await anext(stream)

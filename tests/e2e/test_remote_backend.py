@@ -16,14 +16,17 @@ import pytest
 from lsprotocol import types
 
 from aicockpit.config import decode_config
-from aicockpit.engine.base import ChatMessage, GenerationRequest
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.routing import Router
+from aicockpit.generation import ChatMessage, GenerationRequest
+from aicockpit.prompt.fim import FIM_TEMPLATES
 from aicockpit.usage import UsageStore
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import inline_params, open_doc
 from tests.support import plain, stats, tiny_model
 from tests.vllm_serve import SERVED_NAME, VllmServe
+
+QWEN = FIM_TEMPLATES["qwen"]
 
 CODE = '''def total_price(items, tax_rate):
     """Sum the prices of the items and add the tax."""
@@ -109,15 +112,16 @@ CHAT = GenerationRequest(
 
 async def test_fim_completion_through_vllm_serve(router):
     before, after = CODE, "\n\nprint(cheapest([]))\n"
-    request = GenerationRequest("c1", "", 12, fim=(before, after))
+    request = GenerationRequest("c1", QWEN.render(before, after), 12)
     text, last = await generate(router.for_role("completion"), request)
     engine = router.for_role("completion")
-    rendered = engine.tokenizer.count(f"<|fim_prefix|>{before}<|fim_suffix|>{after}<|fim_middle|>")
+    rendered = engine.tokenizer.count(QWEN.render(before, after))
     assert text and last.finished and last.finish_reason == "length"
     assert last.prompt_tokens == rendered  # the FIM tokens went in as special tokens
     assert last.generated_tokens == 12
     _, again = await generate(
-        router.for_role("completion"), GenerationRequest("c2", "", 12, fim=(before, after))
+        router.for_role("completion"),
+        GenerationRequest("c2", QWEN.render(before, after), 12),
     )
     assert again.cached_tokens >= 32  # vLLM's prefix cache, reported through the usage chunk
 

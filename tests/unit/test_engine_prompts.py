@@ -1,10 +1,13 @@
-"""The embedded engine's prompt rendering: chat messages through the model's chat template."""
+"""The embedded engine's side of prompts: what it takes, and the chat prompts built for it."""
 
 import os
+from types import SimpleNamespace
 
-from aicockpit.config import EngineConfig
-from aicockpit.engine.base import ChatMessage, GenerationRequest
+from aicockpit.config import EngineConfig, ProfileConfig
+from aicockpit.engine.openai_remote import OpenAIRemoteEngine
 from aicockpit.engine.vllm_local import VllmEngine, prepare_environment
+from aicockpit.generation import ChatMessage
+from aicockpit.prompt.chat import chat_request
 from tests.support import tiny_model
 
 
@@ -15,26 +18,30 @@ class FakeLLM:
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(str(tiny_model()), local_files_only=True)
+        self.model_config = SimpleNamespace(max_model_len=2048)
 
     def get_tokenizer(self):
         return self.tokenizer
 
 
-def test_chat_messages_use_the_chat_template():
-    engine = VllmEngine(FakeLLM(), EngineConfig(model="tiny"))
-    request = GenerationRequest(
-        "r", "ignored", 8, messages=(ChatMessage("system", "Be brief."), {"role": "user", "content": "hi"})
-    )
-    assert engine.render(request) == (
+def test_chat_requests_for_the_embedded_engine_carry_the_conversation_in_its_chat_template():
+    engine = VllmEngine(FakeLLM(), EngineConfig(model="tiny", max_model_len=9999))
+    assert engine.prompt_format.context_length == 2048  # what vLLM runs with, not the configured 9999
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+    request = chat_request(engine, messages, request_id="r", max_tokens=8)
+    assert request.prompt == (
         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     )
+    assert request.messages == (ChatMessage("system", "Be brief."), ChatMessage("user", "hi"))
 
 
-def test_fim_parts_use_the_models_own_layout_and_plain_prompts_pass_through():
-    engine = VllmEngine(FakeLLM(), EngineConfig(model="tiny"))
-    fim = GenerationRequest("r", "<PRE> a <SUF>b <MID>", 8, fim=("a", "b"))
-    assert engine.render(fim) == "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>"
-    assert engine.render(GenerationRequest("r", "plain text", 8)) == "plain text"
+def test_a_chat_api_gets_the_messages_alone_and_a_fallback_gets_its_own_rendering():
+    remote = OpenAIRemoteEngine(ProfileConfig(backend="openai", model="m"))
+    embedded = VllmEngine(FakeLLM(), EngineConfig(model="tiny"))
+    request = chat_request(remote, [{"role": "user", "content": "hi"}], request_id="r", max_tokens=8)
+    assert request.prompt == "" and request.fits(remote) and not request.fits(embedded)
+    rebuilt = request.rebuild(embedded)
+    assert rebuilt.prompt.endswith("<|im_start|>assistant\n") and rebuilt.fits(embedded)
 
 
 def test_each_embedded_profile_sets_its_own_environment_and_the_users_own_wins(monkeypatch):

@@ -1,5 +1,3 @@
-import pytest
-
 from aicockpit.prompt.fim import ANCHOR_LINES, FIM_TEMPLATES, detect_template, fim_window
 
 
@@ -25,8 +23,10 @@ def test_detects_each_family_from_its_special_tokens():
     assert detect_template({"<｜fim▁begin｜>"}).name == "deepseek"
     assert detect_template({"▁<PRE>"}).name == "codellama"
     assert detect_template(set(), "starcoder").name == "starcoder"
-    with pytest.raises(ValueError):
-        detect_template({"<s>"})
+    # No FIM tokens (a general instruct model): the prefix-only template, which sends no suffix.
+    prefix_only = detect_template({"<s>", "<repo_name>"})
+    assert prefix_only.name == "prefix" and not prefix_only.fills_middle
+    assert prefix_only.render("a", "b") == "a"
 
 
 def test_qwen_layout():

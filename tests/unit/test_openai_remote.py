@@ -6,8 +6,9 @@ from contextlib import aclosing
 import pytest
 
 from aicockpit.config import ProfileConfig
-from aicockpit.engine.base import BackendError, ChatMessage, GenerationRequest
+from aicockpit.engine.base import BackendError
 from aicockpit.engine.openai_remote import ApproxTokenizer, OpenAIRemoteEngine
+from aicockpit.generation import ChatMessage, GenerationRequest
 from tests.fake_openai import FakeOpenAI
 
 
@@ -17,7 +18,8 @@ def engine_for(server: FakeOpenAI, **profile) -> OpenAIRemoteEngine:
 
 
 def fim_request(**changes) -> GenerationRequest:
-    fields = {"request_id": "r1", "prompt": "PROMPT", "max_tokens": 8, "fim": ("def f(", "):\n")}
+    prompt = "<|fim_prefix|>def f(<|fim_suffix|>):\n<|fim_middle|>"
+    fields = {"request_id": "r1", "prompt": prompt, "max_tokens": 8}
     return GenerationRequest(**{**fields, **changes})
 
 
@@ -26,7 +28,7 @@ async def collect(engine, request):
         return [delta async for delta in stream]
 
 
-async def test_fim_completion_streams_text_and_usage():
+async def test_the_prompt_goes_out_exactly_as_built_with_usage_back():
     async with FakeOpenAI() as server:
         deltas = await collect(engine_for(server), fim_request(stop=("\n\n",)))
     assert "".join(d.text for d in deltas) == "hello world"
@@ -48,10 +50,14 @@ async def test_extra_body_fields_go_along_but_never_over_ours():
     assert body["top_k"] == 5 and body["model"] == "m" and body["stream"] is True
 
 
-async def test_suffix_mode_sends_the_api_suffix_field():
+async def test_a_suffix_field_goes_out_as_built_and_none_without_one():
     async with FakeOpenAI() as server:
-        await collect(engine_for(server, fim_mode="suffix"), fim_request())
-    assert (server.seen[0].body["prompt"], server.seen[0].body["suffix"]) == ("def f(", "):\n")
+        engine = engine_for(server, fim_mode="suffix")
+        assert engine.prompt_format.suffix_field and engine.prompt_format.max_stops == 4
+        await collect(engine, fim_request(prompt="# a.py\ndef f(", suffix="):\n"))
+        await collect(engine, fim_request(prompt="plain"))
+    assert (server.seen[0].body["prompt"], server.seen[0].body["suffix"]) == ("# a.py\ndef f(", "):\n")
+    assert server.seen[1].body["prompt"] == "plain" and "suffix" not in server.seen[1].body
 
 
 async def test_chat_messages_go_to_chat_completions():

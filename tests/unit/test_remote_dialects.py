@@ -5,13 +5,14 @@ from contextlib import aclosing
 import pytest
 
 from aicockpit.config import ProfileConfig
-from aicockpit.engine.base import BackendError, ChatMessage, GenerationRequest
+from aicockpit.engine.base import BackendError
 from aicockpit.engine.openai_remote import OpenAIRemoteEngine
+from aicockpit.generation import ChatMessage, GenerationRequest
 from tests.fake_dialects import CACHED_TOKENS, PROMPT_TOKENS
 from tests.fake_openai import FakeOpenAI
 
 PIECES = ("def", " f", "():")
-FIM = GenerationRequest("r1", "", 8, fim=("x = 1\n", "\nprint(x)\n"))
+FIM = GenerationRequest("r1", "x = 1\n", 8, suffix="\nprint(x)\n")
 CHAT = GenerationRequest("r2", "", 8, messages=(ChatMessage("user", "hi"),))
 
 
@@ -85,11 +86,3 @@ async def test_a_refusal_names_the_server_reason_and_is_not_retried(dialect, mes
         with pytest.raises(BackendError, match=message) as err:
             await collect(engine_for(server, fim_mode="suffix"), FIM)
     assert not err.value.retryable
-
-
-async def test_suffix_mode_never_sends_an_empty_suffix():
-    # Ollama fills its FIM template only when `suffix` is not empty; with an empty one it
-    # wraps the prefix in the chat template. At the end of a file the suffix is empty.
-    async with FakeOpenAI(dialect="ollama") as server:
-        await collect(engine_for(server, fim_mode="suffix"), GenerationRequest("r3", "", 4, fim=("x = ", "")))
-    assert (server.seen[0].body["prompt"], server.seen[0].body["suffix"]) == ("x = ", "\n")

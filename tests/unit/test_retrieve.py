@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from aicockpit.cli_context import load_tokenizer
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore, TextChange
 from aicockpit.context.workspace_index import WorkspaceIndex
+from aicockpit.engine.offline import OfflineTarget
+from aicockpit.engine.tokenizer import load_local_tokenizer
+from aicockpit.generation import PromptFormat
 from aicockpit.prompt.assemble import PromptAssembler
-from aicockpit.prompt.fim import FIM_TEMPLATES
 from aicockpit.prompt.layout import render_snippet
 from tests.support import ROOT, tiny_model
 
 PYTHON = ROOT / "fixtures" / "workspaces" / "python"
-QWEN = FIM_TEMPLATES["qwen"]
 
 
 @pytest.fixture(scope="module")
 def tokens():
-    return load_tokenizer(str(tiny_model()))
+    return load_local_tokenizer(str(tiny_model()))
+
+
+def target(tokens, template: str = "qwen", **fields) -> OfflineTarget:
+    """What the prompt is built for: the tiny model's tokenizer in a given format."""
+    return OfflineTarget(tokens, PromptFormat(template=template, **fields), "test")
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +57,13 @@ def open_module(documents, text=NEW_MODULE, name="report.py"):
 def test_a_cross_file_definition_is_retrieved_through_the_imports(index, tokens):
     documents, assembler = assembler_for(index)
     doc = open_module(documents)
-    pieces = assembler.build(doc, len(doc.text) - 1, tokens, QWEN)
-    chosen = {(s.path, s.reason) for s in pieces.snippets}
+    built = assembler.build(doc, len(doc.text) - 1, target(tokens))
+    chosen = {(s.path, s.reason) for s in built.pieces.snippets}
     assert ("shop/pricing.py", "definition of loyalty_discount") in chosen
     # An unsaved document's imports resolve too (it is indexed from the editor's text).
     assert {"shop/pricing.py", "shop/models.py"} <= set(index.imports_of(doc.path))
     assert ("shop/models.py", "definition of Customer") in chosen
-    prompt = pieces.render(QWEN)
+    prompt = built.text
     assert "def loyalty_discount(customer: Customer, amount: int) -> int:" in prompt
     # Slowest-changing first: repository context, then the file, then the cursor's code.
     assert (
@@ -72,8 +77,9 @@ def test_a_cross_file_definition_is_retrieved_through_the_imports(index, tokens)
 def test_the_context_fits_the_token_budget(index, tokens, budget):
     documents, assembler = assembler_for(index, {"context": {"budget_tokens": budget}})
     doc = open_module(documents)
-    pieces = assembler.build(doc, len(doc.text) - 1, tokens, QWEN)
-    rendered = "".join(render_snippet(s, QWEN, "#") for s in pieces.snippets)
+    built = assembler.build(doc, len(doc.text) - 1, target(tokens))
+    pieces = built.pieces
+    rendered = "".join(render_snippet(s, assembler.code_format(target(tokens), doc)) for s in pieces.snippets)
     assert tokens.count(rendered) <= budget
     assert sum(pieces.snippet_tokens) <= budget
     if budget >= 120:
@@ -85,11 +91,11 @@ def test_two_keystrokes_give_prompts_that_share_all_but_the_local_tail(index, to
     text = NEW_MODULE + "        customer, amount)\n    return discounted + \n"
     doc = open_module(documents, text)
     cursor = len(text) - 1
-    first = assembler.build(doc, cursor, tokens, QWEN).render(QWEN)
+    first = assembler.build(doc, cursor, target(tokens)).text
     for step, ch in enumerate("vat"):
         at = doc.lines.position(cursor + step)
         documents.change(doc.uri, 2 + step, [TextChange(ch, at, at)])
-    second = assembler.build(doc, cursor + 3, tokens, QWEN).render(QWEN)
+    second = assembler.build(doc, cursor + 3, target(tokens)).text
     head = first.split("<|fim_suffix|>")[0]
     assert second.startswith(head), "everything up to the cursor must be byte-identical"
     assert second[len(head) :].startswith("vat<|fim_suffix|>")
@@ -98,12 +104,12 @@ def test_two_keystrokes_give_prompts_that_share_all_but_the_local_tail(index, to
 def test_snippets_keep_their_order_when_new_ones_arrive(index, tokens):
     documents, assembler = assembler_for(index)
     doc = open_module(documents)
-    first = [s.key for s in assembler.build(doc, len(doc.text) - 1, tokens, QWEN).snippets]
+    first = [s.key for s in assembler.build(doc, len(doc.text) - 1, target(tokens)).pieces.snippets]
     end = doc.lines.position(len(doc.text))
     documents.change(
         doc.uri, 2, [TextChange("        customer, amount)\n    return vat(discounted)\n", end, end)]
     )
-    second = [s.key for s in assembler.build(doc, len(doc.text) - 1, tokens, QWEN).snippets]
+    second = [s.key for s in assembler.build(doc, len(doc.text) - 1, target(tokens)).pieces.snippets]
     kept = [key for key in second if key in first]
     assert kept == [key for key in first if key in second]  # old ones in their old order
     assert second[: len(kept)] == kept  # newcomers after them
@@ -129,7 +135,7 @@ def test_similar_code_and_recent_edits_come_from_other_open_documents(index, tok
         "    \n"
     )
     doc = open_module(documents, text, "quote.py")
-    pieces = assembler.build(doc, len(text) - 1, tokens, QWEN)
+    pieces = assembler.build(doc, len(text) - 1, target(tokens)).pieces
     reasons = {(s.path, s.reason) for s in pieces.snippets}
     assert ("invoice.py", "similar code") in reasons
     assert ("notes.py", "recent edit") in reasons
@@ -138,23 +144,22 @@ def test_similar_code_and_recent_edits_come_from_other_open_documents(index, tok
 def test_secrets_never_reach_a_prompt(index, tokens):
     documents, assembler = assembler_for(index)
     secret = documents.open((PYTHON / ".env").as_uri(), "plaintext", 1, "API_KEY=hunter2\n")
-    assert assembler.build(secret, 3, tokens, QWEN) is None
+    assert assembler.build(secret, 3, target(tokens)) is None
     key = documents.open(
         (PYTHON / "deploy.pem").as_uri(), "python", 1, "def price_for(customer, amount):\n    hunter2 = 1\n"
     )
     at = key.lines.position(0)
     documents.change(key.uri, 2, [TextChange("# x\n", at, at)])
     doc = open_module(documents)
-    prompt = assembler.build(doc, len(doc.text) - 1, tokens, QWEN).render(QWEN)
+    prompt = assembler.build(doc, len(doc.text) - 1, target(tokens)).text
     assert "hunter2" not in prompt
 
 
 def test_without_repository_tokens_the_context_is_path_comments_inside_the_prefix(index, tokens):
     documents, assembler = assembler_for(index)
     doc = open_module(documents)
-    template = FIM_TEMPLATES["deepseek"]
-    prompt = assembler.build(doc, len(doc.text) - 1, tokens, template).render(template)
-    assert prompt.startswith(template.prefix + "# shop/")
+    prompt = assembler.build(doc, len(doc.text) - 1, target(tokens, "deepseek")).text
+    assert prompt.startswith("<｜fim▁begin｜># shop/")
     assert "# report.py\nfrom shop.pricing" in prompt
 
 
@@ -162,7 +167,7 @@ def test_a_long_file_keeps_its_header_before_the_prefix_window(index, tokens):
     documents, assembler = assembler_for(index, {"completion": {"prefix_tokens": 64}})
     body = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(200))
     doc = open_module(documents, "import os\nimport sys\n\n" + body)
-    pieces = assembler.build(doc, len(doc.text) - 2, tokens, QWEN)
+    pieces = assembler.build(doc, len(doc.text) - 2, target(tokens)).pieces
     assert pieces.header == "import os\nimport sys\n\n"
     assert not pieces.prefix.startswith("import os")
 
@@ -173,7 +178,7 @@ def test_an_edit_above_the_prefix_window_of_the_same_file_is_a_recent_edit(index
     doc = open_module(documents, body)
     at = doc.lines.position(doc.text.index("return x + 3"))
     documents.change(doc.uri, 2, [TextChange("limit = 7\n    ", at, at)])
-    pieces = assembler.build(doc, len(doc.text) - 2, tokens, QWEN)
+    pieces = assembler.build(doc, len(doc.text) - 2, target(tokens)).pieces
     edits = [s for s in pieces.snippets if s.reason == "recent edit"]
     assert edits and edits[0].path == "report.py" and "limit = 7" in edits[0].text
     assert "limit = 7" not in pieces.prefix
@@ -185,12 +190,12 @@ def test_a_10_mb_one_line_file_open_or_edited_costs_no_huge_snippet(index, token
     bundle = documents.open((PYTHON / "bundle.js").as_uri(), "javascript", 1, minified)
     at = bundle.lines.position(5_000_000)
     documents.change(bundle.uri, 2, [TextChange("x", at, at)])
-    pieces = assembler.build(bundle, 5_000_000, tokens, FIM_TEMPLATES["qwen"])
+    pieces = assembler.build(bundle, 5_000_000, target(tokens)).pieces
     assert pieces is not None and len(pieces.prefix) < 20_000 and len(pieces.suffix) < 5_000
     script = documents.open(
         (PYTHON / "page.js").as_uri(), "javascript", 1, "function b(a) {\n  return a\n}\n"
     )
-    pieces = assembler.build(script, 20, tokens, FIM_TEMPLATES["qwen"])
+    pieces = assembler.build(script, 20, target(tokens)).pieces
     assert all(len(s.text) < 2_000 for s in pieces.snippets)
 
 
@@ -207,5 +212,5 @@ def test_code_the_prompt_already_shows_is_not_repeated_as_context(index, tokens)
     doc = open_module(
         documents, text + "\n\ndef again(customer, amount, rate, shipping):\n    \n", "quote.py"
     )
-    pieces = assembler.build(doc, len(doc.text) - 1, tokens, QWEN)
+    pieces = assembler.build(doc, len(doc.text) - 1, target(tokens)).pieces
     assert not [s for s in pieces.snippets if s.path == "copy.py"]

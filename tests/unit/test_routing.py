@@ -7,10 +7,11 @@ from contextlib import aclosing, asynccontextmanager
 import pytest
 
 from aicockpit.config import decode_config
-from aicockpit.engine.base import BackendError, EngineUnavailable, GenerationDelta, GenerationRequest
+from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.openai_remote import ApproxTokenizer
 from aicockpit.engine.routing import Router, redact_url
+from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 from aicockpit.usage import UsageStore
 from tests.fake_openai import FakeOpenAI
 
@@ -19,6 +20,7 @@ class FakeEngine:
     def __init__(self, model: str, text: str = "local", events: list | None = None):
         self.model_name = model
         self.tokenizer = ApproxTokenizer()
+        self.prompt_format = PromptFormat()
         self.text = text
         self.requests: list[GenerationRequest] = []
         self.events = events if events is not None else []

@@ -10,11 +10,11 @@ import pytest
 
 from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
-from aicockpit.config import AicockpitConfig, CompletionConfig, EngineConfig, IndexConfig
+from aicockpit.config import AicockpitConfig, CompletionConfig, IndexConfig
 from aicockpit.context.documents import DocumentStore, TextChange
 from aicockpit.context.positions import Position
 from aicockpit.context.workspace_index import WorkspaceIndex
-from aicockpit.engine.base import GenerationDelta
+from aicockpit.generation import GenerationDelta, PromptFormat
 from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.telemetry import Telemetry
 
@@ -110,6 +110,7 @@ class ScriptedEngine:
 
     def __init__(self) -> None:
         self.tokenizer = CharTokenizer()
+        self.prompt_format = PromptFormat()
         self.streams: list[Stream] = []
 
     def unfinished_requests(self) -> int:
@@ -152,9 +153,7 @@ class Rig:
         assembler = PromptAssembler(
             self.documents, WorkspaceIndex(IndexConfig()), lambda: AicockpitConfig(completion=self.config)
         )
-        service = CompletionService(
-            self.documents, host, self.telemetry, lambda: (self.config, EngineConfig()), assembler
-        )
+        service = CompletionService(self.documents, host, self.telemetry, lambda: self.config, assembler)
         self.scheduler = CompletionScheduler(
             service, self.documents, host, self.telemetry, lambda: self.config, self.clock
         )

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aicockpit.config import EngineConfig
-from aicockpit.engine.base import GenerationDelta, GenerationRequest
+from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
 CHARS_PER_TOKEN = 4
 BLOCK_TOKENS = 16
@@ -44,6 +44,7 @@ class StubEngine:
     def __init__(self, latency_ms: float, model_name: str = "stub") -> None:
         self.model_name = model_name
         self.tokenizer = StubTokenizer()
+        self.prompt_format = PromptFormat()
         self._latency_s = latency_ms / 1000
         self._blocks: set[bytes] = set()
         self._running = 0

@@ -14,9 +14,14 @@ from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocu
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.context.mentions import IndexSymbols, ScanningSymbols, resolve_mentions
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import Engine, GenerationRequest, Priority
+from aicockpit.context.retrieve import ContextSnippet
+from aicockpit.engine.base import Engine
 from aicockpit.engine.collect import generate_text
-from aicockpit.prompt.chat import ContextSnippet, Message, as_chat, chat_messages, count_messages
+from aicockpit.generation import Priority
+from aicockpit.prompt.chat import Message, chat_messages, chat_request, count_messages
+
+# Definitions from other files that a selection uses (document, first line, last line).
+Related = Callable[[TextDocument, int, int], list[ContextSnippet]]
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +58,13 @@ class ChatService:
         workspace: Callable[[], WorkspaceFiles | None],
         documents: DocumentStore,
         engine: Callable[[], Engine],
-        settings: Callable[[], tuple[ChatConfig, int]],
+        settings: Callable[[], ChatConfig],
         is_secret: Callable[[TextDocument], bool],
         index: Callable[[], Any] | None = None,
+        related: Related | None = None,
     ) -> None:
         self._index = index
+        self._related = related
         self._is_secret = is_secret
         self._store = store
         self._workspace = workspace
@@ -73,7 +80,7 @@ class ChatService:
         on_delta: Callable[[str], None] | None = None,
         priority: Priority = Priority.CHAT,
     ) -> ChatReply:
-        config, context_limit = self._settings()
+        config = self._settings()
         engine = self._engine()  # EngineUnavailable before anything is stored
         store = self._store()
         if session is None:
@@ -82,11 +89,27 @@ class ChatService:
             {"role": m.role, "content": m.content} for m in store.history(session)[-config.history_messages :]
         ]
         workspace = self._workspace()
-        found = resolve_mentions(message, workspace, self._symbols(workspace))
-        snippets = found.snippets
+        symbols = self._symbols(workspace)
+        found = resolve_mentions(message, workspace, symbols)
+        # What earlier messages of the session mentioned stays in view (read again: the
+        # code may have changed), after this message's own; refusals are not repeated.
+        earlier = [
+            snippet
+            for turn in reversed(history)
+            if turn["role"] == "user"
+            for snippet in resolve_mentions(turn["content"], workspace, symbols).snippets
+        ]
+        snippets: list[ContextSnippet] = []
+        for snippet in [*found.snippets, *earlier]:
+            if all(snippet.key != kept.key for kept in snippets):
+                snippets.append(snippet)
         if selection is not None:
-            snippets = [*self._selection_snippet(selection, found.notices), *snippets]
-        prompt = self._fit(engine, history, message, snippets, context_limit - config.max_tokens)
+            # The selection first and what it uses last: when the conversation is too
+            # long, snippets go from the end.
+            chosen, related = self._selection_snippets(selection, found.notices)
+            snippets = [*chosen, *snippets, *related]
+        limit = engine.prompt_format.context_length - config.max_tokens
+        prompt = self._fit(engine, history, message, snippets, limit)
         store.add(session, "user", message, prompt_tokens=engine.tokenizer.count(message))
         pieces: list[str] = []
 
@@ -95,10 +118,10 @@ class ChatService:
             if on_delta is not None:
                 on_delta(delta)
 
-        request = GenerationRequest(
+        request = chat_request(
+            engine,
+            prompt,
             request_id=f"chat-{uuid.uuid4().hex[:12]}",
-            prompt="",
-            messages=as_chat(prompt),
             max_tokens=config.max_tokens,
             temperature=config.temperature,
             priority=priority,
@@ -139,18 +162,23 @@ class ChatService:
             else:
                 return chat_messages([], engine.tokenizer.tail(message, max(limit // 2, 16)), [])
 
-    def _selection_snippet(self, selection: Selection, notices: list[str]) -> list[ContextSnippet]:
+    def _selection_snippets(
+        self, selection: Selection, notices: list[str]
+    ) -> tuple[list[ContextSnippet], list[ContextSnippet]]:
+        """The selected code, and the definitions from other files that it uses."""
         try:
             doc = self._documents.get(selection.uri)
         except UnknownDocument:
-            return []
+            return [], []
         name = selection.uri.rsplit("/", 1)[-1]
         if self._is_secret(doc):
             notices.append(f"the selection is in {name}, a secrets file; it was not sent to the model")
-            return []
+            return [], []
         lines = doc.lines
         start, end = lines.offset(lines.clamp(selection.start)), lines.offset(lines.clamp(selection.end))
         if end <= start:
-            return []
+            return [], []
         first, last = lines.position(start).line, lines.position(end).line
-        return [ContextSnippet(name, first, last, doc.text[start:end], "selected in the editor")]
+        chosen = [ContextSnippet(name, first, last, doc.text[start:end], "selected in the editor")]
+        related = self._related(doc, first, last) if self._related is not None else []
+        return chosen, related

@@ -2,8 +2,8 @@
 
 Editor requests reach it through ``CompletionScheduler`` (scheduler.py), which
 uses its steps one by one: ``locate`` (cheap snapshot of the cursor),
-``prepare`` (the engine request; the prompt itself comes from ``build_prompt``
-alone) and ``shape`` (post-processing). ``complete`` runs them all at once for
+``prepare`` (the engine request, around the one prompt ``PromptAssembler.build``
+makes) and ``shape`` (post-processing). ``complete`` runs them all at once for
 ``aicockpit complete``. Never raises for a missing document or engine: the
 answer is simply ``None``.
 """
@@ -11,7 +11,6 @@ answer is simply ``None``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
@@ -20,13 +19,13 @@ from dataclasses import dataclass
 
 from aicockpit.completion.postprocess import CursorShape, shape_suggestion, stop_strings
 from aicockpit.completion.syntax_rules import check_insertion, syntax_cursor_shape
-from aicockpit.config import CompletionConfig, EngineConfig
+from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import Engine, EngineUnavailable, GenerationRequest, Priority
+from aicockpit.engine.base import Engine, EngineUnavailable
 from aicockpit.engine.host import EngineHost
-from aicockpit.prompt.assemble import PromptAssembler
-from aicockpit.prompt.fim import FimTemplate, detect_template
+from aicockpit.generation import GenerationRequest, Priority
+from aicockpit.prompt.assemble import CompletionPrompt, PromptAssembler
 from aicockpit.telemetry import RequestTrace, Telemetry
 
 log = logging.getLogger(__name__)
@@ -61,10 +60,19 @@ class PreparedCompletion:
     """Everything needed to generate for a cursor, and to post-process the result."""
 
     cursor: Cursor
-    suffix: str
+    prompt: CompletionPrompt
     request: GenerationRequest
     config: CompletionConfig
-    context: list = dataclasses.field(default_factory=list)  # the repository snippets, for the trace
+
+    @property
+    def suffix(self) -> str:
+        """The document's code after the cursor (the window), whether the prompt holds it or not."""
+        return self.prompt.pieces.suffix
+
+    @property
+    def context(self) -> list[dict]:
+        """The repository snippets in the prompt, for the trace."""
+        return self.prompt.describe()
 
 
 class CompletionService:
@@ -73,7 +81,7 @@ class CompletionService:
         documents: DocumentStore,
         host: EngineHost,
         telemetry: Telemetry,
-        settings: Callable[[], tuple[CompletionConfig, EngineConfig]],
+        settings: Callable[[], CompletionConfig],
         assembler: PromptAssembler,
     ) -> None:
         self._assembler = assembler
@@ -81,7 +89,6 @@ class CompletionService:
         self._host = host
         self._telemetry = telemetry
         self._settings = settings
-        self._templates: dict[tuple[int, str], FimTemplate] = {}
 
     async def complete(self, uri: str, position: Position) -> Suggestion | None:
         trace = self._telemetry.start("completion")
@@ -123,7 +130,7 @@ class CompletionService:
 
     def locate(self, uri: str, position: Position) -> tuple[Cursor | None, str]:
         """The document's text and the clamped cursor, cheap (no tokenizing): or why there is none."""
-        config, _ = self._settings()
+        config = self._settings()
         if not config.enabled:
             return None, "disabled"
         try:
@@ -139,25 +146,38 @@ class CompletionService:
         return Cursor(uri, doc.language_id, doc.version, doc.text, offset, position, shape, doc), "ok"
 
     def prepare(self, cursor: Cursor, engine: Engine) -> PreparedCompletion | None:
-        """The engine request for ``cursor`` (prompt, budget, stop strings); None in a secrets file."""
-        config, engine_config = self._settings()
-        template = self._template(engine, engine_config)
-        pieces = self._assembler.build(cursor.doc, cursor.offset, engine.tokenizer, template)
-        if pieces is None:
+        """The engine request for ``cursor``, its prompt built for ``engine``; None in a secrets file."""
+        request_id = f"cmpl-{uuid.uuid4().hex[:12]}"
+        return self._prepare(cursor, engine, self._settings(), request_id)
+
+    def _prepare(
+        self, cursor: Cursor, engine: Engine, config: CompletionConfig, request_id: str
+    ) -> PreparedCompletion | None:
+        prompt = self._assembler.build(cursor.doc, cursor.offset, engine, stop_strings(cursor.shape))
+        if prompt is None:
             return None  # a secrets file: never sent to a model
+
+        def rebuild(other: Engine) -> GenerationRequest:
+            # A fallback backend with another model or API gets a prompt of its own,
+            # from the same builder (the document may have moved on: the scheduler
+            # discards answers to old text anyway).
+            prepared = self._prepare(cursor, other, config, request_id)
+            if prepared is None:
+                raise RuntimeError("the document became a secrets file")
+            return prepared.request
+
         request = GenerationRequest(
-            request_id=f"cmpl-{uuid.uuid4().hex[:12]}",
-            prompt=pieces.render(template),
+            request_id=request_id,
+            prompt=prompt.text,
+            suffix=prompt.suffix,
             max_tokens=config.max_tokens,
             temperature=config.temperature,
-            stop=stop_strings(cursor.shape) + template.stop,
+            stop=prompt.stop,
             priority=Priority.COMPLETION,
-            fim=(
-                pieces.prefix,
-                pieces.suffix,
-            ),  # lets each backend lay out FIM its own way (routing, remote suffix)
+            target=engine,
+            rebuild=rebuild,
         )
-        return PreparedCompletion(cursor, pieces.suffix, request, config, pieces.describe())
+        return PreparedCompletion(cursor, prompt, request, config)
 
     def shape(self, raw: str, prepared: PreparedCompletion) -> str:
         """Post-processing: the raw model output cut to fit where the cursor is."""
@@ -189,9 +209,3 @@ class CompletionService:
             return "".join(pieces), "timed_out"
         trace.mark("last_token")
         return "".join(pieces), "served"
-
-    def _template(self, engine: Engine, config: EngineConfig) -> FimTemplate:
-        key = (id(engine), config.fim_template)
-        if key not in self._templates:
-            self._templates = {key: detect_template(engine.tokenizer.special_tokens(), config.fim_template)}
-        return self._templates[key]

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from aicockpit.context.files import WorkspaceFiles
+from aicockpit.context.retrieve import ContextSnippet
 from aicockpit.context.workspace import RefusedPath
-from aicockpit.prompt.chat import ContextSnippet
 
 MENTION = re.compile(r"(?<![\w@])@((?:[~./\\]|\w)[\w./\\~-]*\w|\w)")
 MAX_SNIPPET_LINES = 400

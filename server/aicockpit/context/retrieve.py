@@ -31,6 +31,10 @@ NEARBY_LINES = 8
 REGION_LINES = 60
 MAX_NAMES = 32
 AMBIGUOUS = 6  # a name defined in more files than this counts only where imported
+PER_NAME = 3  # definitions of one name at most
+ALWAYS_LOOKED_UP = 4  # names whose definitions are looked up whatever the time box says
+CALLED_AT_CURSOR = 3.0  # the call whose arguments the cursor is in
+CALL_SCAN = 400  # characters before the cursor searched for that call
 WINDOW_LINES = 12
 WINDOW_STRIDE = 6
 SIMILAR_MIN = 0.2
@@ -62,7 +66,7 @@ class ContextSnippet:
     end_line: int
     text: str
     reason: str
-    score: float
+    score: float = 0.0
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -147,6 +151,9 @@ class Retriever:
             if text.startswith("(", match.end()):
                 weight *= 1.5
             weights[name] = weights.get(name, 0.0) + weight
+        calling = call_at(text, offset)
+        if calling is not None and calling in weights:
+            weights[calling] *= CALLED_AT_CURSOR  # its signature is what the model needs next
         ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:MAX_NAMES]
 
@@ -177,9 +184,12 @@ class Retriever:
         language = family(_language_of(query.doc))
         imported = set(self._index.imports_of(query.doc.path))
         current_dir = query.rel.rsplit("/", 1)[0] if "/" in query.rel else ""
+        present: dict[str, bool] = {}
         out: list[ContextSnippet] = []
-        for name, weight in self.names_near(query):
-            if time.perf_counter() > deadline:
+        for number, (name, weight) in enumerate(self.names_near(query)):
+            # The best few names are always looked up: a slow first request (cold caches)
+            # or a busy machine must not cost the definitions the model needs most.
+            if number >= ALWAYS_LOOKED_UP and time.perf_counter() > deadline:
                 break
             candidates = [
                 (display, d)
@@ -189,10 +199,18 @@ class Retriever:
             in_imports = [c for c in candidates if c[0] in imported]
             if len(candidates) > AMBIGUOUS:
                 candidates = in_imports
-            for display, definition in candidates[:AMBIGUOUS]:
+            # A name defined in many places (a method name) says little about which one is
+            # meant: its weight is shared, and it may bring only a few of them.
+            spread = max(1, len(candidates)) ** 0.5
+            ranked = sorted(candidates, key=lambda c: c[0] not in imported)
+            for display, definition in ranked[:PER_NAME]:
                 if display == query.rel and _inside(definition, query.window_lines):
                     continue  # already in the prompt
-                score = weight * (2.0 if display in imported else 1.0)
+                if display not in present:
+                    present[display] = self._still_there(display)
+                if not present[display]:
+                    continue  # deleted since it was indexed (the watcher has not caught up)
+                score = weight * (2.0 if display in imported else 1.0) / spread
                 if display.rsplit("/", 1)[0] == current_dir:
                     score *= 1.2
                 if display == query.rel:
@@ -201,6 +219,11 @@ class Retriever:
                     score *= 1.1
                 out.append(_definition_snippet(display, definition, score))
         return out
+
+    def _still_there(self, display: str) -> bool:
+        """On disk, or open in the editor (a new file not saved yet)."""
+        path = self._index.file_of(display)
+        return path is not None and (path.exists() or path.as_uri() in self._documents)
 
     # -- 2. similar code --------------------------------------------------------------------
 
@@ -281,6 +304,25 @@ class Retriever:
             age = now - at
             out.append(ContextSnippet(display, first, last, text, "recent edit", 0.4 / (1.0 + age / 60)))
         return out
+
+
+def call_at(text: str, offset: int) -> str | None:
+    """The name of the call whose open parenthesis encloses the cursor on its line, if any."""
+    start = max(text.rfind("\n", 0, offset) + 1, offset - CALL_SCAN)
+    depth = 0
+    for at in range(offset - 1, start - 1, -1):
+        ch = text[at]
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            if depth == 0:
+                match = _NAME_BEFORE.search(text, start, at)
+                return match.group(1) if match else None
+            depth -= 1
+    return None
+
+
+_NAME_BEFORE = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\s*$")
 
 
 def clipped(lines) -> str:

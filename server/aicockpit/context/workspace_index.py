@@ -134,6 +134,16 @@ class WorkspaceIndex:
                 return index.resolve_path(rest)
         raise PathOutsideWorkspace(f"{display} is not in a workspace folder")
 
+    def file_of(self, display: str) -> Path | None:
+        """Where a display path lives on disk (without resolving symlinks: the index vetted it)."""
+        if len(self.folders) == 1:
+            return self.folders[0].root / display
+        head, _, rest = display.partition("/")
+        for index in self.folders:
+            if index.root.name == head:
+                return index.root / rest
+        return None
+
     def imports_of(self, path: str | None) -> list[str]:
         found = self.folder_of(path)
         if found is None:

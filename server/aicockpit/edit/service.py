@@ -9,18 +9,24 @@ from dataclasses import dataclass
 
 from aicockpit.config import EditConfig
 from aicockpit.context.documents import DocumentStore, TextDocument
+from aicockpit.context.retrieve import ContextSnippet
 from aicockpit.edit.diff import LineEdit, line_edits
 from aicockpit.edit.targets import enclosing_definition
-from aicockpit.engine.base import Engine, GenerationRequest, Priority
+from aicockpit.engine.base import Engine
 from aicockpit.engine.collect import generate_text
+from aicockpit.generation import GenerationRequest, Priority
 from aicockpit.prompt.chat import (
     Message,
-    as_chat,
+    chat_request,
     count_messages,
     docstring_messages,
     edit_messages,
     extract_code,
 )
+
+# Definitions from other files that the selection uses: looked up by the prompt
+# layer's retriever (document, first line, last line), best first.
+Related = Callable[[TextDocument, int, int], list[ContextSnippet]]
 
 
 class StaleDocument(RuntimeError):
@@ -33,6 +39,10 @@ class NothingToEdit(ValueError):
 
 class SecretDocument(NothingToEdit):
     """The document is a secrets file: its text is never sent to a model."""
+
+
+class TooLarge(NothingToEdit):
+    """The code to change does not fit the model's context with room for the answer."""
 
 
 @dataclass
@@ -52,13 +62,15 @@ class EditService:
         self,
         documents: DocumentStore,
         engine: Callable[[], Engine],
-        settings: Callable[[], tuple[EditConfig, int]],
+        settings: Callable[[], EditConfig],
         is_secret: Callable[[TextDocument], bool],
+        related: Related | None = None,
     ) -> None:
         self._documents = documents
         self._engine = engine
         self._settings = settings
         self._is_secret = is_secret
+        self._related = related
 
     def current(self, uri: str, version: int | None) -> TextDocument:
         doc = self._documents.get(uri)
@@ -86,7 +98,7 @@ class EditService:
         """Rewrite whole lines [first, last] as instructed (``drop_lines`` are removed, not shown)."""
         doc = self.current(uri, version)
         version = doc.version
-        config, context_limit = self._settings()
+        config = self._settings()
         lines = doc.text.split("\n")
         first, last = max(0, first), min(last, len(lines) - 1)
         if first > last or not instruction.strip():
@@ -94,7 +106,10 @@ class EditService:
         old = "\n".join(lines[first : last + 1]) + ("\n" if last + 1 < len(lines) else "")
         code = "\n".join(lines[n] for n in range(first, last + 1) if n not in drop_lines)
         engine = self._engine()
+        limit = engine.prompt_format.context_length - config.max_tokens
+        definitions = self._related(doc, first, last) if self._related is not None else []
         context = config.context_lines
+        # Fit the model's context: fewer definitions first, then fewer surrounding lines.
         while True:
             messages = edit_messages(
                 path=uri.rsplit("/", 1)[-1],
@@ -104,14 +119,21 @@ class EditService:
                 before="\n".join(lines[max(0, first - context) : first]),
                 after="\n".join(lines[last + 1 : last + 1 + context]),
                 problems=problems,
+                definitions=definitions,
             )
             tokens = count_messages(engine.tokenizer, messages)
-            if context == 0 or tokens <= context_limit - config.max_tokens:
+            if tokens <= limit:
                 break
-            context //= 2
-        generated = await generate_text(
-            engine, self._request(messages, config, tokens, context_limit), on_delta
-        )
+            if definitions:
+                definitions = definitions[:-1]
+            elif context > 0:
+                context //= 2
+            else:
+                raise TooLarge(
+                    f"the selection is too large for the model ({tokens} prompt tokens; "
+                    f"{limit} fit with room for the answer): select less"
+                )
+        generated = await generate_text(engine, self._request(engine, messages, config, tokens))
         new = reindent(extract_code(generated.text), code)
         self.current(uri, version)  # the user may have typed while we generated
         return EditProposal(
@@ -134,15 +156,12 @@ class EditService:
         if found is None:
             raise NothingToEdit("no function or class around the cursor")
         start, end = found
-        config, context_limit = self._settings()
+        config = self._settings()
         engine = self._engine()
         code = "\n".join(lines[start : end + 1])
         messages = docstring_messages(language=doc.language_id, code=code)
-        budget = min(config.max_tokens, 256)
         tokens = count_messages(engine.tokenizer, messages)
-        generated = await generate_text(
-            engine, self._request(messages, config, tokens, context_limit, budget)
-        )
+        generated = await generate_text(engine, self._request(engine, messages, config, tokens, 256))
         self.current(uri, version)
         insert_at, comment = doc_comment(lines, start, doc.language_id, generated.text)
         edit = LineEdit(insert_at, insert_at, comment)
@@ -150,18 +169,20 @@ class EditService:
 
     @staticmethod
     def _request(
+        engine: Engine,
         messages: list[Message],
         config: EditConfig,
-        prompt_tokens: int,
-        context_limit: int,
+        tokens: int,
         cap: int | None = None,
     ) -> GenerationRequest:
-        room = max(16, context_limit - prompt_tokens)
-        return GenerationRequest(
+        room = engine.prompt_format.context_length - tokens
+        if room < 16:
+            raise TooLarge(f"the code is too large for the model ({tokens} prompt tokens)")
+        return chat_request(
+            engine,
+            messages,
             request_id=f"edit-{uuid.uuid4().hex[:12]}",
-            prompt="",
-            messages=as_chat(messages),
-            max_tokens=min(cap or config.max_tokens, room),
+            max_tokens=min(cap or config.max_tokens, config.max_tokens, room),
             temperature=config.temperature,
             priority=Priority.EDIT,
         )

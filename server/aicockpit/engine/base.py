@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Protocol
+
+from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
 
 class EngineState(enum.StrEnum):
@@ -13,14 +14,6 @@ class EngineState(enum.StrEnum):
     LOADING = "loading"
     READY = "ready"
     FAILED = "failed"
-
-
-class Priority(enum.IntEnum):
-    """Lower runs first: ghost text must never wait behind a long chat answer."""
-
-    COMPLETION = 0
-    EDIT = 1
-    CHAT = 2
 
 
 class EngineUnavailable(RuntimeError):
@@ -38,44 +31,6 @@ class BackendError(RuntimeError):
         self.retryable = retryable
 
 
-@dataclass(frozen=True)
-class ChatMessage:
-    role: str  # system, user or assistant
-    content: str
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    request_id: str
-    prompt: str
-    max_tokens: int
-    temperature: float = 0.0
-    top_p: float = 1.0
-    stop: tuple[str, ...] = ()
-    priority: Priority = Priority.COMPLETION
-    # Chat roles (edit, chat): the conversation. Engines render it with the model's
-    # chat template (embedded) or send it to /v1/chat/completions (remote); ``prompt``
-    # is then ignored.
-    messages: tuple[ChatMessage, ...] | None = None
-    # Completion role: the code before and after the cursor, when ``prompt`` is a FIM
-    # prompt built from them. Lets a backend use its own FIM layout or the API's
-    # ``suffix`` field instead of ``prompt``.
-    fim: tuple[str, str] | None = None
-
-
-@dataclass
-class GenerationDelta:
-    """New text since the previous delta, and running counts for the request."""
-
-    text: str
-    finished: bool = False
-    finish_reason: str | None = None
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    generated_tokens: int = 0
-    stop_reason: str | int | None = field(default=None)
-
-
 class Tokenizer(Protocol):
     def count(self, text: str) -> int: ...
     def head(self, text: str, tokens: int) -> str: ...
@@ -86,9 +41,10 @@ class Tokenizer(Protocol):
 class Engine(Protocol):
     model_name: str
     tokenizer: Tokenizer
+    prompt_format: PromptFormat  # what the prompt layer must build for this engine
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
-        """Stream the completion; closing the iterator aborts the request."""
+        """Stream the completion of ``request.prompt`` exactly as given; closing the iterator aborts it."""
         ...
 
     def unfinished_requests(self) -> int: ...

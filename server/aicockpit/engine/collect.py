@@ -6,7 +6,8 @@ from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from aicockpit.engine.base import Engine, GenerationRequest
+from aicockpit.engine.base import Engine
+from aicockpit.generation import GenerationRequest
 
 
 @dataclass

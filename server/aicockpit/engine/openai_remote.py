@@ -1,9 +1,10 @@
 """A remote OpenAI-compatible backend: vllm serve, Ollama, llama.cpp's server, LiteLLM.
 
-Streams ``/v1/completions`` (FIM: the FIM tokens in the prompt, or the API's
-``suffix`` field) and ``/v1/chat/completions`` (edits and chat) with server-sent
-events. Closing the generator closes the HTTP stream, and vLLM aborts a request
-whose client went away. Anything that is not a well-formed stream becomes a
+Streams ``/v1/completions`` (the prompt as the prompt layer built it, with the
+``suffix`` field for APIs that take one) and ``/v1/chat/completions`` (edits and
+chat) with server-sent events; nothing in a request is laid out here. Closing
+the generator closes the HTTP stream, and vLLM aborts a request whose client
+went away. Anything that is not a well-formed stream becomes a
 ``BackendError`` naming what was wrong; the routing layer decides what to do.
 
 The API key is read from the environment variable the profile names and only
@@ -21,14 +22,17 @@ from typing import Any
 import httpx
 
 from aicockpit.config import ProfileConfig
-from aicockpit.engine.base import BackendError, GenerationDelta, GenerationRequest
-from aicockpit.prompt.fim import FIM_TEMPLATES, FimTemplate, detect_template
+from aicockpit.engine.base import BackendError
+from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 1 << 20  # one SSE line; a server sending more without a newline is broken
 MAX_ERROR_BODY = 2048
 CHARS_PER_TOKEN = 4
+
+
+MAX_STOPS = 4  # the OpenAI API takes at most four stop strings
 
 
 class ApproxTokenizer:
@@ -53,13 +57,24 @@ class ApproxTokenizer:
 def load_tokenizer(profile: ProfileConfig) -> Any:
     """The profile's tokenizer (local files only: nothing is downloaded), or an estimate."""
     if profile.tokenizer:
-        from transformers import AutoTokenizer
+        from aicockpit.engine.tokenizer import load_local_tokenizer
 
-        from aicockpit.engine.tokenizer import ModelTokenizer
+        return load_local_tokenizer(profile.tokenizer)
+    return ApproxTokenizer()
 
-        return ModelTokenizer(AutoTokenizer.from_pretrained(profile.tokenizer, local_files_only=True))
-    template = FIM_TEMPLATES["qwen" if profile.fim_template == "auto" else profile.fim_template]
-    return ApproxTokenizer({template.prefix.strip(), template.suffix.strip(), template.middle.strip()})
+
+def prompt_format(profile: ProfileConfig) -> PromptFormat:
+    """What this server takes. Without a tokenizer nothing tells the model's FIM tokens: qwen's."""
+    template = profile.fim_template
+    if template == "auto" and not profile.tokenizer:
+        template = "qwen"
+    return PromptFormat(
+        template=template,
+        suffix_field=profile.fim_mode == "suffix",
+        chat_api=True,
+        max_stops=MAX_STOPS,
+        context_length=profile.context_length,
+    )
 
 
 def message_dicts(messages: Any) -> list[dict[str, str]]:
@@ -80,12 +95,7 @@ class OpenAIRemoteEngine:
         self.profile = profile
         self.model_name = profile.model
         self.tokenizer = tokenizer or load_tokenizer(profile)
-        try:
-            self.fim_template: FimTemplate = detect_template(
-                self.tokenizer.special_tokens(), profile.fim_template
-            )
-        except ValueError:
-            self.fim_template = FIM_TEMPLATES["qwen"]
+        self.prompt_format = prompt_format(profile)
         connect = profile.connect_timeout_ms / 1000
         self._client = httpx.AsyncClient(
             base_url=profile.url.rstrip("/") + "/",
@@ -132,18 +142,13 @@ class OpenAIRemoteEngine:
         if request.top_p != 1.0:
             body["top_p"] = request.top_p
         if request.stop:
-            body["stop"] = list(request.stop)[:4]  # the OpenAI API allows at most four
+            body["stop"] = list(request.stop)
         if request.messages is not None:
             body["messages"] = message_dicts(request.messages)
             return "chat/completions", body
-        if request.fim is not None and profile.fim_mode == "suffix":
-            # Never an empty suffix (the end of a file): Ollama then skips the model's FIM
-            # template and wraps the prefix in its chat template instead.
-            body["prompt"], body["suffix"] = request.fim[0], request.fim[1] or "\n"
-        elif request.fim is not None:
-            body["prompt"] = self.fim_template.render(*request.fim)
-        else:
-            body["prompt"] = request.prompt
+        body["prompt"] = request.prompt
+        if request.suffix is not None:
+            body["suffix"] = request.suffix
         return "completions", body
 
     def _prompt_estimate(self, body: dict[str, Any]) -> int:

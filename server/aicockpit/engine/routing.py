@@ -26,17 +26,12 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 from aicockpit.config import ROLES, AicockpitConfig, EngineConfig, ProfileConfig
-from aicockpit.engine.base import (
-    BackendError,
-    Engine,
-    EngineState,
-    EngineUnavailable,
-    GenerationDelta,
-    GenerationRequest,
-)
+from aicockpit.engine.base import BackendError, Engine, EngineState, EngineUnavailable
 from aicockpit.engine.breaker import BreakerState, CircuitBreaker
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.openai_remote import OpenAIRemoteEngine, load_tokenizer
+from aicockpit.generation import GenerationDelta, GenerationRequest
+from aicockpit.telemetry import PromptLog
 from aicockpit.usage import UsageStore
 
 log = logging.getLogger(__name__)
@@ -132,9 +127,11 @@ class Router:
         default_host: EngineHost,
         usage: UsageStore | None = None,
         host_factory: Callable[[], EngineHost] = EngineHost,
+        prompts: PromptLog | None = None,
     ) -> None:
         self.default_host = default_host
         self.usage = usage
+        self.prompts = prompts
         self._host_factory = host_factory
         self._hosts: dict[bytes, EngineHost] = {}
         self._backends: dict[str, Backend] = {}
@@ -293,7 +290,7 @@ class Router:
         if not usable:
             reasons = "; ".join(f"{b.name}: {b.status()['state']}" for b in backends)
             raise EngineUnavailable(f"no backend for {role} is ready ({reasons})")
-        return RoleEngine(role, getattr(self._config.roles, role), usable, self.usage)
+        return RoleEngine(role, getattr(self._config.roles, role), usable, self.usage, self.prompts)
 
     def host_for_role(self, role: str) -> RoleHost:
         return RoleHost(self, role)
@@ -329,15 +326,25 @@ class RoleHost:
 class RoleEngine:
     """An ``Engine`` that serves one request from the first backend able to."""
 
-    def __init__(self, role: str, limits, candidates: list[tuple[Backend, Engine]], usage) -> None:
+    def __init__(
+        self,
+        role: str,
+        limits,
+        candidates: list[tuple[Backend, Engine]],
+        usage,
+        prompts: PromptLog | None = None,
+    ) -> None:
         self.role = role
         self._limits = limits
         self._candidates = candidates
         self._usage = usage
-        # Prompts are budgeted with the tokenizer of the backend most likely to answer.
+        self._prompts = prompts
+        # Prompts are built for the backend most likely to answer; a fallback to a
+        # backend of another format gets its own (``GenerationRequest.rebuild``).
         first = next((c for c in candidates if c[0].breaker.state is not BreakerState.OPEN), candidates[0])
         self.model_name = first[1].model_name
         self.tokenizer = first[1].tokenizer
+        self.prompt_format = first[1].prompt_format
         self.backend = first[0].name
 
     def unfinished_requests(self) -> int:
@@ -353,6 +360,12 @@ class RoleEngine:
             if not backend.breaker.allow():
                 reasons.append(f"{backend.name}: breaker open")
                 continue
+            try:
+                prompt = _prompt_for(request, engine)
+            except Exception as err:  # a prompt builder that fails costs this backend only
+                log.warning("%s request: no prompt for %s: %s", self.role, backend.name, err)
+                reasons.append(f"{backend.name}: no prompt for its format")
+                continue
             retries = backend.profile.retries if backend.breaker.state is BreakerState.CLOSED else 0
             for attempt in range(retries + 1):
                 outcome = _Attempt()
@@ -360,7 +373,7 @@ class RoleEngine:
                     # Closed explicitly: left to the garbage collector, a consumer's close
                     # would leave the backend's request generating until a GC pass.
                     async with aclosing(
-                        self._attempt(backend, engine, request, attempt, deadline, outcome)
+                        self._attempt(backend, engine, prompt, attempt, deadline, outcome)
                     ) as stream:
                         async for delta in stream:
                             yield delta
@@ -418,6 +431,9 @@ class RoleEngine:
                 except RuntimeError as err:  # an engine that died or stopped (EngineUnavailable too)
                     raise BackendError(f"{type(err).__name__}: {err}") from None
                 outcome.update(delta)
+                if self._prompts is not None and not outcome.recorded:
+                    outcome.recorded = True
+                    self._prompts.record(self.role, backend.name, request, engine.tokenizer, delta)
                 if not outcome.started and delta.text:
                     outcome.started = True
                     backend.last_first_token_ms = round((time.monotonic() - started) * 1000, 1)
@@ -443,9 +459,19 @@ class RoleEngine:
             )
 
 
+def _prompt_for(request: GenerationRequest, engine: Engine) -> GenerationRequest:
+    """The request as built for ``engine``'s format and tokenizer (rebuilt by the prompt layer if not)."""
+    if request.fits(engine):
+        return request
+    if request.rebuild is None:
+        raise ValueError("the prompt was built for another format and cannot be rebuilt")
+    return request.rebuild(engine)
+
+
 @dataclasses.dataclass
 class _Attempt:
     started: bool = False
+    recorded: bool = False
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated_tokens: int = 0
@@ -479,6 +505,7 @@ def _loop_time(deadline: float) -> float:
 def _changed(old: ProfileConfig, new: ProfileConfig) -> bool:
     """Did anything change that needs a new backend (not just limits and sampling)?"""
     fields = ("backend", "engine", "url", "model", "api_key_env", "tokenizer", "fim_mode", "fim_template")
+    fields += ("context_length",)
     fields += ("connect_timeout_ms", "idle_timeout_ms")
     return any(getattr(old, f) != getattr(new, f) for f in fields)
 

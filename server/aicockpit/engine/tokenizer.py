@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+
+def load_local_tokenizer(name: str) -> ModelTokenizer:
+    """A model's tokenizer from its local folder (or the local Hugging Face cache), never downloaded."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    return ModelTokenizer(AutoTokenizer.from_pretrained(name, local_files_only=True))
 
 
 class ModelTokenizer:
@@ -25,8 +34,15 @@ class ModelTokenizer:
         ids = self.encode(text)
         return text if len(ids) <= tokens else self._tok.decode(ids[-tokens:] if tokens else [])
 
-    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        return render_chat(self._tok, messages)
+    def decode(self, ids: Any) -> str:
+        """Token ids back to text, special tokens included (what the model saw)."""
+        return self._tok.decode(list(ids), skip_special_tokens=False)
+
+    def chat_template(self, messages: list[dict[str, str]]) -> str | None:
+        """Messages in the model's own chat template; None when the model has none."""
+        if not getattr(self._tok, "chat_template", None):
+            return None
+        return self._tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def special_tokens(self) -> set[str]:
         specials = set(getattr(self._tok, "all_special_tokens", []) or [])
@@ -34,11 +50,3 @@ class ModelTokenizer:
         if added is not None:
             specials.update(added())
         return specials
-
-
-def render_chat(hf_tokenizer: Any, messages: list[dict[str, str]]) -> str:
-    """Messages in the model's own chat template (ChatML when it has none)."""
-    if getattr(hf_tokenizer, "chat_template", None):
-        return hf_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-    return turns + "<|im_start|>assistant\n"

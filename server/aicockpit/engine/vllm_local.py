@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit.config import EngineConfig
-from aicockpit.engine.base import GenerationDelta, GenerationRequest
-from aicockpit.engine.openai_remote import message_dicts
 from aicockpit.engine.tokenizer import ModelTokenizer
-from aicockpit.prompt.fim import FimTemplate, detect_template
+from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
 log = logging.getLogger(__name__)
 
@@ -82,30 +80,24 @@ def engine_args(config: EngineConfig, accelerator: bool) -> Any:
     )
 
 
+def embedded_prompt_format(config: EngineConfig, context_length: int | None = None) -> PromptFormat:
+    """What the embedded engine takes: text prompts, laid out for its tokenizer's template."""
+    return PromptFormat(template=config.fim_template, context_length=context_length or config.max_model_len)
+
+
 class VllmEngine:
-    """Streams generations from an ``AsyncLLM``; one engine request per call."""
+    """Streams generations from an ``AsyncLLM``; one engine request per call.
+
+    The prompt arrives finished (the prompt layer rendered FIM and chat prompts
+    with this engine's tokenizer): it is sent as it is.
+    """
 
     def __init__(self, llm: Any, config: EngineConfig) -> None:
         self._llm = llm
         self.model_name = config.model
-        self._hf_tokenizer = llm.get_tokenizer()
-        self.tokenizer = ModelTokenizer(self._hf_tokenizer)
-        try:
-            self.fim_template: FimTemplate | None = detect_template(
-                self.tokenizer.special_tokens(), config.fim_template
-            )
-        except ValueError:  # not a FIM model (a chat-only profile): FIM prompts pass through
-            self.fim_template = None
-
-    def render(self, request: GenerationRequest) -> str:
-        """The prompt text: chat messages through the model's chat template, FIM in its own layout."""
-        if request.messages is not None:
-            return self._hf_tokenizer.apply_chat_template(
-                message_dicts(request.messages), tokenize=False, add_generation_prompt=True
-            )
-        if request.fim is not None and self.fim_template is not None:
-            return self.fim_template.render(*request.fim)
-        return request.prompt
+        self.tokenizer = ModelTokenizer(llm.get_tokenizer())
+        # The length vLLM actually runs with (a model may allow less than configured).
+        self.prompt_format = embedded_prompt_format(config, llm.model_config.max_model_len)
 
     def shutdown(self) -> None:
         """Stop the engine core (idempotent; safe from any thread)."""
@@ -135,9 +127,12 @@ class VllmEngine:
         prompt_tokens = cached = generated = 0
         # vLLM aborts the request when this generator is closed or cancelled,
         # which is how $/cancelRequest reaches the engine.
+        first = True
         async for output in self._llm.generate(
-            self.render(request), params, request.request_id, priority=int(request.priority)
+            request.prompt, params, request.request_id, priority=int(request.priority)
         ):
+            prompt_ids = output.prompt_token_ids if first else None
+            first = False
             prompt_tokens = max(prompt_tokens, len(output.prompt_token_ids or ()))
             cached = max(cached, output.num_cached_tokens or 0)
             piece = output.outputs[0] if output.outputs else None
@@ -150,6 +145,7 @@ class VllmEngine:
                 prompt_tokens=prompt_tokens,
                 cached_tokens=cached,
                 generated_tokens=generated,
+                prompt_token_ids=prompt_ids,
             )
 
 

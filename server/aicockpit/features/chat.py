@@ -16,10 +16,11 @@ from lsprotocol import types
 from aicockpit.chat.service import Selection
 from aicockpit.chat.store import UnknownSession
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import BackendError, EngineUnavailable, GenerationRequest, Priority
+from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.engine.collect import generate_text
 from aicockpit.features.edit import RangeArg, decode_args, failed
-from aicockpit.prompt.chat import as_chat, shell_messages, split_command
+from aicockpit.generation import Priority
+from aicockpit.prompt.chat import chat_request, shell_messages, split_command
 
 CHAT = "aicockpit/chat"
 SESSIONS = "aicockpit/chat/sessions"
@@ -146,10 +147,10 @@ def setup(server, app) -> None:
 
         async def suggest() -> dict[str, str]:
             engine = app.router.for_role("chat")
-            request = GenerationRequest(
+            request = chat_request(
+                engine,
+                shell_messages(parsed.description, platform.system()),
                 request_id=f"shell-{uuid.uuid4().hex[:12]}",
-                prompt="",
-                messages=as_chat(shell_messages(parsed.description, platform.system())),
                 max_tokens=min(app.config.chat.max_tokens, 160),
                 temperature=0.0,
                 priority=Priority.CHAT,

@@ -20,11 +20,11 @@ from typing import Any
 
 from lsprotocol import types
 
-from aicockpit.context.documents import UnknownDocument, uri_to_path
+from aicockpit.context.documents import uri_to_path
 from aicockpit.context.positions import Position
 from aicockpit.context.watch import ChangeCoalescer, WatchdogWatcher
 from aicockpit.engine.base import EngineUnavailable
-from aicockpit.prompt.fim import detect_template
+from aicockpit.prompt.assemble import describe_prompt
 
 log = logging.getLogger(__name__)
 
@@ -201,22 +201,20 @@ def setup(server, app) -> None:
 
     @server.feature(CONTEXT)
     async def context(params: Any = None) -> dict[str, Any]:
+        """What a completion here would send to the completion role's model, exactly."""
         try:
             uri = params.textDocument.uri
             position = Position(int(params.position.line), int(params.position.character))
         except (AttributeError, TypeError, ValueError):
             return {"error": "params must be {textDocument: {uri}, position: {line, character}}"}
+        cursor, outcome = app.completions.locate(uri, position)
+        if cursor is None:
+            return {"error": f"no completion here: {outcome.replace('_', ' ')}"}
         try:
-            doc = app.documents.get(uri)
-            tokenizer = app.host.engine.tokenizer
-        except UnknownDocument:
-            return {"error": f"not an open document: {uri}"}
-        except EngineUnavailable:
-            return {"error": "the engine is not ready (its tokenizer counts the budget)"}
-        lines = doc.lines
-        offset = lines.offset(lines.clamp(position))
-        template = detect_template(tokenizer.special_tokens(), app.config.engine.fim_template)
-        pieces = app.assembler.build(doc, offset, tokenizer, template)
-        if pieces is None:
+            engine = app.router.for_role("completion")
+        except EngineUnavailable as err:
+            return {"error": f"the completion model is not ready (its tokenizer counts the budget): {err}"}
+        prepared = app.completions.prepare(cursor, engine)
+        if prepared is None:
             return {"error": "a secrets file: never sent to a model"}
-        return {"snippets": pieces.describe(), "prompt": pieces.render(template)}
+        return describe_prompt(prepared.prompt, engine.backend)

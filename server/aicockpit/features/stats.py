@@ -1,4 +1,7 @@
-"""aicockpit/stats: request traces aggregated, and the engine's state."""
+"""aicockpit/stats: request traces aggregated, and the engine's state.
+
+aicockpit/prompts: the last prompts sent to the models (with ``logging.prompts``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 from aicockpit.engine.base import EngineUnavailable
 
 STATS = "aicockpit/stats"
+PROMPTS = "aicockpit/prompts"
 
 
 def setup(server, app) -> None:
@@ -18,6 +22,11 @@ def setup(server, app) -> None:
         if since is not None:
             result["traces"] = app.telemetry.traces(since)
         return result
+
+    @server.feature(PROMPTS)
+    async def prompts(params: Any = None) -> dict[str, Any]:
+        """Oldest first; empty unless ``logging.prompts`` is on."""
+        return {"enabled": app.telemetry.prompts.enabled, "prompts": app.telemetry.prompts.entries()}
 
 
 def stats_payload(app) -> dict[str, Any]:

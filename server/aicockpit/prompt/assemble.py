@@ -1,31 +1,102 @@
-"""From a document and a cursor to the pieces of one completion prompt.
+"""From a document and a cursor to the one completion prompt that is sent.
 
-The completion pipeline calls ``PromptAssembler.build`` once per request and gets
-back ``PromptPieces`` (repository snippets, the file header, prefix and suffix).
-``aicockpit context`` and the
-``aicockpit/context`` request call the same method, so what they show is what the
-model gets.
+``PromptAssembler.build`` is the only builder of completion prompts: ghost text,
+the completion fallback, prefetch, warm-up, ``aicockpit complete``, ``aicockpit
+context`` and the ``aicockpit/context`` request all call it, with the engine that
+will answer (its tokenizer and ``PromptFormat``). It returns a ``CompletionPrompt``:
+the exact prompt text (and suffix field), the stop strings, and what it was made of.
+Engines send it unchanged.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from aicockpit.config import AicockpitConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, uri_to_path
 from aicockpit.context.languages import for_document
-from aicockpit.context.retrieve import CursorQuery, Retriever
+from aicockpit.context.retrieve import ContextSnippet, CursorQuery, Retriever, dedupe
 from aicockpit.context.workspace_index import WorkspaceIndex
-from aicockpit.prompt.fim import FimTemplate, TokenCounter, fim_window
-from aicockpit.prompt.layout import REPO_FORMATS, PromptPieces, SnippetLayout
+from aicockpit.generation import PromptFormat
+from aicockpit.prompt.fim import FimTemplate, TokenCounter, detect_template, fim_window
+from aicockpit.prompt.layout import CodeFormat, PromptPieces, RepoFormat, SnippetLayout, repo_format_for
 from aicockpit.prompt.tokens import LineCachedCounter
 
 log = logging.getLogger(__name__)
 
 HEADER_MAX_LINES = 40
+RELATED_DEFINITIONS = 6  # for an edit or a chat selection; the conversation's budget may keep fewer
+# Room left for what per-line token counts cannot see: tokens merging across the
+# joins between snippets, markers and code.
+SAFETY_TOKENS = 16
 _DEFINITION_WORDS = ("function", "class", "method", "decorated", "impl", "struct", "type_", "interface")
+
+
+class PromptTarget(Protocol):
+    """The engine a prompt is for (any ``Engine``, or a tokenizer and format without one)."""
+
+    tokenizer: TokenCounter
+    prompt_format: PromptFormat
+
+
+@dataclass(frozen=True)
+class CompletionPrompt:
+    """One completion request's prompt, exactly as the engine sends it."""
+
+    text: str  # the prompt (with FIM and repository tokens, as the model takes them)
+    suffix: str | None  # the API's suffix field (suffix-field backends); None: not sent apart
+    stop: tuple[str, ...]
+    template: str
+    pieces: PromptPieces  # what it is made of: snippets, header, prefix, the document's suffix
+
+    def describe(self) -> list[dict]:
+        return self.pieces.describe()
+
+
+def describe_prompt(prompt: CompletionPrompt, backend: str) -> dict:
+    """What ``aicockpit context`` and ``aicockpit/context`` show: the exact fields sent, and their parts."""
+    return {
+        "backend": backend,
+        "template": prompt.template,
+        "snippets": prompt.describe(),
+        "prompt": prompt.text,
+        "suffix": prompt.suffix,
+        "stop": list(prompt.stop),
+    }
+
+
+@dataclass(frozen=True)
+class Budgets:
+    prefix: int
+    suffix: int  # sent in the prompt or the suffix field; 0 when the format sends none
+    header: int
+    context: int
+
+
+def fit_budgets(config: AicockpitConfig, context_length: int, framing: int, sends_suffix: bool) -> Budgets:
+    """The configured budgets, cut to what the model's context holds after the completion.
+
+    When they do not all fit, repository context gives way first, then the
+    file's header, then the suffix; the code before the cursor goes last.
+    """
+    completion = config.completion
+    room = max(0, context_length - completion.max_tokens - framing - SAFETY_TOKENS)
+    wanted = (
+        completion.prefix_tokens,
+        completion.suffix_tokens if sends_suffix else 0,
+        config.context.header_tokens,
+        config.context.budget_tokens if config.context.enabled else 0,
+    )
+    granted = []
+    for want in wanted:
+        granted.append(min(want, room))
+        room -= granted[-1]
+    return Budgets(*granted)
 
 
 class PromptAssembler:
@@ -42,50 +113,109 @@ class PromptAssembler:
         self._settings = settings
         self._cached: LineCachedCounter | None = None
         self._synced: dict[str, int] = {}
+        self._templates: dict[tuple[int, PromptFormat], tuple[FimTemplate, RepoFormat | None]] = {}
 
     def build(
-        self, doc: TextDocument, offset: int, tokens: TokenCounter, template: FimTemplate
-    ) -> PromptPieces | None:
-        """None when the document must never reach a model (a secrets file)."""
+        self, doc: TextDocument, offset: int, target: PromptTarget, stops: Sequence[str] = ()
+    ) -> CompletionPrompt | None:
+        """The prompt for a completion at ``offset``; None when the document must never reach a model.
+
+        ``stops`` come first in the stop list (the post-processing's, for where the
+        cursor is), then the template's, up to what the API accepts.
+        """
         if self.index.is_secret(doc.path, doc.uri):
             return None
-        tokens = self._counter(tokens)
         config = self._settings()
-        completion = config.completion
-        text = doc.text
-        before, after = fim_window(text, offset, tokens, completion.prefix_tokens, completion.suffix_tokens)
-        lines = doc.lines
-        line = lines.position(offset).line
-        first_line = line - before.count("\n")
-        last_line = line + after.count("\n")
-        spec = for_document(doc.language_id, doc.uri)
-        comment = spec.comment if spec else "#"
+        tokens = self._counter(target.tokenizer)
+        form = self.code_format(target, doc)
         display = self.index.display_path(doc.path, doc.uri) or os.path.basename(doc.uri)
-        pieces = PromptPieces(
-            repo=self._repo_name(doc), path=display, comment=comment, prefix=before, suffix=after
+        pieces = PromptPieces(repo=self._repo_name(doc), path=display)
+        framing = self.layout.count(pieces.render(form)[0], tokens)
+        budgets = fit_budgets(config, target.prompt_format.context_length, framing, form.sends_suffix)
+        text = doc.text
+        # The suffix window is cut even when it is not sent: post-processing stops a
+        # suggestion before code that already follows.
+        suffix_window = budgets.suffix if form.sends_suffix else config.completion.suffix_tokens
+        pieces.prefix, pieces.suffix = fim_window(text, offset, tokens, budgets.prefix, suffix_window)
+        line = doc.lines.position(offset).line
+        first_line = line - pieces.prefix.count("\n")
+        last_line = line + pieces.suffix.count("\n")
+        if first_line > 0 and budgets.header > 0:
+            pieces.header = self._header(doc, first_line, tokens, budgets.header)
+        if budgets.context > 0:
+            self._add_context(pieces, doc, offset, line, (first_line, last_line), tokens, form, budgets)
+        prompt, suffix = pieces.render(form)
+        stop = tuple(dict.fromkeys([*stops, *form.template.stop]))[: form.max_stops]
+        return CompletionPrompt(prompt, suffix, stop, form.template.name, pieces)
+
+    def code_format(self, target: PromptTarget, doc: TextDocument) -> CodeFormat:
+        """The layout for ``target``: its template and repository tokens (detected once per tokenizer)."""
+        prompt_format = target.prompt_format
+        key = (id(target.tokenizer), prompt_format)
+        found = self._templates.get(key)
+        if found is None:
+            specials = target.tokenizer.special_tokens()
+            template = detect_template(specials, prompt_format.template)
+            found = (template, repo_format_for(template, specials, prompt_format.suffix_field))
+            if len(self._templates) > 16:  # engines come and go with profile switches
+                self._templates.clear()
+            self._templates[key] = found
+        spec = for_document(doc.language_id, doc.uri)
+        return CodeFormat(
+            found[0],
+            found[1],
+            spec.comment if spec else "#",
+            prompt_format.suffix_field,
+            prompt_format.max_stops,
         )
-        if first_line > 0 and config.context.header_tokens > 0:
-            pieces.header = self._header(doc, first_line, tokens, config.context.header_tokens)
-        context = config.context
-        budget = self._context_budget(config, tokens, pieces, template)
-        if context.enabled and budget > 0:
-            query = CursorQuery(doc, display, offset, line, (first_line, last_line))
-            try:
-                self._sync_open_documents(doc.uri)
-                candidates = self.retriever.candidates(
-                    query,
-                    context.time_budget_ms / 1000,
-                    context.definitions,
-                    context.similar_code,
-                    context.recent_edits,
-                )
-            except Exception:  # retrieval must never cost the completion itself
-                log.exception("context retrieval failed")
-                candidates = []
-            pieces.snippets, pieces.snippet_tokens = self.layout.fit(
-                doc.uri, candidates, budget, tokens, template, comment
+
+    def related_definitions(self, doc: TextDocument, first: int, last: int) -> list[ContextSnippet]:
+        """Definitions from elsewhere that lines ``first``-``last`` use, best first (edits and chat)."""
+        context = self._settings().context
+        if not (context.enabled and context.definitions) or self.index.is_secret(doc.path, doc.uri):
+            return []
+        lines = doc.lines
+        first = min(max(first, 0), lines.line_count - 1)
+        last = min(max(last, first), lines.line_count - 1)
+        middle = (first + last) // 2
+        display = self.index.display_path(doc.path, doc.uri) or os.path.basename(doc.uri)
+        query = CursorQuery(doc, display, lines.starts[middle], middle, (first, last))
+        try:
+            self._sync_open_documents(doc.uri)
+            found = self.retriever.definitions(query, time.perf_counter() + context.time_budget_ms / 1000)
+        except Exception:  # context must never cost the edit or the answer itself
+            log.exception("context retrieval failed")
+            return []
+        return dedupe(found)[:RELATED_DEFINITIONS]
+
+    def _add_context(
+        self,
+        pieces: PromptPieces,
+        doc: TextDocument,
+        offset: int,
+        line: int,
+        window: tuple[int, int],
+        tokens: TokenCounter,
+        form: CodeFormat,
+        budgets: Budgets,
+    ) -> None:
+        context = self._settings().context
+        query = CursorQuery(doc, pieces.path, offset, line, window)
+        try:
+            self._sync_open_documents(doc.uri)
+            candidates = self.retriever.candidates(
+                query,
+                context.time_budget_ms / 1000,
+                context.definitions,
+                context.similar_code,
+                context.recent_edits,
             )
-        return pieces
+        except Exception:  # retrieval must never cost the completion itself
+            log.exception("context retrieval failed")
+            candidates = []
+        pieces.snippets, pieces.snippet_tokens = self.layout.fit(
+            doc.uri, candidates, budgets.context, tokens, form
+        )
 
     def _counter(self, tokens: TokenCounter) -> LineCachedCounter:
         if isinstance(tokens, LineCachedCounter):
@@ -93,27 +223,6 @@ class PromptAssembler:
         if self._cached is None or self._cached.tokens is not tokens:
             self._cached = LineCachedCounter(tokens)  # a new engine brings a new tokenizer
         return self._cached
-
-    def _context_budget(
-        self, config: AicockpitConfig, tokens: TokenCounter, pieces: PromptPieces, template: FimTemplate
-    ) -> int:
-        """The configured budget, less the repository framing, within the model's context length."""
-        completion = config.completion
-        room = (
-            config.engine.max_model_len
-            - completion.max_tokens
-            - completion.prefix_tokens
-            - completion.suffix_tokens
-            - config.context.header_tokens
-            - 16
-        )
-        repo_format = REPO_FORMATS.get(template.name)
-        framing = (
-            f"{repo_format.repo}{pieces.repo}\n{repo_format.file}{pieces.path}\n"
-            if repo_format
-            else f"{pieces.comment} {pieces.path}\n"
-        )
-        return max(0, min(config.context.budget_tokens, room) - self.layout.count(framing, tokens))
 
     def _header(self, doc: TextDocument, first_line: int, tokens: TokenCounter, budget: int) -> str:
         """The top of the file up to its first definition (imports, module constants)."""

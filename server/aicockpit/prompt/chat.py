@@ -1,15 +1,22 @@
 """Chat-style prompts for edits, chat, docstrings and shell suggestions.
 
-Messages are plain ``{"role", "content"}`` dicts; the engine's tokenizer renders
-them with the model's own chat template. Reading the model's reply back (the
-code block of an edit) lives here too, next to the prompt that asked for it.
+Messages are plain ``{"role", "content"}`` dicts. ``chat_request`` is the one
+builder of chat-style engine requests: for a chat API the messages go as they
+are (the server applies the model's template); for a text engine (embedded
+vLLM) they are rendered here with the model's own chat template, and that text
+is what the engine sends. Reading the model's reply back (the code block of an
+edit) lives here too, next to the prompt that asked for it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
+
+from aicockpit.context.retrieve import ContextSnippet
+from aicockpit.generation import GenerationRequest
+from aicockpit.generation import chat_messages as as_chat_messages
 
 Message = dict[str, str]
 
@@ -24,33 +31,40 @@ SYSTEM_EDITOR = (
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
-@dataclass(frozen=True)
-class ContextSnippet:
-    """Code shown to the model, and why."""
-
-    source: str
-    start_line: int
-    end_line: int
-    text: str
-    reason: str
-
-    def render(self) -> str:
-        where = f"{self.source} (lines {self.start_line + 1}-{self.end_line + 1}, {self.reason})"
-        return f"{where}:\n```\n{self.text}\n```"
+def render_reference(snippet: ContextSnippet) -> str:
+    """Code shown to the model in a chat message, with where it comes from and why."""
+    where = f"{snippet.path} (lines {snippet.start_line + 1}-{snippet.end_line + 1}, {snippet.reason})"
+    return f"{where}:\n```\n{snippet.text}\n```"
 
 
-def count_messages(tokenizer, messages: Sequence[Message]) -> int:
-    """Prompt tokens of a conversation: exact with a chat template, else estimated."""
-    render = getattr(tokenizer, "chat_prompt", None)
-    if render is not None:
-        return tokenizer.count(render(list(messages)))
-    return sum(tokenizer.count(m["content"]) + 4 for m in messages)
+def render_chat(tokenizer: Any, messages: Sequence[Message]) -> str:
+    """The conversation as one text: the model's chat template, or ChatML when it has none."""
+    apply = getattr(tokenizer, "chat_template", None)
+    text = apply(list(messages)) if apply is not None else None
+    if text is None:
+        turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        text = turns + "<|im_start|>assistant\n"
+    return text
 
 
-def as_chat(messages: Sequence[Message]) -> tuple:
-    from aicockpit.engine.base import ChatMessage
+def count_messages(tokenizer: Any, messages: Sequence[Message]) -> int:
+    """Prompt tokens of a conversation, as rendered for the model."""
+    return tokenizer.count(render_chat(tokenizer, messages))
 
-    return tuple(ChatMessage(m["role"], m["content"]) for m in messages)
+
+def chat_request(target: Any, messages: Sequence[Message], **fields: Any) -> GenerationRequest:
+    """The engine request for a conversation, built for ``target`` (an engine).
+
+    ``fields`` are the other ``GenerationRequest`` fields (id, max_tokens, ...).
+    A fallback backend of another kind gets the conversation built its way.
+    """
+    conversation = as_chat_messages(messages)
+
+    def build(engine: Any) -> GenerationRequest:
+        text = "" if engine.prompt_format.chat_api else render_chat(engine.tokenizer, messages)
+        return GenerationRequest(prompt=text, messages=conversation, target=engine, rebuild=build, **fields)
+
+    return build(target)
 
 
 def edit_messages(
@@ -62,8 +76,14 @@ def edit_messages(
     before: str,
     after: str,
     problems: Sequence[str] = (),
+    definitions: Sequence[ContextSnippet] = (),
 ) -> list[Message]:
     parts = [f"File: {path} ({language})"]
+    if definitions:
+        parts.append(
+            "Definitions from elsewhere in the project that this code uses (context):\n\n"
+            + "\n\n".join(render_reference(d) for d in definitions)
+        )
     if before.strip():
         parts.append(
             f"Code before the part to change (context, do not repeat it):\n```{language}\n{before}\n```"
@@ -82,7 +102,7 @@ def chat_messages(
 ) -> list[Message]:
     system = SYSTEM_CODER
     if snippets:
-        system += "\n\nCode the user refers to:\n\n" + "\n\n".join(s.render() for s in snippets)
+        system += "\n\nCode the user refers to:\n\n" + "\n\n".join(render_reference(s) for s in snippets)
     return [{"role": "system", "content": system}, *history, {"role": "user", "content": message}]
 
 

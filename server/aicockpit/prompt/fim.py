@@ -1,4 +1,9 @@
-"""Fill-in-the-middle prompts for the code model families aicockpit supports.
+"""Code prompt templates for the model families aicockpit supports, and the cursor's window.
+
+Fill-in-the-middle templates put the code after the cursor in the prompt; the
+``prefix`` template is for models without FIM tokens (general instruct models):
+it sends only the code before the cursor, and post-processing stops the
+suggestion where it would run into the code after it.
 
 The prefix window starts on a line that is a multiple of ``ANCHOR_LINES``, so
 while the user types, the start of the prompt (and vLLM's cached KV blocks for
@@ -29,8 +34,14 @@ class FimTemplate:
     middle: str
     stop: tuple[str, ...]
 
+    @property
+    def fills_middle(self) -> bool:
+        return bool(self.middle)
+
     def render(self, before: str, after: str) -> str:
         """Prefix-suffix-middle order: the prefix, which changes least, comes first."""
+        if not self.fills_middle:
+            return before  # a prefix-only prompt: the suffix is not sent
         return f"{self.prefix}{before}{self.suffix}{after}{self.middle}"
 
 
@@ -49,6 +60,9 @@ FIM_TEMPLATES = {
         "deepseek", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", ("<｜end▁of▁sentence｜>",)
     ),
     "codellama": FimTemplate("codellama", "<PRE> ", " <SUF>", " <MID>", ("<EOT>",)),
+    "prefix": FimTemplate(
+        "prefix", "", "", "", ("<|endoftext|>", "<|im_end|>", "<file_sep>", "<|file_sep|>", "</s>")
+    ),
 }
 
 _MARKERS = {
@@ -60,16 +74,13 @@ _MARKERS = {
 
 
 def detect_template(special_tokens: set[str], configured: str = "auto") -> FimTemplate:
-    """The configured template, or the one whose FIM tokens the tokenizer has."""
+    """The configured template, or the one whose FIM tokens the tokenizer has (else prefix-only)."""
     if configured != "auto":
         return FIM_TEMPLATES[configured]
     for name, marker in _MARKERS.items():
         if marker in special_tokens or f"▁{marker}" in special_tokens:
             return FIM_TEMPLATES[name]
-    raise ValueError(
-        "the model's tokenizer has no known fill-in-the-middle tokens; "
-        "set engine.fim_template or use a FIM-capable code model"
-    )
+    return FIM_TEMPLATES["prefix"]
 
 
 def fim_window(

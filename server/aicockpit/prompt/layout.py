@@ -5,12 +5,16 @@ it, so one changed token invalidates every later block. The layout is therefore:
 
     repository context (stable order)  ->  the file's header  ->  local prefix  ->  suffix
 
-The repository context uses the model family's repository tokens where it has
-them (Qwen2.5-Coder ``<|repo_name|>``/``<|file_sep|>``, StarCoder2 ``<repo_name>``/
-``<file_sep>``), and path comments otherwise. Between keystrokes the snippets keep
-their order and text: a snippet chosen before stays where it was, new ones are
-appended after the old ones, and the previous choice gets a small ranking bonus so
-near-ties do not flip.
+The repository context uses the model's repository tokens where it has them
+(Qwen2.5-Coder ``<|repo_name|>``/``<|file_sep|>``, StarCoder2 and SmolLM2
+``<repo_name>``/``<file_sep>``), and path comments otherwise (and always for
+APIs that take the suffix in a field of their own: they wrap the prompt in the
+FIM template themselves, so nothing can precede its FIM prefix). The current
+file's path always comes right before its code, snippets or not.
+
+Between keystrokes the snippets keep their order and text: a snippet chosen
+before stays where it was, new ones are appended after the old ones, and the
+previous choice gets a small ranking bonus so near-ties do not flip.
 """
 
 from __future__ import annotations
@@ -38,31 +42,64 @@ REPO_FORMATS = {
 }
 
 
+@dataclass(frozen=True)
+class CodeFormat:
+    """One backend's completion prompt layout, resolved from its ``PromptFormat`` and tokenizer."""
+
+    template: FimTemplate
+    repo: RepoFormat | None  # the model's repository tokens; None: path comments
+    comment: str  # the document language's line comment, for path comments
+    suffix_field: bool = False  # the suffix goes in the API's own field, not the prompt
+    max_stops: int | None = None
+
+    @property
+    def sends_suffix(self) -> bool:
+        return self.suffix_field or self.template.fills_middle
+
+
+def repo_format_for(template: FimTemplate, special_tokens: set[str], suffix_field: bool) -> RepoFormat | None:
+    """The repository tokens this prompt can use.
+
+    A suffix-field API wraps the prompt in the model's FIM template itself, so
+    nothing may come before its FIM prefix: path comments there. A prefix-only
+    prompt uses whichever repository tokens the tokenizer has.
+    """
+    if suffix_field:
+        return None
+    if template.fills_middle:
+        return REPO_FORMATS.get(template.name)
+    for repo_format in REPO_FORMATS.values():
+        if repo_format.repo in special_tokens and repo_format.file in special_tokens:
+            return repo_format
+    return None
+
+
 @dataclass
 class PromptPieces:
     """Everything one completion prompt is made of, in layout order."""
 
     repo: str
     path: str
-    comment: str
     snippets: list[ContextSnippet] = field(default_factory=list)
     snippet_tokens: list[int] = field(default_factory=list)
     header: str = ""
     prefix: str = ""
-    suffix: str = ""
+    suffix: str = ""  # the document's code after the cursor (sent or not, post-processing needs it)
 
-    def render(self, template: FimTemplate) -> str:
-        before = self.header + self.prefix
-        if not self.snippets:
-            return template.render(before, self.suffix)
-        repo_format = REPO_FORMATS.get(template.name)
-        if repo_format is not None:
-            context = f"{repo_format.repo}{self.repo}\n" + "".join(
-                render_snippet(s, template, self.comment) for s in self.snippets
-            )
-            return f"{context}{repo_format.file}{self.path}\n{template.render(before, self.suffix)}"
-        context = "".join(render_snippet(s, template, self.comment) for s in self.snippets)
-        return template.render(f"{context}{self.comment} {self.path}\n{before}", self.suffix)
+    def render(self, form: CodeFormat) -> tuple[str, str | None]:
+        """The prompt text and, for suffix-field APIs, the suffix field; slowest-changing text first."""
+        context = "".join(render_snippet(s, form) for s in self.snippets)
+        if form.repo is not None:
+            context = f"{form.repo.repo}{self.repo}\n{context}"
+        context += file_line(self.path, form)
+        code = self.header + self.prefix
+        if form.suffix_field:
+            # Never an empty suffix (the end of a file): Ollama then skips the model's FIM
+            # template and wraps the prompt in its chat template instead.
+            return context + code, self.suffix or "\n"
+        if form.repo is not None:  # the repository frame comes before the FIM markers
+            return context + form.template.render(code, self.suffix), None
+        return form.template.render(context + code, self.suffix), None
 
     def describe(self) -> list[dict]:
         """The chosen snippets, for ``aicockpit context``, ``aicockpit/context`` and stats."""
@@ -79,12 +116,18 @@ class PromptPieces:
         ]
 
 
-def render_snippet(snippet: ContextSnippet, template: FimTemplate, comment: str) -> str:
-    repo_format = REPO_FORMATS.get(template.name)
+def file_line(path: str, form: CodeFormat) -> str:
+    """What introduces a file: the model's file separator, or a path comment."""
+    if form.repo is not None:
+        return f"{form.repo.file}{path}\n"
+    return f"{form.comment} {path}\n"
+
+
+def render_snippet(snippet: ContextSnippet, form: CodeFormat) -> str:
     text = snippet.text.rstrip("\n")
-    if repo_format is not None:
-        return f"{repo_format.file}{snippet.path}\n{text}\n"
-    return f"{comment} {snippet.path}\n{text}\n\n"
+    if form.repo is not None:
+        return f"{file_line(snippet.path, form)}{text}\n"
+    return f"{file_line(snippet.path, form)}{text}\n\n"
 
 
 class SnippetLayout:
@@ -108,8 +151,7 @@ class SnippetLayout:
         candidates: list[ContextSnippet],
         budget: int,
         tokens: TokenCounter,
-        template: FimTemplate,
-        comment: str,
+        form: CodeFormat,
     ) -> tuple[list[ContextSnippet], list[int]]:
         previous = self._previous.get(uri, [])
         rank = {key: i for i, key in enumerate(previous)}
@@ -117,7 +159,7 @@ class SnippetLayout:
         chosen: list[tuple[ContextSnippet, int]] = []
         used = 0
         for snippet in ordered:
-            cost = self.count(render_snippet(snippet, template, comment), tokens)
+            cost = self.count(render_snippet(snippet, form), tokens)
             if used + cost > budget:
                 continue  # a smaller one further down may still fit
             chosen.append((snippet, cost))
