@@ -18,6 +18,7 @@ from typing import Any
 
 from aicockpit.config import EngineConfig
 from aicockpit.engine.base import GenerationDelta, GenerationRequest
+from aicockpit.engine.model_source import check_model_source
 from aicockpit.engine.openai_remote import message_dicts
 from aicockpit.engine.tokenizer import ModelTokenizer
 from aicockpit.prompt.fim import FimTemplate, detect_template
@@ -160,6 +161,7 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
     abandoned = threading.Event()
 
     def build() -> Any:
+        check_model_source(config.model)  # a missing or half-converted model: a message, not vLLM's traceback
         with _BUILDING:
             prepare_environment(config, accelerator)  # before vLLM's import: it sets up its logging then
             from vllm.v1.engine.async_llm import AsyncLLM
