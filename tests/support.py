@@ -1,4 +1,4 @@
-"""Shared helpers for the tests: the tiny model, the server command, raw messages."""
+"""Shared helpers for the tests: the tiny and the small model, the server command, raw messages."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pygls.protocol.json_rpc import JsonRPCRequestMessage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,26 @@ def tiny_model() -> Path:
     finally:
         sys.path.pop(0)
     return build.ensure()
+
+
+def small_model() -> Path:
+    """SmolLM2-135M-Instruct, a real model (real code, slower than the tiny one), as setup.sh converted it.
+
+    Missing means the setup is incomplete: fail and say so, never skip, or the tests that
+    need a real model would quietly stop running.
+    """
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import convert_smollm2
+    finally:
+        sys.path.pop(0)
+    folder = convert_smollm2.DEFAULT_OUT
+    if not convert_smollm2.marker_matches(folder):
+        pytest.fail(
+            f"the small model {folder} is missing, incomplete or out of date: run `bash scripts/setup.sh`",
+            pytrace=False,
+        )
+    return folder
 
 
 # One scratch area per test run: a copy of the fixture workspace (tests edit it, and

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit.config import EngineConfig
+from aicockpit.engine.model_source import check_model_source
 from aicockpit.engine.tokenizer import ModelTokenizer
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
@@ -156,6 +157,7 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
     abandoned = threading.Event()
 
     def build() -> Any:
+        check_model_source(config.model)  # a missing or half-converted model: a message, not vLLM's traceback
         with _BUILDING:
             prepare_environment(config, accelerator)  # before vLLM's import: it sets up its logging then
             from vllm.v1.engine.async_llm import AsyncLLM
