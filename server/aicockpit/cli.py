@@ -125,6 +125,9 @@ async def _complete(args: argparse.Namespace) -> int:
         return 2
     overrides = one_shot_overrides(args)
     overrides.setdefault("completion", {})["timeout_ms"] = args.timeout_ms
+    # One question, no typing to keep up with: the role waits as long as the command does.
+    limits = {"first_token_timeout_ms": args.timeout_ms, "timeout_ms": args.timeout_ms}
+    overrides["roles"] = {"completion": limits}
     if args.max_tokens:
         overrides["completion"]["max_tokens"] = args.max_tokens
     app = App(overrides, EngineHost())

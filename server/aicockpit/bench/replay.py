@@ -218,6 +218,8 @@ def measure(replay: TraceReplay, traces: dict[str, dict], before: dict, after: d
             engine.append(trace["engine_ms"])
     prompt = _delta(after, before, "prompt_tokens")
     generated = _delta(after, before, "generated_tokens")
+    # Repository context in the prompts this trace's requests built (evidence it was there).
+    context = [len(traces[s.tag]["context"]) for s in answered if s.tag in traces]
     return {
         "keystroke_requests": len(replay.sent),
         "cancelled_by_client": sum(s.cancelled for s in replay.sent),
@@ -231,6 +233,12 @@ def measure(replay: TraceReplay, traces: dict[str, dict], before: dict, after: d
         "prefix_cache_hit_ratio": round(_delta(after, before, "cached_tokens") / prompt, 4)
         if prompt
         else 0.0,
+        "mean_prompt_tokens": round(
+            prompt
+            / max(1, sum(_counter_delta(after["engine_requests"], before["engine_requests"]).values())),
+            1,
+        ),
+        "mean_context_snippets": round(sum(context) / len(context), 2) if context else 0.0,
         "wasted_tokens_ratio": round(_delta(after, before, "wasted_tokens") / generated, 4)
         if generated
         else 0.0,

@@ -1,11 +1,17 @@
-"""Runs the benchmark: one ``aicockpit serve`` subprocess, every trace in turn, one JSON report."""
+"""Runs the benchmark: one ``aicockpit serve`` subprocess, every trace in turn, one JSON report.
+
+The traces are typed into files of a workspace (a copy of the fixture shop), so
+every prompt carries repository context, as in an editor with a project open.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +20,7 @@ from aicockpit.bench.client import LspClient
 from aicockpit.bench.replay import TraceReplay, load_traces, measure, overall
 
 READY_TIMEOUT_S = 900
+WORKSPACE = Path(__file__).resolve().parents[3] / "fixtures" / "workspaces" / "python"
 
 
 def server_command(args) -> list[str]:
@@ -43,8 +50,27 @@ async def wait_ready(client: LspClient) -> dict[str, Any]:
 
 
 async def run_bench(args) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="aicockpit-bench-") as scratch:
+        root = Path(scratch) / "shop-project"
+        shutil.copytree(WORKSPACE, root)
+        (root / ".git").mkdir()
+        return await _run(args, root, Path(scratch) / "cache")
+
+
+async def wait_indexed(client: LspClient) -> dict[str, Any]:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        index = await client.request("aicockpit/index", None)
+        if index["folders"] and index["ready"]:
+            return index
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the workspace was not indexed")
+
+
+async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
     traces = load_traces([Path(p) for p in args.traces])
     env = dict(os.environ)
+    env["AICOCKPIT_CACHE_DIR"] = str(cache)  # the run's own index, usage and sessions
     root = Path.cwd()
     env.setdefault("VLLM_CACHE_ROOT", str(root / ".cache" / "vllm"))
     env.setdefault("HF_HOME", str(root / ".cache" / "huggingface"))
@@ -60,7 +86,7 @@ async def run_bench(args) -> dict[str, Any]:
             "initialize",
             {
                 "processId": os.getpid(),
-                "rootUri": None,
+                "rootUri": workspace.as_uri(),
                 "capabilities": {"textDocument": {"inlineCompletion": {}}},
                 "initializationOptions": options,
             },
@@ -70,12 +96,14 @@ async def run_bench(args) -> dict[str, Any]:
         started = time.perf_counter()
         ready = await wait_ready(client)
         engine_start_s = time.perf_counter() - started
+        await wait_indexed(client)
         results: dict[str, dict[str, Any]] = {}
         last_id = max((t["id"] for t in (await _stats(client, 0))["traces"]), default=0)
         totals = {"prompt": 0, "cached": 0, "generated": 0, "wasted": 0}
         for number, trace in enumerate(traces):
             before = await client.request("aicockpit/stats", None)
-            replay = TraceReplay(client, trace, f"file:///bench/{number}-{trace['name']}.py")
+            document = workspace / "shop" / f"bench_{number}_{trace['name']}.py"
+            replay = TraceReplay(client, trace, document.as_uri())
             await replay.run()
             await asyncio.sleep(0.3)  # let aborted engine requests report their tokens
             after = await _stats(client, last_id)
