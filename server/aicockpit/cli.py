@@ -326,6 +326,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-ms", type=int, default=2000, help="completion.timeout_ms for the run")
     p.add_argument("--out", help="also write the JSON report to this file")
     p.add_argument(
+        "--no-prefix-caching",
+        action="store_true",
+        help="turn vLLM's prefix caching off (engine.prefix_caching: false), to measure what it is worth",
+    )
+    p.add_argument(
         "--engine-in-process",
         action="store_true",
         help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",

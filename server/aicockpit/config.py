@@ -50,6 +50,13 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             " the editor (on CPU: starts ~6 s slower). One-shot CLI commands always run it in-process."
         ),
     ] = True
+    prefix_caching: Annotated[
+        bool,
+        _doc(
+            "Reuse the KV cache of prompt prefixes seen before (vLLM's automatic prefix caching). Keep it"
+            " on: prompts are laid out for it; off only to measure what it is worth."
+        ),
+    ] = True
     fim_template: Annotated[
         Literal["auto", "qwen", "starcoder", "deepseek", "codellama", "prefix"],
         _doc(
@@ -73,9 +80,14 @@ class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     prefix_tokens: Annotated[
         int, msgspec.Meta(ge=16), _doc("Token budget for the code before the cursor.")
     ] = 1536
-    suffix_tokens: Annotated[int, msgspec.Meta(ge=0), _doc("Token budget for the code after the cursor.")] = (
-        384
-    )
+    suffix_tokens: Annotated[
+        int,
+        msgspec.Meta(ge=0),
+        _doc(
+            "Token budget for the code after the cursor. It follows the cursor in the prompt, so it is"
+            " computed again at every keystroke: the prefix cache cannot hold it."
+        ),
+    ] = 128
     multiline: Annotated[
         Literal["auto", "always", "never"],
         _doc("Suggest several lines: always, never, or auto (at the start of a block or an empty line)."),

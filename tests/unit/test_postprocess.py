@@ -41,3 +41,24 @@ def test_generation_is_settled_once_the_suggestion_cannot_change():
     assert not suggestion_settled("\n    x = a\n    return x", block, "\n")  # the last line is unfinished
     assert suggestion_settled("\n    x = a\n    return x\nprint(", block, "\n")  # left the block
     assert suggestion_settled("\n    x = 1\n    x = 1\n    x = 1\n    x = 1\n", block, "\n")  # a loop
+
+
+def test_whitespace_the_cursor_already_follows_is_not_doubled():
+    # Real models whose tokens carry their leading space write " raise" after an indentation.
+    at_indent = cursor_shape("        ", "")
+    assert shape_suggestion(" raise ValueError(url)\n        x = 1", at_indent, "") == (
+        "raise ValueError(url)\n        x = 1"
+    )
+    assert shape_suggestion(" f.read()", cursor_shape("    return ", ""), "") == "f.read()"
+    # At column 0 the leading indentation is the suggestion's own.
+    assert shape_suggestion("    pass", cursor_shape("", ""), "") == "    pass"
+
+
+def test_a_suggestion_that_rewrites_the_rest_of_the_line_stops_before_it():
+    # A prefix-only prompt: the model never saw ", name)" right of the cursor and wrote it again.
+    shape = cursor_shape("    return os.path.join(", ", name)")
+    raw = "os.path.dirname(__file__), name)"
+    assert shape_suggestion(raw, shape, ", name)\n") == "os.path.dirname(__file__)"
+    # Part of the rest, ending where a word ends, is a duplicate too; inside a word it is not.
+    assert shape_suggestion("base, na", cursor_shape("f(", ", name)"), ", name)\n") == "base, na"
+    assert shape_suggestion("base, name", cursor_shape("f(", ", name)"), ", name)\n") == "base"

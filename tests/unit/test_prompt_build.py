@@ -110,14 +110,24 @@ def test_a_suffix_field_is_never_empty_at_the_end_of_a_file(index, tokens):
     assert prompt.suffix == "\n"  # Ollama skips the FIM template for an empty suffix
 
 
-def test_a_model_without_fim_tokens_gets_the_prefix_only_in_its_repository_tokens(index, tokens):
+def test_a_model_without_fim_tokens_gets_path_comments_and_the_prefix_only(index, tokens):
+    # Even a tokenizer with repository tokens: general models write prose after them.
     prompt, _ = build(index, tokens, template="prefix")
     assert prompt.template == "prefix" and prompt.suffix is None
-    assert "<|fim_" not in prompt.text and "return vat(discounted)" not in prompt.text
-    assert prompt.text.startswith("<|repo_name|>python\n<|file_sep|>shop/")
-    assert prompt.text.endswith("<|file_sep|>cart.py\n" + CALL)
+    assert "<|" not in prompt.text and "return vat(discounted)" not in prompt.text
+    assert prompt.text.startswith("# shop/")
+    assert prompt.text.endswith("# cart.py\n" + CALL)
     # The suffix is still known, for post-processing to stop before it.
     assert prompt.pieces.suffix == AFTER
+
+
+def test_a_prefix_only_prompt_never_ends_in_a_space_but_keeps_an_indentation(index, tokens):
+    text = "def read_text(path):\n    with open(path) as f:\n        return \n"
+    ended, _ = build(index, tokens, text=text, offset=text.index("return ") + 7, template="prefix")
+    assert ended.text.endswith("        return")  # the model writes " f.read()" itself
+    block = "def read_lines(path):\n    \n"
+    indented, _ = build(index, tokens, text=block, offset=block.index("\n    ") + 5, template="prefix")
+    assert indented.text.endswith("def read_lines(path):\n    ")
 
 
 def test_without_fim_or_repository_tokens_detection_gives_path_comments_and_the_prefix(index, tokens):

@@ -81,7 +81,9 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             "completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}
         }
         if args.engine_in_process:
-            options["engine"] = {"multiprocessing": False}
+            options.setdefault("engine", {})["multiprocessing"] = False
+        if args.no_prefix_caching:
+            options.setdefault("engine", {})["prefix_caching"] = False
         await client.request(
             "initialize",
             {

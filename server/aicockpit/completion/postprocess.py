@@ -48,6 +48,11 @@ def stop_strings(shape: CursorShape) -> tuple[str, ...]:
 
 def shape_suggestion(raw: str, shape: CursorShape, suffix: str) -> str:
     text = _cut_repetition(raw)
+    if shape.line_before[-1:] in (" ", "\t"):
+        # The cursor already sits after whitespace (an indentation, "return "): a model whose
+        # tokens carry their leading space would double it (real models do, at a prompt that
+        # ends in a space).
+        text = text.lstrip(" \t")
     if not shape.multiline:
         text = text.split("\n", 1)[0]
     else:
@@ -111,14 +116,22 @@ def _balance_brackets(text: str, line_after: str) -> str:
 
 
 def _drop_suffix_overlap(text: str, line_after: str) -> str:
-    """The model often re-writes the closing brackets already right of the cursor."""
+    """The model often re-writes what is already right of the cursor: its closing brackets,
+    or (a model that never saw the suffix) the rest of the line itself."""
     rest = line_after.rstrip()
     if not rest or "\n" in text:
         return text
     for size in range(min(len(text), len(rest)), 0, -1):
-        if text.endswith(rest[:size]) and _CLOSERS.fullmatch(rest[:size]) and rest[:size].strip():
+        part = rest[:size]
+        if not text.endswith(part) or not part.strip():
+            continue
+        whole_words = size == len(rest) or (size >= 3 and not _IDENT_CHAR.match(rest[size]))
+        if _CLOSERS.fullmatch(part) or whole_words:
             return text[:-size]
     return text
+
+
+_IDENT_CHAR = re.compile(r"[\w$]")
 
 
 def suggestion_settled(raw: str, shape: CursorShape, suffix: str) -> bool:

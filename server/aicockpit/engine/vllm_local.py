@@ -75,7 +75,7 @@ def engine_args(config: EngineConfig, accelerator: bool) -> Any:
         enforce_eager=config.enforce_eager,
         max_num_seqs=config.max_num_seqs,
         block_size=block_size,
-        enable_prefix_caching=True,
+        enable_prefix_caching=config.prefix_caching,
         scheduling_policy="priority",
         disable_log_stats=True,
     )

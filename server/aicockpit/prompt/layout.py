@@ -6,10 +6,11 @@ it, so one changed token invalidates every later block. The layout is therefore:
     repository context (stable order)  ->  the file's header  ->  local prefix  ->  suffix
 
 The repository context uses the model's repository tokens where it has them
-(Qwen2.5-Coder ``<|repo_name|>``/``<|file_sep|>``, StarCoder2 and SmolLM2
-``<repo_name>``/``<file_sep>``), and path comments otherwise (and always for
-APIs that take the suffix in a field of their own: they wrap the prompt in the
-FIM template themselves, so nothing can precede its FIM prefix). The current
+(Qwen2.5-Coder ``<|repo_name|>``/``<|file_sep|>``, StarCoder2
+``<repo_name>``/``<file_sep>``), and path comments otherwise: for models
+without FIM tokens, and for APIs that take the suffix in a field of their own
+(they wrap the prompt in the FIM template themselves, so nothing can precede
+its FIM prefix). The current
 file's path always comes right before its code, snippets or not.
 
 Between keystrokes the snippets keep their order and text: a snippet chosen
@@ -58,20 +59,18 @@ class CodeFormat:
 
 
 def repo_format_for(template: FimTemplate, special_tokens: set[str], suffix_field: bool) -> RepoFormat | None:
-    """The repository tokens this prompt can use.
+    """The repository tokens this prompt can use: those the model family was trained with.
 
     A suffix-field API wraps the prompt in the model's FIM template itself, so
     nothing may come before its FIM prefix: path comments there. A prefix-only
-    prompt uses whichever repository tokens the tokenizer has.
+    prompt (a general model without FIM tokens) gets path comments too, even when
+    its tokenizer lists repository tokens: SmolLM2 has ``<repo_name>`` and
+    ``<file_sep>``, and with them it writes prose after a function header where
+    with path comments it writes the body (seen here, greedy decoding).
     """
-    if suffix_field:
+    if suffix_field or not template.fills_middle:
         return None
-    if template.fills_middle:
-        return REPO_FORMATS.get(template.name)
-    for repo_format in REPO_FORMATS.values():
-        if repo_format.repo in special_tokens and repo_format.file in special_tokens:
-            return repo_format
-    return None
+    return REPO_FORMATS.get(template.name)
 
 
 @dataclass
@@ -97,6 +96,13 @@ class PromptPieces:
             # Never an empty suffix (the end of a file): Ollama then skips the model's FIM
             # template and wraps the prompt in its chat template instead.
             return context + code, self.suffix or "\n"
+        if not form.template.fills_middle:
+            # The prompt ends at the cursor: trailing spaces would end it mid-token (models
+            # attach a space to the word after it) and derail the model; it writes them
+            # itself, and post-processing drops what the cursor already follows.
+            line = code[code.rfind("\n") + 1 :]
+            if line.strip():  # an indentation alone stays: it tells the model where the block is
+                code = code.rstrip(" \t")
         if form.repo is not None:  # the repository frame comes before the FIM markers
             return context + form.template.render(code, self.suffix), None
         return form.template.render(context + code, self.suffix), None

@@ -1,0 +1,185 @@
+"""Behaviour a user sees, on a real model: SmolLM2-135M-Instruct on the embedded vLLM engine, over LSP.
+
+The model has no FIM tokens, so completions use the prefix-only prompt and
+post-processing alone keeps them from running into the code after the cursor.
+Greedy decoding keeps runs repeatable; the assertions are about properties
+(one line, an indented block that ends, no duplicated text, valid syntax),
+never about exact text. What the model received is checked in what vLLM
+tokenized (``aicockpit/prompts``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
+from pytest_lsp import ClientServerConfig
+
+from tests.conftest import client_capabilities
+from tests.e2e.editor import Editor
+from tests.support import RUN_DIR, WORKSPACE, plain, send_raw, serve_command, server_env, small_model, stats
+
+OPTIONS = {
+    "completion": {"max_tokens": 24, "timeout_ms": 30000, "debounce_min_ms": 0, "debounce_max_ms": 0},
+    "roles": {"completion": {"first_token_timeout_ms": 60000, "timeout_ms": 60000}},
+    "edit": {"max_tokens": 96},
+    "chat": {"max_tokens": 48},
+    "logging": {"prompts": True},
+}
+
+
+def python_errors(text: str) -> bool:
+    from aicockpit.context import languages
+
+    parser = languages.grammar(languages.for_path("x.py")).parser()
+    return parser.parse(text.encode()).root_node.has_error
+
+
+@pytest.fixture(scope="module")
+async def smol():
+    root = RUN_DIR / "real-model" / "workspace"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(WORKSPACE, root)
+    (root / ".git").mkdir()
+    command = serve_command()
+    command[command.index("--model") + 1] = str(small_model())
+    client = await ClientServerConfig(server_command=command, server_env=server_env()).start()
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(), root_uri=root.as_uri(), initialization_options=OPTIONS
+        )
+    )
+    async with asyncio.timeout(300):
+        while (await stats(client))["engine"]["state"] not in ("ready", "failed"):
+            await asyncio.sleep(0.25)
+    assert (await stats(client))["engine"]["state"] == "ready"
+    yield client, Editor(client), root
+    await client.shutdown_session()
+    await client.stop()
+
+
+async def ghost_text(client, uri: str, line: int, character: int) -> str:
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=character),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        )
+    )
+    assert result.items, "no suggestion"
+    return result.items[0].insert_text
+
+
+async def test_a_mid_line_completion_is_one_valid_line_that_does_not_repeat_the_rest(smol):
+    client, editor, root = smol
+    text = "def read_text(path):\n    with open(path, ) as f:\n        return f.read()\n"
+    uri = (root / "reader.py").as_uri()
+    editor.open(uri, text)
+    column = len("    with open(path, ")
+    suggestion = await ghost_text(client, uri, 1, column)
+    assert suggestion.strip() and "\n" not in suggestion
+    assert not suggestion.rstrip().endswith(")") and "as f" not in suggestion  # the rest is already there
+    line = "    with open(path, " + suggestion + ") as f:"
+    assert not python_errors(text.replace("    with open(path, ) as f:", line)), line
+    # What the model got: the prefix only, the file named in a path comment, no suffix.
+    prompt = (await last_prompt(client, "completion"))["processed"]
+    assert prompt.endswith("# reader.py\ndef read_text(path):\n    with open(path,")
+    assert "return f.read()" not in prompt
+
+
+async def test_after_a_function_header_the_suggestion_is_an_indented_block_that_ends(smol):
+    client, editor, root = smol
+    text = "import os\n\n\ndef read_lines(path):\n    \n"
+    uri = (root / "lines.py").as_uri()
+    editor.open(uri, text)
+    suggestion = await ghost_text(client, uri, 4, 4)
+    lines = suggestion.split("\n")
+    assert len(lines) >= 2 and lines[0].strip(), suggestion
+    assert all(line.startswith("    ") for line in lines[1:] if line.strip()), suggestion  # inside the block
+    completed = text.replace("    \n", "    " + suggestion + "\n")
+    assert not python_errors(completed), completed
+
+
+async def test_cancelling_a_generation_aborts_it_in_vllm(smol):
+    client, editor, root = smol
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={
+                **OPTIONS,
+                "completion": {**OPTIONS["completion"], "max_tokens": 1000, "multiline": "always"},
+            }
+        )
+    )
+    try:
+        uri = (root / "story.py").as_uri()
+        editor.open(uri, '"""A long story."""\n\nSTORY = """\n')
+        params = client.protocol._converter.unstructure(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=3, character=0),
+                context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+            )
+        )
+        pending = send_raw(client, types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="long-story")
+        async with asyncio.timeout(60):
+            while (await stats(client))["engine"]["unfinished_requests"] == 0:
+                await asyncio.sleep(0.02)
+        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="long-story"))
+        with pytest.raises(JsonRpcRequestCancelled):
+            await asyncio.wait_for(pending, 30)
+        await asyncio.sleep(0.3)
+        after = await stats(client)
+        assert after["engine"]["unfinished_requests"] == 0  # vLLM dropped it, not just the server
+        assert after["last_request"]["generated_tokens"] < 1000
+    finally:
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=OPTIONS))
+
+
+async def test_an_edit_of_a_small_function_comes_back_as_a_minimal_diff(smol):
+    client, editor, root = smol
+    text = 'def greet(name):\n    return "Hello " + name\n\n\ndef untouched():\n    return 1\n'
+    uri = (root / "greet.py").as_uri()
+    editor.open(uri, text)
+    result = plain(
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="aicockpit.previewEdit",
+                arguments=[
+                    {
+                        "uri": uri,
+                        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}},
+                        "instruction": "Use an f-string.",
+                        "version": editor.versions[uri],
+                    }
+                ],
+            )
+        )
+    )
+    (change,) = result["edit"]["documentChanges"]
+    assert change["edits"], "the model changed nothing"
+    for edit in change["edits"]:
+        assert edit["range"]["end"]["line"] <= 2  # inside the selection: untouched() stays as it is
+    assert result["new_text"] != 'def greet(name):\n    return "Hello " + name\n'
+    prompt = (await last_prompt(client, "edit"))["processed"]
+    assert "<|im_start|>user\n" in prompt and 'return "Hello " + name' in prompt and "f-string" in prompt
+
+
+async def test_chat_answers_about_a_mentioned_file(smol):
+    client, _, _ = smol
+    reply = plain(
+        await asyncio.wait_for(
+            send_raw(client, "aicockpit/chat", {"message": "What does @shop/pricing.py compute?"}), 120
+        )
+    )
+    assert reply["reply"].strip()
+    prompt = (await last_prompt(client, "chat"))["processed"]
+    assert "def loyalty_discount(" in prompt and "What does @shop/pricing.py compute?" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+
+
+async def last_prompt(client, role: str) -> dict:
+    entries = plain(await send_raw(client, "aicockpit/prompts", None))["prompts"]
+    return next(e for e in reversed(entries) if e["role"] == role and e["processed"])
