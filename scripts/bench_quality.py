@@ -250,8 +250,9 @@ async def complete_all(model: str, roots: dict[str, Path], cases: list[Case], co
                 "max_model_len": 4096,
                 "multiprocessing": False,
             },
-            "completion": {"max_tokens": 48},
-            "context": {"enabled": context},
+            # CPU-sized budgets: ~800-token prompts instead of ~2,000 (the defaults suit a GPU).
+            "completion": {"max_tokens": 32, "prefix_tokens": 768},
+            "context": {"enabled": context, "budget_tokens": 512},
             "roles": {"completion": limits},
             "usage": {"enabled": False},
         },
@@ -353,7 +354,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=default_model())
     parser.add_argument("--packages", default=",".join(PACKAGES))
-    parser.add_argument("--per-kind", type=int, default=8, help="cases per kind and package")
+    parser.add_argument("--per-kind", type=int, default=7, help="cases per kind and package")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--latency-timeout-ms", type=int, default=10000)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The headless demo: complete `total = ` in a fixture file with the tiny model on the
-# embedded vLLM engine, and print the completion with its figures as JSON.
+# The headless demo: complete `total = ` in a fixture file with a real model
+# (SmolLM2-135M-Instruct, converted by setup.sh) on the embedded vLLM engine, with the
+# fixture project indexed for repository context, and print the completion with its
+# figures as JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec .venv/bin/aicockpit complete fixtures/workspaces/python/shop/checkout.py --line 21 --col 17 \
-  --model fixtures/tiny_model/out --enforce-eager --max-model-len 4096 --json
+  --workspace fixtures/workspaces/python \
+  --model .cache/models/SmolLM2-135M-Instruct --enforce-eager --max-model-len 4096 --json
