@@ -366,7 +366,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("usage", help="print token usage per day, role and model")
     p.add_argument("--days", type=int, help="only the last N days")
-    p.add_argument("--role", choices=["completion", "edit", "chat"])
+    p.add_argument("--role", choices=["completion", "edit", "chat", "next_edit"])
     p.add_argument("--db", help="usage database (default: usage.sqlite3 in the cache directory)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=usage)

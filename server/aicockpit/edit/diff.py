@@ -34,6 +34,41 @@ def line_edits(old: str, new: str, first_line: int) -> list[LineEdit]:
     return edits
 
 
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace the document's characters [start, end) with ``text`` (offsets in the document)."""
+
+    start: int
+    end: int
+    text: str
+
+
+def minimal_edits(old: str, new: str, base: int) -> list[TextEdit]:
+    """Character-precise edits turning ``old`` (at offset ``base`` of the document) into ``new``.
+
+    Lines are matched first; within each changed block, the characters the old
+    and new text share at both ends are left alone, so a renamed parameter is
+    one small edit, not a rewritten line.
+    """
+    old_lines = old.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    edits = []
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        before, after = "".join(old_lines[a0:a1]), "".join(new_lines[b0:b1])
+        head = 0
+        while head < min(len(before), len(after)) and before[head] == after[head]:
+            head += 1
+        tail = 0
+        while tail < min(len(before), len(after)) - head and before[-1 - tail] == after[-1 - tail]:
+            tail += 1
+        start = base + sum(len(line) for line in old_lines[:a0]) + head
+        edits.append(TextEdit(start, start + len(before) - head - tail, after[head : len(after) - tail]))
+    return edits
+
+
 def apply_line_edits(text: str, edits: list[LineEdit]) -> str:
     """Apply edits (as an editor would) — used by the CLI and the tests."""
     lines = text.splitlines(keepends=True)
