@@ -320,6 +320,12 @@ def parser() -> argparse.ArgumentParser:
         help="trace files or folders (default: %(default)s)",
     )
     p.add_argument(
+        "--next-edit-traces",
+        nargs="*",
+        default=[str(DEFAULT_TRACES / "next_edit")],
+        help="editing traces replayed against aicockpit/nextEdit (none: skip; default: %(default)s)",
+    )
+    p.add_argument(
         "--engine-stub", type=float, metavar="MS", help="use an engine stub with this fixed latency"
     )
     p.add_argument("--max-tokens", type=int, default=32, help="completion.max_tokens for the run")

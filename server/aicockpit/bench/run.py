@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit.bench.client import LspClient
+from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
 from aicockpit.bench.replay import TraceReplay, load_traces, measure, overall
 
 READY_TIMEOUT_S = 900
@@ -120,6 +121,16 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             ):
                 totals[key] += after[field] - before[field]
             print(f"bench: {trace['name']} done", file=sys.stderr)
+        next_edit = None
+        if args.next_edit_traces:
+            before = await client.request("aicockpit/stats", None)
+            replays = []
+            for number, trace in enumerate(load_traces([Path(p) for p in args.next_edit_traces])):
+                document = workspace / "shop" / f"edit_{number}_{trace['name']}.py"
+                replays.append(NextEditReplay(client, trace, document.as_uri()))
+                await replays[-1].run()
+            next_edit = measure_next_edit(replays, before, await client.request("aicockpit/stats", None))
+            print("bench: next-edit traces done", file=sys.stderr)
         final = await client.request("aicockpit/stats", None)
         report = {
             "mode": "engine-stub" if args.engine_stub is not None else "engine",
@@ -129,6 +140,7 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "engine_start_s": round(engine_start_s, 1),
             "overall": overall(results, totals),
+            "next_edit": next_edit,
             # The server's own view over the whole run: stage times since each request was received.
             "server_stages_ms": final["stages_ms"],
             "server_waits_ms": final["waits_ms"],

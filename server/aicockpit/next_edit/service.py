@@ -116,6 +116,8 @@ class NextEditService:
         finally:
             if self._flights.get(uri) is flight:
                 del self._flights[uri]
+        self.counts["prompt_tokens"] += generated.prompt_tokens
+        self.counts["generated_tokens"] += generated.completion_tokens
         # 4. Never an answer for a text that changed meanwhile.
         if uri not in self._documents or doc.version != version:
             return self._outcome("stale")
