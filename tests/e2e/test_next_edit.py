@@ -137,7 +137,7 @@ async def test_a_suggestion_for_text_that_changed_meanwhile_is_never_returned(se
     recorder.mode, recorder.delay = "slow_first", 1.0
     try:
         pending = asyncio.ensure_future(next_edit(client, uri, 1, 4))
-        await asyncio.sleep(0.4)
+        await reached(recorder, len(recorder.seen))
         editor.type(uri, 4, 0, "# ")  # the user goes on typing while the model works
         result = await pending
     finally:
@@ -149,8 +149,15 @@ async def test_a_suggestion_for_text_that_changed_meanwhile_is_never_returned(se
     recorder.mode = "slow_first"
     try:
         first = asyncio.ensure_future(next_edit(client, uri, 1, 4))
-        await asyncio.sleep(0.2)
+        await reached(recorder, len(recorder.seen))
         second = await next_edit(client, uri, 1, 4)
         assert (await first)["edits"] == [] and second["edits"]
     finally:
         recorder.mode = "ok"
+
+
+async def reached(recorder: FakeOpenAI, seen: int) -> None:
+    """Wait until a request beyond the first ``seen`` has reached the model."""
+    async with asyncio.timeout(30):
+        while len(recorder.seen) <= seen:
+            await asyncio.sleep(0.01)
