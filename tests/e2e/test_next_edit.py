@@ -54,6 +54,18 @@ async def server(recorder):
     shutil.rmtree(root.parent, ignore_errors=True)
 
 
+def renamed(client, recorder, root, name: str) -> tuple[Editor, str]:
+    """A document where the user renamed the parameter ``width`` to ``w`` by hand, and a model
+    that answers with its next use renamed too."""
+    editor = Editor(client)
+    uri = (root / name).as_uri()
+    editor.open(uri, SOURCE)
+    rename_width(editor, uri)
+    answer = editor.texts[uri].replace("return width", "return w")
+    recorder.pieces = (f"{REGION_START}\n{answer}{REGION_END}",)
+    return editor, uri
+
+
 def rename_width(editor: Editor, uri: str) -> None:
     """The user renames the parameter ``width`` to ``w``, one keystroke at a time."""
     at = len("def area(w")
@@ -70,12 +82,7 @@ async def next_edit(client, uri: str, line: int, character: int) -> dict:
 
 async def test_after_a_rename_the_model_sees_the_edit_and_its_answer_becomes_small_edits(server, recorder):
     client, root = server
-    editor = Editor(client)
-    uri = (root / "geo.py").as_uri()
-    editor.open(uri, SOURCE)
-    rename_width(editor, uri)
-    renamed = editor.texts[uri]
-    recorder.pieces = (f"{REGION_START}\n{renamed.replace('return width', 'return w')}{REGION_END}",)
+    editor, uri = renamed(client, recorder, root, "geo.py")
     before = len(recorder.seen)
     result = await next_edit(client, uri, 1, 4)
     (seen,) = [s for s in recorder.seen[before:] if s.path.endswith("/chat/completions")]
@@ -127,13 +134,7 @@ async def test_after_a_rename_the_model_sees_the_edit_and_its_answer_becomes_sma
 
 async def test_a_suggestion_for_text_that_changed_meanwhile_is_never_returned(server, recorder):
     client, root = server
-    editor = Editor(client)
-    uri = (root / "stale.py").as_uri()
-    editor.open(uri, SOURCE)
-    rename_width(editor, uri)
-    recorder.pieces = (
-        f"{REGION_START}\n{editor.texts[uri].replace('return width', 'return w')}{REGION_END}",
-    )
+    editor, uri = renamed(client, recorder, root, "stale.py")
     recorder.mode, recorder.delay = "slow_first", 1.0
     try:
         pending = asyncio.ensure_future(next_edit(client, uri, 1, 4))

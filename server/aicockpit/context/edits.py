@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 SETTLE_S = 2.0  # a pause this long ends an edit
@@ -89,17 +89,23 @@ class EditHistory:
             self._closed.extend(diff_hunks(uri, edit.base, text))
 
 
-def diff_hunks(uri: str, old: str, new: str) -> list[EditHunk]:
-    """The changed regions between two texts of one document (common ends trimmed first: cheap)."""
-    if old == new:
-        return []
-    a, b = old.split("\n"), new.split("\n")
+def common_ends(a: Sequence, b: Sequence) -> tuple[int, int]:
+    """How many items ``a`` and ``b`` share at their start, and then at their end."""
     head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:
         head += 1
     tail = 0
     while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
+    return head, tail
+
+
+def diff_hunks(uri: str, old: str, new: str) -> list[EditHunk]:
+    """The changed regions between two texts of one document (common ends trimmed first: cheap)."""
+    if old == new:
+        return []
+    a, b = old.split("\n"), new.split("\n")
+    head, tail = common_ends(a, b)
     middle_a, middle_b = a[head : len(a) - tail], b[head : len(b) - tail]
     matcher = difflib.SequenceMatcher(a=middle_a, b=middle_b, autojunk=False)
     hunks = []

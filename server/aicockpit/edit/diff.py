@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from aicockpit.context.edits import common_ends
 from aicockpit.context.positions import Position
 
 
@@ -58,12 +59,7 @@ def minimal_edits(old: str, new: str, base: int) -> list[TextEdit]:
         if tag == "equal":
             continue
         before, after = "".join(old_lines[a0:a1]), "".join(new_lines[b0:b1])
-        head = 0
-        while head < min(len(before), len(after)) and before[head] == after[head]:
-            head += 1
-        tail = 0
-        while tail < min(len(before), len(after)) - head and before[-1 - tail] == after[-1 - tail]:
-            tail += 1
+        head, tail = common_ends(before, after)
         start = base + sum(len(line) for line in old_lines[:a0]) + head
         edits.append(TextEdit(start, start + len(before) - head - tail, after[head : len(after) - tail]))
     return edits
