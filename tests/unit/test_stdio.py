@@ -1,4 +1,4 @@
-"""The event-loop stdin reader: LSP framing as bytes arrive, bad input, and the end of input."""
+"""The event-loop stdin reader: messages as bytes arrive, and the end of input (framing: test_framing.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 
-from aicockpit.stdio import MAX_HEADER, MessagePipe, is_pipe
+from aicockpit.stdio import MessagePipe, is_pipe
 
 
 class FakeProtocol:
@@ -19,6 +19,8 @@ class FakeProtocol:
         return data
 
     def handle_message(self, message: dict) -> None:
+        if message.get("boom"):
+            raise RuntimeError("a server bug")
         self.handled.append(message)
 
 
@@ -44,14 +46,11 @@ async def test_messages_split_anywhere_arrive_whole_and_in_order():
         assert protocol.handled[0]["text"] == "é🍵"
 
 
-async def test_bad_input_is_skipped_and_reading_goes_on():
+async def test_a_failing_handler_is_reported_and_the_next_message_still_arrives():
     pipe, protocol, errors, _ = await open_pipe()
-    pipe.data_received(b"X-Nothing: 1\r\n\r\n")  # no length: frames nothing
-    pipe.data_received(b"Content-Length: 5\r\n\r\n{nope")  # not JSON: reported
-    pipe.data_received(b"x" * (MAX_HEADER + 10))  # never a header end: dropped
-    pipe.data_received(b"\r\n\r\n" + frame({"id": 3}))
-    assert [m["id"] for m in protocol.handled] == [3]
-    assert len(errors) == 1 and isinstance(errors[0], json.JSONDecodeError)
+    pipe.data_received(frame({"id": 1, "boom": True}) + frame({"id": 2}))
+    assert [m["id"] for m in protocol.handled] == [2]
+    assert len(errors) == 1 and isinstance(errors[0], RuntimeError)
 
 
 async def test_a_pipe_read_by_the_loop_ends_cleanly_mid_message():

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aicockpit.stdio import take_body
+from aicockpit.framing import MessageReader
 
 
 class LspError(RuntimeError):
@@ -30,16 +30,15 @@ class _ServerPipes(asyncio.SubprocessProtocol):
     def __init__(self, on_message: Callable[[dict[str, Any], float], None], on_closed: Callable[[], None]):
         self._on_message = on_message
         self._on_closed = on_closed
-        self._buffer = bytearray()
         self.exited = asyncio.get_running_loop().create_future()
+        self._reader = MessageReader()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd != 1:
             return
         received = time.perf_counter()
-        self._buffer += data
-        while (body := take_body(self._buffer)) is not None:
-            self._on_message(json.loads(body), received)
+        for message in self._reader.feed(data):
+            self._on_message(message, received)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd == 1:
