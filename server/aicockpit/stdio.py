@@ -5,7 +5,7 @@ pygls reads stdin in a worker thread: three thread hand-offs per message
 write back to the loop. With a keystroke bringing a didChange, a cancel and a
 request, that is most of the server's own latency on a loaded 2-core machine.
 When stdin is a pipe (as editors launch language servers), the loop watches it
-and splits messages as the bytes arrive (framing.py), handing each to pygls's
+and splits messages as the bytes arrive (framing.py), handing each to the
 protocol in the same callback. Anything else (a file, a terminal) is read by a
 thread that hands the bytes to the same splitter: pygls's own reader took only
 ``Content-Length: N\r\n`` exactly and had no way back in step after bad input.
@@ -19,11 +19,9 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
-from pygls.protocol import JsonRPCProtocol
 from pygls.server import JsonRPCServer
 
 from aicockpit.framing import MessageReader
@@ -41,27 +39,19 @@ def is_pipe(stream: BinaryIO) -> bool:
 
 
 class MessagePipe(asyncio.Protocol):
-    """Splits the byte stream into LSP messages and hands each to ``protocol`` at once."""
+    """Splits the byte stream into LSP messages and hands each to ``receive`` at once."""
 
-    def __init__(
-        self,
-        protocol: JsonRPCProtocol,
-        report_error: Callable[[Exception, type], None],
-        closed: asyncio.Future,
-    ) -> None:
-        self._protocol = protocol
-        self._report_error = report_error
+    def __init__(self, receive: Callable[[Any], None], closed: asyncio.Future) -> None:
+        self._receive = receive
         self._closed = closed
         self._reader = MessageReader()
 
     def data_received(self, data: bytes) -> None:
         for message in self._reader.feed(data):
             try:
-                # Structured once, at the top: pygls's object_hook runs for every nested object.
-                self._protocol.handle_message(self._protocol.structure_message(message))
-            except Exception as err:
+                self._receive(message)
+            except Exception:  # the client's errors are answered inside: this is a server bug
                 log.exception("unable to handle a message")
-                self._report_error(err, JsonRpcException)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._closed.done():
@@ -91,7 +81,7 @@ def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> Non
     async def main() -> None:
         loop = asyncio.get_running_loop()
         closed = loop.create_future()
-        pipe = MessagePipe(server.protocol, server.report_server_error, closed)
+        pipe = MessagePipe(server.protocol.receive, closed)
         if is_pipe(stdin):
             await loop.connect_read_pipe(lambda: pipe, stdin)
         else:

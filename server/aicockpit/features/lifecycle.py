@@ -59,8 +59,15 @@ def setup(server, app) -> None:
         for problem in problems:
             show_error(server, f"aicockpit: invalid option ({problem}); using the default")
 
+    started = False  # a client that sends initialized twice must not start things twice
+
     @server.feature(types.INITIALIZED)
     async def initialized(params: types.InitializedParams) -> None:
+        nonlocal started
+        if started:
+            log.warning("initialized was sent again: ignored (the engine and the index start once)")
+            return
+        started = True
         await start_engine()
         for hook in app.startup_hooks:
             await hook()
