@@ -1,4 +1,4 @@
-"""Reads the client's messages from stdin on the event loop itself.
+"""Reads the client's messages from stdin on the event loop itself, and serves until the session ends.
 
 pygls reads stdin in a worker thread: three thread hand-offs per message
 (header, blank line, body), each a queue put, a thread wake-up and a self-pipe
@@ -7,8 +7,7 @@ request, that is most of the server's own latency on a loaded 2-core machine.
 When stdin is a pipe (as editors launch language servers), the loop watches it
 and splits messages as the bytes arrive (framing.py), handing each to the
 protocol in the same callback. Anything else (a file, a terminal) is read by a
-thread that hands the bytes to the same splitter: pygls's own reader took only
-``Content-Length: N\r\n`` exactly and had no way back in step after bad input.
+thread that hands the bytes to the same splitter.
 """
 
 from __future__ import annotations
@@ -16,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import stat
 import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from pygls.io_ import StdoutWriter
 from pygls.server import JsonRPCServer
 
 from aicockpit.framing import MessageReader
@@ -29,6 +28,7 @@ from aicockpit.framing import MessageReader
 log = logging.getLogger(__name__)
 
 READ_SIZE = 256 * 1024
+END_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def is_pipe(stream: BinaryIO) -> bool:
@@ -36,6 +36,44 @@ def is_pipe(stream: BinaryIO) -> bool:
         return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
     except (OSError, ValueError):
         return False
+
+
+class ProtocolWriter:
+    """Writes the server's messages to stdout; once the stream is gone, drops them quietly.
+
+    pygls reports a failed write by sending an error message to the client, over
+    the same dead stream: each failure reports itself again, seconds of recursion
+    with a traceback each time (after ``exit`` closed stdout, a single log line
+    set it off).
+    """
+
+    def __init__(self, stdout: BinaryIO, on_broken: Callable[[], None]) -> None:
+        self._stdout = stdout
+        self._on_broken = on_broken
+        self.closed = False
+        try:  # a non-blocking pipe would make an unbuffered write return None: lost bytes
+            os.set_blocking(stdout.fileno(), True)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            view = memoryview(data)
+            while view:  # an unbuffered write may be cut short by a signal
+                view = view[self._stdout.write(view) :]
+        except (OSError, ValueError) as err:
+            self.closed = True
+            log.warning("the client stopped reading (%s): ending the session", err)
+            self._on_broken()
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            self._stdout.close()
+        except OSError:
+            pass
 
 
 class MessagePipe(asyncio.Protocol):
@@ -73,26 +111,37 @@ def read_in_thread(stdin: BinaryIO, loop: asyncio.AbstractEventLoop, pipe: Messa
     threading.Thread(target=run, name="aicockpit-stdin", daemon=True).start()
 
 
-def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """Like ``server.start_io``, with the loop reading stdin when it is a pipe."""
-    server._stop_event = threading.Event()
-    server.protocol.set_writer(StdoutWriter(stdout))
+def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """Serve until ``exit``, the end of input or output, or SIGTERM/SIGINT/SIGHUP; return the exit code.
+
+    The loop is left as it is, with its tasks and worker threads still running:
+    the caller ends the process at once (ending.py). ``asyncio.run`` would cancel
+    every task and then wait for every worker thread, and an engine that is
+    loading holds one for ~20 s.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    closed = loop.create_future()
+
+    def end(*_: Any) -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    server.protocol.set_writer(ProtocolWriter(stdout, end))
+
+    for number in END_SIGNALS:  # editors stop a server that lingers with SIGTERM
+        loop.add_signal_handler(number, end)
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        closed = loop.create_future()
         pipe = MessagePipe(server.protocol.receive, closed)
         if is_pipe(stdin):
             await loop.connect_read_pipe(lambda: pipe, stdin)
         else:
             read_in_thread(stdin, loop, pipe)
-        await closed  # the end of input
+        await closed
 
     try:
-        asyncio.run(main())
-    except BrokenPipeError:
-        log.error("the client closed the connection: stopping")
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.shutdown()
+        loop.run_until_complete(main())
+    except SystemExit as exit_:  # pygls raises it for the exit notification: 0 after shutdown, else 1
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0 if server.protocol._shutdown else 1

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 
-from aicockpit.stdio import MessagePipe, is_pipe
+from aicockpit.stdio import MessagePipe, ProtocolWriter, is_pipe
 
 
 class FakeProtocol:
@@ -67,3 +67,15 @@ def test_a_regular_file_is_not_a_pipe(tmp_path):
     path.write_bytes(b"")
     with path.open("rb") as file:
         assert not is_pipe(file)
+
+
+def test_a_dead_output_stream_ends_the_session_once_and_drops_what_follows():
+    """pygls reports a failed write by writing again: seconds of recursive tracebacks."""
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)  # the client stopped reading
+    ended = []
+    with os.fdopen(write_fd, "wb", buffering=0) as stdout:
+        writer = ProtocolWriter(stdout, lambda: ended.append(True))
+        writer.write(b"x" * 10)
+        writer.write(b"y")
+    assert writer.closed and ended == [True]

@@ -1,7 +1,9 @@
-"""initialize / initialized / shutdown / exit: configuration and the engine's life.
+"""initialize / initialized / shutdown: configuration and the engine's life.
 
 The engine loads in the background after ``initialized``, reported with work-done
-progress; ``shutdown`` stops it and waits, so no engine process outlives the server.
+progress; ``shutdown`` stops it (at once: no grace period) and waits for it. ``exit``
+needs no handler here: pygls ends the session, then ``serve`` ends the process and
+kills whatever child process is left (ending.py).
 """
 
 from __future__ import annotations
@@ -86,7 +88,3 @@ def setup(server, app) -> None:
         for hook in app.shutdown_hooks:
             await hook()
         await app.router.stop()
-
-    @server.feature(types.EXIT)
-    def exit_(params: None) -> None:
-        app.router.kill_now()
