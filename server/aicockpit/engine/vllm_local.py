@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit.config import EngineConfig
-from aicockpit.engine.base import GenerationDelta, GenerationRequest
+from aicockpit.engine.base import BackendError, EngineUnavailable, GenerationDelta, GenerationRequest
 from aicockpit.engine.openai_remote import message_dicts
 from aicockpit.engine.processes import kill_trees
 from aicockpit.engine.tokenizer import ModelTokenizer
@@ -95,6 +95,11 @@ def stop_vllm(llm: Any, processes: Sequence[BaseProcess]) -> None:
     vLLM's own grace period held ``shutdown``, and the event loop, for ~3.5 s.
     """
     log.info("shutting down the vLLM engine")
+    if (handler := getattr(llm, "output_handler", None)) is not None:
+        from vllm.utils.async_utils import cancel_task_threadsafe
+
+        # First, so that it never reads the dead engine core: it would log a traceback.
+        cancel_task_threadsafe(handler)
     vllm_log = logging.getLogger("vllm")
     level = vllm_log.level
     vllm_log.setLevel(logging.ERROR)  # its force-kill warnings describe what was asked for
@@ -156,11 +161,24 @@ class VllmEngine:
             skip_special_tokens=True,
         )
         prompt_tokens = cached = generated = 0
+        llm = self._llm
+        if llm is None:
+            raise EngineUnavailable("the engine has stopped")
         # vLLM aborts the request when this generator is closed or cancelled,
         # which is how $/cancelRequest reaches the engine.
-        async for output in self._llm.generate(
-            self.render(request), params, request.request_id, priority=int(request.priority)
-        ):
+        prompt = self.render(request)
+        outputs = llm.generate(prompt, params, request.request_id, priority=int(request.priority))
+        while True:
+            try:
+                output = await anext(outputs)
+            except StopAsyncIteration:
+                return
+            except Exception as err:
+                if self._llm is not None:
+                    raise  # the engine failed on its own: a bug or a crash, with its traceback
+                # Stopped under this request (shutdown, a profile switch): vLLM marks the
+                # engine dead, and the request fails as any backend's would.
+                raise BackendError(f"the engine stopped ({type(err).__name__})", retryable=False) from None
             prompt_tokens = max(prompt_tokens, len(output.prompt_token_ids or ()))
             cached = max(cached, output.num_cached_tokens or 0)
             piece = output.outputs[0] if output.outputs else None
