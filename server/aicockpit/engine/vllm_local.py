@@ -105,6 +105,12 @@ def stop_vllm(llm: Any, processes: Sequence[BaseProcess]) -> None:
 
         # First, so that it never reads the dead engine core: it would log a traceback.
         cancel_task_threadsafe(handler)
+    if (processor := getattr(llm, "output_processor", None)) is not None:
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        # Requests in flight would wait for outputs that no handler reads any more: end
+        # them now, each answered as a failed request (VllmEngine.generate), not left hanging.
+        processor.propagate_error(EngineDeadError())
     vllm_log = logging.getLogger("vllm")
     level = vllm_log.level
     vllm_log.setLevel(logging.ERROR)  # its force-kill warnings describe what was asked for

@@ -220,6 +220,8 @@ def setup(server, app) -> None:
         except (AttributeError, TypeError, ValueError):
             return {"error": "params must be {textDocument: {uri}, position: {line, character}}"}
         cursor, outcome = app.completions.locate(uri, position)
+        if outcome == "unknown_document":
+            return {"error": f"not an open document: {uri}"}
         if cursor is None:
             return {"error": f"no completion here: {outcome.replace('_', ' ')}"}
         try:
