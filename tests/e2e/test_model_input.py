@@ -95,6 +95,14 @@ async def remote(recorder):
 call = request
 
 
+async def reconfigure(client, settings: dict) -> None:
+    """New settings, and the recorder profile ready again (a changed profile is built anew)."""
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
+    async with asyncio.timeout(60):  # requests are answered in order: the settings apply first
+        while (await call(client, "aicockpit/stats", None))["backends"]["recorder"]["state"] != "ready":
+            await asyncio.sleep(0.05)
+
+
 async def completion_body(client, recorder, uri: str) -> dict:
     before = len(recorder.seen)
     await client.text_document_inline_completion_async(
@@ -152,16 +160,11 @@ async def test_ghost_text_carries_the_cross_file_definition_in_the_repository_la
 
 async def test_the_suffix_field_mode_puts_the_context_in_the_prompt_field(remote, recorder):
     client, _, root = remote
-    client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings=options(recorder.url, fim_mode="suffix"))
-    )
+    await reconfigure(client, options(recorder.url, fim_mode="suffix"))
     try:
-        await asyncio.sleep(0.3)
         body = await completion_body(client, recorder, (root / "shop" / "cart.py").as_uri())
     finally:
-        client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings=options(recorder.url))
-        )
+        await reconfigure(client, options(recorder.url))
     prompt = body["prompt"]
     # The server wraps prompt and suffix in its own FIM template: path comments, no tokens of ours.
     assert "<|" not in prompt
