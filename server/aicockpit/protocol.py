@@ -92,7 +92,11 @@ class RobustProtocol(LanguageServerProtocol):
         # aicockpit converts positions as UTF-16, the LSP default; never negotiate another.
         if params.capabilities.general is not None:
             params.capabilities.general.position_encodings = None
-        return (yield from super().lsp_initialize(params))
+        result = yield from super().lsp_initialize(params)
+        # Features may take back what they registered, depending on what the client can do.
+        for adjust in getattr(self._server, "capability_adjusters", ()):
+            adjust(params.capabilities, result.capabilities)
+        return result
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     async def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
