@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 INVALID_REQUEST = -32600
 DOCUMENT_SYNC = {types.TEXT_DOCUMENT_DID_OPEN, types.TEXT_DOCUMENT_DID_CHANGE, types.TEXT_DOCUMENT_DID_CLOSE}
+# The workDoneToken of the workspace/executeCommand being run: a client that passes one
+# shows the command's progress itself (client-initiated progress), so none is created.
+COMMAND_WORK_DONE_TOKEN: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
+    "command_work_done_token", default=None
+)
 
 
 class RejectedRequest:
@@ -110,6 +115,7 @@ class RobustProtocol(LanguageServerProtocol):
             args, kwargs = _prepare_command_arguments(handler, params, self._converter)
         except Exception as err:
             raise JsonRpcInvalidParams(message=f"invalid arguments for {params.command}: {err}") from None
+        COMMAND_WORK_DONE_TOKEN.set(params.work_done_token)
         result = handler(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
 
