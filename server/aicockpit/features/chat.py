@@ -18,7 +18,7 @@ from aicockpit.chat.store import UnknownSession
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.engine.collect import generate_text
-from aicockpit.features.edit import RangeArg, decode_args, failed, file_name
+from aicockpit.features.edit import RangeArg, decode_args, failed, where
 from aicockpit.features.progress import WorkDone
 from aicockpit.generation import Priority
 from aicockpit.prompt.chat import chat_request, shell_messages, split_command
@@ -170,8 +170,8 @@ def setup(server, app) -> None:
         doc_start = Position(parsed.first, 0)
         doc_end = Position(parsed.last + 1, 0)
         selection = Selection(parsed.uri, doc_start, doc_end)
-        where = f"{file_name(parsed.uri)}, lines {parsed.first + 1}-{parsed.last + 1}"
-        async with WorkDone(server, "aicockpit: explaining", message=where):
+        lines = where(parsed.uri, parsed.first, parsed.last)
+        async with WorkDone(server, "aicockpit: explaining", message=lines):
             reply = await guarded(app.chat.send("Explain this code.", None, selection))
         text = reply.reply.strip() or "(no answer)"
         if len(text) > SHOW_MESSAGE_CHARS:

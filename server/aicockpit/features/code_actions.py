@@ -17,10 +17,10 @@ from aicockpit.features.edit import (
     apply,
     decode_args,
     failed,
-    file_name,
     lines_written,
     run_guarded,
     to_workspace_edit,
+    where,
 )
 from aicockpit.features.progress import WorkDone
 
@@ -118,8 +118,8 @@ def setup(server, app) -> None:
             "fix": "fixing the problem",
             "instruction": "applying the instruction",
         }.get(data.action, "editing")
-        where = f"{file_name(data.uri)}, lines {data.first + 1}-{data.last + 1}: asking the model"
-        async with WorkDone(server, f"aicockpit: {title}", message=where) as work:
+        message = f"{where(data.uri, data.first, data.last)}: asking the model"
+        async with WorkDone(server, f"aicockpit: {title}", message=message) as work:
             on_delta = lines_written(work)
             if data.action == "docstring":
                 return await run_guarded(app.edits.docstring(data.uri, data.first, data.version, on_delta))

@@ -168,11 +168,18 @@ def file_name(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
+def where(uri: str, first: int, last: int) -> str:
+    """``app.py, lines 7-14`` (0-based lines in, 1-based out), as the editor numbers them."""
+    lines = f"line {first + 1}" if first == last else f"lines {first + 1}-{last + 1}"
+    return f"{file_name(uri)}, {lines}"
+
+
 def setup(server, app) -> None:
     async def propose(args: EditArgs) -> EditProposal:
         first, last = whole_lines(args)
         title = f"aicockpit: editing {file_name(args.uri)}"
-        async with WorkDone(server, title, message=f"lines {first + 1}-{last + 1}: asking the model") as work:
+        lines = where(args.uri, first, last).split(", ", 1)[1]
+        async with WorkDone(server, title, message=f"{lines}: asking the model") as work:
             return await run_guarded(
                 app.edits.rewrite(
                     args.uri, first, last, args.instruction, args.version, on_delta=lines_written(work)
