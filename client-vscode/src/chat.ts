@@ -1,4 +1,4 @@
-// The chat view (a webview in the panel): streams replies from `aicockpit/chat` as
+// The chat view (a webview in its own activity bar container): streams replies from `aicockpit/chat` as
 // `$/progress` deltas, renders markdown, completes @mentions, and manages sessions
 // (list, rename, fork, delete). The server owns the sessions; this view shows them.
 import { randomUUID } from "node:crypto";
@@ -31,6 +31,7 @@ type FromView =
   | { type: "forkSession"; index?: number }
   | { type: "deleteSession" }
   | { type: "mentions"; text: string; cursor: number }
+  | { type: "copy"; code: string }
   | { type: "insert"; code: string }
   | { type: "apply"; code: string };
 
@@ -123,6 +124,9 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
           return await this.remove();
         case "mentions":
           return await this.mentions(message.text, message.cursor);
+        case "copy":
+          await vscode.env.clipboard.writeText(message.code);
+          return void vscode.window.setStatusBarMessage("aicockpit: code copied", 2000);
         case "insert":
           return await this.insert(message.code);
         case "apply":

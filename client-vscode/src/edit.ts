@@ -1,12 +1,57 @@
 // Ctrl+K: an instruction for the selection; the server's rewrite (aicockpit.previewEdit,
 // which applies nothing) is shown as a diff to accept or reject, and accepting applies
-// it as one undo step. Chat's "apply to file" goes through the same preview.
+// it as one undo step. Chat's "apply to file" and the AI code actions (Add docstring,
+// Fix with AI, Apply AI instruction) go through the same preview.
+import { randomUUID } from "node:crypto";
 import * as vscode from "vscode";
-import { ExecuteCommandRequest, type LanguageClient } from "vscode-languageclient/node";
+import {
+  CodeActionResolveRequest,
+  ExecuteCommandRequest,
+  type LanguageClient,
+  type Middleware,
+  WorkDoneProgress,
+} from "vscode-languageclient/node";
 import type * as lsp from "vscode-languageclient/node";
 import { PREVIEW_SCHEME, type VirtualDocuments } from "./preview";
-import type { ServerSupervisor } from "./server";
+import { SECTION, type ServerSupervisor } from "./server";
+import { clientSettings, type Settings } from "./settings";
 import { applyTextEdits } from "./textEdits";
+
+export const REVIEW_ACTION_COMMAND = "aicockpit.reviewCodeAction";
+
+function reviewEdits(): boolean {
+  return clientSettings(vscode.workspace.getConfiguration(SECTION) as unknown as Settings).reviewEdits;
+}
+
+/**
+ * Runs `work` under a cancellable notification (the one place an edit's progress shows):
+ * the request carries `workDoneToken`, the server reports on it in words, and Cancel
+ * cancels the request, which aborts the generation in the engine.
+ */
+async function withEditProgress<T>(
+  client: LanguageClient,
+  title: string,
+  work: (workDoneToken: string, token: vscode.CancellationToken) => Promise<T>,
+): Promise<T> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    async (progress, token) => {
+      const workDoneToken = `aicockpit-edit-${randomUUID()}`;
+      const listener = client.onProgress(WorkDoneProgress.type, workDoneToken, (value) => {
+        if (value.kind !== "end" && value.message) progress.report({ message: value.message });
+      });
+      try {
+        return await work(workDoneToken, token);
+      } finally {
+        listener.dispose();
+      }
+    },
+  );
+}
+
+function fileName(document: vscode.TextDocument): string {
+  return document.uri.path.split("/").pop() ?? document.uri.path;
+}
 
 export const PREVIEW_EDIT_COMMAND = "aicockpit.previewEdit";
 const PENDING_CONTEXT = "aicockpit.editPending";
@@ -56,11 +101,8 @@ export class EditPreviewer implements vscode.Disposable {
       instruction: instruction.trim(),
       version: document.version,
     };
-    // The server shows its own cancellable progress notification; the window spinner
-    // only says that something runs.
-    const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: "aicockpit: editing" },
-      () => this.request<PreviewResult>(client, PREVIEW_EDIT_COMMAND, argument),
+    const result = await withEditProgress(client, `aicockpit: editing ${fileName(document)}`, (workDoneToken, token) =>
+      this.request<PreviewResult>(client, PREVIEW_EDIT_COMMAND, argument, workDoneToken, token),
     );
     if (result === undefined) return;
     const edit = await client.protocol2CodeConverter.asWorkspaceEdit(result.edit);
@@ -68,14 +110,79 @@ export class EditPreviewer implements vscode.Disposable {
   }
 
   /** Sends workspace/executeCommand; errors (a stale document, no model) are shown, not thrown. */
-  private async request<T>(client: LanguageClient, command: string, argument: unknown): Promise<T | undefined> {
+  private async request<T>(
+    client: LanguageClient,
+    command: string,
+    argument: unknown,
+    workDoneToken: string,
+    token: vscode.CancellationToken,
+  ): Promise<T | undefined> {
     try {
-      return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] })) as T;
+      return (await client.sendRequest(
+        ExecuteCommandRequest.type,
+        { command, arguments: [argument], workDoneToken },
+        token,
+      )) as T;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (!/cancel/i.test(message)) void vscode.window.showErrorMessage(`aicockpit: ${message}`);
+      if (!token.isCancellationRequested && !/cancel/i.test(message)) {
+        void vscode.window.showErrorMessage(`aicockpit: ${message}`);
+      }
       return undefined;
     }
+  }
+
+  /**
+   * Makes the server's AI code actions reviewable: VS Code would apply a resolved
+   * action's edit at once, so the action carries a command instead, which resolves it
+   * under a cancellable notification and shows the diff (aicockpit.client.reviewEdits).
+   */
+  codeActionMiddleware(): Middleware {
+    return {
+      provideCodeActions: async (document, range, context, token, next) => {
+        const actions = await next(document, range, context, token);
+        if (!actions || !reviewEdits()) return actions;
+        for (const action of actions) {
+          // Only the actions the server edits in codeAction/resolve (Explain is a command).
+          if (action instanceof vscode.CodeAction && !action.edit && !action.command) {
+            action.command = {
+              title: action.title,
+              command: REVIEW_ACTION_COMMAND,
+              arguments: [document.uri.toString(), action],
+            };
+          }
+        }
+        return actions;
+      },
+      resolveCodeAction: (item, token, next) =>
+        // Resolved by the review command, after VS Code has looked for an edit to apply.
+        item.command?.command === REVIEW_ACTION_COMMAND ? item : next(item, token),
+    };
+  }
+
+  /** The command behind a reviewable code action: resolve it, then show the diff. */
+  async reviewCodeAction(uri: unknown, action: unknown): Promise<void> {
+    const client = this.server.client;
+    if (!client || typeof uri !== "string" || !(action instanceof vscode.CodeAction)) return;
+    const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+    if (!document) return;
+    const title = `aicockpit: ${action.title.replace(/ with AI\b/, "")} in ${fileName(document)}`;
+    const resolved = await withEditProgress(client, title, async (_workDoneToken, token) => {
+      try {
+        const params = await client.code2ProtocolConverter.asCodeAction(action, token);
+        params.command = undefined; // the review command itself, which holds this action
+        return await client.sendRequest(CodeActionResolveRequest.type, params, token);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (!token.isCancellationRequested) void vscode.window.showErrorMessage(`aicockpit: ${message}`);
+        return undefined;
+      }
+    });
+    if (!resolved?.edit) return;
+    const data = resolved.data as { version?: unknown } | undefined;
+    const version = typeof data?.version === "number" ? data.version : document.version;
+    const edit = await client.protocol2CodeConverter.asWorkspaceEdit(resolved.edit);
+    await this.propose(document, edit, `aicockpit: ${action.title}`, version);
   }
 
   /**

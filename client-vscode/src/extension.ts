@@ -4,7 +4,7 @@
 import * as vscode from "vscode";
 import { ExecuteCommandRequest } from "vscode-languageclient/node";
 import { ChatView, CHAT_VIEW } from "./chat";
-import { EditPreviewer } from "./edit";
+import { EditPreviewer, REVIEW_ACTION_COMMAND } from "./edit";
 import { PREVIEW_SCHEME, VirtualDocuments } from "./preview";
 import { SECTION, ServerSupervisor } from "./server";
 import { StatusBar } from "./status";
@@ -20,6 +20,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   const documents = new VirtualDocuments();
   const status = new StatusBar(server);
   const previewer = new EditPreviewer(server, documents);
+  server.middleware = previewer.codeActionMiddleware();
   const chat = new ChatView(context.extensionUri, server, previewer);
   context.subscriptions.push(
     server,
@@ -42,6 +43,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   command("aicockpit.editSelection", () => previewer.editSelection());
   command("aicockpit.acceptEditPreview", () => previewer.accept());
   command("aicockpit.rejectEditPreview", () => previewer.reject());
+  command(REVIEW_ACTION_COMMAND, (uri, action) => previewer.reviewCodeAction(uri, action));
   command("aicockpit.openChat", () => vscode.commands.executeCommand(`${CHAT_VIEW}.focus`));
   command("aicockpit.newChat", () => chat.newSession());
 

@@ -8,6 +8,18 @@ export interface Failure {
   message: string;
 }
 
+/** The server command does not exist: what was looked for, and which setting to change. */
+export function notFoundMessage(launch: { command: string; source: string; setting: string }): string {
+  const what =
+    launch.source === "the PATH"
+      ? "`aicockpit` was not found on the PATH (nor in the workspace's .venv)"
+      : `the server command \`${launch.command}\` (from ${launch.source}) was not found or is not executable`;
+  const fix = launch.setting.endsWith(".pythonPath")
+    ? `Set ${launch.setting} to a Python that has aicockpit installed.`
+    : `Set ${launch.setting} to the aicockpit of your environment, e.g. ["/path/to/.venv/bin/aicockpit", "serve"].`;
+  return `aicockpit cannot start: ${what}. ${fix}`;
+}
+
 export function classifyFailure(launchText: string, stderrTail: string[], spawnError?: NodeJS.ErrnoException): Failure {
   if (spawnError && (spawnError.code === "ENOENT" || spawnError.code === "EACCES")) {
     return {

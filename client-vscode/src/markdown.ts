@@ -1,5 +1,5 @@
 // Markdown for the chat view, rendered in the extension (never raw HTML from the model):
-// code blocks get "insert at cursor" and "apply to file" buttons.
+// code blocks get "copy", "insert at cursor" and "apply to file" buttons.
 import MarkdownIt from "markdown-it";
 
 const md = new MarkdownIt({ html: false, linkify: true, breaks: false });
@@ -13,6 +13,7 @@ md.renderer.rules.fence = (tokens, index) => {
     `<div class="code-block">` +
     `<div class="code-actions">` +
     `<span class="code-language">${md.utils.escapeHtml(language)}</span>` +
+    `<button class="code-action" data-action="copy" title="Copy the code to the clipboard">Copy</button>` +
     `<button class="code-action" data-action="insert" title="Insert at the cursor">Insert at cursor</button>` +
     `<button class="code-action" data-action="apply" title="Show as a diff against the file, then apply">Apply to file</button>` +
     `</div>` +

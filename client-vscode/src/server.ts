@@ -1,19 +1,32 @@
 // Starts `aicockpit serve`, keeps it running (restart with backoff after a crash) and
 // says why it failed. One LanguageClient per server process.
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as readline from "node:readline";
 import * as vscode from "vscode";
 import {
+  type ClientCapabilities,
   CloseAction,
   DidChangeConfigurationNotification,
   ErrorAction,
+  type FeatureState,
   LanguageClient,
   type LanguageClientOptions,
+  type Middleware,
+  RevealOutputChannelOn,
   type ServerOptions,
   State,
+  type StaticFeature,
 } from "vscode-languageclient/node";
-import { classifyFailure, LineTail, RestartBudget, backoffMs } from "./failure";
-import { clientSettings, resolveLaunch, serverSettings, type ServerLaunch, type Settings } from "./settings";
+import { classifyFailure, LineTail, RestartBudget, backoffMs, notFoundMessage } from "./failure";
+import {
+  clientSettings,
+  findExecutable,
+  resolveLaunch,
+  serverSettings,
+  type ServerLaunch,
+  type Settings,
+} from "./settings";
 import type { ClientPhase } from "./statusText";
 
 export const SECTION = "aicockpit";
@@ -33,12 +46,49 @@ function stderrPipe(tail: LineTail) {
   };
 }
 
+/**
+ * Tells the server that this client shows the engine's state (the status bar, from
+ * aicockpit/stats) and the progress of what it asks (on the workDoneToken it passes):
+ * the server then makes no progress indicator and sends no engine message of its own,
+ * which would be a second status item with a different clock, or a second toast.
+ */
+class OwnStatusFeature implements StaticFeature {
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
+    capabilities.experimental = { ...experimental, aicockpit: { ownStatus: true } };
+  }
+  initialize(): void {}
+  getState(): FeatureState {
+    return { kind: "static" };
+  }
+  clear(): void {}
+}
+
+/** Opens the Settings editor at one setting, on the tab (User or Workspace) that sets it. */
+export async function openSetting(id: string): Promise<void> {
+  const inspected = vscode.workspace.getConfiguration().inspect(id);
+  const inWorkspace = inspected?.workspaceValue !== undefined || inspected?.workspaceFolderValue !== undefined;
+  if (inWorkspace) {
+    try {
+      await vscode.commands.executeCommand("workbench.action.openWorkspaceSettings", { query: id });
+      return;
+    } catch {
+      // an older VS Code without options for this command: the User tab below
+    }
+  }
+  await vscode.commands.executeCommand("workbench.action.openSettings", id);
+}
+
 export class ServerSupervisor implements vscode.Disposable {
   readonly output: vscode.LogOutputChannel;
   private readonly tail = new LineTail(80);
   private budget: RestartBudget;
   private current: LanguageClient | undefined;
+  /** The client whose start() has not settled: its failure is handled there, once. */
+  private starting: LanguageClient | undefined;
   private launched: ServerLaunch | undefined;
+  /** Hooks other parts of the extension add to the client (reviewable code actions). */
+  middleware: Middleware = {};
   private readonly failed = new WeakSet<LanguageClient>();
   private readonly phaseEmitter = new vscode.EventEmitter<ClientPhase>();
   readonly onPhase = this.phaseEmitter.event;
@@ -79,18 +129,47 @@ export class ServerSupervisor implements vscode.Disposable {
     });
   }
 
-  private build(): LanguageClient {
-    const settings = clientSettings(allSettings());
-    const launch = (this.launched = this.launchCommand());
-    const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  private serverEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, ...clientSettings(allSettings()).serverEnv };
+  }
+
+  private cwd(): string | undefined {
+    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  }
+
+  /** Whether `launch.command` exists and can run, looked up the way spawn() will. */
+  private executableFound(launch: ServerLaunch): boolean {
+    const env = this.serverEnv();
+    const cwd = this.cwd() ?? process.cwd();
+    return (
+      findExecutable(launch.command, {
+        path: env.PATH ?? env.Path ?? "",
+        platform: process.platform,
+        isExecutable: (file) => {
+          try {
+            const full = path.resolve(cwd, file);
+            fs.accessSync(full, fs.constants.X_OK);
+            return fs.statSync(full).isFile();
+          } catch {
+            return false;
+          }
+        },
+      }) !== undefined
+    );
+  }
+
+  private build(launch: ServerLaunch): LanguageClient {
     const serverOptions: ServerOptions = {
       command: launch.command,
       args: launch.args,
-      options: { cwd, env: { ...process.env, ...settings.serverEnv } },
+      options: { cwd: this.cwd(), env: this.serverEnv() },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       outputChannel: this.output,
+      // Problems are explained in one notification each (onFailure, the status bar); the
+      // log never pops up by itself.
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
       stdioOptions: { stdout: stderrPipe(this.tail), stderr: stderrPipe(this.tail) },
       initializationOptions: serverSettings(allSettings()),
       initializationFailedHandler: (error) => {
@@ -100,12 +179,14 @@ export class ServerSupervisor implements vscode.Disposable {
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue, handled: true }),
         closed: () => {
-          // Let the process's last stderr lines arrive before explaining the failure.
-          setTimeout(() => this.onFailure(client), 200);
+          // A failed start is explained where start() fails; otherwise let the process's
+          // last stderr lines arrive before explaining the failure.
+          if (client !== this.starting) setTimeout(() => this.onFailure(client), 200);
           return { action: CloseAction.DoNotRestart, handled: true };
         },
       },
       middleware: {
+        ...this.middleware,
         // Ghost text can be switched off from the client at once (the server is told too).
         provideInlineCompletionItems: (document, position, context, token, next) =>
           vscode.workspace.getConfiguration(SECTION).get<boolean>("completion.enabled", true)
@@ -127,6 +208,7 @@ export class ServerSupervisor implements vscode.Disposable {
       },
     };
     const client = new LanguageClient("aicockpit", "aicockpit", serverOptions, clientOptions);
+    client.registerFeature(new OwnStatusFeature());
     return client;
   }
 
@@ -158,11 +240,21 @@ export class ServerSupervisor implements vscode.Disposable {
     return this.launched ? [this.launched.command, ...this.launched.args].join(" ") : "aicockpit serve";
   }
 
+  /** The command does not exist: one message naming it and the setting, no restarts. */
+  private reportNotFound(launch: ServerLaunch): void {
+    const message = notFoundMessage(launch);
+    this.output.error(message);
+    this.setPhase("failed", message);
+    void vscode.window.showErrorMessage(message, "Open Setting").then((choice) => {
+      if (choice === "Open Setting") void openSetting(launch.setting);
+    });
+  }
+
   private async reportFailure(message: string): Promise<void> {
     const choice = await vscode.window.showErrorMessage(message, "Open Logs", "Restart", "Settings");
     if (choice === "Open Logs") this.output.show(true);
     else if (choice === "Restart") await this.restart();
-    else if (choice === "Settings") await vscode.commands.executeCommand("workbench.action.openSettings", "aicockpit.client");
+    else if (choice === "Settings") await openSetting("aicockpit.client");
   }
 
   async start(): Promise<void> {
@@ -175,7 +267,13 @@ export class ServerSupervisor implements vscode.Disposable {
     this.tail.clear();
     const previous = this.current;
     if (previous && previous.state === State.Stopped) previous.dispose().catch(() => undefined);
-    const client = (this.current = this.build());
+    const launch = (this.launched = this.launchCommand());
+    if (!this.executableFound(launch)) {
+      this.current = undefined;
+      this.reportNotFound(launch);
+      return;
+    }
+    const client = (this.current = this.starting = this.build(launch));
     this.setPhase("starting");
     client.onDidChangeState((event) => {
       if (client === this.current && event.newState === State.Running) {
@@ -185,9 +283,11 @@ export class ServerSupervisor implements vscode.Disposable {
     });
     try {
       await client.start();
+      if (this.starting === client) this.starting = undefined;
     } catch (error) {
       this.output.error(`starting the server: ${String(error)}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
+      if (this.starting === client) this.starting = undefined;
       this.onFailure(client, error as NodeJS.ErrnoException);
     }
   }

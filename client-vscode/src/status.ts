@@ -1,10 +1,11 @@
 // The status bar item: engine state, last latency and prefix-cache hit ratio, from
 // `aicockpit/stats` polled while the server runs. Clicking it opens the action menu.
 import * as vscode from "vscode";
+import type { LanguageClient } from "vscode-languageclient/node";
 import type { ServerSupervisor } from "./server";
-import { SECTION } from "./server";
-import { clientSettings, type Settings } from "./settings";
-import { statusView, type Stats } from "./statusText";
+import { openSetting, SECTION } from "./server";
+import { clientSettings, COMMAND_SETTING, type Settings } from "./settings";
+import { engineFailureView, statusView, type EngineStats, type Stats } from "./statusText";
 
 export const STATS_REQUEST = "aicockpit/stats";
 
@@ -12,6 +13,8 @@ export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private timer: NodeJS.Timeout | undefined;
   private loadingSince: number | undefined;
+  /** The engine failure already shown, per server process: one notification each. */
+  private reported: { client: LanguageClient; error: string } | undefined;
   stats: Stats | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -57,8 +60,28 @@ export class StatusBar implements vscode.Disposable {
     const state = this.stats?.engine?.state;
     if (state === "loading") this.loadingSince ??= Date.now();
     else this.loadingSince = undefined;
+    const engine = this.stats?.engine;
+    if (state === "failed" && engine?.error) this.reportEngineFailure(client, engine);
     this.render();
     return this.stats;
+  }
+
+  /** The server sends this client no message about its engine (ownStatus): say it here, once. */
+  private reportEngineFailure(client: LanguageClient, engine: EngineStats): void {
+    const error = engine.error ?? "";
+    if (this.reported?.client === client && this.reported.error === error) return;
+    this.reported = { client, error };
+    const settings = clientSettings(vscode.workspace.getConfiguration(SECTION) as unknown as Settings);
+    const flag = engine.fix?.flag ?? "";
+    const flagSetting = settings.serverArgs.includes(flag) ? "aicockpit.client.serverArgs" : COMMAND_SETTING;
+    const view = engineFailureView(engine, flagSetting);
+    this.server.output.error(view.message);
+    const actions = view.setting ? ["Open Setting", "Show Logs"] : ["Show Logs", "Restart"];
+    void vscode.window.showErrorMessage(view.message, ...actions).then((choice) => {
+      if (choice === "Open Setting" && view.setting) void openSetting(view.setting);
+      else if (choice === "Show Logs") this.server.output.show(true);
+      else if (choice === "Restart") void this.server.restart();
+    });
   }
 
   render(): void {

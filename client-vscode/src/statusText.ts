@@ -4,6 +4,10 @@ export interface EngineStats {
   state?: string;
   model?: string;
   error?: string | null;
+  /** Where the user fixes a failure: a server setting ("engine.model") or the flag that overrides it. */
+  fix?: { setting?: string; flag?: string };
+  /** Seconds in the current state, by the server's clock. */
+  state_seconds?: number;
 }
 
 export interface RoleStats {
@@ -69,14 +73,23 @@ export function statusView(
   const model = engine.model ?? "";
   const off = ghostText ? "" : " (ghost text off)";
   switch (engine.state) {
-    case "loading":
+    case "loading": {
+      const seconds = engine.state_seconds ?? loadingSeconds;
       return {
-        text: `$(sync~spin) aicockpit: loading ${loadingSeconds > 0 ? `${Math.round(loadingSeconds)} s` : ""}`.trimEnd(),
+        text: `$(sync~spin) aicockpit: loading model ${seconds > 0 ? `${Math.round(seconds)} s` : ""}`.trimEnd(),
         tooltip: `Loading ${model}`,
         error: false,
       };
-    case "failed":
-      return { text: "$(error) aicockpit: engine error", tooltip: engine.error ?? "The engine failed to start.", error: true };
+    }
+    case "failed": {
+      // A profile's backend entry carries no fix; the embedded engine's (same error) does.
+      const fix = engine.fix ?? (engine.error === stats.engine?.error ? stats.engine?.fix : undefined);
+      return {
+        text: `$(error) aicockpit: ${fix?.setting || fix?.flag ? "model not loaded" : "engine error"}`,
+        tooltip: engine.error ?? "The engine failed to start.",
+        error: true,
+      };
+    }
     case "ready": {
       const latency = lastLatencyMs(stats);
       const parts = [`$(${ghostText ? "sparkle" : "circle-slash"}) aicockpit ready${off}`];
@@ -112,4 +125,34 @@ export function statsLines(stats: Stats): string[] {
   if (answered) lines.push(`Answered p50/p95: ${Math.round(answered.p50 ?? 0)} / ${Math.round(answered.p95 ?? 0)} ms`);
   if (engine?.error) lines.push(`Error: ${engine.error}`);
   return lines;
+}
+
+export interface EngineFailureView {
+  message: string;
+  /** The VS Code setting that fixes it, when known. */
+  setting?: string;
+}
+
+/**
+ * The notification for a failed engine: the server's sentence, with its config names
+ * spelled as VS Code settings. `flagSetting` is the client setting that holds the
+ * overriding flag (serverArgs or serverCommand).
+ */
+export function engineFailureView(engine: EngineStats, flagSetting: string): EngineFailureView {
+  const error = (engine.error ?? "").trim() || "unknown error";
+  const setting = engine.fix?.setting;
+  if (setting) {
+    const vscodeSetting = `aicockpit.${setting}`;
+    const named = error.includes(setting);
+    const text = named ? error.split(setting).join(vscodeSetting) : `${error}; change ${vscodeSetting}`;
+    return { message: `aicockpit cannot load the model: ${text}.`, setting: vscodeSetting };
+  }
+  const flag = engine.fix?.flag;
+  if (flag) {
+    return {
+      message: `aicockpit cannot load the model: ${error} (the model is given by the ${flag} flag in ${flagSetting}).`,
+      setting: flagSetting,
+    };
+  }
+  return { message: `aicockpit: the engine failed to start: ${error}` };
 }

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
-import { assertExcludes, assertMatch } from "./match";
-import { clientSettings, resolveLaunch, serverSettings, CLIENT_DEFAULTS } from "../src/settings";
+import { assertExcludes, assertIncludes, assertMatch } from "./match";
+import { clientSettings, findExecutable, resolveLaunch, serverSettings, CLIENT_DEFAULTS } from "../src/settings";
+import { notFoundMessage } from "../src/failure";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -53,6 +54,36 @@ describe("resolveLaunch", () => {
       command: "aicockpit",
       args: ["serve"],
     });
+  });
+});
+
+describe("findExecutable", () => {
+  const files = new Set(["/usr/bin/python3", "/ws/.venv/bin/aicockpit"]);
+  const hints = { path: "/usr/local/bin::/usr/bin", isExecutable: (f: string) => files.has(f), platform: "linux" as const };
+
+  it("looks a bare name up on the PATH, like spawn()", () => {
+    assert.equal(findExecutable("python3", hints), "/usr/bin/python3");
+    assert.equal(findExecutable("aicockpit", hints), undefined);
+  });
+  it("takes a path as it is", () => {
+    assert.equal(findExecutable("/ws/.venv/bin/aicockpit", hints), "/ws/.venv/bin/aicockpit");
+    assert.equal(findExecutable("/opt/nowhere/aicockpit", hints), undefined);
+    assert.equal(findExecutable("  ", hints), undefined);
+  });
+  it("tries Windows' executable extensions", () => {
+    const win = { path: "C:\\py", isExecutable: (f: string) => f === "C:\\py\\aicockpit.exe", platform: "win32" as const };
+    assert.equal(findExecutable("aicockpit", win), "C:\\py\\aicockpit.exe");
+  });
+});
+
+describe("notFoundMessage", () => {
+  it("names the command and the setting to change", () => {
+    const launch = { command: "/opt/x/aicockpit", source: "aicockpit.client.serverCommand", setting: "aicockpit.client.serverCommand" };
+    assertMatch(notFoundMessage(launch), /`\/opt\/x\/aicockpit` \(from aicockpit.client.serverCommand\) was not found.*Set aicockpit.client.serverCommand to/);
+    const python = { command: "/py", source: "aicockpit.client.pythonPath", setting: "aicockpit.client.pythonPath" };
+    assertIncludes(notFoundMessage(python), "Set aicockpit.client.pythonPath to a Python that has aicockpit installed.");
+    const path = { command: "aicockpit", source: "the PATH", setting: "aicockpit.client.serverCommand" };
+    assertIncludes(notFoundMessage(path), "`aicockpit` was not found on the PATH");
   });
 });
 

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import { assertExcludes, assertIncludes, assertMatch } from "./match";
 import { mentionAt, renderMarkdown } from "../src/markdown";
-import { statusView, statsLines } from "../src/statusText";
+import { engineFailureView, statusView, statsLines } from "../src/statusText";
 import { applyTextEdits } from "../src/textEdits";
 
 const range = (sl: number, sc: number, el: number, ec: number) => ({
@@ -30,6 +30,7 @@ describe("markdown", () => {
   it("escapes HTML and adds code actions to code blocks", () => {
     const html = renderMarkdown("hi <script>x</script>\n\n```python\nprint('<b>')\n```\n");
     assertExcludes(html, "<script>");
+    assertIncludes(html, 'data-action="copy"');
     assertIncludes(html, 'data-action="insert"');
     assertIncludes(html, 'data-action="apply"');
     assertIncludes(html, "print('&lt;b&gt;')");
@@ -51,7 +52,9 @@ describe("status", () => {
     assertIncludes(statusView("running", ready, false).text, "ghost text off");
   });
   it("shows loading, errors and a stopped server", () => {
-    assertIncludes(statusView("running", { engine: { state: "loading" } }, true, 12).text, "loading 12 s");
+    assertIncludes(statusView("running", { engine: { state: "loading" } }, true, 12).text, "loading model 12 s");
+    // The server's clock wins over the client's, so every display says the same.
+    assertIncludes(statusView("running", { engine: { state: "loading", state_seconds: 30.4 } }, true, 12).text, "loading model 30 s");
     assertMatch(statusView("running", { engine: { state: "failed", error: "oom" } }, true), { error: true, tooltip: "oom" });
     assert.equal(statusView("failed", undefined, true, 0, "no python").tooltip, "no python");
     assertIncludes(statusView("starting", undefined, true).text, "starting");
@@ -62,7 +65,7 @@ describe("status", () => {
       roles: { completion: { profile: "remote" }, chat: { profile: "default", switching_to: "big" } },
       backends: { default: { state: "stopped" }, remote: { state: "loading", model: "qwen-7b" } },
     };
-    assertIncludes(statusView("running", remote, true, 3).text, "loading 3 s");
+    assertIncludes(statusView("running", remote, true, 3).text, "loading model 3 s");
     assertIncludes(statsLines(remote), "Role chat: default (switching to big)");
     assertIncludes(statsLines(remote), "Engine: loading (qwen-7b)");
   });
@@ -73,5 +76,43 @@ describe("status", () => {
   it("shows only a completion's latency", () => {
     const chat = { ...ready, last_request: { kind: "chat", timings_ms: { answered: 900 } } };
     assert.equal(statusView("running", chat, true).text, "$(sparkle) aicockpit ready · cache 82%");
+  });
+});
+
+describe("engine failure", () => {
+  it("spells the server's setting as the VS Code setting to open", () => {
+    const missing = { state: "failed", error: "model folder /x does not exist", fix: { setting: "engine.model" } };
+    assert.deepEqual(engineFailureView(missing, "aicockpit.client.serverArgs"), {
+      message: "aicockpit cannot load the model: model folder /x does not exist; change aicockpit.engine.model.",
+      setting: "aicockpit.engine.model",
+    });
+    const offline = {
+      error: "cannot download Org/Name: no network (offline); set engine.model to a local folder",
+      fix: { setting: "engine.model" },
+    };
+    assert.equal(
+      engineFailureView(offline, "x").message,
+      "aicockpit cannot load the model: cannot download Org/Name: no network (offline); set aicockpit.engine.model to a local folder.",
+    );
+    assertMatch(statusView("running", { engine: missing }, true), { text: "$(error) aicockpit: model not loaded", error: true });
+    // The completion role's backend entry has the error but not the fix.
+    const routed = {
+      engine: missing,
+      roles: { completion: { profile: "default" } },
+      backends: { default: { state: "failed", error: missing.error } },
+    };
+    assertIncludes(statusView("running", routed, true).text, "model not loaded");
+  });
+  it("points at the client setting that holds an overriding flag", () => {
+    const flag = { error: "model folder /x does not exist", fix: { flag: "--model" } };
+    assertMatch(engineFailureView(flag, "aicockpit.client.serverArgs"), {
+      message: /given by the --model flag in aicockpit.client.serverArgs/,
+      setting: "aicockpit.client.serverArgs",
+    });
+  });
+  it("has no setting to open for other failures", () => {
+    assert.deepEqual(engineFailureView({ error: "RuntimeError: oom" }, "x"), {
+      message: "aicockpit: the engine failed to start: RuntimeError: oom",
+    });
   });
 });

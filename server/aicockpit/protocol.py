@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_SYNC = {types.TEXT_DOCUMENT_DID_OPEN, types.TEXT_DOCUMENT_DID_CHANGE, types.TEXT_DOCUMENT_DID_CLOSE}
 MAX_PROBLEMS = 3  # of a params conversion error, named in the warning and the error response
+# The workDoneToken of the workspace/executeCommand being run: a client that passes one
+# shows the command's progress itself (client-initiated progress), so none is created.
+COMMAND_WORK_DONE_TOKEN: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
+    "command_work_done_token", default=None
+)
 
 
 def conversion_problems(err: Exception) -> str:
@@ -161,7 +166,11 @@ class RobustProtocol(LanguageServerProtocol):
         # aicockpit converts positions as UTF-16, the LSP default; never negotiate another.
         if params.capabilities.general is not None:
             params.capabilities.general.position_encodings = None
-        return (yield from super().lsp_initialize(params))
+        result = yield from super().lsp_initialize(params)
+        # Features may take back what they registered, depending on what the client can do.
+        for adjust in getattr(self._server, "capability_adjusters", ()):
+            adjust(params.capabilities, result.capabilities)
+        return result
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     async def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
@@ -175,6 +184,7 @@ class RobustProtocol(LanguageServerProtocol):
             args, kwargs = _prepare_command_arguments(handler, params, self._converter)
         except Exception as err:
             raise JsonRpcInvalidParams(message=f"invalid arguments for {params.command}: {err}") from None
+        COMMAND_WORK_DONE_TOKEN.set(params.work_done_token)
         result = handler(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
 

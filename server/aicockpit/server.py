@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from aicockpit import __version__
@@ -141,6 +142,11 @@ class AicockpitServer(LanguageServer):
     def __init__(self, app: App) -> None:
         super().__init__("aicockpit", __version__, protocol_cls=RobustProtocol)
         self.app = app
+        # Called at initialize with (client capabilities, server capabilities) once pygls
+        # has built the latter: a feature can withdraw what this client should not use.
+        self.capability_adjusters: list[
+            Callable[[types.ClientCapabilities, types.ServerCapabilities], None]
+        ] = []
 
 
 def build_server(overrides: dict[str, Any] | None = None, host: EngineHost | None = None) -> AicockpitServer:

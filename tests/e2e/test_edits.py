@@ -227,3 +227,29 @@ async def test_edit_progress_can_be_cancelled_and_aborts_generation(editor, read
         assert editor.applied == []
     finally:
         ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=INIT_OPTIONS))
+
+
+async def test_an_edit_reports_progress_in_words_on_the_clients_own_token(editor, ready):
+    # Client-initiated progress (the VS Code extension's cancellable notification):
+    # the server reports on the request's workDoneToken and creates none of its own.
+    token = "client-edit-1"
+    ready.progress_reports[token] = []  # pytest-lsp records only tokens it knows
+    known = set(ready.progress_reports)
+    result = plain(
+        await ready.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="aicockpit.previewEdit",
+                arguments=[edit_args(editor, TOTAL, TOTAL + 2, "rename result to subtotal")],
+                work_done_token=token,
+            )
+        )
+    )
+    assert result["edit"]
+    assert set(ready.progress_reports) == known
+    reports = ready.progress_reports[token]
+    begin, end = reports[0], reports[-1]
+    assert begin.kind == "begin" and begin.cancellable is True
+    assert begin.title == f"aicockpit: editing {editor.uri.rsplit('/', 1)[-1]}"
+    assert begin.message == f"lines {TOTAL + 1}-{TOTAL + 3}: asking the model"
+    assert all(r.message.endswith(("line written", "lines written")) for r in reports[1:-1]), reports
+    assert end.kind == "end" and end.message == "done"

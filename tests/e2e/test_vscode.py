@@ -1,5 +1,7 @@
 """The VS Code extension end to end: code-server with the packaged .vsix, the real
-`aicockpit serve` on the tiny model, driven by headless Chromium.
+`aicockpit serve` on the tiny model, driven by headless Chromium, with VS Code's
+default editor settings (what a new user has: quick suggestions, auto-closing pairs,
+auto-forwarded ports).
 
 One VS Code session for the module (starting it and the engine is the slow part);
 the tests run in file order and each leaves the editor as the next one expects.
@@ -19,6 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.e2e.vscode import Browser, CodeServer, wait_until
+from tests.support import serve_command
 
 ENGINE_READY_S = 300
 APP = "app.py"
@@ -66,46 +69,67 @@ def ghost_text(vscode) -> str:
     return "".join(e.text for e in vscode.find(".ghost-text-decoration, .ghost-text"))
 
 
-def test_status_bar_shows_the_engine_ready(vscode):
-    status = wait_until(
-        "the status bar to say ready",
-        lambda: (
-            (text := vscode.status_text())
-            and ("ready" in text or "failed" in text or "error" in text)
-            and text
-        ),
-        timeout=ENGINE_READY_S,
-    )
+def test_status_bar_shows_the_engine_loading_once_then_ready(vscode):
+    loading: list[list[str]] = []  # the status bar items that speak of loading, at each look
+
+    def ready():
+        items = vscode.status_items()
+        if about_loading := [i for i in items if "loading" in i.lower()]:
+            loading.append(about_loading)
+        text = vscode.status_text()
+        return ("ready" in text or "failed" in text or "error" in text) and text
+
+    status = wait_until("the status bar to say ready", ready, timeout=ENGINE_READY_S)
     vscode.screenshot("status-ready")
     assert "aicockpit ready" in status, status
     assert "cache" in status
+    # One indicator while the model loads: the extension's item, counting the server's seconds
+    # (the server's own progress would be a second item with another clock).
+    assert loading, "the loading state was never shown"
+    assert all(len(seen) == 1 for seen in loading), loading
+    assert all(seen[0].strip().startswith("aicockpit: loading model") for seen in loading), loading
 
 
-def test_typing_shows_ghost_text_and_tab_accepts_it(vscode):
+def test_typing_shows_ghost_text_only_and_tab_accepts_it(vscode):
     vscode.open_file(APP)
     vscode.chord(Keys.CONTROL, Keys.END)
     typed = "return "
+    # Default settings: "(" gets its ")" and typing ")" steps over it.
     vscode.keys(Keys.ENTER, Keys.ENTER, "def total_price(items):", Keys.ENTER, typed)
     suggestion = ""
-    for attempt in range(4):  # the tiny model may suggest only whitespace: type on and retry
+    for attempt in range(6):  # the tiny model may suggest only whitespace: ask again
         try:
             suggestion = wait_until(
                 "ghost text", lambda: ghost_text(vscode).strip() and ghost_text(vscode), 45
             )
             break
         except TimeoutError:
-            extra = "x" if attempt % 2 == 0 else " "
-            typed += extra
-            vscode.keys(extra)  # typing asks for a new suggestion
+            # A space and its removal ask for a new suggestion without opening the word list.
+            vscode.keys(Keys.SPACE if attempt % 2 == 0 else Keys.BACKSPACE)
+            typed = typed + " " if attempt % 2 == 0 else typed[:-1]
     assert suggestion.strip(), "no ghost text appeared"
-    inline = "".join(e.text for e in vscode.find(".ghost-text-decoration")).replace("\u00a0", " ")
     vscode.screenshot("ghost-text")
+    # One surface: the suggestion is not also an item of the suggestion list, not even
+    # when the list is asked for (Ctrl+Space).
+    first_line = suggestion.replace("\u00a0", " ").strip().split("\n")[0][:20]
+    assert not [row for row in vscode.suggest_rows() if first_line in row], vscode.suggest_rows()
+    vscode.chord(Keys.CONTROL, Keys.SPACE)
+    time.sleep(3)
+    listed = vscode.suggest_rows()
+    vscode.screenshot("ctrl-space-list")
+    assert not [row for row in listed if first_line in row or "aicockpit" in row], listed
+    vscode.keys(Keys.ESCAPE)
+    # Bring the ghost text back (the same prefix: the server answers from its cache).
+    vscode.keys(Keys.BACKSPACE, typed[-1])
+    suggestion = wait_until("ghost text again", lambda: ghost_text(vscode).strip() and ghost_text(vscode), 60)
+    inline = "".join(e.text for e in vscode.find(".ghost-text-decoration")).replace("\u00a0", " ")
+    assert vscode.suggest_rows() == []
     vscode.keys(Keys.TAB)
     wait_until("the suggestion to be accepted", lambda: ghost_text(vscode) != suggestion, 15)
     lines = app_lines(vscode)
     vscode.screenshot("ghost-text-accepted")
     start = lines.index("def total_price(items):") + 1
-    assert lines[start].lstrip().startswith(typed + inline), (lines[start:], typed, suggestion)
+    assert lines[start].lstrip().startswith(typed.lstrip() + inline), (lines[start:], typed, suggestion)
     assert "\n".join(lines[start:]).strip() != typed.strip(), "Tab inserted nothing"
     # The status bar now reports the completion's latency, and the server heard of the
     # acceptance (the item's command): its menu counts accepted suggestions.
@@ -158,6 +182,96 @@ def test_ctrl_k_edits_the_selection_after_the_diff_is_accepted(vscode):
     assert edited[line - 1] != original[line - 1]
     assert edited[: line - 1] == original[: line - 1]
     # Accepting was one undo step.
+    vscode.chord(Keys.CONTROL, "z")
+    assert app_lines(vscode) == original
+
+
+def workspace_settings(vscode, values: dict) -> None:
+    """Workspace settings (.vscode/settings.json): VS Code applies them on their own."""
+    settings = vscode.server.workspace / ".vscode" / "settings.json"
+    settings.parent.mkdir(exist_ok=True)
+    settings.write_text(json.dumps(values))
+
+
+def test_an_edit_shows_cancellable_progress_in_words(vscode):
+    # Long enough to be cancelled while it runs (the tiny model may still stop early:
+    # then the diff is rejected and the edit asked again).
+    workspace_settings(vscode, {"aicockpit.edit.max_tokens": 2000})
+    time.sleep(1)
+    original = app_lines(vscode)
+    line = original.index("def main() -> None:") + 1
+    seen: list[str] = []
+
+    def cancel_the_edit() -> str | None:
+        if vscode.find(".monaco-diff-editor"):
+            return "finished"  # before the notification could be seen
+        toasts = [t for t in vscode.toasts() if "aicockpit: editing app.py" in t]
+        button = vscode.notification_button("Cancel") if toasts else None
+        if button is None:
+            return None
+        seen.append(toasts[0])
+        if not seen[1:]:
+            vscode.screenshot("edit-progress")
+        button.click()
+        return "clicked"
+
+    cancelled = False
+    for _ in range(6):
+        vscode.chord(Keys.CONTROL, "g")
+        vscode.wait_css(".quick-input-widget .quick-input-box input").send_keys(str(line), Keys.ENTER)
+        time.sleep(0.3)
+        vscode.keys(Keys.HOME)
+        down = ActionChains(vscode.driver).key_down(Keys.SHIFT).send_keys(*[Keys.DOWN] * 7)
+        down.key_up(Keys.SHIFT).perform()  # def main() to its last line
+        vscode.chord(Keys.CONTROL, "k")
+        box = vscode.wait_css(".quick-input-widget .quick-input-box input", timeout=30)
+        box.send_keys("rewrite this function with more comments", Keys.ENTER)
+        outcome = wait_until("the edit's notification (or its diff)", cancel_the_edit, 60, every=0.05)
+        if outcome == "clicked":
+            time.sleep(3)
+        if not vscode.find(".monaco-diff-editor"):
+            cancelled = True
+            break
+        wait_until("the Reject button", lambda: vscode.notification_button("Reject"), 30).click()
+        wait_until("the diff to close", lambda: not vscode.find(".monaco-diff-editor"), 30)
+    assert cancelled, "every edit finished before Cancel was clicked"
+    # The notification says what runs, in words, and where.
+    assert "aicockpit: editing app.py: lines 7-13: " in seen[0], seen
+    assert "chunks" not in " ".join(seen)
+    wait_until("the notification to go", lambda: not [t for t in vscode.toasts() if "editing" in t], 30)
+    assert app_lines(vscode) == original
+    (vscode.server.workspace / ".vscode" / "settings.json").unlink()
+
+
+def test_an_ai_code_action_is_reviewed_as_a_diff_like_ctrl_k(vscode):
+    original = app_lines(vscode)
+    vscode.chord(Keys.CONTROL, "g")
+    line = original.index("def main() -> None:") + 1
+    vscode.wait_css(".quick-input-widget .quick-input-box input").send_keys(str(line), Keys.ENTER)
+    time.sleep(0.5)
+    vscode.run_command("Refactor...")
+    rows = ".action-widget .monaco-list-row"
+    wait_until(
+        "Add docstring with AI in the refactor menu",
+        lambda: [r for r in vscode.find(rows) if "Add docstring with AI" in r.text],
+        60,
+    )
+    vscode.screenshot("refactor-menu")
+    for _ in range(5):  # the menu has the keyboard: move to the item, Enter applies it
+        focused = vscode.find(".action-widget .monaco-list-row.focused")
+        if focused and "Add docstring with AI" in focused[0].text:
+            break
+        vscode.keys(Keys.DOWN)
+    vscode.keys(Keys.ENTER)
+    wait_until("the diff preview", lambda: vscode.find(".monaco-diff-editor"), 180)
+    accept = wait_until("the Accept button", lambda: vscode.notification_button("Accept"), 60)
+    vscode.screenshot("docstring-diff")
+    # Nothing was written before the review.
+    assert (vscode.server.workspace / APP).read_text().split("\n") == original
+    accept.click()
+    wait_until("the diff to close", lambda: not vscode.find(".monaco-diff-editor"), 30)
+    edited = app_lines(vscode)
+    assert len(edited) > len(original) and '"""' in "\n".join(edited[line:]), edited
     vscode.chord(Keys.CONTROL, "z")
     assert app_lines(vscode) == original
 
@@ -223,7 +337,36 @@ def test_chat_streams_an_answer_into_the_chat_view(vscode):
         assert user and "@shop/checkout.py" in user[-1].text
         sessions = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#session-select option")]
         assert len(sessions) >= 2, sessions  # "New session" and the one just created
+        assert driver.find_elements(By.CSS_SELECTOR, ".message.user .message-header")[-1].text == "You"
+    # Its own container in the activity bar: the chat fills the side bar, not the bottom panel.
+    (sidebar,) = [p for p in vscode.find(".part.sidebar") if p.is_displayed()]
+    assert "aicockpit" in sidebar.find_element(By.CSS_SELECTOR, ".title-label").text.lower()
+    frame = vscode.find("iframe.webview.ready")[0].rect
+    box = sidebar.rect
+    assert box["x"] <= frame["x"] < box["x"] + box["width"], (frame, box)
+    assert frame["height"] > 0.6 * box["height"], (frame, box)
     vscode.screenshot("chat")
+
+
+def test_long_words_in_the_chat_wrap(vscode):
+    with chat_view(vscode) as driver:
+        box = driver.find_element(By.ID, "input")
+        box.click()
+        box.send_keys("what is " + "x" * 400 + "?", Keys.ENTER)
+        wait_until(
+            "the message in the view",
+            lambda: any("x" * 50 in m.text for m in driver.find_elements(By.CSS_SELECTOR, ".message.user")),
+            30,
+        )
+        widths = driver.execute_script(
+            "const m = document.getElementById('messages'); return [m.scrollWidth, m.clientWidth];"
+        )
+        assert widths[0] <= widths[1], widths
+        wait_until(
+            "the answer",
+            lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-busy") == "false",
+            180,
+        )
 
 
 def test_chat_sessions_fork_rename_and_delete(vscode):
@@ -262,6 +405,28 @@ def pick(vscode, label: str) -> None:
     box.send_keys(label, Keys.ENTER)
 
 
+def panel_shown(vscode) -> bool:
+    return any(p.is_displayed() for p in vscode.find(".part.panel"))
+
+
+def test_the_engines_ports_are_not_forwarded(vscode):
+    # The engine has been up for minutes: VS Code has long seen the ports vLLM's gloo
+    # process groups listen on, and would list them as auto-forwarded.
+    vscode.run_command("Ports: Focus on Ports View")
+    wait_until("the PORTS view", lambda: panel_shown(vscode), 30)
+    time.sleep(2)
+    panel = " ".join(p.text for p in vscode.find(".part.panel") if p.is_displayed())
+    vscode.screenshot("ports")
+    # VS Code watches every process of the machine (other jobs' ports may be listed): none
+    # of the engine's processes may be.
+    family = psutil.Process(vscode.server.process.pid).children(recursive=True)
+    engines = [p for p in family if running(p) and "VLLM::" in " ".join(p.cmdline())]
+    assert engines, "no vLLM engine process to look for"
+    assert "VLLM::" not in panel, panel
+    vscode.chord(Keys.CONTROL, "j")  # toggles the panel
+    wait_until("the panel to close", lambda: not panel_shown(vscode), 10)
+
+
 def test_switch_profile_reaches_the_server(vscode):
     vscode.run_command("aicockpit: Switch Profile")
     pick(vscode, "chat")
@@ -288,12 +453,84 @@ def test_a_crashed_server_is_restarted(vscode):
     assert second.pid != first.pid
 
 
+def clear_notifications(vscode) -> None:
+    vscode.run_command("Notifications: Clear All Notifications")
+    wait_until("no notifications", lambda: not vscode.toasts(), 10)
+
+
+def open_settings_shows(vscode, button: str, *words: str) -> None:
+    """The notification's button opens the Settings editor at the setting."""
+    wait_until(f"the {button} button", lambda: vscode.notification_button(button), 10).click()
+
+    def shown() -> str:
+        return " ".join(e.text for e in vscode.find(".settings-editor .setting-item"))
+
+    wait_until(f"the setting {words} in the Settings editor", lambda: all(w in shown() for w in words), 30)
+    vscode.screenshot("settings-" + "-".join(w.lower().replace(" ", "-") for w in words))
+    vscode.chord(Keys.CONTROL, "w")
+
+
+def test_a_wrong_server_command_is_one_notification_naming_it_and_the_setting(vscode):
+    clear_notifications(vscode)
+    started = time.monotonic()
+    workspace_settings(vscode, {"aicockpit.client.serverCommand": ["/opt/nowhere/bin/aicockpit", "serve"]})
+    toasts = wait_until(
+        "the not-found notification", lambda: [t for t in vscode.toasts() if "aicockpit" in t], 30, every=0.1
+    )
+    took = time.monotonic() - started
+    vscode.screenshot("wrong-command")
+    assert len(toasts) == 1, toasts
+    assert toasts[0].startswith(
+        "aicockpit cannot start: the server command `/opt/nowhere/bin/aicockpit` (from "
+        "aicockpit.client.serverCommand) was not found or is not executable. "
+        "Set aicockpit.client.serverCommand to the aicockpit of your environment"
+    ), toasts
+    assert vscode.notification_button("Open Setting")
+    assert took < 10, f"the notification took {took:.1f} s"
+    # No restarts of a command that does not exist: the state stays failed.
+    seen = set()
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        seen.add(vscode.status_text())
+        time.sleep(0.2)
+    assert all("server failed" in text for text in seen), seen
+    assert len([t for t in vscode.toasts() if "aicockpit" in t]) == 1, vscode.toasts()
+    open_settings_shows(vscode, "Open Setting", "Server Command")
+
+
+def test_a_missing_model_is_one_notification_naming_the_model_setting(vscode):
+    clear_notifications(vscode)
+    assert not panel_shown(vscode)
+    command = serve_command()
+    at = command.index("--model")
+    del command[at : at + 2]  # the model comes from the settings
+    workspace_settings(
+        vscode, {"aicockpit.client.serverCommand": command, "aicockpit.engine.model": "/opt/nowhere/model"}
+    )
+    toasts = wait_until(
+        "the missing-model notification", lambda: [t for t in vscode.toasts() if "model" in t], 120, every=0.2
+    )
+    vscode.screenshot("missing-model")
+    assert toasts[0].startswith(
+        "aicockpit cannot load the model: model folder /opt/nowhere/model does not exist; "
+        "change aicockpit.engine.model."
+    ), toasts
+    assert "Traceback" not in toasts[0]
+    time.sleep(3)
+    assert len([t for t in vscode.toasts() if "aicockpit" in t]) == 1, vscode.toasts()
+    assert "model not loaded" in vscode.status_text()
+    # The log stays where it is: no panel opened on its own.
+    assert not panel_shown(vscode), "the panel popped up"
+    open_settings_shows(vscode, "Open Setting", "Engine", "Model")
+
+
 def test_a_server_that_cannot_start_says_why(vscode):
     # The system Python, without aicockpit (-I ignores the PYTHONPATH the tests run with),
     # as a workspace setting; changing the command restarts the server.
     settings = vscode.server.workspace / ".vscode" / "settings.json"
     settings.parent.mkdir(exist_ok=True)
     command = ["/usr/bin/python3", "-I", "-m", "aicockpit", "serve"]
+    clear_notifications(vscode)
     settings.write_text(json.dumps({"aicockpit.client.serverCommand": command}))
     toasts = wait_until(
         "the failure notification",

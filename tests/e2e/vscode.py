@@ -49,15 +49,8 @@ USER_SETTINGS: dict[str, Any] = {
     "window.restoreWindows": "none",
     "git.enabled": False,
     "git.openRepositoryInParentFolders": "never",
-    "remote.autoForwardPorts": False,
-    # Only ghost text may answer Tab: no suggest widget, no auto-closing pairs.
-    "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},
-    "editor.suggestOnTriggerCharacters": False,
-    "editor.wordBasedSuggestions": "off",
-    "editor.autoClosingBrackets": "never",
-    "editor.autoClosingQuotes": "never",
-    "editor.inlineSuggest.enabled": True,
-    "editor.minimap.enabled": False,
+    # No editor.* or remote.* setting: the editor behaves as a new user's does (quick
+    # suggestions, word-based suggestions, auto-closing pairs, auto-forwarded ports).
     "aicockpit.completion.max_tokens": 16,
     # Generous on a loaded 2-core machine: a timed-out completion is an empty one.
     "aicockpit.completion.timeout_ms": 15000,
@@ -108,7 +101,12 @@ class CodeServer:
         self.user_data = self.base / "user-data"
         self.extensions = self.base / "extensions"
         (self.user_data / "User").mkdir(parents=True)
-        settings = {**USER_SETTINGS, "aicockpit.client.serverCommand": serve_command()}
+        settings = {
+            **USER_SETTINGS,
+            "aicockpit.client.serverCommand": serve_command(),
+            # This checkout's server, whatever the Python's installed package points at.
+            "aicockpit.client.serverEnv": {"PYTHONPATH": str(ROOT / "server")},
+        }
         (self.user_data / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
         self.env = {**server_env(), "XDG_CONFIG_HOME": str(self.base / "xdg-config")}
         self.env.pop("VSCODE_IPC_HOOK_CLI", None)
@@ -270,6 +268,23 @@ class Browser:
     def status_text(self) -> str:
         items = self.find("#aicockpit\\.aicockpit\\.status, [id$='aicockpit.status']")
         return " ".join(item.text for item in items)
+
+    def status_items(self) -> list[str]:
+        return [item.text for item in self.find(".statusbar-item") if item.text.strip()]
+
+    def toasts(self) -> list[str]:
+        """The messages of the notifications on screen (without their buttons and source)."""
+        return [
+            m.text
+            for t in self.find(".notification-toast")
+            if t.is_displayed()
+            for m in t.find_elements(By.CSS_SELECTOR, ".notification-list-item-message")
+        ]
+
+    def suggest_rows(self) -> list[str]:
+        """The rows of the editor's suggestion list, if it is open."""
+        rows = ".editor-widget.suggest-widget.visible .monaco-list-row"
+        return [r.get_attribute("aria-label") or r.text for r in self.find(rows)]
 
     def notification_button(self, label: str) -> WebElement | None:
         for button in self.find(".notification-toast .monaco-button, .notifications-center .monaco-button"):

@@ -133,7 +133,7 @@ class EditService:
                     f"the selection is too large for the model ({tokens} prompt tokens; "
                     f"{limit} fit with room for the answer): select less"
                 )
-        generated = await generate_text(engine, self._request(engine, messages, config, tokens))
+        generated = await generate_text(engine, self._request(engine, messages, config, tokens), on_delta)
         new = reindent(extract_code(generated.text), code)
         self.current(uri, version)  # the user may have typed while we generated
         return EditProposal(
@@ -147,7 +147,9 @@ class EditService:
             generated.completion_tokens,
         )
 
-    async def docstring(self, uri: str, line: int, version: int | None) -> EditProposal:
+    async def docstring(
+        self, uri: str, line: int, version: int | None, on_delta: Callable[[str], None] | None = None
+    ) -> EditProposal:
         """Insert a doc comment for the function or class around ``line``; code stays as it is."""
         doc = self.current(uri, version)
         version = doc.version
@@ -161,7 +163,9 @@ class EditService:
         code = "\n".join(lines[start : end + 1])
         messages = docstring_messages(language=doc.language_id, code=code)
         tokens = count_messages(engine.tokenizer, messages)
-        generated = await generate_text(engine, self._request(engine, messages, config, tokens, 256))
+        generated = await generate_text(
+            engine, self._request(engine, messages, config, tokens, 256), on_delta
+        )
         self.current(uri, version)
         insert_at, comment = doc_comment(lines, start, doc.language_id, generated.text)
         edit = LineEdit(insert_at, insert_at, comment)

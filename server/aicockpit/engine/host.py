@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -34,7 +35,10 @@ class EngineHost:
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
         self.state = EngineState.STOPPED
+        self.since = time.monotonic()  # when the current state began
         self.error = ""
+        # The config field whose value caused the failure, when the user can fix it there.
+        self.error_setting: str | None = None
         self._listeners: list[StateListener] = []
 
     @property
@@ -72,8 +76,14 @@ class EngineHost:
         except asyncio.CancelledError:
             raise
         except Exception as err:  # the server keeps running without an engine
-            log.exception("engine failed")
-            self._set(EngineState.FAILED, f"{type(err).__name__}: {err}")
+            setting = getattr(err, "setting", None)
+            if isinstance(setting, str):  # the user's to fix, and the message says how: no traceback
+                log.error("engine failed: %s", err)
+                self.error_setting = setting
+                self._set(EngineState.FAILED, str(err))
+            else:
+                log.exception("engine failed")
+                self._set(EngineState.FAILED, f"{type(err).__name__}: {err}")
             return
         finally:
             self._engine = None
@@ -82,8 +92,11 @@ class EngineHost:
 
     def _set(self, state: EngineState, message: str) -> None:
         self.state = state
+        self.since = time.monotonic()
         if state is EngineState.FAILED:
             self.error = message
+        elif state is EngineState.LOADING:
+            self.error, self.error_setting = "", None
         if state in (EngineState.READY, EngineState.FAILED):
             self._ready.set()
         for listener in self._listeners:

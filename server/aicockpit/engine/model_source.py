@@ -23,6 +23,8 @@ HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 class ModelSourceError(RuntimeError):
     """The model cannot be loaded for a reason the user can fix; the message says how."""
 
+    setting = "engine.model"  # what to change (editors offer to open it)
+
 
 def check_model_source(model: str) -> None:
     """Raise ``ModelSourceError`` if ``model`` (engine.model) is certainly not loadable."""

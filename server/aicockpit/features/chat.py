@@ -18,7 +18,8 @@ from aicockpit.chat.store import UnknownSession
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.engine.collect import generate_text
-from aicockpit.features.edit import RangeArg, decode_args, failed
+from aicockpit.features.edit import RangeArg, decode_args, failed, where
+from aicockpit.features.progress import WorkDone
 from aicockpit.generation import Priority
 from aicockpit.prompt.chat import chat_request, shell_messages, split_command
 
@@ -40,6 +41,7 @@ class ChatArgs(msgspec.Struct, rename="camel"):
     uri: str | None = None
     selection: RangeArg | None = None
     partial_result_token: int | str | None = None
+    work_done_token: int | str | None = None
 
 
 class SessionArgs(msgspec.Struct):
@@ -94,7 +96,8 @@ def setup(server, app) -> None:
                     types.PROGRESS, types.ProgressParams(token=token, value={"delta": text})
                 )
 
-        reply = await guarded(app.chat.send(args.message, args.session, selection, on_delta))
+        async with WorkDone(server, "aicockpit: answering", token=args.work_done_token):
+            reply = await guarded(app.chat.send(args.message, args.session, selection, on_delta))
         return reply.as_dict()
 
     @server.feature(SESSIONS)
@@ -167,7 +170,9 @@ def setup(server, app) -> None:
         doc_start = Position(parsed.first, 0)
         doc_end = Position(parsed.last + 1, 0)
         selection = Selection(parsed.uri, doc_start, doc_end)
-        reply = await guarded(app.chat.send("Explain this code.", None, selection))
+        lines = where(parsed.uri, parsed.first, parsed.last)
+        async with WorkDone(server, "aicockpit: explaining", message=lines):
+            reply = await guarded(app.chat.send("Explain this code.", None, selection))
         text = reply.reply.strip() or "(no answer)"
         if len(text) > SHOW_MESSAGE_CHARS:
             text = text[:SHOW_MESSAGE_CHARS] + f"… (full answer in chat session {reply.session})"

@@ -13,8 +13,17 @@ from lsprotocol import types
 
 from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
 from aicockpit.features.chat import EXPLAIN
-from aicockpit.features.edit import apply, decode_args, failed, run_guarded, to_workspace_edit
+from aicockpit.features.edit import (
+    apply,
+    decode_args,
+    failed,
+    lines_written,
+    run_guarded,
+    to_workspace_edit,
+    where,
+)
 from aicockpit.features.next_edit import code_action as next_edit_action
+from aicockpit.features.progress import WorkDone
 
 APPLY_ACTION = "aicockpit.applyAction"
 KIND_INSTRUCTION = types.CodeActionKind.RefactorRewrite + ".aicockpit"
@@ -107,19 +116,31 @@ def setup(server, app) -> None:
         return actions
 
     async def compute(data: ActionData):
-        if data.action == "docstring":
-            return await app.edits.docstring(data.uri, data.first, data.version)
-        drop = [data.drop_line] if data.drop_line is not None else []
-        problems = [data.problem] if data.problem else []
-        return await app.edits.rewrite(
-            data.uri,
-            data.first,
-            data.last,
-            data.instruction,
-            data.version,
-            drop_lines=drop,
-            problems=problems,
-        )
+        """The action's edit, with progress (the model runs here) that cancels it."""
+        title = {
+            "docstring": "writing documentation",
+            "fix": "fixing the problem",
+            "instruction": "applying the instruction",
+        }.get(data.action, "editing")
+        message = f"{where(data.uri, data.first, data.last)}: asking the model"
+        async with WorkDone(server, f"aicockpit: {title}", message=message) as work:
+            on_delta = lines_written(work)
+            if data.action == "docstring":
+                return await run_guarded(app.edits.docstring(data.uri, data.first, data.version, on_delta))
+            drop = [data.drop_line] if data.drop_line is not None else []
+            problems = [data.problem] if data.problem else []
+            return await run_guarded(
+                app.edits.rewrite(
+                    data.uri,
+                    data.first,
+                    data.last,
+                    data.instruction,
+                    data.version,
+                    drop_lines=drop,
+                    problems=problems,
+                    on_delta=on_delta,
+                )
+            )
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:
@@ -127,12 +148,12 @@ def setup(server, app) -> None:
             data = msgspec.convert(action.data, ActionData)
         except (msgspec.ValidationError, TypeError):
             raise failed("this code action carries no aicockpit data") from None
-        proposal = await run_guarded(compute(data))
+        proposal = await compute(data)
         action.edit = to_workspace_edit(server, app, proposal)
         return action
 
     @server.command(APPLY_ACTION)
     async def apply_action(*args) -> dict[str, Any]:
         data = decode_args(args, ActionData)
-        proposal = await run_guarded(compute(data))
+        proposal = await compute(data)
         return await run_guarded(apply(server, app, proposal))

@@ -1,12 +1,16 @@
 """textDocument/completion: the ghost-text suggestion as one completion item.
 
-For editors without inline completion (Helix, older Neovim). Same pipeline as
-inline completion; the list is marked incomplete so the editor asks again as
-the user types.
+For editors without inline completion (Helix, Neovim before 0.12). Same pipeline
+as inline completion; the list is marked incomplete so the editor asks again as
+the user types. A client that declares inline completion is not offered this
+provider: it would show every suggestion twice, as ghost text and as a list item
+that Tab takes first (VS Code with its default settings). It still gets an answer
+if it asks.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 from lsprotocol import types
@@ -14,6 +18,8 @@ from lsprotocol import types
 from aicockpit.context.documents import UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.features.inline_completion import accepted_command, to_lsp
+
+log = logging.getLogger(__name__)
 
 _WORD_BEFORE = re.compile(r"[\w$]*$")
 LABEL_CHARS = 60
@@ -24,7 +30,20 @@ def label_for(text: str) -> str:
     return first if len(first) <= LABEL_CHARS else first[: LABEL_CHARS - 1] + "…"
 
 
+def shows_ghost_text(client: types.ClientCapabilities) -> bool:
+    """The client declared ``textDocument/inlineCompletion``: it shows suggestions as ghost text."""
+    return client.text_document is not None and client.text_document.inline_completion is not None
+
+
+def withdraw_for_ghost_text_clients(client: types.ClientCapabilities, caps: types.ServerCapabilities) -> None:
+    if shows_ghost_text(client) and caps.completion_provider is not None:
+        log.info("the client shows ghost text: the completion-item fallback is not advertised")
+        caps.completion_provider = None
+
+
 def setup(server, app) -> None:
+    server.capability_adjusters.append(withdraw_for_ghost_text_clients)
+
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
     async def completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri

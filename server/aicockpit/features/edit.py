@@ -6,6 +6,7 @@ version it was computed from; a changed document gets an error, never an edit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -150,33 +151,49 @@ async def run_guarded(coroutine):
         raise failed(str(err)) from None
 
 
+def lines_written(work: WorkDone) -> Callable[[str], None]:
+    """An ``on_delta`` that reports, in words, how many lines the model has written so far."""
+    count = 0
+
+    def on_delta(text: str) -> None:
+        nonlocal count
+        if added := text.count("\n"):
+            count += added
+            work.report(f"{count} line{'' if count == 1 else 's'} written")
+
+    return on_delta
+
+
+def file_name(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def where(uri: str, first: int, last: int) -> str:
+    """``app.py, lines 7-14`` (0-based lines in, 1-based out), as the editor numbers them."""
+    lines = f"line {first + 1}" if first == last else f"lines {first + 1}-{last + 1}"
+    return f"{file_name(uri)}, {lines}"
+
+
 def setup(server, app) -> None:
-    async def propose(args: EditArgs, work: WorkDone) -> EditProposal:
+    async def propose(args: EditArgs) -> EditProposal:
         first, last = whole_lines(args)
-        generated = 0
-
-        def on_delta(_text: str) -> None:
-            nonlocal generated
-            generated += 1
-            if generated % 16 == 0:
-                work.report(f"{generated} chunks generated")
-
-        return await app.edits.rewrite(
-            args.uri, first, last, args.instruction, args.version, on_delta=on_delta
-        )
+        title = f"aicockpit: editing {file_name(args.uri)}"
+        lines = where(args.uri, first, last).split(", ", 1)[1]
+        async with WorkDone(server, title, message=f"{lines}: asking the model") as work:
+            return await run_guarded(
+                app.edits.rewrite(
+                    args.uri, first, last, args.instruction, args.version, on_delta=lines_written(work)
+                )
+            )
 
     @server.command(EDIT)
     async def edit(*args) -> dict[str, Any]:
-        parsed = decode_args(args, EditArgs)
-        async with WorkDone(server, "aicockpit: editing") as work:
-            proposal = await run_guarded(propose(parsed, work))
+        proposal = await propose(decode_args(args, EditArgs))
         return await run_guarded(apply(server, app, proposal))
 
     @server.command(PREVIEW)
     async def preview(*args) -> dict[str, Any]:
-        parsed = decode_args(args, EditArgs)
-        async with WorkDone(server, "aicockpit: editing") as work:
-            proposal = await run_guarded(propose(parsed, work))
+        proposal = await propose(decode_args(args, EditArgs))
         edit = to_workspace_edit(server, app, proposal)
         return {
             "edit": server.protocol._converter.unstructure(edit),

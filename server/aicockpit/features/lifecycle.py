@@ -19,7 +19,8 @@ from pygls.uris import to_fs_path
 from aicockpit.config import IndexConfig
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
-from aicockpit.features.progress import EngineProgress
+from aicockpit.features.progress import EngineProgress, client_shows_own_status
+from aicockpit.features.stats import engine_fix
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,18 @@ def show_error(server, message: str) -> None:
     server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
 
 
+def failure_message(app, message: str) -> str:
+    """One sentence for the user: what failed, and where to fix it when that is known."""
+    fix = engine_fix(app)
+    if "flag" in fix:
+        origin = f"the model comes from the server's {fix['flag']} flag"
+        return f"aicockpit cannot load the model: {message} ({origin})"
+    if "setting" in fix:
+        hint = "" if f"set {fix['setting']}" in message else f"; set {fix['setting']}"
+        return f"aicockpit cannot load the model: {message}{hint}"
+    return f"aicockpit: the engine failed to start: {message}"
+
+
 def setup(server, app) -> None:
     progress = EngineProgress(server)
 
@@ -49,7 +62,9 @@ def setup(server, app) -> None:
             progress.end(message)
         elif state is EngineState.FAILED:
             progress.end("engine failed")
-            show_error(server, f"aicockpit: the engine failed to start: {message}")
+            # A client that shows the engine's state itself reports this from aicockpit/stats.
+            if not client_shows_own_status(server):
+                show_error(server, failure_message(app, message))
 
     app.host.on_state(on_state)
 

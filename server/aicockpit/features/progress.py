@@ -1,4 +1,11 @@
-"""Work-done progress: long commands (cancellable from the editor's progress UI) and the engine's loading."""
+"""Work-done progress: long commands (cancellable from the editor's progress UI) and the engine's loading.
+
+Who shows what: a request that carries a ``workDoneToken`` gets its progress on that
+token (client-initiated). Otherwise the server creates a token, unless the client
+declared ``experimental.aicockpit.ownStatus``: such a client (the VS Code extension)
+shows the engine's state from ``aicockpit/stats`` and its own progress for what it
+asks, so a server-created progress would be a second, different indicator.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,20 @@ import uuid
 
 from lsprotocol import types
 
+from aicockpit.protocol import COMMAND_WORK_DONE_TOKEN
+
 log = logging.getLogger(__name__)
 
 
 PROGRESS_TICK_S = 2.0
+OWN_STATUS = "ownStatus"
+
+
+def client_shows_own_status(server) -> bool:
+    """The client declared ``{"experimental": {"aicockpit": {"ownStatus": true}}}``."""
+    experimental = server.client_capabilities.experimental
+    ours = experimental.get("aicockpit") if isinstance(experimental, dict) else None
+    return isinstance(ours, dict) and ours.get(OWN_STATUS) is True
 
 
 class WorkDone:
@@ -23,23 +40,36 @@ class WorkDone:
     progress that does not fit a block (the engine's loading).
     """
 
-    def __init__(self, server, title: str, cancellable: bool = True) -> None:
+    def __init__(
+        self,
+        server,
+        title: str,
+        cancellable: bool = True,
+        token: int | str | None = None,
+        message: str = "",
+    ) -> None:
         self._server = server
         self._title = title
         self._cancellable = cancellable
-        self._token: str | None = None
+        self._message = message
+        # The request's own workDoneToken, if it carried one (a command's is found by itself).
+        self._given = token if token is not None else COMMAND_WORK_DONE_TOKEN.get()
+        self._token: int | str | None = None
 
     async def begin(self, message: str = "") -> bool:
         """Show the progress, if the client takes it (returns whether it did)."""
-        caps = self._server.client_capabilities.window
-        if caps is None or not caps.work_done_progress:
-            return False
-        token = f"aicockpit-{uuid.uuid4().hex[:12]}"
-        try:
-            await self._server.work_done_progress.create_async(token)
-        except Exception as err:
-            log.warning("client refused a progress token: %s", err)
-            return False
+        if self._given is not None:
+            token = self._given
+        else:
+            caps = self._server.client_capabilities.window
+            if caps is None or not caps.work_done_progress or client_shows_own_status(self._server):
+                return False
+            token = f"aicockpit-{uuid.uuid4().hex[:12]}"
+            try:
+                await self._server.work_done_progress.create_async(token)
+            except Exception as err:
+                log.warning("client refused a progress token: %s", err)
+                return False
         self._token = token
         self._server.work_done_progress.begin(
             token,
@@ -61,7 +91,7 @@ class WorkDone:
 
     async def __aenter__(self) -> WorkDone:
         task = asyncio.current_task()
-        if await self.begin() and task is not None:
+        if await self.begin(self._message) and task is not None:
             tokens = self._server.work_done_progress.tokens
             if (future := tokens.get(self._token)) is not None:
                 future.add_done_callback(lambda f: f.cancelled() and task.cancel())

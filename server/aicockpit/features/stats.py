@@ -5,12 +5,19 @@ aicockpit/prompts: the last prompts sent to the models (with ``logging.prompts``
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aicockpit.engine.base import EngineUnavailable
 
 STATS = "aicockpit/stats"
 PROMPTS = "aicockpit/prompts"
+# Settings that a `serve` flag overrides (flags win over the editor's settings).
+FLAGS = {
+    "engine.model": "--model",
+    "engine.enforce_eager": "--enforce-eager",
+    "engine.max_model_len": "--max-model-len",
+}
 
 
 def setup(server, app) -> None:
@@ -47,12 +54,28 @@ def _traces_since(params: Any) -> int | None:
     return since if isinstance(since, int) and not isinstance(since, bool) else None
 
 
+def engine_fix(app) -> dict[str, str]:
+    """Where the user fixes the engine's failure: ``{"setting": "engine.model"}``, or the
+    ``serve`` flag that overrides that setting (``{"flag": "--model"}``); empty when unknown."""
+    setting = app.host.error_setting
+    if setting is None:
+        return {}
+    section, _, field = setting.partition(".")
+    overridden = isinstance(app.overrides.get(section), dict) and field in app.overrides[section]
+    if overridden and setting in FLAGS:
+        return {"flag": FLAGS[setting]}
+    return {"setting": setting}
+
+
 def engine_status(app) -> dict[str, Any]:
     host = app.host
     status: dict[str, Any] = {
         "state": host.state.value,
         "model": app.config.engine.model,
         "error": host.error,
+        "fix": engine_fix(app),
+        # One clock for every display of "loading N s": the server's.
+        "state_seconds": round(time.monotonic() - host.since, 1),
         "warmup": app.scheduler.warmup,
     }
     try:
