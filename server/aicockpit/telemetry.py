@@ -28,6 +28,7 @@ STAGES = (
     "context_built",  # built during the debounce
     "debounce_end",
     "engine_enqueued",
+    "request_sent",  # remote backends: the HTTP request is written
     "first_token",
     "last_token",
     "post_processed",

@@ -67,8 +67,9 @@ class Flight:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated_tokens: int = 0
+    sent_at: float | None = None  # the request went out to a remote backend (None: embedded)
     first_token_at: float | None = None
-    finished_at: float | None = None
+    finished_at: float | None = None  # when the output that ended it arrived (else when it ended)
     stopped_early: bool = False
     abort_reason: str | None = None
     error: str | None = None  # the engine or backend failed: nothing it streamed is served
@@ -297,7 +298,12 @@ class CompletionScheduler:
             finished = self._clock.now()
             if flight.done.is_set() and flight.finished_at is not None:
                 finished = max(attached_at, flight.finished_at)
-            trace.engine_ms = (finished - attached_at) * 1000
+            # A remote backend's time starts when the request is on the wire: the HTTP
+            # client's work before that is the server's own.
+            begun = attached_at if flight.sent_at is None else min(finished, max(attached_at, flight.sent_at))
+            trace.engine_ms = (finished - begun) * 1000
+            if flight.sent_at is not None and flight.sent_at >= trace.started:
+                trace.mark("request_sent", flight.sent_at)
             if flight.first_token_at is not None and flight.first_token_at >= trace.started:
                 trace.mark("first_token", flight.first_token_at)
             trace.mark("last_token", finished)
@@ -350,11 +356,16 @@ class CompletionScheduler:
 
     async def _run(self, flight: Flight, engine: Engine, state: _DocumentState | None) -> None:
         cursor, suffix = flight.cursor, flight.prepared.suffix
+        arrived: float | None = None
         try:
             async with aclosing(engine.generate(flight.prepared.request)) as stream:
                 async for delta in stream:
+                    # Remote deltas carry when their bytes arrived: the wait for them is the backend's.
+                    arrived = delta.received_at if delta.received_at is not None else self._clock.now()
+                    if flight.sent_at is None:
+                        flight.sent_at = delta.sent_at
                     if flight.first_token_at is None:
-                        flight.first_token_at = self._clock.now()
+                        flight.first_token_at = arrived
                     flight.raw += delta.text
                     flight.prompt_tokens = delta.prompt_tokens
                     flight.cached_tokens = delta.cached_tokens
@@ -363,6 +374,7 @@ class CompletionScheduler:
                         # Post-processing would cut here anyway: stop paying for tokens.
                         flight.stopped_early = True
                         break
+            flight.finished_at = arrived
         except asyncio.CancelledError:
             if flight.abort_reason is None:
                 flight.abort_reason = "cancelled"  # the server is stopping
@@ -373,7 +385,8 @@ class CompletionScheduler:
             log.exception("generation failed")
             flight.error = f"{type(err).__name__}: {err}"
         finally:
-            flight.finished_at = self._clock.now()
+            if flight.finished_at is None:
+                flight.finished_at = self._clock.now()
             flight.done.set()
             self._telemetry.early_stops += flight.stopped_early
             self._telemetry.engine_work(

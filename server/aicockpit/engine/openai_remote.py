@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -161,9 +162,17 @@ class OpenAIRemoteEngine:
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
         endpoint, body = self.payload(request)
         chat = endpoint == "chat/completions"
+        sent: list[float] = []
+
+        async def trace(event: str, info: Any) -> None:
+            if event == "http11.send_request_body.complete":
+                sent.append(time.perf_counter())  # the request is on the wire: the backend's time starts
+
         self._active += 1
         try:
-            async with self._client.stream("POST", endpoint, json=body, headers=self._headers()) as response:
+            async with self._client.stream(
+                "POST", endpoint, json=body, headers=self._headers(), extensions={"trace": trace}
+            ) as response:
                 await _check_response(response)
                 kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if kind == "application/json":  # a server that ignored "stream": one whole answer
@@ -176,6 +185,7 @@ class OpenAIRemoteEngine:
                 estimate = self._prompt_estimate(body)
                 async for delta in _events(response, chat):
                     delta.prompt_tokens = delta.prompt_tokens or estimate
+                    delta.sent_at = sent[0] if sent else None
                     yield delta
         except httpx.TimeoutException as err:
             raise BackendError(f"{type(err).__name__}: no answer in time from {self.profile.url}") from None
@@ -209,17 +219,19 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes:
     return data[:limit]
 
 
-async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+async def _lines(response: httpx.Response) -> AsyncIterator[tuple[str, float]]:
+    """The stream's lines, each with the time its last bytes arrived."""
     buffer = b""
     async for chunk in response.aiter_bytes():
+        at = time.perf_counter()
         buffer += chunk
         while (cut := buffer.find(b"\n")) >= 0:
             line, buffer = buffer[:cut], buffer[cut + 1 :]
-            yield line.rstrip(b"\r").decode("utf-8", "replace")
+            yield line.rstrip(b"\r").decode("utf-8", "replace"), at
         if len(buffer) > MAX_LINE_BYTES:
             raise BackendError(f"an event line longer than {MAX_LINE_BYTES} bytes")
     if buffer.strip():
-        yield buffer.decode("utf-8", "replace")
+        yield buffer.decode("utf-8", "replace"), time.perf_counter()
 
 
 async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[GenerationDelta]:
@@ -228,12 +240,14 @@ async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[Generat
     usage: dict[str, Any] = {}
     timings: dict[str, Any] = {}  # llama.cpp's, on its last chunk
     generated = 0
-    async for line in _lines(response):
+    async for line, at in _lines(response):
         if not line.startswith("data:"):
             continue  # comments (keep-alives), event names, blank separators
         data = line[5:].strip()
         if data == "[DONE]":
-            yield _final(finish_reason, usage, generated, timings)
+            final = _final(finish_reason, usage, generated, timings)
+            final.received_at = at
+            yield final
             return
         try:
             event = json.loads(data)
@@ -251,7 +265,7 @@ async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[Generat
             text = _choice_text(choice, chat)
             if text:
                 generated += 1
-                yield GenerationDelta(text=text, generated_tokens=generated)
+                yield GenerationDelta(text=text, generated_tokens=generated, received_at=at)
             finish_reason = choice.get("finish_reason") or finish_reason
     if finish_reason is None:
         raise BackendError("the stream ended before the answer was complete")
