@@ -2,9 +2,10 @@
 
 Streams ``/v1/completions`` (the prompt as the prompt layer built it, with the
 ``suffix`` field for APIs that take one) and ``/v1/chat/completions`` (edits and
-chat) with server-sent events; nothing in a request is laid out here. Closing
-the generator closes the HTTP stream, and vLLM aborts a request whose client
-went away. Anything that is not a well-formed stream becomes a
+chat) with server-sent events; nothing in a request is laid out here. A stream
+read to its end leaves its connection open for the next request; closing the
+generator before that closes the connection, and vLLM aborts a request whose
+client went away. Anything that is not a well-formed stream becomes a
 ``BackendError`` naming what was wrong; the routing layer decides what to do.
 
 The API key is read from the environment variable the profile names and only
@@ -16,14 +17,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
+import msgspec
 
 from aicockpit.config import ProfileConfig
 from aicockpit.engine.base import BackendError
+from aicockpit.engine.http_stream import (
+    ConnectTimeout,
+    HttpError,
+    HttpResponse,
+    HttpStreamClient,
+    ReadTimeout,
+)
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
 log = logging.getLogger(__name__)
@@ -90,21 +97,21 @@ def message_dicts(messages: Any) -> list[dict[str, str]]:
 
 
 class OpenAIRemoteEngine:
-    """One profile's remote server. Cheap to build; connects on the first request."""
+    """One profile's remote server. Cheap to build; connects on the first request (or on ``warm``).
+
+    Requests go through ``HttpStreamClient`` (engine/http_stream.py), which keeps
+    connections warm. Like the httpx client used before (whose own transport left
+    proxy variables unused), it connects straight to the profile's URL.
+    """
 
     def __init__(self, profile: ProfileConfig, tokenizer: Any | None = None) -> None:
         self.profile = profile
         self.model_name = profile.model
         self.tokenizer = tokenizer or load_tokenizer(profile)
         self.prompt_format = prompt_format(profile)
-        connect = profile.connect_timeout_ms / 1000
-        self._client = httpx.AsyncClient(
-            base_url=profile.url.rstrip("/") + "/",
-            timeout=httpx.Timeout(
-                connect=connect, read=profile.idle_timeout_ms / 1000, write=connect, pool=connect
-            ),
-            # Our own retries and breaker decide; never let the transport retry a stream.
-            transport=httpx.AsyncHTTPTransport(retries=0),
+        # No retries in the transport: our own retries and breaker decide.
+        self._http = HttpStreamClient(
+            profile.url, profile.connect_timeout_ms / 1000, profile.idle_timeout_ms / 1000
         )
         self._active = 0
 
@@ -114,8 +121,12 @@ class OpenAIRemoteEngine:
     def shutdown(self) -> None:
         """Nothing to stop on the remote side; open streams close with their generators."""
 
+    def warm(self) -> None:
+        """Have a connection open before the next request needs one (in the background)."""
+        self._http.warm()
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._http.aclose()
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
@@ -162,17 +173,10 @@ class OpenAIRemoteEngine:
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
         endpoint, body = self.payload(request)
         chat = endpoint == "chat/completions"
-        sent: list[float] = []
-
-        async def trace(event: str, info: Any) -> None:
-            if event == "http11.send_request_body.complete":
-                sent.append(time.perf_counter())  # the request is on the wire: the backend's time starts
-
         self._active += 1
         try:
-            async with self._client.stream(
-                "POST", endpoint, json=body, headers=self._headers(), extensions={"trace": trace}
-            ) as response:
+            headers = {**self._headers(), "Content-Type": "application/json"}
+            async with self._http.stream("POST", endpoint, headers, msgspec.json.encode(body)) as response:
                 await _check_response(response)
                 kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if kind == "application/json":  # a server that ignored "stream": one whole answer
@@ -185,11 +189,11 @@ class OpenAIRemoteEngine:
                 estimate = self._prompt_estimate(body)
                 async for delta in _events(response, chat):
                     delta.prompt_tokens = delta.prompt_tokens or estimate
-                    delta.sent_at = sent[0] if sent else None
+                    delta.sent_at = response.sent_at  # the backend's time starts there
                     yield delta
-        except httpx.TimeoutException as err:
+        except (ConnectTimeout, ReadTimeout) as err:
             raise BackendError(f"{type(err).__name__}: no answer in time from {self.profile.url}") from None
-        except httpx.HTTPError as err:
+        except HttpError as err:
             raise BackendError(f"{type(err).__name__}: {err or 'connection failed'}") from None
         except (ValueError, TypeError, AttributeError, KeyError) as err:  # garbage shaped like JSON
             raise BackendError(f"malformed answer ({type(err).__name__}: {err})") from None
@@ -197,8 +201,8 @@ class OpenAIRemoteEngine:
             self._active -= 1
 
 
-async def _check_response(response: httpx.Response) -> None:
-    if response.status_code < 400:
+async def _check_response(response: HttpResponse) -> None:
+    if response.status < 400:
         return
     detail = (await _read_limited(response, MAX_ERROR_BODY)).decode("utf-8", "replace").strip()
     try:
@@ -206,24 +210,24 @@ async def _check_response(response: httpx.Response) -> None:
         detail = str(error.get("error", {}).get("message") or error.get("message") or detail)
     except (ValueError, AttributeError):
         pass
-    retryable = response.status_code >= 500 or response.status_code in (408, 429)
-    raise BackendError(f"HTTP {response.status_code}: {detail[:300]}", retryable=retryable)
+    retryable = response.status >= 500 or response.status in (408, 429)
+    raise BackendError(f"HTTP {response.status}: {detail[:300]}", retryable=retryable)
 
 
-async def _read_limited(response: httpx.Response, limit: int) -> bytes:
+async def _read_limited(response: HttpResponse, limit: int) -> bytes:
     data = b""
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.chunks():
         data += chunk
         if len(data) > limit:
             break
     return data[:limit]
 
 
-async def _lines(response: httpx.Response) -> AsyncIterator[tuple[str, float]]:
+async def _lines(response: HttpResponse) -> AsyncIterator[tuple[str, float]]:
     """The stream's lines, each with the time its last bytes arrived."""
     buffer = b""
-    async for chunk in response.aiter_bytes():
-        at = time.perf_counter()
+    async for chunk in response.chunks():
+        at = response.arrived_at
         buffer += chunk
         while (cut := buffer.find(b"\n")) >= 0:
             line, buffer = buffer[:cut], buffer[cut + 1 :]
@@ -231,10 +235,10 @@ async def _lines(response: httpx.Response) -> AsyncIterator[tuple[str, float]]:
         if len(buffer) > MAX_LINE_BYTES:
             raise BackendError(f"an event line longer than {MAX_LINE_BYTES} bytes")
     if buffer.strip():
-        yield buffer.decode("utf-8", "replace"), time.perf_counter()
+        yield buffer.decode("utf-8", "replace"), response.arrived_at
 
 
-async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[GenerationDelta]:
+async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[GenerationDelta]:
     """Parse the SSE stream; usage arrives in a last chunk (with or without choices)."""
     finish_reason = None
     usage: dict[str, Any] = {}
@@ -248,6 +252,8 @@ async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[Generat
             final = _final(finish_reason, usage, generated, timings)
             final.received_at = at
             yield final
+            async for _ in response.chunks():  # the body's end (usually here already): the connection is kept
+                pass
             return
         try:
             event = json.loads(data)
