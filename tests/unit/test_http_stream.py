@@ -152,3 +152,34 @@ async def test_errors_name_what_went_wrong():
     port = server.port  # nobody listens there any more
     with pytest.raises(ConnectError):
         await read_all(HttpStreamClient(f"http://127.0.0.1:{port}/v1", 2, 5))
+
+
+def sse(*events: str) -> bytes:
+    return b"".join(chunk(f"data: {event}\n\n".encode()) for event in events)
+
+
+ANSWER = (
+    '{"choices": [{"index": 0, "text": "x = 1", "finish_reason": "stop"}]}',
+    '{"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}',
+    "[DONE]",
+)
+
+
+async def test_the_engine_keeps_its_connection_between_streams_and_a_missing_end_fails_nobody():
+    from contextlib import aclosing
+
+    from aicockpit.config import ProfileConfig
+    from aicockpit.engine.openai_remote import OpenAIRemoteEngine
+    from aicockpit.generation import GenerationRequest
+
+    whole = CHUNKED_HEAD + sse(*ANSWER) + b"0\r\n\r\n"
+    cut = CHUNKED_HEAD + sse(*ANSWER)  # no last chunk: the server goes away after [DONE]
+    async with ScriptedServer([[whole], [whole], [cut]], keep=False) as server:
+        engine = OpenAIRemoteEngine(ProfileConfig(backend="openai", url=server.url, model="m"))
+        for number in range(3):
+            async with aclosing(engine.generate(GenerationRequest(f"r{number}", "x", 4))) as stream:
+                deltas = [delta async for delta in stream]
+            assert "".join(d.text for d in deltas) == "x = 1" and deltas[-1].prompt_tokens == 5
+            assert deltas[0].sent_at is not None and deltas[-1].received_at >= deltas[0].sent_at
+        await engine.aclose()
+    assert server.connections == 1  # three answers, one connection

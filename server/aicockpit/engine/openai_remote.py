@@ -252,8 +252,11 @@ async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[Generatio
             final = _final(finish_reason, usage, generated, timings)
             final.received_at = at
             yield final
-            async for _ in response.chunks():  # the body's end (usually here already): the connection is kept
-                pass
+            try:  # the body's end (usually here already): then the connection serves the next request
+                async for _ in response.chunks():
+                    pass
+            except HttpError:
+                pass  # the answer was complete; the connection is closed instead of kept
             return
         try:
             event = json.loads(data)
