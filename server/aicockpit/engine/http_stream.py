@@ -301,6 +301,7 @@ class HttpStreamClient:
                     self._release(connection)
                 else:
                     connection.close()
+                    await asyncio.sleep(0)  # the socket closes in this turn: gone when the stream is
                     self.warm()  # the next request should not wait for a handshake
 
     async def _exchange(self, connection: _Connection, request: bytes) -> HttpResponse:
