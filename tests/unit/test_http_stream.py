@@ -86,6 +86,15 @@ async def test_chunked_answers_split_anywhere_are_decoded_and_the_connection_is_
     assert server.requests[0].endswith(b'\r\nContent-Length: 8\r\n\r\n{"n": 1}')
 
 
+async def test_credentials_in_the_url_go_as_basic_authentication():
+    async with ScriptedServer([[CHUNKED_HEAD + b"0\r\n\r\n"]]) as server:
+        client = HttpStreamClient(f"http://me:s%40cret@127.0.0.1:{server.port}/v1", 2, 5)
+        await read_all(client)
+        await client.aclose()
+    assert b"\r\nAuthorization: Basic bWU6c0BjcmV0\r\n" in server.requests[0]  # me:s@cret
+    assert b"\r\nHost: 127.0.0.1:" in server.requests[0] and b"cret@" not in server.requests[0]
+
+
 async def test_content_length_and_close_delimited_bodies():
     sized = b"HTTP/1.1 500 X\r\ncontent-type: application/json\r\ncontent-length: 4\r\n\r\nboom"
     until_close = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: x\n\n"

@@ -19,12 +19,13 @@ environment proxies), it connects to the profile's URL directly.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024
 PAUSE_BYTES = 1 << 20  # unread bytes above this pause the socket until the reader catches up
@@ -217,6 +218,10 @@ class HttpStreamClient:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/") + "/"
         self._host_header = parts.netloc.rsplit("@", 1)[-1]
+        self._auth = {}  # credentials in the URL: Basic authentication, as httpx sends them
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            self._auth["Authorization"] = "Basic " + base64.b64encode(pair).decode()
         self._ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
             import httpx  # its context: certifi's trust store, as before
@@ -273,7 +278,7 @@ class HttpStreamClient:
     async def stream(self, method: str, path: str, headers: dict[str, str], body: bytes):
         """Send one request and yield its ``HttpResponse`` once the status and headers are in."""
         head = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self._host_header}"]
-        head += [f"{k}: {v}" for k, v in headers.items()]
+        head += [f"{k}: {v}" for k, v in {**self._auth, **headers}.items()]
         head.append(f"Content-Length: {len(body)}")
         request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
         connection = self._take_idle()
