@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "server"), str(ROOT)]
 
-from aicockpit.config import decode_config  # noqa: E402
+from aicockpit.config import ROLES, decode_config  # noqa: E402
 from aicockpit.engine.host import EngineHost  # noqa: E402
 from aicockpit.engine.routing import Router  # noqa: E402
 from aicockpit.generation import ChatMessage, GenerationRequest  # noqa: E402
@@ -56,7 +56,7 @@ def p50(values: list[float]) -> float:
 
 def all_roles(profile: str, **role) -> dict:
     """Every role on ``profile``: nothing embedded gets loaded."""
-    return {name: {"profile": profile, **role} for name in ("completion", "edit", "chat")}
+    return {name: {"profile": profile, **role} for name in ROLES}
 
 
 async def router_for(options: dict, folder: Path) -> Router:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "server"))
 sys.path.insert(0, str(ROOT))
 
 from aicockpit.bench.client import LspClient  # noqa: E402
-from aicockpit.config import AicockpitConfig  # noqa: E402
+from aicockpit.config import ROLES, AicockpitConfig  # noqa: E402
 from aicockpit.context.workspace_index import WorkspaceIndex  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
@@ -155,7 +155,7 @@ async def run_lsp(
             profile["tokenizer"] = model
         options = {
             "profiles": {"rec": profile},
-            "roles": {r: {"profile": "rec"} for r in ("completion", "edit", "chat")},
+            "roles": {r: {"profile": "rec"} for r in ROLES},
             "completion": {"debounce_min_ms": 0, "debounce_max_ms": 0, "prefetch": False},
         }
         command = [sys.executable, "-m", "aicockpit", "serve", "--model", model]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 from concurrent.futures import Future
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 from pygls.protocol.json_rpc import JsonRPCRequestMessage
+
+from aicockpit.bench.client import LspClient
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / "fixtures" / "workspaces" / "python"
@@ -117,3 +120,37 @@ def send_raw(client, method: str, params: Any, msg_id: str | None = None) -> asy
     client.protocol._request_futures[msg_id] = future
     client.protocol._send_data(JsonRPCRequestMessage(id=msg_id, method=method, params=params, jsonrpc="2.0"))
     return asyncio.wrap_future(future)
+
+
+async def raw_session(
+    command: list[str], root: Path | None = None, options: Any = None, stderr: Any = subprocess.DEVNULL
+) -> LspClient:
+    """A server driven byte by byte (tests/hostile.py, the exit tests): initialized, engine loading."""
+    client = await LspClient.spawn(command, server_env(), stderr=stderr)
+    params = {"processId": None, "rootUri": (root or scratch_workspace()).as_uri(), "capabilities": {}}
+    await client.request("initialize", {**params, "initializationOptions": options or {}}, timeout=60)
+    client.notify("initialized", {})
+    return client
+
+
+async def wait_ready_raw(client: LspClient, timeout: float = ENGINE_READY_TIMEOUT_S) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            engine = (await client.request("aicockpit/stats", None))["engine"]
+            assert engine["state"] != "failed", engine
+            if engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running"):
+                return
+            await asyncio.sleep(0.25)
+
+
+EXIT_ALLOWED_S = 3.0  # the target is 1 s; the margin is for a loaded 2-core machine
+
+
+def ended(process) -> bool:
+    """A psutil process gone, or a zombie: dead, waiting for a parent (init, for orphans) to collect it."""
+    import psutil
+
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -11,7 +11,7 @@ import { StatusBar } from "./status";
 import { statsLines } from "./statusText";
 
 export const SWITCH_PROFILE_COMMAND = "aicockpit.switchProfile";
-const ROLES = ["completion", "edit", "chat"];
+const ROLES = ["completion", "edit", "chat", "next_edit"];
 
 let supervisor: ServerSupervisor | undefined;
 

@@ -55,6 +55,7 @@ def serve(args: argparse.Namespace) -> int:
     # stderr, so a stray print from any library can never corrupt the stream.
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    from aicockpit.ending import end_process
     from aicockpit.server import build_server
     from aicockpit.stdio import serve_stdio
 
@@ -65,14 +66,15 @@ def serve(args: argparse.Namespace) -> int:
 
         host = EngineHost(stub_factory(args.dev_engine_stub))
     server = build_server(overrides_from(args), host)
-    exporter = start_metrics(args.metrics_port, server.app) if args.metrics_port is not None else None
+    if args.metrics_port is not None:
+        start_metrics(args.metrics_port, server.app)  # in a daemon thread: it ends with the process
+    code = 1
     try:
-        serve_stdio(server, sys.stdin.buffer, protocol_out)
+        code = serve_stdio(server, sys.stdin.buffer, protocol_out)
+    except Exception:
+        logging.getLogger("aicockpit").exception("the server stopped on an error")
     finally:
-        server.app.router.kill_now()
-        if exporter is not None:
-            exporter.stop()
-    return 0
+        end_process(code)  # engines, index crawl, exporter: all end with the process, at once
 
 
 def start_metrics(port: int, app):
@@ -321,6 +323,12 @@ def parser() -> argparse.ArgumentParser:
         help="trace files or folders (default: %(default)s)",
     )
     p.add_argument(
+        "--next-edit-traces",
+        nargs="*",
+        default=[str(DEFAULT_TRACES / "next_edit")],
+        help="editing traces replayed against aicockpit/nextEdit (none: skip; default: %(default)s)",
+    )
+    p.add_argument(
         "--engine-stub", type=float, metavar="MS", help="use an engine stub with this fixed latency"
     )
     p.add_argument(
@@ -384,7 +392,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("usage", help="print token usage per day, role and model")
     p.add_argument("--days", type=int, help="only the last N days")
-    p.add_argument("--role", choices=["completion", "edit", "chat"])
+    p.add_argument("--role", choices=["completion", "edit", "chat", "next_edit"])
     p.add_argument("--db", help="usage database (default: usage.sqlite3 in the cache directory)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=usage)

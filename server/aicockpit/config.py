@@ -143,6 +143,33 @@ class ChatConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = 20
 
 
+class NextEditConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Next-edit suggestions: after an edit, the matching change a few lines away (aicockpit/nextEdit)."""
+
+    enabled: Annotated[bool, _doc("Answer next-edit requests (aicockpit/nextEdit).")] = True
+    format: Annotated[
+        Literal["auto", "zeta", "instruct"],
+        _doc(
+            "Prompt format: zeta (Zed's Zeta models), instruct (any chat model); auto: zeta for a model"
+            " whose name contains 'zeta'."
+        ),
+    ] = "auto"
+    debounce_ms: Annotated[
+        int, msgspec.Meta(ge=0, le=5000), _doc("Wait this long after a request for a newer one, in ms.")
+    ] = 100
+    region_lines: Annotated[
+        int, msgspec.Meta(ge=0, le=50), _doc("Lines above and below the cursor's line the model may rewrite.")
+    ] = 5
+    context_lines: Annotated[
+        int, msgspec.Meta(ge=0, le=200), _doc("Read-only lines shown above and below the editable region.")
+    ] = 20
+    history_tokens: Annotated[
+        int, msgspec.Meta(ge=0), _doc("Token budget for the recent edits (newest kept first).")
+    ] = 768
+    max_tokens: Annotated[int, msgspec.Meta(ge=16), _doc("Most tokens a suggestion may generate.")] = 256
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2), _doc("Sampling temperature.")] = 0.0
+
+
 DEFAULT_EXCLUDE = [
     ".git/", ".hg/", ".svn/", "node_modules/", "vendor/", "third_party/", "site-packages/", ".venv/",
     "venv/", "__pycache__/", ".tox/", ".mypy_cache/", ".pytest_cache/", ".ruff_cache/", "dist/",
@@ -323,15 +350,16 @@ def _role(first_token_ms: int, total_ms: int) -> Any:
     return lambda: RoleConfig(first_token_timeout_ms=first_token_ms, timeout_ms=total_ms)
 
 
-ROLES = ("completion", "edit", "chat")
+ROLES = ("completion", "edit", "chat", "next_edit")
 
 
 class RolesConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The three roles a model plays; one embedded model may serve all of them."""
+    """The roles a model plays; one embedded model may serve all of them."""
 
     completion: RoleConfig = msgspec.field(default_factory=_role(3000, 10000))
     edit: RoleConfig = msgspec.field(default_factory=_role(15000, 120000))
     chat: RoleConfig = msgspec.field(default_factory=_role(15000, 300000))
+    next_edit: RoleConfig = msgspec.field(default_factory=_role(5000, 30000))
 
 
 class UsageConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -350,6 +378,7 @@ class AicockpitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     completion: CompletionConfig = msgspec.field(default_factory=CompletionConfig)
     edit: EditConfig = msgspec.field(default_factory=EditConfig)
     chat: ChatConfig = msgspec.field(default_factory=ChatConfig)
+    next_edit: NextEditConfig = msgspec.field(default_factory=NextEditConfig)
     cache_dir: Annotated[
         str | None,
         _doc(

@@ -16,8 +16,9 @@ class Priority(enum.IntEnum):
     """Lower runs first: ghost text must never wait behind a long chat answer."""
 
     COMPLETION = 0
-    EDIT = 1
-    CHAT = 2
+    NEXT_EDIT = 1  # a suggestion the user waits for while looking at the code
+    EDIT = 2
+    CHAT = 3
 
 
 @dataclass(frozen=True)

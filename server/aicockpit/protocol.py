@@ -1,10 +1,19 @@
-"""pygls's LSP protocol, hardened: every request gets an answer.
+"""pygls's LSP protocol, hardened: every request with a valid id gets exactly one answer.
 
 pygls 2.1.1 drops requests whose params fail type conversion (no response at
-all) and ignores requests after ``shutdown``; the spec wants an error response
-for each. It runs commands where ``$/cancelRequest`` cannot reach them. It also
-keeps its own copy of every document; aicockpit keeps one
-(context/documents.py), so document notifications go straight to its handlers.
+all), ignores requests after ``shutdown``, runs a notification method sent with
+an id without answering it, and runs a request method sent without one; the
+spec wants one response for each request. Messages come in through
+``receive``, which checks the JSON-RPC envelope first (envelope.py).
+
+Errors caused by the client's input are logged as one warning line: a client
+that keeps sending bad input must not fill the editor's output panel with
+tracebacks. Exceptions that are not a deliberate JSON-RPC error (server bugs)
+keep pygls's traceback at error level.
+
+It runs commands where ``$/cancelRequest`` cannot reach them. It also keeps its
+own copy of every document; aicockpit keeps one (context/documents.py), so
+document notifications go straight to its handlers.
 """
 
 from __future__ import annotations
@@ -12,58 +21,91 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
+from concurrent.futures import Future
 from typing import Any
 
+from cattrs.v import transform_error
 from lsprotocol import types
 from pygls.exceptions import (
     FeatureNotificationError,
     JsonRpcException,
+    JsonRpcInternalError,
     JsonRpcInvalidParams,
-    JsonRpcMethodNotFound,
+    JsonRpcInvalidRequest,
 )
 from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.json_rpc import JsonRPCProtocol
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCProtocol,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    MsgId,
+)
 from pygls.protocol.language_server import _prepare_command_arguments, lsp_method
+
+from aicockpit.envelope import INVALID_REQUEST, REQUEST, RESPONSE, check_envelope, short, valid_id
 
 log = logging.getLogger(__name__)
 
-INVALID_REQUEST = -32600
 DOCUMENT_SYNC = {types.TEXT_DOCUMENT_DID_OPEN, types.TEXT_DOCUMENT_DID_CHANGE, types.TEXT_DOCUMENT_DID_CLOSE}
+MAX_PROBLEMS = 3  # of a params conversion error, named in the warning and the error response
 
 
-class RejectedRequest:
-    """A request that could not be decoded, answered with ``error``."""
-
-    jsonrpc = JsonRPCProtocol.VERSION
-
-    def __init__(self, msg_id: Any, method: str, error: JsonRpcException) -> None:
-        self.id = msg_id
-        self.method = method
-        self.error = error
+def conversion_problems(err: Exception) -> str:
+    """What did not fit, e.g. ``expected int @ $.params.position.line``."""
+    try:
+        problems = transform_error(err)
+    except Exception:
+        problems = [f"{type(err).__name__}: {err}"]
+    more = f" (and {len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
+    return "; ".join(problems[:MAX_PROBLEMS]) + more
 
 
 class RobustProtocol(LanguageServerProtocol):
-    def structure_message(self, data: dict[str, Any]):
-        if "jsonrpc" not in data:
-            return data  # a nested object: pygls structures whole messages only
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._initialize_seen = False
+
+    def receive(self, data: Any) -> None:
+        """Handle one message as decoded from the client's JSON; errors in it are answered, not raised."""
+        verdict = check_envelope(data, self._registered)
+        if verdict.problem:
+            log.warning("%s", verdict.problem)
+            if verdict.answer_id is not None:
+                self._send_response(
+                    verdict.answer_id, None, types.ResponseError(code=verdict.code, message=verdict.problem)
+                )
+            return
         try:
-            return super().structure_message(data)
-        except JsonRpcException as err:
-            if "id" in data and "method" in data:
-                method = str(data["method"])
-                known = method in self.fm.features or method in self.fm.builtin_features
-                error = err if known else JsonRpcMethodNotFound.of(method)
-                if known and not isinstance(err, JsonRpcInvalidParams):
-                    error = JsonRpcInvalidParams()
-                error.message = f"{error.message}: params of {method} do not match the protocol"
-                return RejectedRequest(data["id"], method, error)
-            raise
+            message = self._structure(data, verdict.kind)
+        except Exception as err:  # the params do not fit the method's types: the client's error
+            problems = conversion_problems(err)
+            if verdict.kind is not REQUEST:
+                method = short(data.get("method", "response"))
+                log.warning("dropped a %s message that does not match the protocol: %s", method, problems)
+                return
+            error = JsonRpcInvalidParams(
+                f"params of {short(data['method'])} do not match the protocol: {problems}"
+            )
+            log.warning("rejected request %s: %s", short(data["id"]), error.message)
+            self._send_response(data["id"], None, error.to_response_error())
+            return
+        self.handle_message(message)
+
+    def _registered(self, method: str) -> bool:
+        return method in self.fm.features or method in self.fm.builtin_features
+
+    def _structure(self, data: dict[str, Any], kind: str) -> Any:
+        # pygls's structure_message, without its error-level traceback for bad client input.
+        if kind is RESPONSE:
+            if "error" in data:
+                return self._converter.structure(data, types.ResponseErrorMessage)
+            result_type = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
+            return self._converter.structure(data, result_type)
+        fallback = JsonRPCRequestMessage if kind is REQUEST else JsonRPCNotification
+        return self._converter.structure(data, self.get_message_type(data["method"]) or fallback)
 
     def handle_message(self, message: Any):
-        if isinstance(message, RejectedRequest):
-            log.warning("rejected request %s %s: %s", message.id, message.method, message.error.message)
-            self._send_response(message.id, None, message.error.to_response_error())
-            return
         method = getattr(message, "method", None)
         msg_id = getattr(message, "id", None)
         if self._shutdown and method not in (None, types.EXIT) and msg_id is not None:
@@ -87,8 +129,35 @@ class RobustProtocol(LanguageServerProtocol):
         else:
             context.run(self._handle_notification, method, message.params)
 
+    def _send_handler_result(self, future: Future[Any], *, msg_id: MsgId) -> None:
+        # A JSON-RPC error a handler raised on purpose (bad params, an unknown document,
+        # a request that cannot be carried out) answers the client's input: one warning
+        # line. pygls logs each with a traceback at error level.
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, JsonRpcException) and not isinstance(error, JsonRpcInternalError):
+            self._request_futures.pop(msg_id, None)
+            log.warning("answered request %s with error %d: %s", short(msg_id), error.code, error.message)
+            self._send_response(msg_id, error=error.to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)
+
+    def _handle_cancel_notification(self, msg_id: MsgId) -> None:
+        if not valid_id(msg_id):
+            log.warning("dropped a cancel for id %s: an id is an integer or a string", short(msg_id))
+            return
+        # Editors cancel requests that were answered a moment ago all the time: not worth a warning.
+        future = self._request_futures.pop(msg_id, None)
+        if future is None:
+            log.debug("cancel for %s: no such request in flight", short(msg_id))
+        elif future.cancel():
+            log.debug("cancelled request %s", short(msg_id))
+
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams):
+        # pygls would set everything up again, replacing the workspace the index watches.
+        if self._initialize_seen:
+            raise JsonRpcInvalidRequest("initialize was already received: it is sent once per session")
+        self._initialize_seen = True
         # aicockpit converts positions as UTF-16, the LSP default; never negotiate another.
         if params.capabilities.general is not None:
             params.capabilities.general.position_encodings = None
@@ -101,7 +170,7 @@ class RobustProtocol(LanguageServerProtocol):
         # cancelled command got no answer. Awaiting it here makes it this request's task.
         handler = self.fm.commands.get(params.command)
         if handler is None:
-            raise JsonRpcInvalidParams(message=f"unknown command {params.command!r}")
+            raise JsonRpcInvalidParams(message=f"unknown command {short(params.command)}")
         try:
             args, kwargs = _prepare_command_arguments(handler, params, self._converter)
         except Exception as err:

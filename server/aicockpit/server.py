@@ -22,6 +22,7 @@ from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.routing import Router
+from aicockpit.next_edit.service import NextEditService
 from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.protocol import RobustProtocol
 from aicockpit.telemetry import Telemetry
@@ -91,6 +92,14 @@ class App:
             lambda: self.index,
             self.assembler.related_definitions,
         )
+        self.next_edits = NextEditService(
+            self.documents,
+            self.index,
+            lambda: self.router.for_role("next_edit"),
+            lambda: self.config.next_edit,
+            self.is_secret,
+        )
+        self.documents.close_listeners.append(self.next_edits.forget)
         self._chat_store: ChatStore | None = None
 
     def is_secret(self, doc: TextDocument) -> bool:

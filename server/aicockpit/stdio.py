@@ -1,36 +1,34 @@
-"""Reads the client's messages from stdin on the event loop itself.
+"""Reads the client's messages from stdin on the event loop itself, and serves until the session ends.
 
 pygls reads stdin in a worker thread: three thread hand-offs per message
 (header, blank line, body), each a queue put, a thread wake-up and a self-pipe
 write back to the loop. With a keystroke bringing a didChange, a cancel and a
 request, that is most of the server's own latency on a loaded 2-core machine.
 When stdin is a pipe (as editors launch language servers), the loop watches it
-and splits messages as the bytes arrive, handing each to pygls's protocol in
-the same callback. Anything else (a file, a terminal) keeps pygls's reader.
+and splits messages as the bytes arrive (framing.py), handing each to the
+protocol in the same callback. Anything else (a file, a terminal) is read by a
+thread that hands the bytes to the same splitter.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import re
+import signal
 import stat
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from pygls.exceptions import JsonRpcException
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
-from pygls.protocol import JsonRPCProtocol
 from pygls.server import JsonRPCServer
+
+from aicockpit.framing import MessageReader
 
 log = logging.getLogger(__name__)
 
-HEADER_END = b"\r\n\r\n"
-MAX_HEADER = 64 * 1024  # bytes without a header end: not LSP, dropped
-CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d+)\s*$", re.IGNORECASE | re.MULTILINE)
+READ_SIZE = 256 * 1024
+END_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def is_pipe(stream: BinaryIO) -> bool:
@@ -40,80 +38,110 @@ def is_pipe(stream: BinaryIO) -> bool:
         return False
 
 
-def take_body(buffer: bytearray) -> bytes | None:
-    """The next whole message body in ``buffer`` (removed from it), or None until more bytes come."""
-    while True:
-        end = buffer.find(HEADER_END)
-        if end < 0:
-            if len(buffer) > MAX_HEADER:
-                log.warning("dropped %d bytes of input that are not an LSP header", len(buffer))
-                del buffer[: -len(HEADER_END)]
-            return None
-        match = CONTENT_LENGTH.search(buffer, 0, end)
-        start = end + len(HEADER_END)
-        if match is None:  # a header without a length frames nothing: skip it
-            log.warning("skipped a message header without Content-Length")
-            del buffer[:start]
-            continue
-        stop = start + int(match.group(1))
-        if len(buffer) < stop:
-            return None
-        body = bytes(buffer[start:stop])
-        del buffer[:stop]
-        return body
+class ProtocolWriter:
+    """Writes the server's messages to stdout; once the stream is gone, drops them quietly.
+
+    pygls reports a failed write by sending an error message to the client, over
+    the same dead stream: each failure reports itself again, seconds of recursion
+    with a traceback each time (after ``exit`` closed stdout, a single log line
+    set it off).
+    """
+
+    def __init__(self, stdout: BinaryIO, on_broken: Callable[[], None]) -> None:
+        self._stdout = stdout
+        self._on_broken = on_broken
+        self.closed = False
+        try:  # a non-blocking pipe would make an unbuffered write return None: lost bytes
+            os.set_blocking(stdout.fileno(), True)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            view = memoryview(data)
+            while view:  # an unbuffered write may be cut short by a signal
+                view = view[self._stdout.write(view) :]
+        except (OSError, ValueError) as err:
+            self.closed = True
+            log.warning("the client stopped reading (%s): ending the session", err)
+            self._on_broken()
+
+    def close(self) -> None:
+        self.closed = True
+        try:
+            self._stdout.close()
+        except OSError:
+            pass
 
 
 class MessagePipe(asyncio.Protocol):
-    """Splits the byte stream into LSP messages and hands each to ``protocol`` at once."""
+    """Splits the byte stream into LSP messages and hands each to ``receive`` at once."""
 
-    def __init__(
-        self,
-        protocol: JsonRPCProtocol,
-        report_error: Callable[[Exception, type], None],
-        closed: asyncio.Future,
-    ) -> None:
-        self._protocol = protocol
-        self._report_error = report_error
+    def __init__(self, receive: Callable[[Any], None], closed: asyncio.Future) -> None:
+        self._receive = receive
         self._closed = closed
-        self._buffer = bytearray()
+        self._reader = MessageReader()
 
     def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while (body := take_body(self._buffer)) is not None:
+        for message in self._reader.feed(data):
             try:
-                # Structured once, at the top: pygls's object_hook runs for every nested object.
-                self._protocol.handle_message(self._protocol.structure_message(json.loads(body)))
-            except Exception as err:
+                self._receive(message)
+            except Exception:  # the client's errors are answered inside: this is a server bug
                 log.exception("unable to handle a message")
-                self._report_error(err, JsonRpcException)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._closed.done():
             self._closed.set_result(None)
 
 
-def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """Like ``server.start_io``, with the loop reading stdin when it is a pipe."""
-    server._stop_event = stop = threading.Event()
-    server.protocol.set_writer(StdoutWriter(stdout))
+def read_in_thread(stdin: BinaryIO, loop: asyncio.AbstractEventLoop, pipe: MessagePipe) -> None:
+    """A file or a terminal: blocking reads in a daemon thread, handed to the loop."""
+
+    def run() -> None:
+        try:
+            while data := os.read(stdin.fileno(), READ_SIZE):
+                loop.call_soon_threadsafe(pipe.data_received, data)
+        except OSError as err:
+            log.warning("reading stdin failed: %s", err)
+        finally:
+            loop.call_soon_threadsafe(pipe.connection_lost, None)
+
+    threading.Thread(target=run, name="aicockpit-stdin", daemon=True).start()
+
+
+def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """Serve until ``exit``, the end of input or output, or SIGTERM/SIGINT/SIGHUP; return the exit code.
+
+    The loop is left as it is, with its tasks and worker threads still running:
+    the caller ends the process at once (ending.py). ``asyncio.run`` would cancel
+    every task and then wait for every worker thread, and an engine that is
+    loading holds one for ~20 s.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    closed = loop.create_future()
+
+    def end(*_: Any) -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    server.protocol.set_writer(ProtocolWriter(stdout, end))
+
+    for number in END_SIGNALS:  # editors stop a server that lingers with SIGTERM
+        loop.add_signal_handler(number, end)
 
     async def main() -> None:
-        if not is_pipe(stdin):
-            reader = StdinAsyncReader(stdin, server.thread_pool)
-            await run_async(stop, reader, server.protocol, log, server.report_server_error)
-            return
-        loop = asyncio.get_running_loop()
-        closed = loop.create_future()
-        await loop.connect_read_pipe(
-            lambda: MessagePipe(server.protocol, server.report_server_error, closed), stdin
-        )
-        await closed  # the end of input
+        pipe = MessagePipe(server.protocol.receive, closed)
+        if is_pipe(stdin):
+            await loop.connect_read_pipe(lambda: pipe, stdin)
+        else:
+            read_in_thread(stdin, loop, pipe)
+        await closed
 
     try:
-        asyncio.run(main())
-    except BrokenPipeError:
-        log.error("the client closed the connection: stopping")
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.shutdown()
+        loop.run_until_complete(main())
+    except SystemExit as exit_:  # pygls raises it for the exit notification: 0 after shutdown, else 1
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0 if server.protocol._shutdown else 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from pathlib import Path
 
 from lsprotocol import types
+from pytest_lsp import ClientServerConfig
 
-from tests.support import WORKSPACE
+from tests.support import WORKSPACE, plain, send_raw, serve_command, server_env
 
 CHECKOUT = WORKSPACE / "shop" / "checkout.py"
 _versions = itertools.count(1)
@@ -57,3 +60,32 @@ def completion_params(uri: str, line: int, character: int) -> types.CompletionPa
         text_document=types.TextDocumentIdentifier(uri=uri),
         position=types.Position(line=line, character=character),
     )
+
+
+async def start_server(
+    root: Path, options: dict, profile: str | None = None, command: list[str] | None = None
+):
+    """A server of its own on ``root``, once its index is built (and ``profile`` is ready)."""
+    from tests.conftest import client_capabilities
+
+    client = await ClientServerConfig(
+        server_command=command or serve_command(), server_env=server_env()
+    ).start()
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(), root_uri=root.as_uri(), initialization_options=options
+        )
+    )
+    async with asyncio.timeout(60):
+        while not (index := await request(client, "aicockpit/index", None))["folders"] or not index["ready"]:
+            await asyncio.sleep(0.1)
+        while (
+            profile
+            and (await request(client, "aicockpit/stats", None))["backends"][profile]["state"] != "ready"
+        ):
+            await asyncio.sleep(0.1)
+    return client
+
+
+async def request(client, method: str, params, timeout: float = 60):
+    return plain(await asyncio.wait_for(send_raw(client, method, params), timeout))

@@ -54,6 +54,11 @@ def test_bench_replays_traces_over_stdio_and_prints_one_json_report(tmp_path):
     accepting = report["traces"]["accept_suggestions"]
     assert accepting["accepted"] > 0 and accepting["engine_requests"].get("prefetch", 0) > 0
     assert sum(accepting["outcomes"].values()) == accepting["keystroke_requests"]
+    assert accepting["mean_prompt_tokens"] > 0
+    # The editing trace reached aicockpit/nextEdit, each request a generation with a prompt.
+    next_edit = report["next_edit"]
+    assert next_edit["requests"] == 3 and next_edit["mean_prompt_tokens"] > 100
+    assert sum(next_edit["outcomes"].values()) == 3
 
 
 def test_bench_against_the_remote_mock_splits_the_overhead_and_keeps_connections(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import psutil
 from lsprotocol import types
@@ -10,7 +11,7 @@ from pytest_lsp import ClientServerConfig
 
 from tests.conftest import client_capabilities
 from tests.e2e.helpers import CHECKOUT, inline_params, open_doc, utf16
-from tests.support import serve_command, server_env, stats, wait_engine_ready
+from tests.support import EXIT_ALLOWED_S, ended, serve_command, server_env, stats, wait_engine_ready
 
 BAD_OPTIONS = {
     "completion": {"max_tokens": 7, "multiline": "sometimes", "timeout_ms": "soon"},
@@ -52,8 +53,14 @@ async def test_bad_options_loading_requests_and_shutdown_leave_nothing_behind():
         children = server.children(recursive=True)
         assert children, "the engine core runs in a child process"
     finally:
-        await client.shutdown_session()
+        started = time.perf_counter()
+        await client.shutdown_session()  # shutdown, exit, and the process's end
+        ended_s = time.perf_counter() - started
         await client.stop()
     assert client._server.returncode == 0
-    gone, alive = psutil.wait_procs(children, timeout=30)
-    assert not alive, [p.cmdline() for p in alive]
+    while not all(ended(child) for child in children) and time.perf_counter() - started < 30:
+        await asyncio.sleep(0.01)
+    children_s = time.perf_counter() - started
+    print(f"\nidle, shutdown+exit: process ended in {ended_s:.2f} s, its children in {children_s:.2f} s")
+    assert all(ended(child) for child in children), [p.cmdline() for p in children if not ended(p)]
+    assert ended_s < EXIT_ALLOWED_S and children_s < EXIT_ALLOWED_S

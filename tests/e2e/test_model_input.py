@@ -18,12 +18,12 @@ import sys
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
-from tests.conftest import client_capabilities
+from aicockpit.config import ROLES
 from tests.e2e.editor import Editor
+from tests.e2e.helpers import request, start_server
 from tests.fake_openai import FakeOpenAI
-from tests.support import RUN_DIR, plain, send_raw, serve_command, server_env, tiny_model
+from tests.support import RUN_DIR, server_env, tiny_model
 
 PRICING = '''"""Prices and discounts."""
 
@@ -68,7 +68,7 @@ def options(url: str, **profile) -> dict:
     recorder = {"backend": "openai", "url": url, "model": "m", "tokenizer": str(tiny_model()), **profile}
     return {
         "profiles": {"recorder": recorder},
-        "roles": {role: {"profile": "recorder"} for role in ("completion", "edit", "chat")},
+        "roles": {role: {"profile": "recorder"} for role in ROLES},
         "completion": {"max_tokens": 16, "debounce_min_ms": 0, "debounce_max_ms": 0},
     }
 
@@ -83,19 +83,7 @@ async def recorder():
 async def remote(recorder):
     """A server with no embedded engine: every role goes to the recorder."""
     root = workspace()
-    client = await ClientServerConfig(server_command=serve_command(), server_env=server_env()).start()
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities(),
-            root_uri=root.as_uri(),
-            initialization_options=options(recorder.url),
-        )
-    )
-    async with asyncio.timeout(60):
-        while not (index := await call(client, "aicockpit/index", None))["folders"] or not index["ready"]:
-            await asyncio.sleep(0.1)
-        while (await call(client, "aicockpit/stats", None))["backends"]["recorder"]["state"] != "ready":
-            await asyncio.sleep(0.1)
+    client = await start_server(root, options(recorder.url), profile="recorder")
     editor = Editor(client)
     editor.open((root / "shop" / "cart.py").as_uri(), CART)
     editor.open((root / ".env").as_uri(), SECRET + "\n", language="dotenv")  # open, yet never sent
@@ -104,8 +92,7 @@ async def remote(recorder):
     await client.stop()
 
 
-async def call(client, method: str, params):
-    return plain(await asyncio.wait_for(send_raw(client, method, params), 60))
+call = request
 
 
 async def completion_body(client, recorder, uri: str) -> dict:

@@ -12,12 +12,11 @@ import time
 import pytest
 from lsprotocol import types
 
+from aicockpit.config import ROLES
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import inline_params, open_doc
 from tests.fake_openai import FakeOpenAI
 from tests.support import plain, stats
-
-ROLES = ("completion", "edit", "chat")
 
 
 async def switch(client, role: str, profile: str) -> dict:
@@ -62,11 +61,11 @@ async def test_switch_to_remote_unloads_the_embedded_model_and_back(with_fake_pr
     assert result == {"role": "completion", "profile": "fake", "state": "ready", "error": ""}
     answer = await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
     assert answer.items[0].insert_text == "remote_answer"
-    assert (await stats(client))["engine"]["state"] == "ready"  # edit and chat still use it
+    assert (await stats(client))["engine"]["state"] == "ready"  # the other roles still use it
 
     tokens_before = set(client.progress_reports)
-    await switch(client, "edit", "fake")
-    await switch(client, "chat", "fake")
+    for role in ROLES[1:]:
+        await switch(client, role, "fake")
     current = await stats(client)
     assert current["engine"]["state"] == "stopped"
     assert (

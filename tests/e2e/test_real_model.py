@@ -183,3 +183,22 @@ async def test_chat_answers_about_a_mentioned_file(smol):
 async def last_prompt(client, role: str) -> dict:
     entries = plain(await send_raw(client, "aicockpit/prompts", None))["prompts"]
     return next(e for e in reversed(entries) if e["role"] == role and e["processed"])
+
+
+async def test_a_next_edit_round_trip_on_the_real_model(smol):
+    client, editor, root = smol
+    uri = (root / "geometry.py").as_uri()
+    editor.open(uri, "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n")
+    at = len("def area(w")
+    for _ in range(4):  # rename width -> w, one keystroke at a time
+        start, end = types.Position(line=0, character=at), types.Position(line=0, character=at + 1)
+        editor._change(uri, [types.TextEdit(range=types.Range(start=start, end=end), new_text="")])
+    params = {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}
+    result = plain(await asyncio.wait_for(send_raw(client, "aicockpit/nextEdit", params), 120))
+    assert set(result) == {"id", "version", "edits"}  # quality is not the point: the trip is
+    if result["edits"]:
+        assert result["version"] == editor.versions[uri]
+    prompt = (await last_prompt(client, "next_edit"))["processed"]  # as vLLM tokenized it
+    for part in ("-def area(width, height):", "+def area(w, height):", "<|editable_region_start|>"):
+        assert part in prompt
+    assert "<|user_cursor_is_here|>return width * height" in prompt

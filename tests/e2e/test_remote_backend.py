@@ -15,7 +15,7 @@ import psutil
 import pytest
 from lsprotocol import types
 
-from aicockpit.config import decode_config
+from aicockpit.config import ROLES, decode_config
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.routing import Router
 from aicockpit.generation import ChatMessage, GenerationRequest
@@ -64,7 +64,7 @@ async def remote_router(name: str, profile: dict, tmp_path) -> Router:
     config, problems = decode_config(
         {
             "profiles": {name: profile},
-            "roles": {role: {"profile": name} for role in ("completion", "edit", "chat")},
+            "roles": {role: {"profile": name} for role in ROLES},
         }
     )
     assert not problems

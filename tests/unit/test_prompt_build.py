@@ -15,12 +15,11 @@ from aicockpit.config import decode_config
 from aicockpit.context.documents import DocumentStore
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.engine.offline import OfflineTarget
-from aicockpit.engine.tokenizer import load_local_tokenizer
 from aicockpit.generation import PromptFormat
 from aicockpit.prompt.assemble import PromptAssembler
-from tests.support import ROOT, RUN_DIR, tiny_model
+from tests.support import RUN_DIR
+from tests.unit.conftest import PYTHON
 
-PYTHON = ROOT / "fixtures" / "workspaces" / "python"
 CALL = (
     "from shop.pricing import loyalty_discount, vat\n"
     "from shop.models import Customer\n\n\n"
@@ -28,19 +27,6 @@ CALL = (
     "    discounted = amount - loyalty_discount("
 )
 AFTER = "\n    return vat(discounted)\n"
-
-
-@pytest.fixture(scope="module")
-def tokens():
-    return load_local_tokenizer(str(tiny_model()))
-
-
-@pytest.fixture(scope="module")
-def index():
-    index = WorkspaceIndex()
-    index.add_folder(PYTHON, persist=False).build()
-    yield index
-    index.close()
 
 
 class Tokens:

@@ -6,33 +6,16 @@ import pytest
 
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore, TextChange
-from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.engine.offline import OfflineTarget
-from aicockpit.engine.tokenizer import load_local_tokenizer
 from aicockpit.generation import PromptFormat
 from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.prompt.layout import render_snippet
-from tests.support import ROOT, tiny_model
-
-PYTHON = ROOT / "fixtures" / "workspaces" / "python"
-
-
-@pytest.fixture(scope="module")
-def tokens():
-    return load_local_tokenizer(str(tiny_model()))
+from tests.unit.conftest import PYTHON
 
 
 def target(tokens, template: str = "qwen", **fields) -> OfflineTarget:
     """What the prompt is built for: the tiny model's tokenizer in a given format."""
     return OfflineTarget(tokens, PromptFormat(template=template, **fields), "test")
-
-
-@pytest.fixture(scope="module")
-def index():
-    index = WorkspaceIndex()
-    index.add_folder(PYTHON, persist=False).build()
-    yield index
-    index.close()
 
 
 def assembler_for(index, options: dict | None = None):

@@ -262,15 +262,15 @@ async def test_switch_unloads_the_unused_model_before_loading_the_new_one(tmp_pa
         router.for_role("completion")  # never a hang while switching
     assert (await run(router, "chat")) == "from small"  # other roles still served
     await switch
-    # chat and edit still use the default profile: small stays loaded.
+    # the other roles still use the default profile: small stays loaded.
     assert events == ["load small", "load big"] and await run(router) == "from big"
-    for role in ("edit", "chat"):
+    for role in ("edit", "chat", "next_edit"):
         await router.switch_profile(role, "big")
     assert events == ["load small", "load big", "unload small"]
     assert await run(router, "chat") == "from big"
     assert seen == ["loading big"]
-    await router.switch_profile("completion", "default")
-    await router.switch_profile("edit", "default")
+    for role in ("completion", "edit", "next_edit"):
+        await router.switch_profile(role, "default")
     seen.clear()
     await router.switch_profile("chat", "default", seen.append)
     assert events[-3:] == ["unload small", "load small", "unload big"]

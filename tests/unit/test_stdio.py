@@ -1,4 +1,4 @@
-"""The event-loop stdin reader: LSP framing as bytes arrive, bad input, and the end of input."""
+"""The event-loop stdin reader: messages as bytes arrive, and the end of input (framing: test_framing.py)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,18 @@ import asyncio
 import json
 import os
 
-from aicockpit.stdio import MAX_HEADER, MessagePipe, is_pipe
+from aicockpit.stdio import MessagePipe, ProtocolWriter, is_pipe
 
 
 class FakeProtocol:
-    """pygls's protocol as MessagePipe uses it: structure nested objects, handle whole messages."""
+    """The protocol as MessagePipe uses it: receive each decoded message."""
 
     def __init__(self) -> None:
         self.handled: list[dict] = []
 
-    def structure_message(self, data: dict) -> dict:
-        return data
-
-    def handle_message(self, message: dict) -> None:
+    def receive(self, message: dict) -> None:
+        if message.get("boom"):
+            raise RuntimeError("a server bug")
         self.handled.append(message)
 
 
@@ -29,36 +28,32 @@ def frame(message: dict, extra_header: bytes = b"") -> bytes:
 
 async def open_pipe():
     loop = asyncio.get_running_loop()
-    protocol, errors, closed = FakeProtocol(), [], loop.create_future()
-    pipe = MessagePipe(protocol, lambda err, kind: errors.append(err), closed)
-    return pipe, protocol, errors, closed
+    protocol, closed = FakeProtocol(), loop.create_future()
+    return MessagePipe(protocol.receive, closed), protocol, closed
 
 
 async def test_messages_split_anywhere_arrive_whole_and_in_order():
     stream = frame({"id": 1, "text": "é🍵"}) + frame({"id": 2}, b"Content-Type: application/json\r\n")
     for cut in range(1, len(stream)):
-        pipe, protocol, errors, _ = await open_pipe()
+        pipe, protocol, _ = await open_pipe()
         pipe.data_received(stream[:cut])
         pipe.data_received(stream[cut:])
-        assert [m["id"] for m in protocol.handled] == [1, 2] and not errors
+        assert [m["id"] for m in protocol.handled] == [1, 2]
         assert protocol.handled[0]["text"] == "é🍵"
 
 
-async def test_bad_input_is_skipped_and_reading_goes_on():
-    pipe, protocol, errors, _ = await open_pipe()
-    pipe.data_received(b"X-Nothing: 1\r\n\r\n")  # no length: frames nothing
-    pipe.data_received(b"Content-Length: 5\r\n\r\n{nope")  # not JSON: reported
-    pipe.data_received(b"x" * (MAX_HEADER + 10))  # never a header end: dropped
-    pipe.data_received(b"\r\n\r\n" + frame({"id": 3}))
-    assert [m["id"] for m in protocol.handled] == [3]
-    assert len(errors) == 1 and isinstance(errors[0], json.JSONDecodeError)
+async def test_a_failing_handler_is_logged_and_the_next_message_still_arrives(caplog):
+    pipe, protocol, _ = await open_pipe()
+    pipe.data_received(frame({"id": 1, "boom": True}) + frame({"id": 2}))
+    assert [m["id"] for m in protocol.handled] == [2]
+    assert "a server bug" in caplog.text  # with its traceback: a bug, not the client's input
 
 
 async def test_a_pipe_read_by_the_loop_ends_cleanly_mid_message():
     read_fd, write_fd = os.pipe()
     with os.fdopen(read_fd, "rb", buffering=0) as stdin:
         assert is_pipe(stdin)
-        pipe, protocol, _, closed = await open_pipe()
+        pipe, protocol, closed = await open_pipe()
         transport, _ = await asyncio.get_running_loop().connect_read_pipe(lambda: pipe, stdin)
         os.write(write_fd, frame({"id": 1}) + b'Content-Length: 9\r\n\r\n{"a"')
         os.close(write_fd)  # the client goes away in the middle of the second body
@@ -72,3 +67,15 @@ def test_a_regular_file_is_not_a_pipe(tmp_path):
     path.write_bytes(b"")
     with path.open("rb") as file:
         assert not is_pipe(file)
+
+
+def test_a_dead_output_stream_ends_the_session_once_and_drops_what_follows():
+    """pygls reports a failed write by writing again: seconds of recursive tracebacks."""
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)  # the client stopped reading
+    ended = []
+    with os.fdopen(write_fd, "wb", buffering=0) as stdout:
+        writer = ProtocolWriter(stdout, lambda: ended.append(True))
+        writer.write(b"x" * 10)
+        writer.write(b"y")
+    assert writer.closed and ended == [True]

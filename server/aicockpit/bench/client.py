@@ -13,10 +13,11 @@ import itertools
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from aicockpit.stdio import take_body
+from aicockpit.framing import MessageReader
 
 
 class LspError(RuntimeError):
@@ -31,16 +32,15 @@ class _ServerPipes(asyncio.SubprocessProtocol):
     def __init__(self, on_message: Callable[[dict[str, Any], float], None], on_closed: Callable[[], None]):
         self._on_message = on_message
         self._on_closed = on_closed
-        self._buffer = bytearray()
         self.exited = asyncio.get_running_loop().create_future()
+        self._reader = MessageReader()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd != 1:
             return
         received = time.perf_counter()
-        self._buffer += data
-        while (body := take_body(self._buffer)) is not None:
-            self._on_message(json.loads(body), received)
+        for message in self._reader.feed(data):
+            self._on_message(message, received)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd == 1:
@@ -55,11 +55,15 @@ class LspClient:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future] = {}
+        # Every response by id, duplicates included: tests check that each request got exactly one.
+        self.answers: Counter[Any] = Counter()
         self._transport: asyncio.SubprocessTransport | None = None
         self._pipes: _ServerPipes | None = None
 
     @classmethod
-    async def spawn(cls, command: list[str], env: dict[str, str]) -> LspClient:
+    async def spawn(
+        cls, command: list[str], env: dict[str, str], stderr: Any = asyncio.subprocess.DEVNULL
+    ) -> LspClient:
         client = cls()
         loop = asyncio.get_running_loop()
         client._transport, client._pipes = await loop.subprocess_exec(
@@ -67,7 +71,7 @@ class LspClient:
             *command,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
             env=env,
         )
         return client
@@ -84,6 +88,17 @@ class LspClient:
     def _write(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, separators=(",", ":")).encode()
         self._transport.get_pipe_transport(0).write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    @property
+    def pid(self) -> int:
+        return self._transport.get_pid()
+
+    def write_raw(self, data: bytes) -> None:
+        """Bytes exactly as given: tests send broken framing and hostile messages."""
+        self._transport.get_pipe_transport(0).write(data)
+
+    def close_input(self) -> None:
+        self._transport.get_pipe_transport(0).close()
 
     def notify(self, method: str, params: Any) -> None:
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
@@ -114,6 +129,8 @@ class LspClient:
                     result = [None] * len(message.get("params", {}).get("items", [])) or None
                 self._write({"jsonrpc": "2.0", "id": message["id"], "result": result})
             return
+        if isinstance(message.get("id"), int | str):
+            self.answers[message["id"]] += 1
         future = self._pending.pop(message.get("id"), None)
         if future is not None and not future.done():
             outcome = LspError(message["error"]) if "error" in message else message.get("result")

@@ -44,7 +44,7 @@ class Sent:
     judged: bool = False
 
 
-def _position(text: str, offset: int) -> dict[str, int]:
+def position_of(text: str, offset: int) -> dict[str, int]:
     at = LineIndex(text).position(offset)
     return {"line": at.line, "character": at.character}
 
@@ -121,7 +121,7 @@ class TraceReplay:
         self._request()
 
     def _edit(self, start: int, end: int, new_text: str) -> None:
-        range_ = {"start": _position(self.text, start), "end": _position(self.text, end)}
+        range_ = {"start": position_of(self.text, start), "end": position_of(self.text, end)}
         self.text = self.text[:start] + new_text + self.text[end:]
         self.offset = start + len(new_text)
         self.version += 1
@@ -160,7 +160,7 @@ class TraceReplay:
         tag = f"{self.trace['name']}-{len(self.sent)}"
         params = {
             "textDocument": {"uri": self.uri},
-            "position": _position(self.text, self.offset),
+            "position": position_of(self.text, self.offset),
             "context": {"triggerKind": 2},
             "workDoneToken": tag,
         }
@@ -196,7 +196,7 @@ class TraceReplay:
 SPLIT_QS = (50, 90, 99)
 
 
-def _quantiles(values: list[float], qs=(50, 95, 99)) -> dict[str, float]:
+def quantiles(values: list[float], qs=(50, 95, 99)) -> dict[str, float]:
     return {f"p{q}": round(percentile(values, q), 2) for q in qs}
 
 
@@ -237,11 +237,11 @@ def measure(replay: TraceReplay, traces: dict[str, dict], before: dict, after: d
         "with_suggestion": sum(bool(s.items) for s in answered),
         "accepted": replay.accepted,
         "accept_missed": replay.accept_missed,
-        "e2e_latency_ms": _quantiles(latency),
-        "server_overhead_ms": _quantiles(overhead, SPLIT_QS),
-        "before_engine_call_ms": _quantiles(before_call, SPLIT_QS),
-        "after_engine_answer_ms": _quantiles(after_answer, SPLIT_QS),
-        "engine_wait_ms": _quantiles(engine, (50, 99)),
+        "e2e_latency_ms": quantiles(latency),
+        "server_overhead_ms": quantiles(overhead, SPLIT_QS),
+        "before_engine_call_ms": quantiles(before_call, SPLIT_QS),
+        "after_engine_answer_ms": quantiles(after_answer, SPLIT_QS),
+        "engine_wait_ms": quantiles(engine, (50, 99)),
         "prefix_cache_hit_ratio": round(_delta(after, before, "cached_tokens") / prompt, 4)
         if prompt
         else 0.0,
@@ -293,10 +293,10 @@ def overall(results: dict[str, dict[str, Any]], totals: dict[str, int]) -> dict[
         for k, v in r["outcomes"].items():
             outcomes[k] = outcomes.get(k, 0) + v
     return {
-        "e2e_latency_ms": _quantiles(latency),
-        "server_overhead_ms": _quantiles(overhead, SPLIT_QS),
-        "before_engine_call_ms": _quantiles(before, SPLIT_QS),
-        "after_engine_answer_ms": _quantiles(after, SPLIT_QS),
+        "e2e_latency_ms": quantiles(latency),
+        "server_overhead_ms": quantiles(overhead, SPLIT_QS),
+        "before_engine_call_ms": quantiles(before, SPLIT_QS),
+        "after_engine_answer_ms": quantiles(after, SPLIT_QS),
         "prefix_cache_hit_ratio": round(totals["cached"] / totals["prompt"], 4) if totals["prompt"] else 0.0,
         "wasted_tokens_ratio": round(totals["wasted"] / totals["generated"], 4)
         if totals["generated"]

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit.bench.client import LspClient
-from aicockpit.bench.replay import SPLIT_QS, TraceReplay, load_traces, measure, overall
-from aicockpit.telemetry import percentile
+from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
+from aicockpit.bench.replay import SPLIT_QS, TraceReplay, load_traces, measure, overall, quantiles
 
 READY_TIMEOUT_S = 900
 REMOTE_PROFILE = "remote"
@@ -87,7 +87,7 @@ class RemoteMock:
         writer.close()
         stats = json.loads(raw.split(b"\r\n\r\n", 1)[1])
         service = stats.pop("service_ms")
-        stats["service_ms"] = {f"p{q}": round(percentile(service, q), 2) for q in SPLIT_QS}
+        stats["service_ms"] = quantiles(service, SPLIT_QS)
         return stats
 
     async def stop(self) -> None:
@@ -189,6 +189,16 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             ):
                 totals[key] += after[field] - before[field]
             print(f"bench: {trace['name']} done", file=sys.stderr)
+        next_edit = None
+        if args.next_edit_traces:
+            before = await client.request("aicockpit/stats", None)
+            replays = []
+            for number, trace in enumerate(load_traces([Path(p) for p in args.next_edit_traces])):
+                document = workspace / "shop" / f"edit_{number}_{trace['name']}.py"
+                replays.append(NextEditReplay(client, trace, document.as_uri()))
+                await replays[-1].run()
+            next_edit = measure_next_edit(replays, before, await client.request("aicockpit/stats", None))
+            print("bench: next-edit traces done", file=sys.stderr)
         final = await client.request("aicockpit/stats", None)
         if mock is not None:
             mode, engine = "remote-mock", f"remote mock {args.remote_mock:g} ms"
@@ -204,6 +214,7 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "engine_start_s": round(engine_start_s, 1),
             "overall": overall(results, totals),
+            "next_edit": next_edit,
             # The server's own view over the whole run: stage times since each request was received.
             "server_stages_ms": final["stages_ms"],
             "server_waits_ms": final["waits_ms"],

@@ -6,6 +6,7 @@ edited in step with the text (context/syntax.py).
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 from aicockpit.context import languages
+from aicockpit.context.edits import EditHistory
 from aicockpit.context.positions import LineIndex, Position
 from aicockpit.context.syntax import SyntaxTree
 
@@ -97,6 +99,7 @@ class DocumentStore:
         # (uri, line, monotonic time) of the latest edits, newest last: retrieval's
         # "recently edited regions" source.
         self.recent_edits: deque[tuple[str, int, float]] = deque(maxlen=RECENT_EDITS)
+        self.history = EditHistory()  # the same edits as diffs, for next-edit suggestions
         self.close_listeners: list[Callable[[str], None]] = []
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> TextDocument:
@@ -108,9 +111,15 @@ class DocumentStore:
     def change(self, uri: str, version: int, changes: list[TextChange]) -> TextDocument:
         doc = self.get(uri)
         for change in changes:
+            if change.start is not None:
+                line = max(change.start.line, 0)
+            else:  # the whole text (clients without incremental sync): where it differs
+                line = doc.text.count("\n", 0, len(os.path.commonprefix([doc.text, change.text])))
+            self.history.before_change(uri, doc.text, line)
             doc.apply(change)
             if change.start is not None:
-                self.recent_edits.append((uri, max(change.start.line, 0), time.monotonic()))
+                self.recent_edits.append((uri, line, time.monotonic()))
+        self.history.after_change(uri, doc.text)
         doc.version = version
         return doc
 
@@ -118,6 +127,7 @@ class DocumentStore:
         return list(self._docs.values())
 
     def close(self, uri: str) -> None:
+        self.history.closed(uri)
         if self._docs.pop(uri, None) is not None:
             for listener in self.close_listeners:
                 listener(uri)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from aicockpit.context.edits import common_ends
 from aicockpit.context.positions import Position
 
 
@@ -31,6 +32,36 @@ def line_edits(old: str, new: str, first_line: int) -> list[LineEdit]:
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
         if tag != "equal":
             edits.append(LineEdit(first_line + a0, first_line + a1, "".join(new_lines[b0:b1])))
+    return edits
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace the document's characters [start, end) with ``text`` (offsets in the document)."""
+
+    start: int
+    end: int
+    text: str
+
+
+def minimal_edits(old: str, new: str, base: int) -> list[TextEdit]:
+    """Character-precise edits turning ``old`` (at offset ``base`` of the document) into ``new``.
+
+    Lines are matched first; within each changed block, the characters the old
+    and new text share at both ends are left alone, so a renamed parameter is
+    one small edit, not a rewritten line.
+    """
+    old_lines = old.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    edits = []
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        before, after = "".join(old_lines[a0:a1]), "".join(new_lines[b0:b1])
+        head, tail = common_ends(before, after)
+        start = base + sum(len(line) for line in old_lines[:a0]) + head
+        edits.append(TextEdit(start, start + len(before) - head - tail, after[head : len(after) - tail]))
     return edits
 
 

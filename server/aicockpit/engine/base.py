@@ -50,5 +50,5 @@ class Engine(Protocol):
     def unfinished_requests(self) -> int: ...
 
     def shutdown(self) -> None:
-        """Release the engine at once; the last resort when the event loop is gone."""
+        """Release the engine at once (its host stops it; process exit kills what is left)."""
         ...

@@ -16,6 +16,7 @@ class Generated:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     completion_tokens: int = 0
+    finish_reason: str | None = None  # "stop", "length"...
 
 
 async def generate_text(
@@ -33,5 +34,6 @@ async def generate_text(
             result.prompt_tokens = delta.prompt_tokens
             result.cached_tokens = delta.cached_tokens
             result.completion_tokens = delta.generated_tokens
+            result.finish_reason = delta.finish_reason or result.finish_reason
     result.text = "".join(pieces)
     return result

@@ -96,11 +96,6 @@ class EngineHost:
         await asyncio.wait_for(self._ready.wait(), timeout)
         return self.state
 
-    def kill_now(self) -> None:
-        """Synchronous last resort (process exit): shut the engine down if it still runs."""
-        if self._engine is not None:
-            self._engine.shutdown()
-
     async def stop(self) -> None:
         """Stop the engine and wait until it has shut down."""
         task, self._task = self._task, None

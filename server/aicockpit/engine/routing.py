@@ -269,10 +269,6 @@ class Router:
             for backend in self._backends.values():
                 await backend.close()
 
-    def kill_now(self) -> None:
-        for host in dict.fromkeys([*self._hosts.values(), self.default_host]):
-            host.kill_now()
-
     # -- serving ------------------------------------------------------------------
 
     def for_role(self, role: str) -> RoleEngine:

@@ -9,15 +9,19 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import multiprocessing
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 from aicockpit.config import EngineConfig
+from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.engine.model_source import check_model_source
+from aicockpit.engine.processes import kill_trees
 from aicockpit.engine.tokenizer import ModelTokenizer
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
@@ -49,6 +53,10 @@ def prepare_environment(
         "VLLM_LOGGING_STREAM": "ext://sys.stderr",
         "VLLM_NO_USAGE_STATS": "1",
         "DO_NOT_TRACK": "1",
+        # The engine core is killed, not asked to stop (engine/processes.py): the
+        # semaphores and shared memory it leaves are freed by multiprocessing's
+        # resource tracker, a child that inherits this, and reported as leaks on stderr.
+        "PYTHONWARNINGS": "ignore:resource_tracker:UserWarning",
     }
     if not accelerator:
         defaults["VLLM_CPU_KVCACHE_SPACE"] = str(config.cpu_kv_cache_gib)
@@ -86,6 +94,36 @@ def embedded_prompt_format(config: EngineConfig, context_length: int | None = No
     return PromptFormat(template=config.fim_template, context_length=context_length or config.max_model_len)
 
 
+def stop_vllm(llm: Any, processes: Sequence[BaseProcess]) -> None:
+    """Shut an ``AsyncLLM`` down with no grace period (engine/processes.py says why), and reap its processes.
+
+    vLLM's own grace period held ``shutdown``, and the event loop, for ~3.5 s.
+    """
+    log.info("shutting down the vLLM engine")
+    if (handler := getattr(llm, "output_handler", None)) is not None:
+        from vllm.utils.async_utils import cancel_task_threadsafe
+
+        # First, so that it never reads the dead engine core: it would log a traceback.
+        cancel_task_threadsafe(handler)
+    if (processor := getattr(llm, "output_processor", None)) is not None:
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        # Requests in flight would wait for outputs that no handler reads any more: end
+        # them now, each answered as a failed request (VllmEngine.generate), not left hanging.
+        processor.propagate_error(EngineDeadError())
+    vllm_log = logging.getLogger("vllm")
+    level = vllm_log.level
+    vllm_log.setLevel(logging.ERROR)  # its force-kill warnings describe what was asked for
+    try:
+        llm.shutdown(timeout=0)  # closes its sockets, then SIGTERM and SIGKILL at once
+    finally:
+        vllm_log.setLevel(level)
+    # AsyncLLM.__del__ shuts down again, possibly at interpreter teardown when
+    # vLLM's module globals are gone (a noisy TypeError): once is enough.
+    llm.shutdown = lambda *args, **kwargs: None
+    kill_trees(processes)  # and reaped: a next engine finds their memory free
+
+
 class VllmEngine:
     """Streams generations from an ``AsyncLLM``; one engine request per call.
 
@@ -93,22 +131,19 @@ class VllmEngine:
     with this engine's tokenizer): it is sent as it is.
     """
 
-    def __init__(self, llm: Any, config: EngineConfig) -> None:
+    def __init__(self, llm: Any, config: EngineConfig, processes: Sequence[BaseProcess] = ()) -> None:
         self._llm = llm
+        self._processes = processes  # the engine core (and workers) this engine started
         self.model_name = config.model
         self.tokenizer = ModelTokenizer(llm.get_tokenizer())
         # The length vLLM actually runs with (a model may allow less than configured).
         self.prompt_format = embedded_prompt_format(config, llm.model_config.max_model_len)
 
     def shutdown(self) -> None:
-        """Stop the engine core (idempotent; safe from any thread)."""
+        """Stop the engine core at once (idempotent; safe from any thread)."""
         if self._llm is not None:
-            log.info("shutting down the vLLM engine")
             llm, self._llm = self._llm, None
-            llm.shutdown()
-            # AsyncLLM.__del__ shuts down again, possibly at interpreter teardown when
-            # vLLM's module globals are gone (a noisy TypeError): once is enough.
-            llm.shutdown = lambda *args, **kwargs: None
+            stop_vllm(llm, self._processes)
 
     def unfinished_requests(self) -> int:
         return self._llm.get_num_unfinished_requests() if self._llm is not None else 0
@@ -126,12 +161,24 @@ class VllmEngine:
             skip_special_tokens=True,
         )
         prompt_tokens = cached = generated = 0
+        llm = self._llm
+        if llm is None:
+            raise EngineUnavailable("the engine has stopped")
         # vLLM aborts the request when this generator is closed or cancelled,
         # which is how $/cancelRequest reaches the engine.
+        outputs = llm.generate(request.prompt, params, request.request_id, priority=int(request.priority))
         first = True
-        async for output in self._llm.generate(
-            request.prompt, params, request.request_id, priority=int(request.priority)
-        ):
+        while True:
+            try:
+                output = await anext(outputs)
+            except StopAsyncIteration:
+                return
+            except Exception as err:
+                if self._llm is not None:
+                    raise  # the engine failed on its own: a bug or a crash, with its traceback
+                # Stopped under this request (shutdown, a profile switch): vLLM marks the
+                # engine dead, and the request fails as any backend's would.
+                raise BackendError(f"the engine stopped ({type(err).__name__})", retryable=False) from None
             prompt_ids = output.prompt_token_ids if first else None
             first = False
             prompt_tokens = max(prompt_tokens, len(output.prompt_token_ids or ()))
@@ -156,16 +203,19 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
     accelerator = has_accelerator()
     abandoned = threading.Event()
 
-    def build() -> Any:
+    def build() -> tuple[Any, list[BaseProcess]]:
         check_model_source(config.model)  # a missing or half-converted model: a message, not vLLM's traceback
         with _BUILDING:
             prepare_environment(config, accelerator)  # before vLLM's import: it sets up its logging then
             from vllm.v1.engine.async_llm import AsyncLLM
 
+            before = set(multiprocessing.active_children())
             llm = AsyncLLM.from_engine_args(engine_args(config, accelerator))
+            # Builds take turns, so the processes started meanwhile are this engine's.
+            processes = [p for p in multiprocessing.active_children() if p not in before]
         if abandoned.is_set():  # the server stopped while we loaded: leave no engine behind
-            llm.shutdown()
-            return llm
+            stop_vllm(llm, processes)
+            return llm, processes
         # vLLM, torch and transformers leave millions of long-lived objects. A full
         # garbage collection walks them all, holding the GIL and so the server's
         # event loop: 150-390 ms each here. Loading runs several; in a long session
@@ -173,10 +223,11 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
         # collector skips them; the garbage of loading goes first.
         gc.collect()
         gc.freeze()
-        return llm
+        return llm, processes
 
     try:
-        engine = VllmEngine(await asyncio.to_thread(build), config)
+        llm, processes = await asyncio.to_thread(build)
+        engine = VllmEngine(llm, config, processes)
     except asyncio.CancelledError:
         abandoned.set()
         raise

@@ -11,6 +11,7 @@ from aicockpit.features import (
     inline_completion,
     lifecycle,
     logs,
+    next_edit,
     profiles,
     stats,
 )
@@ -23,6 +24,7 @@ FEATURES = [
     index,
     inline_completion,
     completion,
+    next_edit,
     edit,
     code_actions,
     chat,

@@ -14,6 +14,7 @@ from lsprotocol import types
 from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
 from aicockpit.features.chat import EXPLAIN
 from aicockpit.features.edit import apply, decode_args, failed, run_guarded, to_workspace_edit
+from aicockpit.features.next_edit import code_action as next_edit_action
 
 APPLY_ACTION = "aicockpit.applyAction"
 KIND_INSTRUCTION = types.CodeActionKind.RefactorRewrite + ".aicockpit"
@@ -83,6 +84,9 @@ def setup(server, app) -> None:
         if uri not in app.documents or app.is_secret(app.documents.get(uri)):
             return []  # nothing offered in a secrets file: its text never goes to a model
         actions = []
+        suggested = next_edit_action(app, uri)
+        if suggested is not None:
+            actions.append(suggested)
         for title, kind, data, diagnostics in plan(app, params):
             payload = msgspec.to_builtins(data)
             action = types.CodeAction(title=title, kind=kind, diagnostics=diagnostics or None)

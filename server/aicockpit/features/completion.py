@@ -34,13 +34,16 @@ def setup(server, app) -> None:
         )
         if suggestion is None:
             return types.CompletionList(is_incomplete=True, items=[])
-        at = to_lsp(suggestion.position)
         try:
             doc = app.documents.get(uri)
         except UnknownDocument:  # closed while we generated
             return types.CompletionList(is_incomplete=True, items=[])
         lines = doc.lines
-        column = lines.offset(suggestion.position) - lines.starts[at.line]
+        # The scheduler checked the version, but a client can reopen the document under the
+        # same version with a shorter text: never index past the lines there are now.
+        position = lines.clamp(suggestion.position)
+        at = to_lsp(position)
+        column = lines.offset(position) - lines.starts[at.line]
         word = _WORD_BEFORE.search(lines.line(at.line)[:column])
         item = types.CompletionItem(
             label=label_for(suggestion.text),

@@ -106,14 +106,14 @@ class IndexFeature:
         index = self.app.index.add_folder(folder)
         if self.watchdog is not None:
             self.watchdog.watch(index.root)
-        task = asyncio.create_task(self._crawl(index))
+        task = asyncio.create_task(self._crawl(index), name=f"indexing {index.root}")
         self.tasks.add(task)
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("indexing failed", exc_info=task.exception())
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     async def _crawl(self, index) -> None:
         loop = asyncio.get_running_loop()
@@ -161,12 +161,24 @@ class IndexFeature:
         )
 
     async def stop(self) -> None:
+        """Stop crawling and watching (server shutdown), without waiting for the threads to finish.
+
+        Their teardown joins threads and closes SQLite, whose closing checkpoint is an
+        fsync: together 1-8 s on a busy machine, all of it holding up the answer to
+        ``shutdown``. It runs in a worker thread instead; should the process end
+        first, SQLite recovers its log at the next open.
+        """
         for task in list(self.tasks):
             task.cancel()
+        closing = asyncio.create_task(asyncio.to_thread(self._close), name="index-close")
+        self.tasks.add(closing)
+        closing.add_done_callback(self._done)
+
+    def _close(self) -> None:
         if self.watchdog is not None:
-            await asyncio.to_thread(self.watchdog.stop)
+            self.watchdog.stop()
         if self.coalescer is not None:
-            await asyncio.to_thread(self.coalescer.stop)
+            self.coalescer.stop()  # before the index closes: a flush in progress still writes
         self.app.index.close()
 
 
@@ -213,6 +225,8 @@ def setup(server, app) -> None:
         except (AttributeError, TypeError, ValueError):
             return {"error": "params must be {textDocument: {uri}, position: {line, character}}"}
         cursor, outcome = app.completions.locate(uri, position)
+        if outcome == "unknown_document":
+            return {"error": f"not an open document: {uri}"}
         if cursor is None:
             return {"error": f"no completion here: {outcome.replace('_', ' ')}"}
         try:

@@ -16,6 +16,7 @@ from lsprotocol import types
 from aicockpit.completion.service import Suggestion
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import EngineState
+from aicockpit.features.next_edit import inline_item as next_edit_item
 
 log = logging.getLogger(__name__)
 
@@ -71,21 +72,23 @@ def setup(server, app) -> None:
     async def inline_completion(params: types.InlineCompletionParams) -> types.InlineCompletionList:
         uri = params.text_document.uri
         tag = params.work_done_token if isinstance(params.work_done_token, str) else None
-        suggestion = await app.scheduler.complete(
-            uri, Position(params.position.line, params.position.character), tag=tag
-        )
-        if suggestion is None:
-            return types.InlineCompletionList(items=[])
-        at = to_lsp(suggestion.position)
-        return types.InlineCompletionList(
-            items=[
+        position = Position(params.position.line, params.position.character)
+        suggestion = await app.scheduler.complete(uri, position, tag=tag)
+        items = []
+        if suggestion is not None:
+            at = to_lsp(suggestion.position)
+            items.append(
                 types.InlineCompletionItem(
                     insert_text=suggestion.text,
                     range=types.Range(start=at, end=at),
                     command=accepted_command(uri, suggestion),
                 )
-            ]
-        )
+            )
+        if uri in app.documents:  # a next-edit suggestion on this line shows like ghost text
+            edit = next_edit_item(app, uri, position)
+            if edit is not None:
+                items.append(edit)
+        return types.InlineCompletionList(items=items)
 
     @server.command(ACCEPTED)
     async def accepted(*args: Any) -> dict[str, bool]:

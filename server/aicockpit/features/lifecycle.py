@@ -1,7 +1,9 @@
-"""initialize / initialized / shutdown / exit: configuration and the engine's life.
+"""initialize / initialized / shutdown: configuration and the engine's life.
 
 The engine loads in the background after ``initialized``, reported with work-done
-progress; ``shutdown`` stops it and waits, so no engine process outlives the server.
+progress; ``shutdown`` stops it (at once: no grace period) and waits for it. ``exit``
+needs no handler here: pygls ends the session, then ``serve`` ends the process and
+kills whatever child process is left (ending.py).
 """
 
 from __future__ import annotations
@@ -59,8 +61,15 @@ def setup(server, app) -> None:
         for problem in problems:
             show_error(server, f"aicockpit: invalid option ({problem}); using the default")
 
+    started = False  # a client that sends initialized twice must not start things twice
+
     @server.feature(types.INITIALIZED)
     async def initialized(params: types.InitializedParams) -> None:
+        nonlocal started
+        if started:
+            log.warning("initialized was sent again: ignored (the engine and the index start once)")
+            return
+        started = True
         await start_engine()
         for hook in app.startup_hooks:
             await hook()
@@ -79,7 +88,3 @@ def setup(server, app) -> None:
         for hook in app.shutdown_hooks:
             await hook()
         await app.router.stop()
-
-    @server.feature(types.EXIT)
-    def exit_(params: None) -> None:
-        app.router.kill_now()

@@ -31,7 +31,12 @@ def setup(server, app) -> None:
 
 def stats_payload(app) -> dict[str, Any]:
     """What ``aicockpit/stats`` and the Prometheus exporter report."""
-    return {**app.telemetry.summary(), "engine": engine_status(app), **app.router.status()}
+    return {
+        **app.telemetry.summary(),
+        "engine": engine_status(app),
+        "next_edit": app.next_edits.stats(),
+        **app.router.status(),
+    }
 
 
 def _traces_since(params: Any) -> int | None:

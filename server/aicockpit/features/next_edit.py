@@ -1,0 +1,143 @@
+"""aicockpit/nextEdit: the edit the user will likely make next, a few lines from the cursor.
+
+- ``aicockpit/nextEdit`` ``{textDocument: {uri}, position}`` answers ``{id, version, edits:
+  [{range, newText}]}`` (no edits: nothing to suggest). Editors ask after an edit settles;
+  a newer request of the same document answers the older one empty.
+- ``aicockpit/nextEdit/feedback`` ``{id, accepted}`` (notification): the user took or
+  dismissed it (counted in ``aicockpit/stats``).
+- Other features read ``app.next_edits.current(uri)``: inline completion shows an edit on
+  the cursor's line as an ordinary item, code actions offer "Apply suggested edit".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from lsprotocol import types
+
+from aicockpit.context.positions import Position
+from aicockpit.engine.base import BackendError, EngineUnavailable
+from aicockpit.features.edit import PositionArg, decode_args
+from aicockpit.next_edit.service import NextEditSuggestion
+
+log = logging.getLogger(__name__)
+
+NEXT_EDIT = "aicockpit/nextEdit"
+FEEDBACK = "aicockpit/nextEdit/feedback"
+ACCEPTED = "aicockpit.nextEditAccepted"  # run by the editor when an item or action carrying it is taken
+APPLY_TITLE = "Apply suggested edit"
+
+
+class DocumentArg(msgspec.Struct):
+    uri: str
+
+
+class NextEditArgs(msgspec.Struct, rename="camel"):
+    text_document: DocumentArg
+    position: PositionArg
+
+
+class FeedbackArgs(msgspec.Struct):
+    id: str
+    accepted: bool
+
+
+def lsp_edits(app, suggestion: NextEditSuggestion) -> list[types.TextEdit]:
+    """The suggestion's edits in LSP positions (UTF-16) of the text they were computed on."""
+    lines = app.documents.get(suggestion.uri).lines
+    out = []
+    for edit in suggestion.edits:
+        start, end = lines.position(edit.start), lines.position(edit.end)
+        out.append(
+            types.TextEdit(
+                range=types.Range(
+                    start=types.Position(line=start.line, character=start.character),
+                    end=types.Position(line=end.line, character=end.character),
+                ),
+                new_text=edit.text,
+            )
+        )
+    return out
+
+
+def accepted_command(suggestion: NextEditSuggestion) -> types.Command:
+    return types.Command(title="aicockpit: next edit accepted", command=ACCEPTED, arguments=[suggestion.id])
+
+
+def inline_item(app, uri: str, position: Position) -> types.InlineCompletionItem | None:
+    """The current suggestion as an inline completion, when it edits the cursor's line at or after it.
+
+    Inline completions replace a range that starts at the cursor: the text between the
+    cursor and the edit is part of the item, so any inline-completion client shows it.
+    """
+    suggestion = app.next_edits.current(uri)
+    if suggestion is None:
+        return None
+    doc = app.documents.get(uri)
+    lines = doc.lines
+    cursor = lines.offset(lines.clamp(position))
+    line_end = doc.text.find("\n", cursor)
+    line_end = len(doc.text) if line_end < 0 else line_end
+    edit = next((e for e in suggestion.edits if cursor <= e.start and e.end <= line_end), None)
+    if edit is None:
+        return None
+    end = lines.position(edit.end)
+    at = types.Position(line=position.line, character=position.character)
+    return types.InlineCompletionItem(
+        insert_text=doc.text[cursor : edit.start] + edit.text,
+        range=types.Range(start=at, end=types.Position(line=end.line, character=end.character)),
+        command=accepted_command(suggestion),
+    )
+
+
+def code_action(app, uri: str) -> types.CodeAction | None:
+    """ "Apply suggested edit", for editors with standard LSP only (Helix): a versioned edit."""
+    suggestion = app.next_edits.current(uri)
+    if suggestion is None:
+        return None
+    change = types.TextDocumentEdit(
+        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=suggestion.version),
+        edits=lsp_edits(app, suggestion),
+    )
+    return types.CodeAction(
+        title=APPLY_TITLE,
+        kind=types.CodeActionKind.QuickFix,
+        edit=types.WorkspaceEdit(document_changes=[change]),
+        command=accepted_command(suggestion),
+    )
+
+
+def setup(server, app) -> None:
+    @server.command(ACCEPTED)
+    def next_edit_accepted(*args: Any) -> dict[str, bool]:
+        found = len(args) == 1 and isinstance(args[0], str) and app.next_edits.feedback(args[0], True)
+        return {"counted": bool(found)}
+
+    @server.feature(NEXT_EDIT)
+    async def next_edit(params: Any = None) -> dict[str, Any]:
+        args = decode_args((params,), NextEditArgs)
+        position = Position(args.position.line, args.position.character)
+        try:
+            suggestion = await app.next_edits.suggest(args.text_document.uri, position)
+        except (EngineUnavailable, BackendError) as err:
+            log.info("no next edit: %s", err)
+            suggestion = None
+        if suggestion is None:
+            return {"id": None, "version": None, "edits": []}
+        edits = lsp_edits(app, suggestion)
+        return {
+            "id": suggestion.id,
+            "version": suggestion.version,
+            "edits": [server.protocol._converter.unstructure(e) for e in edits],
+        }
+
+    @server.feature(FEEDBACK)
+    def feedback(params: Any = None) -> None:
+        try:
+            args = decode_args((params,), FeedbackArgs)
+        except Exception as err:  # a notification has no answer to carry the error
+            log.warning("%s: %s", FEEDBACK, err)
+            return
+        app.next_edits.feedback(args.id, args.accepted)

@@ -1,0 +1,131 @@
+"""Next-edit prompts: the user's recent edits and the code around the cursor, for a model that
+rewrites a region of it.
+
+Formats (``next_edit.format``; auto picks zeta for a model named like Zed's Zeta):
+
+- ``zeta``: the layout Zed's Zeta models (Qwen2.5-Coder fine-tunes) were trained on: a
+  "User Edits" section of diff hunks, a "User Excerpt" section with the editable region
+  between markers and the cursor marker, then "Response"; the model answers with the
+  rewritten region between the same markers. A plain completion prompt.
+- ``instruct``: the same facts as a conversation, for any chat model.
+
+Layout for the prefix cache: the instruction (never changes), then the edits, oldest first
+(a new edit is appended at their end), then the excerpt (changes with every keystroke).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aicockpit.context.edits import EditHunk
+from aicockpit.prompt.chat import Message
+
+REGION_START = "<|editable_region_start|>"
+REGION_END = "<|editable_region_end|>"
+CURSOR = "<|user_cursor_is_here|>"
+FILE_START = "<|start_of_file|>"
+STOPS = ("<|endoftext|>", "<|im_end|>")
+
+ZETA_HEAD = (
+    "### Instruction:\n"
+    "Rewrite the excerpt the user is editing with the edit they are most likely to make next,"
+    " judging from their recent edits and where their cursor is; keep everything else as it is.\n\n"
+    "### User Edits:\n\n"
+)
+INSTRUCT_SYSTEM = (
+    "You predict a programmer's next edit. You get their recent edits as diffs and the code around"
+    f" their cursor, where the lines between {REGION_START} and {REGION_END} may be changed and"
+    f" {CURSOR} marks the cursor. Make the change their recent edits call for next (often the same"
+    " change in another place), or none. Reply with the rewritten lines between the same two"
+    " markers, nothing else."
+)
+
+
+@dataclass(frozen=True)
+class EditWindow:
+    """The code around the cursor: the editable region and some read-only lines around it."""
+
+    path: str
+    before: str  # whole lines above the region
+    region: str  # the editable lines (whole lines)
+    cursor: int  # the cursor's offset in ``region``
+    after: str  # whole lines below the region
+    at_file_start: bool
+    first_line: int  # the region's first line in the document (0-based)
+
+
+@dataclass(frozen=True)
+class NextEditPrompt:
+    format: str
+    text: str  # zeta: the completion prompt
+    messages: list[Message] | None  # instruct: the conversation
+    stop: tuple[str, ...]
+
+
+def excerpt(window: EditWindow) -> str:
+    region = window.region[: window.cursor] + CURSOR + window.region[window.cursor :]
+    start = f"{FILE_START}\n" if window.at_file_start else ""
+    return f"```{window.path}\n{start}{window.before}{REGION_START}\n{region}{REGION_END}\n{window.after}```"
+
+
+def render_hunk(hunk: EditHunk, path: str) -> str:
+    header = f"@@ -{hunk.old_start + 1},{len(hunk.old)} +{hunk.new_start + 1},{len(hunk.new)} @@"
+    lines = [f" {line}" for line in hunk.context_before]
+    lines += [f"-{line}" for line in hunk.old] + [f"+{line}" for line in hunk.new]
+    lines += [f" {line}" for line in hunk.context_after]
+    return f'User edited "{path}":\n```diff\n{header}\n' + "\n".join(lines) + "\n```"
+
+
+def history(hunks: Sequence[tuple[EditHunk, str]], tokens: Any, budget: int) -> str:
+    """The newest edits that fit ``budget`` tokens, oldest first."""
+    kept: list[str] = []
+    used = 0
+    for hunk, path in reversed(hunks):
+        text = render_hunk(hunk, path)
+        cost = tokens.count(text) + 2
+        if used + cost > budget:
+            break
+        kept.append(text)
+        used += cost
+    return "\n\n".join(reversed(kept))
+
+
+def build_prompt(form: str, edits: str, window: EditWindow) -> NextEditPrompt:
+    shown = excerpt(window)
+    if form == "zeta":
+        text = f"{ZETA_HEAD}{edits}\n\n### User Excerpt:\n\n{shown}\n\n### Response:\n\n"
+        return NextEditPrompt("zeta", text, None, STOPS)
+    user = f"Recent edits (oldest first):\n\n{edits or '(none yet)'}\n\nThe code at the cursor:\n\n{shown}"
+    messages = [{"role": "system", "content": INSTRUCT_SYSTEM}, {"role": "user", "content": user}]
+    return NextEditPrompt("instruct", "", messages, STOPS)
+
+
+def choose_format(configured: str, model_name: str) -> str:
+    if configured != "auto":
+        return configured
+    return "zeta" if "zeta" in model_name.lower() else "instruct"
+
+
+def parse_region(output: str, old_region: str, ended: bool) -> str | None:
+    """The rewritten region from the model's answer; None when it has none.
+
+    ``ended``: the answer stopped at the end marker (a stop string, so not in the
+    text); otherwise a region without its end marker was cut off and is unusable.
+    """
+    start = output.find(REGION_START)
+    if start < 0:
+        return None
+    start += len(REGION_START)
+    end = output.find(REGION_END, start)
+    if end < 0:
+        if not ended:
+            return None
+        end = len(output)
+    region = output[start:end].replace(CURSOR, "")
+    if region.startswith("\n"):
+        region = region[1:]
+    if old_region.endswith("\n") and not region.endswith("\n"):
+        region += "\n"
+    return region

@@ -1,0 +1,91 @@
+"""RobustProtocol: one answer per request, the client's errors as one warning line, bugs with a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from aicockpit.protocol import RobustProtocol
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    def write(self, data: bytes) -> None:
+        self.messages.append(json.loads(data.split(b"\r\n\r\n", 1)[1]))
+
+    def close(self) -> None:
+        pass
+
+
+def make_server() -> tuple[LanguageServer, Writer]:
+    server = LanguageServer("test", "1", protocol_cls=RobustProtocol)
+    writer = Writer()
+    server.protocol.set_writer(writer)
+
+    @server.feature("test/bug")
+    async def bug(params):
+        raise RuntimeError("a server bug")
+
+    @server.feature("test/client")
+    async def client_error(params):
+        raise JsonRpcInvalidParams("the position is not in the document")
+
+    @server.feature("test/echo")
+    def echo(params):
+        return {"echo": params.value}
+
+    return server, writer
+
+
+def answers(writer: Writer, msg_id) -> list[dict]:
+    return [m for m in writer.messages if m.get("id") == msg_id and "method" not in m]
+
+
+async def test_a_handler_error_on_purpose_is_one_warning_and_a_bug_keeps_its_traceback(caplog):
+    server, writer = make_server()
+    caplog.set_level(logging.INFO)
+    server.protocol.receive({"jsonrpc": "2.0", "id": 1, "method": "test/client", "params": {}})
+    server.protocol.receive({"jsonrpc": "2.0", "id": 2, "method": "test/bug", "params": {}})
+    await asyncio.sleep(0.05)
+    assert [a["error"]["code"] for a in answers(writer, 1)] == [-32602]
+    assert [a["error"]["code"] for a in answers(writer, 2)] == [-32603]
+    client = [
+        r for r in caplog.records if "not in the document" in r.getMessage() and r.levelno >= logging.WARNING
+    ]
+    assert [(r.levelno, r.exc_info) for r in client] == [(logging.WARNING, None)]
+    bugs = [r for r in caplog.records if r.exc_info and "a server bug" in str(r.exc_info[1])]
+    assert bugs and all(r.levelno == logging.ERROR for r in bugs)
+
+
+async def test_params_that_do_not_fit_are_answered_without_a_traceback(caplog):
+    server, writer = make_server()
+    caplog.set_level(logging.INFO)
+    params = {"textDocument": {"uri": "file:///a"}, "position": {"line": "one"}}
+    server.protocol.receive(
+        {"jsonrpc": "2.0", "id": 3, "method": "textDocument/inlineCompletion", "params": params}
+    )
+    server.protocol.receive(
+        {"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": 1}}
+    )
+    (answer,) = answers(writer, 3)
+    assert answer["error"]["code"] == -32602 and "$.params.position" in answer["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_notifications_with_ids_and_cancels_of_anything_are_answered_or_ignored_quietly(caplog):
+    server, writer = make_server()
+    caplog.set_level(logging.INFO)
+    server.protocol.receive({"jsonrpc": "2.0", "id": 4, "method": "initialized", "params": {}})
+    for target in (10**9, "gone", {"x": 1}, [1], None):
+        server.protocol.receive({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": target}})
+    server.protocol.receive({"jsonrpc": "2.0", "id": 5, "method": "test/echo", "params": {"value": 1}})
+    await asyncio.sleep(0.05)
+    assert [a["error"]["code"] for a in answers(writer, 4)] == [-32601]
+    assert [a["result"] for a in answers(writer, 5)] == [{"echo": 1}]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
