@@ -74,8 +74,8 @@ def test_bench_against_the_remote_mock_splits_the_overhead_and_keeps_connections
         assert set(figures[key]) == {"p50", "p90", "p99"}
     assert figures["outcomes"].get("served", 0) > 0 and figures["stale_responses"] == 0
     mock = report["remote_mock"]
-    # Requests share connections: new ones only replace streams closed early (superseded ones).
-    assert mock["requests"] > 0 and mock["connections"] <= mock["aborted"] + 3
+    # Requests share connections: new ones only replace streams left while the mock still sent.
+    assert mock["requests"] > 0 and mock["connections"] < mock["requests"] / 3
     accepting = report["traces"]["accept_suggestions"]
     assert accepting["mean_context_snippets"] > 0  # repository context went along
     assert accepting["engine_requests"].get("prefetch", 0) > 0

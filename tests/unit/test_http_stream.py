@@ -125,6 +125,19 @@ async def test_leaving_a_stream_early_closes_its_connection_and_warms_a_new_one(
     assert server.connections == 2  # the warmed connection served the next request
 
 
+async def test_leaving_a_stream_whose_rest_has_already_arrived_keeps_the_connection():
+    whole = CHUNKED_HEAD + chunk(b"data: one\n\n") + chunk(b"data: two\n\n") + b"0\r\n\r\n"
+    async with ScriptedServer([[whole], [whole]]) as server:
+        client = HttpStreamClient(server.url, 2, 5)
+        async with client.stream("POST", "completions", {}, b"") as response:
+            await asyncio.sleep(0.05)  # all of it is here
+            async for _ in response.chunks():
+                break  # the reader had what it needed at the first event
+        assert await read_all(client) == (200, b"data: one\n\ndata: two\n\n", True)
+        await client.aclose()
+    assert server.connections == 1
+
+
 async def test_a_connection_the_server_closed_while_idle_is_not_used():
     done = CHUNKED_HEAD + b"0\r\n\r\n"
     async with ScriptedServer([[done]], keep=False) as server:

@@ -122,6 +122,16 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
+    def take_buffered(self) -> bytes:
+        """The bytes that have come and not been read, without waiting for more."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        self.taken_at = self.arrived_at
+        if self._paused:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
@@ -199,6 +209,41 @@ class HttpResponse:
             data = bytes(pending[start : start + size])
             del pending[: start + size + 2]
             yield data
+
+    def finish_buffered(self) -> bool:
+        """Read the rest of the body from what has already arrived; True when that completes it.
+
+        A reader that stops early (the suggestion is complete) keeps the connection
+        when the server had sent everything anyway; when it is still sending, the
+        connection must close, which also stops the server's work.
+        """
+        if self.complete:
+            return True
+        pending = self._pending
+        pending += self._connection.take_buffered()
+        if self._chunked:
+            while (line_end := pending.find(b"\r\n")) >= 0:
+                try:
+                    size = int(bytes(pending[:line_end]).split(b";", 1)[0], 16)
+                except ValueError:
+                    return False
+                if size == 0:
+                    end = pending.find(b"\r\n\r\n", line_end)
+                    if end >= 0:
+                        del pending[: end + 4]
+                        self.complete = True
+                    return self.complete
+                if len(pending) < line_end + size + 4:
+                    return False
+                del pending[: line_end + size + 4]
+            return False
+        if self._left is None:
+            return False  # the body runs to the connection's end
+        used = min(self._left, len(pending))
+        del pending[:used]
+        self._left -= used
+        self.complete = self._left == 0
+        return self.complete
 
     async def _more(self, timeout: float) -> None:
         data = await self._connection.receive(timeout)
@@ -302,7 +347,8 @@ class HttpStreamClient:
             yield response
         finally:
             if connection is not None:
-                if response is not None and response.complete and response.reusable and not connection.closed:
+                finished = response is not None and response.finish_buffered()
+                if finished and response.reusable and not connection.closed:
                     self._release(connection)
                 else:
                     connection.close()
