@@ -69,6 +69,7 @@ def test_bench_against_the_remote_mock_splits_the_overhead_and_keeps_connections
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     assert report["mode"] == "remote-mock" and report["engine"] == "remote mock 20 ms"
+    assert report["embedded_engine"] == "stopped"  # every role on the mock: no model loaded
     figures = report["overall"]
     for key in ("server_overhead_ms", "before_engine_call_ms", "after_engine_answer_ms"):
         assert set(figures[key]) == {"p50", "p90", "p99"}

@@ -23,6 +23,7 @@ from typing import Any
 from aicockpit.bench.client import LspClient
 from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
 from aicockpit.bench.replay import SPLIT_QS, TraceReplay, load_traces, measure, overall, quantiles
+from aicockpit.config import ROLES
 
 READY_TIMEOUT_S = 900
 REMOTE_PROFILE = "remote"
@@ -98,7 +99,7 @@ class RemoteMock:
     def profile_options(self) -> dict[str, Any]:
         """Every role on one remote profile: nothing embedded is loaded."""
         profile = {"backend": "openai", "url": self.url, "model": "mock"}
-        roles = {role: {"profile": REMOTE_PROFILE} for role in ("completion", "edit", "chat")}
+        roles = {role: {"profile": REMOTE_PROFILE} for role in ROLES}
         return {"profiles": {REMOTE_PROFILE: profile}, "roles": roles}
 
 
@@ -220,6 +221,8 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             "server_waits_ms": final["waits_ms"],
             "early_stops": final["early_stops"],
             "early_stop_saved_tokens": final.get("early_stop_saved_tokens"),
+            # With --remote-mock nothing embedded may load ("stopped"): it would share the CPU.
+            "embedded_engine": final["engine"]["state"],
             # The mock's own view: connections opened, streams the server closed early.
             "remote_mock": await mock.stats() if mock is not None else None,
             "traces": {
