@@ -93,9 +93,10 @@ def bench(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "warning")
     from aicockpit.bench.run import run_bench
 
-    if args.engine_stub is None and not args.model:
+    if args.engine_stub is None and args.remote_mock is None and not args.model:
         print(
-            "aicockpit bench: give --model (e.g. fixtures/tiny_model/out) or --engine-stub MS",
+            "aicockpit bench: give --model (e.g. fixtures/tiny_model/out), --engine-stub MS"
+            " or --remote-mock MS",
             file=sys.stderr,
         )
         return 2
@@ -329,6 +330,23 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--engine-stub", type=float, metavar="MS", help="use an engine stub with this fixed latency"
+    )
+    p.add_argument(
+        "--remote-mock",
+        type=float,
+        metavar="MS",
+        help="every role on a remote profile: a mock OpenAI-compatible server (started by the bench)"
+        " whose first token comes MS ms after the request",
+    )
+    p.add_argument(
+        "--remote-mock-token-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="the remote mock's time between tokens after the first (default 0)",
+    )
+    p.add_argument(
+        "--debounce-ms", type=int, help="completion.debounce_min_ms and debounce_max_ms for the run"
     )
     p.add_argument("--max-tokens", type=int, default=32, help="completion.max_tokens for the run")
     p.add_argument("--timeout-ms", type=int, default=2000, help="completion.timeout_ms for the run")

@@ -98,3 +98,8 @@ class GenerationDelta:
     # The prompt as the engine tokenized it (embedded vLLM, first delta only): the
     # evidence of what the model processed.
     prompt_token_ids: Sequence[int] | None = None
+    # Remote backends (``time.perf_counter``): when the request was written to the
+    # connection, and when the bytes carrying this delta arrived. The server's own
+    # time is what lies outside that span; None: the engine does not say.
+    sent_at: float | None = None
+    received_at: float | None = None

@@ -28,6 +28,7 @@ STAGES = (
     "context_built",  # built during the debounce
     "debounce_end",
     "engine_enqueued",
+    "request_sent",  # remote backends: the HTTP request is written
     "first_token",
     "last_token",
     "post_processed",
@@ -147,6 +148,8 @@ class Telemetry:
         self.wasted_by_reason: Counter[str] = Counter()
         self.accepted = 0
         self.early_stops = 0  # generations stopped once post-processing knew where the suggestion ends
+        # What those stops spared the engine, at most: each one's max_tokens less what it had written.
+        self.early_stop_saved_tokens = 0
         self.prompt_tokens = 0
         self.cached_tokens = 0
         self.generated_tokens = 0
@@ -172,6 +175,10 @@ class Telemetry:
                 outcome if outcome in WASTEFUL_OUTCOMES else None,
             )
         return trace
+
+    def early_stopped(self, unwritten: int) -> None:
+        self.early_stops += 1
+        self.early_stop_saved_tokens += max(0, unwritten)
 
     def engine_started(self, kind: str) -> None:
         self.engine_requests[kind] += 1
@@ -216,6 +223,7 @@ class Telemetry:
             "reuse_rate": _ratio(outcomes.get("reused", 0), requests),
             "accepted": self.accepted,
             "early_stops": self.early_stops,
+            "early_stop_saved_tokens": self.early_stop_saved_tokens,
             "by_kind": {kind: dict(counts) for kind, counts in list(self.by_kind.items())},
             "engine_requests": dict(self.engine_requests),
             "prompt_tokens": self.prompt_tokens,
@@ -281,6 +289,7 @@ def prometheus_text(stats: dict[str, Any]) -> str:
         ("wasted_tokens", "Tokens generated for cancelled, superseded or timed-out work."),
         ("accepted", "Suggestions the editor reported accepted."),
         ("early_stops", "Generations stopped as soon as the suggestion's end was known."),
+        ("early_stop_saved_tokens", "Tokens early stops spared the engine, at most (max_tokens left)."),
     ):
         metric(f"{name}_total", "counter", help_, [({}, stats[name])])
     for name, help_ in (

@@ -61,6 +61,27 @@ def test_bench_replays_traces_over_stdio_and_prints_one_json_report(tmp_path):
     assert sum(next_edit["outcomes"].values()) == 3
 
 
+def test_bench_against_the_remote_mock_splits_the_overhead_and_keeps_connections(tmp_path):
+    """--remote-mock: every role on the bench's own OpenAI-compatible mock, over kept-alive connections."""
+    trace = str(ROOT / "fixtures" / "traces" / "accept_suggestions.json")
+    command = [sys.executable, "-m", "aicockpit", "bench", "--remote-mock", "20", "--traces", trace]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=server_env(), cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["mode"] == "remote-mock" and report["engine"] == "remote mock 20 ms"
+    assert report["embedded_engine"] == "stopped"  # every role on the mock: no model loaded
+    figures = report["overall"]
+    for key in ("server_overhead_ms", "before_engine_call_ms", "after_engine_answer_ms"):
+        assert set(figures[key]) == {"p50", "p90", "p99"}
+    assert figures["outcomes"].get("served", 0) > 0 and figures["stale_responses"] == 0
+    mock = report["remote_mock"]
+    # Requests share connections: new ones only replace streams left while the mock still sent.
+    assert mock["requests"] > 0 and mock["connections"] < mock["requests"] / 3
+    accepting = report["traces"]["accept_suggestions"]
+    assert accepting["mean_context_snippets"] > 0  # repository context went along
+    assert accepting["engine_requests"].get("prefetch", 0) > 0
+
+
 def test_bench_reports_a_missing_trace_clearly():
     done = subprocess.run(
         [sys.executable, "-m", "aicockpit", "bench", "--engine-stub", "5", "--traces", "/nonexistent/t.json"],

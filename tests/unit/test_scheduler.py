@@ -318,7 +318,49 @@ async def test_generation_stops_once_the_block_has_ended():
     suggestion = await task
     assert suggestion.text == "total = a + b\n    return total"
     assert stream.queue.qsize() == 2  # the unindented "x" was enough: the rest was never asked for
-    assert rig.telemetry.summary()["early_stops"] == 1
+    summary = rig.telemetry.summary()
+    assert summary["early_stops"] == 1
+    assert summary["early_stop_saved_tokens"] == rig.config.max_tokens - 3  # at most: 3 of max_tokens written
+
+
+class LingeringEngine(ScriptedEngine):
+    """After its last delta, a stream still has work (a remote one: the body's end, the usage row)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def generate(self, request):
+        async for delta in super().generate(request):
+            yield delta
+            if delta.finished:
+                await self.release.wait()
+
+
+async def test_the_answer_goes_out_before_the_stream_winds_down():
+    rig = Rig()
+    rig.engine = engine = LingeringEngine()
+    rig.scheduler._host = rig.scheduler._service._host = FakeHost(engine)
+    task = await rig.request()
+    await rig.clock.advance(0.01)
+    stream = engine.streams[0]
+    stream.send("return a + b", finish=True)
+    await settle()
+    assert task.done() and (await task).text == "return a + b"  # answered while the stream lingers
+    assert not stream.closed
+    engine.release.set()
+    await settle()
+    assert stream.closed and stream.finished  # read to its end afterwards, not aborted
+    assert rig.outcomes() == {"served": 1}
+
+
+async def test_a_keystroke_warms_the_engine_when_it_can_be_warmed():
+    rig = Rig()
+    warmed = []
+    rig.engine.warm = lambda: warmed.append(True)
+    rig.type("x")
+    rig.type("y")
+    assert len(warmed) == 2
 
 
 async def test_a_cancelled_request_leaves_its_generation_for_the_next_keystroke():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -74,6 +75,15 @@ class LspClient:
             env=env,
         )
         return client
+
+    def cpu_seconds(self) -> float | None:
+        """The server process's CPU time so far (user + system; Linux only, else None)."""
+        try:
+            with open(f"/proc/{self._transport.get_pid()}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _write(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, separators=(",", ":")).encode()

@@ -193,6 +193,9 @@ class TraceReplay:
         sent.stale = bool(sent.items) and still_valid(sent, self.text, self.offset) is None
 
 
+SPLIT_QS = (50, 90, 99)
+
+
 def quantiles(values: list[float], qs=(50, 95, 99)) -> dict[str, float]:
     return {f"p{q}": round(percentile(values, q), 2) for q in qs}
 
@@ -211,11 +214,18 @@ def measure(replay: TraceReplay, traces: dict[str, dict], before: dict, after: d
     latency = [s.latency_ms for s in answered]
     overhead = []
     engine = []
+    before_call: list[float] = []
+    after_answer: list[float] = []
     for sent in answered:
         trace = traces.get(sent.tag)
         if trace is not None:
             overhead.append(max(0.0, sent.latency_ms - trace["debounce_ms"] - trace["engine_ms"]))
             engine.append(trace["engine_ms"])
+            ahead, behind = split_overhead(trace, sent.latency_ms)
+            if ahead is not None:
+                before_call.append(ahead)
+            if behind is not None:
+                after_answer.append(behind)
     prompt = _delta(after, before, "prompt_tokens")
     generated = _delta(after, before, "generated_tokens")
     # Repository context in the prompts this trace's requests built (evidence it was there).
@@ -228,7 +238,9 @@ def measure(replay: TraceReplay, traces: dict[str, dict], before: dict, after: d
         "accepted": replay.accepted,
         "accept_missed": replay.accept_missed,
         "e2e_latency_ms": quantiles(latency),
-        "server_overhead_ms": quantiles(overhead, (50, 99)),
+        "server_overhead_ms": quantiles(overhead, SPLIT_QS),
+        "before_engine_call_ms": quantiles(before_call, SPLIT_QS),
+        "after_engine_answer_ms": quantiles(after_answer, SPLIT_QS),
         "engine_wait_ms": quantiles(engine, (50, 99)),
         "prefix_cache_hit_ratio": round(_delta(after, before, "cached_tokens") / prompt, 4)
         if prompt
@@ -250,19 +262,41 @@ def measure(replay: TraceReplay, traces: dict[str, dict], before: dict, after: d
         "engine_requests": _counter_delta(after["engine_requests"], before["engine_requests"]),
         "_latency": latency,
         "_overhead": overhead,
+        "_before": before_call,
+        "_after": after_answer,
     }
+
+
+def split_overhead(trace: dict[str, Any], latency_ms: float) -> tuple[float | None, float | None]:
+    """The server's time before the engine call and after its answer, for one answered request.
+
+    Before: received -> the request written to a remote backend (``request_sent``;
+    embedded: queued, ``engine_enqueued``), less the debounce; only for requests
+    that started their own generation. After: the last needed byte (``last_token``)
+    -> the answer's arrival at the client, so it holds the pipe both ways too.
+    """
+    marks = trace["timings_ms"]
+    before = None
+    if "engine_enqueued" in marks:  # it started its own generation (not reused, not from the cache)
+        before = max(0.0, marks.get("request_sent", marks["engine_enqueued"]) - trace["debounce_ms"])
+    after = max(0.0, latency_ms - marks["last_token"]) if "last_token" in marks else None
+    return before, after
 
 
 def overall(results: dict[str, dict[str, Any]], totals: dict[str, int]) -> dict[str, Any]:
     latency = [v for r in results.values() for v in r["_latency"]]
     overhead = [v for r in results.values() for v in r["_overhead"]]
+    before = [v for r in results.values() for v in r["_before"]]
+    after = [v for r in results.values() for v in r["_after"]]
     outcomes: dict[str, int] = {}
     for r in results.values():
         for k, v in r["outcomes"].items():
             outcomes[k] = outcomes.get(k, 0) + v
     return {
         "e2e_latency_ms": quantiles(latency),
-        "server_overhead_ms": quantiles(overhead, (50, 99)),
+        "server_overhead_ms": quantiles(overhead, SPLIT_QS),
+        "before_engine_call_ms": quantiles(before, SPLIT_QS),
+        "after_engine_answer_ms": quantiles(after, SPLIT_QS),
         "prefix_cache_hit_ratio": round(totals["cached"] / totals["prompt"], 4) if totals["prompt"] else 0.0,
         "wasted_tokens_ratio": round(totals["wasted"] / totals["generated"], 4)
         if totals["generated"]

@@ -2,11 +2,15 @@
 
 The traces are typed into files of a workspace (a copy of the fixture shop), so
 every prompt carries repository context, as in an editor with a project open.
+With ``--remote-mock MS`` every role goes to a remote profile, served by a mock
+OpenAI-compatible server (bench/mock_openai.py, its own process) that answers
+after MS ms.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import shutil
@@ -18,9 +22,11 @@ from typing import Any
 
 from aicockpit.bench.client import LspClient
 from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
-from aicockpit.bench.replay import TraceReplay, load_traces, measure, overall
+from aicockpit.bench.replay import SPLIT_QS, TraceReplay, load_traces, measure, overall, quantiles
+from aicockpit.config import ROLES
 
 READY_TIMEOUT_S = 900
+REMOTE_PROFILE = "remote"
 WORKSPACE = Path(__file__).resolve().parents[3] / "fixtures" / "workspaces" / "python"
 
 
@@ -37,17 +43,64 @@ def server_command(args) -> list[str]:
     return command
 
 
-async def wait_ready(client: LspClient) -> dict[str, Any]:
+async def wait_ready(client: LspClient, remote: bool = False) -> dict[str, Any]:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         stats = await client.request("aicockpit/stats", None)
         engine = stats["engine"]
+        if remote:  # nothing embedded is loaded (nor warmed up): the remote profile is what serves
+            engine = stats["backends"].get(REMOTE_PROFILE, {"state": "loading", "error": ""})
         if engine["state"] == "failed":
             raise RuntimeError(f"the engine failed to start: {engine['error']}")
-        if engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running"):
+        if engine["state"] == "ready" and (remote or engine.get("warmup") not in ("pending", "running")):
             return stats
         await asyncio.sleep(0.25)
     raise TimeoutError("the engine did not get ready")
+
+
+class RemoteMock:
+    """bench/mock_openai.py in its own process, on a free loopback port."""
+
+    def __init__(self, delay_ms: float, token_ms: float) -> None:
+        self.delay_ms, self.token_ms = delay_ms, token_ms
+        self.process: asyncio.subprocess.Process | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "aicockpit.bench.mock_openai",
+            "--delay-ms", str(self.delay_ms), "--token-ms", str(self.token_ms),
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        line = await asyncio.wait_for(self.process.stdout.readline(), 30)
+        if not line.startswith(b"port "):
+            raise RuntimeError("the remote mock did not start")
+        self.port = int(line.split()[1])
+
+    async def stats(self) -> dict[str, Any]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write(b"GET /stats HTTP/1.1\r\nhost: mock\r\nconnection: close\r\n\r\n")
+        raw = await reader.read()
+        writer.close()
+        stats = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+        service = stats.pop("service_ms")
+        stats["service_ms"] = quantiles(service, SPLIT_QS)
+        return stats
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+    def profile_options(self) -> dict[str, Any]:
+        """Every role on one remote profile: nothing embedded is loaded."""
+        profile = {"backend": "openai", "url": self.url, "model": "mock"}
+        roles = {role: {"profile": REMOTE_PROFILE} for role in ROLES}
+        return {"profiles": {REMOTE_PROFILE: profile}, "roles": roles}
 
 
 async def run_bench(args) -> dict[str, Any]:
@@ -76,11 +129,19 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
     env.setdefault("VLLM_CACHE_ROOT", str(root / ".cache" / "vllm"))
     env.setdefault("HF_HOME", str(root / ".cache" / "huggingface"))
     command = server_command(args)
+    mock = None
+    if args.remote_mock is not None:
+        mock = RemoteMock(args.remote_mock, args.remote_mock_token_ms)
+        await mock.start()
     client = await LspClient.spawn(command, env)
     try:
         options: dict[str, Any] = {
             "completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}
         }
+        if args.debounce_ms is not None:
+            options["completion"].update(debounce_min_ms=args.debounce_ms, debounce_max_ms=args.debounce_ms)
+        if mock is not None:
+            options.update(mock.profile_options())
         if args.engine_in_process:
             options.setdefault("engine", {})["multiprocessing"] = False
         if args.no_prefix_caching:
@@ -97,7 +158,7 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         )
         client.notify("initialized", {})
         started = time.perf_counter()
-        ready = await wait_ready(client)
+        ready = await wait_ready(client, remote=mock is not None)
         engine_start_s = time.perf_counter() - started
         await wait_indexed(client)
         results: dict[str, dict[str, Any]] = {}
@@ -105,6 +166,7 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         totals = {"prompt": 0, "cached": 0, "generated": 0, "wasted": 0}
         for number, trace in enumerate(traces):
             before = await client.request("aicockpit/stats", None)
+            cpu_before = client.cpu_seconds()
             document = workspace / "shop" / f"bench_{number}_{trace['name']}.py"
             replay = TraceReplay(client, trace, document.as_uri())
             await replay.run()
@@ -112,7 +174,14 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             after = await _stats(client, last_id)
             last_id = max((t["id"] for t in after["traces"]), default=last_id)
             by_tag = {t["tag"]: t for t in after["traces"] if t["tag"]}
+            cpu_after = client.cpu_seconds()
             results[trace["name"]] = measure(replay, by_tag, before, after)
+            if cpu_before is not None and cpu_after is not None:
+                # The server's own CPU time per keystroke request (a steadier figure than wall
+                # time on a shared machine); the remote mock's is not in it.
+                results[trace["name"]]["server_cpu_ms_per_request"] = round(
+                    (cpu_after - cpu_before) * 1000 / max(1, len(replay.sent)), 2
+                )
             for key, field in (
                 ("prompt", "prompt_tokens"),
                 ("cached", "cached_tokens"),
@@ -132,9 +201,15 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             next_edit = measure_next_edit(replays, before, await client.request("aicockpit/stats", None))
             print("bench: next-edit traces done", file=sys.stderr)
         final = await client.request("aicockpit/stats", None)
+        if mock is not None:
+            mode, engine = "remote-mock", f"remote mock {args.remote_mock:g} ms"
+        elif args.engine_stub is not None:
+            mode, engine = "engine-stub", f"stub {args.engine_stub} ms"
+        else:
+            mode, engine = "engine", ready["engine"]["model"]
         report = {
-            "mode": "engine-stub" if args.engine_stub is not None else "engine",
-            "engine": ready["engine"]["model"] if args.engine_stub is None else f"stub {args.engine_stub} ms",
+            "mode": mode,
+            "engine": engine,
             "server_command": " ".join(command),
             "options": options,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
@@ -144,6 +219,12 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             # The server's own view over the whole run: stage times since each request was received.
             "server_stages_ms": final["stages_ms"],
             "server_waits_ms": final["waits_ms"],
+            "early_stops": final["early_stops"],
+            "early_stop_saved_tokens": final.get("early_stop_saved_tokens"),
+            # With --remote-mock nothing embedded may load ("stopped"): it would share the CPU.
+            "embedded_engine": final["engine"]["state"],
+            # The mock's own view: connections opened, streams the server closed early.
+            "remote_mock": await mock.stats() if mock is not None else None,
             "traces": {
                 name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in results.items()
             },
@@ -151,6 +232,8 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         return report
     finally:
         await client.close()
+        if mock is not None:
+            await mock.stop()
 
 
 async def _stats(client: LspClient, since: int) -> dict[str, Any]:

@@ -40,23 +40,16 @@ class StubTokenizer:
         return set(FIM_TOKENS)
 
 
-class StubEngine:
-    def __init__(self, latency_ms: float, model_name: str = "stub") -> None:
-        self.model_name = model_name
-        self.tokenizer = StubTokenizer()
-        self.prompt_format = PromptFormat()
-        self._latency_s = latency_ms / 1000
+class BlockPrefixCache:
+    """Like vLLM's prefix cache: a block counts if it and everything before it was seen."""
+
+    def __init__(self) -> None:
         self._blocks: set[bytes] = set()
-        self._running = 0
 
-    def unfinished_requests(self) -> int:
-        return self._running
-
-    def shutdown(self) -> None:
+    def clear(self) -> None:
         self._blocks.clear()
 
-    def _cached_tokens(self, prompt: str) -> int:
-        """Like vLLM's prefix cache: a block counts if it and everything before it was seen."""
+    def cached_tokens(self, prompt: str) -> int:
         size = BLOCK_TOKENS * CHARS_PER_TOKEN
         digest = hashlib.blake2b(digest_size=16)
         cached, hit = 0, True
@@ -72,9 +65,25 @@ class StubEngine:
             self._blocks.clear()
         return cached
 
+
+class StubEngine:
+    def __init__(self, latency_ms: float, model_name: str = "stub") -> None:
+        self.model_name = model_name
+        self.tokenizer = StubTokenizer()
+        self.prompt_format = PromptFormat()
+        self._latency_s = latency_ms / 1000
+        self._cache = BlockPrefixCache()
+        self._running = 0
+
+    def unfinished_requests(self) -> int:
+        return self._running
+
+    def shutdown(self) -> None:
+        self._cache.clear()
+
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
         prompt_tokens = self.tokenizer.count(request.prompt)
-        cached = self._cached_tokens(request.prompt)
+        cached = self._cache.cached_tokens(request.prompt)
         text = "".join(STUB_TEXT)
         for stop in request.stop:
             if stop and stop in text:

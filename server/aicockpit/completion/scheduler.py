@@ -27,7 +27,6 @@ import logging
 import statistics
 from collections import deque
 from collections.abc import Callable
-from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from aicockpit.completion.cache import SuggestionCache
@@ -67,8 +66,9 @@ class Flight:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated_tokens: int = 0
+    sent_at: float | None = None  # the request went out to a remote backend (None: embedded)
     first_token_at: float | None = None
-    finished_at: float | None = None
+    finished_at: float | None = None  # when the output that ended it arrived (else when it ended)
     stopped_early: bool = False
     abort_reason: str | None = None
     error: str | None = None  # the engine or backend failed: nothing it streamed is served
@@ -147,6 +147,12 @@ class CompletionScheduler:
             if gap < PAUSE_S:
                 state.gaps.append(gap)
         state.last_change = now
+        try:
+            warm = getattr(self._host.engine, "warm", None)
+        except EngineUnavailable:
+            return
+        if warm is not None:
+            warm()  # a remote backend's connection may have gone idle: open one now
 
     def forget(self, uri: str) -> None:
         """The document closed: drop its cache and stop its work."""
@@ -297,7 +303,12 @@ class CompletionScheduler:
             finished = self._clock.now()
             if flight.done.is_set() and flight.finished_at is not None:
                 finished = max(attached_at, flight.finished_at)
-            trace.engine_ms = (finished - attached_at) * 1000
+            # A remote backend's time starts when the request is on the wire: the HTTP
+            # client's work before that is the server's own.
+            begun = attached_at if flight.sent_at is None else min(finished, max(attached_at, flight.sent_at))
+            trace.engine_ms = (finished - begun) * 1000
+            if flight.sent_at is not None and flight.sent_at >= trace.started:
+                trace.mark("request_sent", flight.sent_at)
             if flight.first_token_at is not None and flight.first_token_at >= trace.started:
                 trace.mark("first_token", flight.first_token_at)
             trace.mark("last_token", finished)
@@ -350,19 +361,29 @@ class CompletionScheduler:
 
     async def _run(self, flight: Flight, engine: Engine, state: _DocumentState | None) -> None:
         cursor, suffix = flight.cursor, flight.prepared.suffix
+        arrived: float | None = None
+        finished = False
+        stream = engine.generate(flight.prepared.request)
         try:
-            async with aclosing(engine.generate(flight.prepared.request)) as stream:
-                async for delta in stream:
-                    if flight.first_token_at is None:
-                        flight.first_token_at = self._clock.now()
-                    flight.raw += delta.text
-                    flight.prompt_tokens = delta.prompt_tokens
-                    flight.cached_tokens = delta.cached_tokens
-                    flight.generated_tokens = delta.generated_tokens
-                    if not delta.finished and suggestion_settled(flight.raw, cursor.shape, suffix):
-                        # Post-processing would cut here anyway: stop paying for tokens.
-                        flight.stopped_early = True
-                        break
+            async for delta in stream:
+                # Remote deltas carry when their bytes arrived: the wait for them is the backend's.
+                arrived = delta.received_at if delta.received_at is not None else self._clock.now()
+                if flight.sent_at is None:
+                    flight.sent_at = delta.sent_at
+                if flight.first_token_at is None:
+                    flight.first_token_at = arrived
+                flight.raw += delta.text
+                flight.prompt_tokens = delta.prompt_tokens
+                flight.cached_tokens = delta.cached_tokens
+                flight.generated_tokens = delta.generated_tokens
+                if delta.finished:
+                    finished = True
+                    break
+                if suggestion_settled(flight.raw, cursor.shape, suffix):
+                    # Post-processing would cut here anyway: stop paying for tokens.
+                    flight.stopped_early = True
+                    break
+            flight.finished_at = arrived
         except asyncio.CancelledError:
             if flight.abort_reason is None:
                 flight.abort_reason = "cancelled"  # the server is stopping
@@ -373,12 +394,18 @@ class CompletionScheduler:
             log.exception("generation failed")
             flight.error = f"{type(err).__name__}: {err}"
         finally:
-            flight.finished_at = self._clock.now()
-            flight.done.set()
-            self._telemetry.early_stops += flight.stopped_early
+            if flight.finished_at is None:
+                flight.finished_at = self._clock.now()
+            flight.done.set()  # the waiting requests answer in the next loop turn, before the wind-down
+            if flight.stopped_early:
+                self._telemetry.early_stopped(flight.prepared.request.max_tokens - flight.generated_tokens)
             self._telemetry.engine_work(
                 flight.prompt_tokens, flight.cached_tokens, flight.generated_tokens, flight.abort_reason
             )
+            # The rest of the stream is nobody's wait: read to its end when the answer is
+            # complete (a remote connection then serves the next request; the backend's
+            # usage is recorded), closed when it was stopped early (that aborts the request).
+            self._spawn(_wind_down(stream, finished))
         # Nobody waits (a prefetch, or a request that moved on): cache it for the next
         # request. A waiting request caches what it post-processes for its answer.
         if state is not None and flight.waiters == 0 and flight.abort_reason is None and flight.error is None:
@@ -500,3 +527,15 @@ class CompletionScheduler:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
+
+
+async def _wind_down(stream, drain: bool) -> None:
+    """After the answer: read ``stream`` to its end (``drain``), then close it."""
+    try:
+        if drain:
+            async for _ in stream:
+                pass
+    except Exception as err:  # the answer was complete: what comes after it fails nobody
+        log.debug("after a complete answer, its stream failed: %s", err)
+    finally:
+        await stream.aclose()

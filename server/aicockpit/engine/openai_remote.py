@@ -2,9 +2,10 @@
 
 Streams ``/v1/completions`` (the prompt as the prompt layer built it, with the
 ``suffix`` field for APIs that take one) and ``/v1/chat/completions`` (edits and
-chat) with server-sent events; nothing in a request is laid out here. Closing
-the generator closes the HTTP stream, and vLLM aborts a request whose client
-went away. Anything that is not a well-formed stream becomes a
+chat) with server-sent events; nothing in a request is laid out here. A stream
+read to its end leaves its connection open for the next request; closing the
+generator before that closes the connection, and vLLM aborts a request whose
+client went away. Anything that is not a well-formed stream becomes a
 ``BackendError`` naming what was wrong; the routing layer decides what to do.
 
 The API key is read from the environment variable the profile names and only
@@ -19,10 +20,17 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
+import msgspec
 
 from aicockpit.config import ProfileConfig
 from aicockpit.engine.base import BackendError
+from aicockpit.engine.http_stream import (
+    ConnectTimeout,
+    HttpError,
+    HttpResponse,
+    HttpStreamClient,
+    ReadTimeout,
+)
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
 log = logging.getLogger(__name__)
@@ -89,21 +97,21 @@ def message_dicts(messages: Any) -> list[dict[str, str]]:
 
 
 class OpenAIRemoteEngine:
-    """One profile's remote server. Cheap to build; connects on the first request."""
+    """One profile's remote server. Cheap to build; connects on the first request (or on ``warm``).
+
+    Requests go through ``HttpStreamClient`` (engine/http_stream.py), which keeps
+    connections warm. Like the httpx client used before (whose own transport left
+    proxy variables unused), it connects straight to the profile's URL.
+    """
 
     def __init__(self, profile: ProfileConfig, tokenizer: Any | None = None) -> None:
         self.profile = profile
         self.model_name = profile.model
         self.tokenizer = tokenizer or load_tokenizer(profile)
         self.prompt_format = prompt_format(profile)
-        connect = profile.connect_timeout_ms / 1000
-        self._client = httpx.AsyncClient(
-            base_url=profile.url.rstrip("/") + "/",
-            timeout=httpx.Timeout(
-                connect=connect, read=profile.idle_timeout_ms / 1000, write=connect, pool=connect
-            ),
-            # Our own retries and breaker decide; never let the transport retry a stream.
-            transport=httpx.AsyncHTTPTransport(retries=0),
+        # No retries in the transport: our own retries and breaker decide.
+        self._http = HttpStreamClient(
+            profile.url, profile.connect_timeout_ms / 1000, profile.idle_timeout_ms / 1000
         )
         self._active = 0
 
@@ -113,8 +121,12 @@ class OpenAIRemoteEngine:
     def shutdown(self) -> None:
         """Nothing to stop on the remote side; open streams close with their generators."""
 
+    def warm(self) -> None:
+        """Have a connection open before the next request needs one (in the background)."""
+        self._http.warm()
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._http.aclose()
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
@@ -163,7 +175,8 @@ class OpenAIRemoteEngine:
         chat = endpoint == "chat/completions"
         self._active += 1
         try:
-            async with self._client.stream("POST", endpoint, json=body, headers=self._headers()) as response:
+            headers = {**self._headers(), "Content-Type": "application/json"}
+            async with self._http.stream("POST", endpoint, headers, msgspec.json.encode(body)) as response:
                 await _check_response(response)
                 kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if kind == "application/json":  # a server that ignored "stream": one whole answer
@@ -176,10 +189,11 @@ class OpenAIRemoteEngine:
                 estimate = self._prompt_estimate(body)
                 async for delta in _events(response, chat):
                     delta.prompt_tokens = delta.prompt_tokens or estimate
+                    delta.sent_at = response.sent_at  # the backend's time starts there
                     yield delta
-        except httpx.TimeoutException as err:
+        except (ConnectTimeout, ReadTimeout) as err:
             raise BackendError(f"{type(err).__name__}: no answer in time from {self.profile.url}") from None
-        except httpx.HTTPError as err:
+        except HttpError as err:
             raise BackendError(f"{type(err).__name__}: {err or 'connection failed'}") from None
         except (ValueError, TypeError, AttributeError, KeyError) as err:  # garbage shaped like JSON
             raise BackendError(f"malformed answer ({type(err).__name__}: {err})") from None
@@ -187,8 +201,8 @@ class OpenAIRemoteEngine:
             self._active -= 1
 
 
-async def _check_response(response: httpx.Response) -> None:
-    if response.status_code < 400:
+async def _check_response(response: HttpResponse) -> None:
+    if response.status < 400:
         return
     detail = (await _read_limited(response, MAX_ERROR_BODY)).decode("utf-8", "replace").strip()
     try:
@@ -196,44 +210,53 @@ async def _check_response(response: httpx.Response) -> None:
         detail = str(error.get("error", {}).get("message") or error.get("message") or detail)
     except (ValueError, AttributeError):
         pass
-    retryable = response.status_code >= 500 or response.status_code in (408, 429)
-    raise BackendError(f"HTTP {response.status_code}: {detail[:300]}", retryable=retryable)
+    retryable = response.status >= 500 or response.status in (408, 429)
+    raise BackendError(f"HTTP {response.status}: {detail[:300]}", retryable=retryable)
 
 
-async def _read_limited(response: httpx.Response, limit: int) -> bytes:
+async def _read_limited(response: HttpResponse, limit: int) -> bytes:
     data = b""
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.chunks():
         data += chunk
         if len(data) > limit:
             break
     return data[:limit]
 
 
-async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+async def _lines(response: HttpResponse) -> AsyncIterator[tuple[str, float]]:
+    """The stream's lines, each with the time its last bytes arrived."""
     buffer = b""
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.chunks():
+        at = response.arrived_at
         buffer += chunk
         while (cut := buffer.find(b"\n")) >= 0:
             line, buffer = buffer[:cut], buffer[cut + 1 :]
-            yield line.rstrip(b"\r").decode("utf-8", "replace")
+            yield line.rstrip(b"\r").decode("utf-8", "replace"), at
         if len(buffer) > MAX_LINE_BYTES:
             raise BackendError(f"an event line longer than {MAX_LINE_BYTES} bytes")
     if buffer.strip():
-        yield buffer.decode("utf-8", "replace")
+        yield buffer.decode("utf-8", "replace"), response.arrived_at
 
 
-async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[GenerationDelta]:
+async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[GenerationDelta]:
     """Parse the SSE stream; usage arrives in a last chunk (with or without choices)."""
     finish_reason = None
     usage: dict[str, Any] = {}
     timings: dict[str, Any] = {}  # llama.cpp's, on its last chunk
     generated = 0
-    async for line in _lines(response):
+    async for line, at in _lines(response):
         if not line.startswith("data:"):
             continue  # comments (keep-alives), event names, blank separators
         data = line[5:].strip()
         if data == "[DONE]":
-            yield _final(finish_reason, usage, generated, timings)
+            final = _final(finish_reason, usage, generated, timings)
+            final.received_at = at
+            yield final
+            try:  # the body's end (usually here already): then the connection serves the next request
+                async for _ in response.chunks():
+                    pass
+            except HttpError:
+                pass  # the answer was complete; the connection is closed instead of kept
             return
         try:
             event = json.loads(data)
@@ -251,7 +274,7 @@ async def _events(response: httpx.Response, chat: bool) -> AsyncIterator[Generat
             text = _choice_text(choice, chat)
             if text:
                 generated += 1
-                yield GenerationDelta(text=text, generated_tokens=generated)
+                yield GenerationDelta(text=text, generated_tokens=generated, received_at=at)
             finish_reason = choice.get("finish_reason") or finish_reason
     if finish_reason is None:
         raise BackendError("the stream ended before the answer was complete")

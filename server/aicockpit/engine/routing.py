@@ -74,6 +74,7 @@ class Backend:
         try:
             tokenizer = await asyncio.to_thread(load_tokenizer, self.profile)
             self.remote = OpenAIRemoteEngine(self.profile, tokenizer)
+            self.remote.warm()  # connected before the first keystroke needs it
             self.error = ""
         except Exception as err:  # a bad tokenizer path must not take the server down
             log.warning("profile %s: cannot load tokenizer %s: %s", self.name, self.profile.tokenizer, err)
@@ -345,6 +346,15 @@ class RoleEngine:
 
     def unfinished_requests(self) -> int:
         return sum(engine.unfinished_requests() for _, engine in self._candidates)
+
+    def warm(self) -> None:
+        """A request is coming (the user types): have the backend that will serve it connected."""
+        for backend, engine in self._candidates:
+            if backend.breaker.state is not BreakerState.OPEN:
+                warm = getattr(engine, "warm", None)  # remote engines; an embedded one is always ready
+                if warm is not None:
+                    warm()
+                return
 
     def shutdown(self) -> None:
         """Engines belong to their hosts; a role view has nothing to release."""

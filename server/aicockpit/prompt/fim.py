@@ -99,12 +99,25 @@ def _prefix(text: str, offset: int, tokens: TokenCounter, budget: int) -> str:
         at = text.find("\n", at + 1, offset)
     # Anchor candidates: absolute line numbers that are multiples of ANCHOR_LINES.
     first_line = text.count("\n", 0, line_starts[0]) if line_starts else 0
-    anchors = [s for i, s in enumerate(line_starts) if (first_line + i) % ANCHOR_LINES == 0]
+    anchors = [i for i in range(len(line_starts)) if (first_line + i) % ANCHOR_LINES == 0]
     last_anchor = anchors[-1] if anchors else -1
-    for start in anchors + [s for s in line_starts if s > last_anchor]:
-        window = text[start:offset]
-        if tokens.count(window) <= budget:
-            return window
+    tried = anchors + list(range(last_anchor + 1, len(line_starts)))
+    piece_counts = getattr(tokens, "piece_counts", None)
+    if piece_counts is not None and line_starts:
+        # A per-line counter sums its lines: count each line once and try every start
+        # with the sums from the cursor back, instead of counting each window anew.
+        counts = piece_counts(text[line_starts[0] : offset].split("\n"))
+        from_here = [0] * (len(counts) + 1)
+        for i in range(len(counts) - 1, -1, -1):
+            from_here[i] = from_here[i + 1] + counts[i]
+        for i in tried:
+            if line_starts[i] == offset or from_here[i] <= budget:
+                return text[line_starts[i] : offset]
+    else:
+        for i in tried:
+            window = text[line_starts[i] : offset]
+            if tokens.count(window) <= budget:
+                return window
     # A single line longer than the budget (minified code): keep its end.
     return tokens.tail(text[earliest:offset], budget)
 

@@ -25,19 +25,23 @@ class LineCachedCounter:
     def count(self, text: str) -> int:
         if not text:
             return 0
+        # Each piece is counted with its newline; the last piece has none, so the
+        # sum may be one token high: on the safe side of a budget.
+        return sum(self.piece_counts(text.split("\n")))
+
+    def piece_counts(self, pieces: list[str]) -> list[int]:
+        """The count of each piece of ``text.split("\\n")``: ``count(text)`` is their sum."""
         cache = self._lines
         if len(cache) > MAX_LINES:
             cache.clear()
-        total = 0
         count = self.tokens.count
-        # Each piece is counted with its newline; the last piece has none, so the
-        # sum may be one token high: on the safe side of a budget.
-        for line in text.split("\n"):
+        out = []
+        for line in pieces:
             cached = cache.get(line)
             if cached is None:
                 cached = cache[line] = count(line + "\n")
-            total += cached
-        return total
+            out.append(cached)
+        return out
 
     def head(self, text: str, tokens: int) -> str:
         return self.tokens.head(text, tokens)

@@ -1,0 +1,190 @@
+"""A mock OpenAI-compatible completion server with a fixed latency, for ``aicockpit bench --remote-mock MS``.
+
+It answers ``POST /v1/completions`` and ``/v1/chat/completions`` the way ``vllm
+serve`` does on the wire: HTTP/1.1 with keep-alive, the response head at once,
+then server-sent events in chunked transfer encoding, one event per chunk,
+``finish_reason`` on the last text chunk, a usage chunk (with cached tokens)
+and ``data: [DONE]``. The first token comes ``delay_ms`` after the request was
+read, the next ones ``token_ms`` apart; stop strings end the answer as in vLLM
+(the stop string itself is not sent). A client that closes its connection
+mid-stream stops the answer (counted as an abort).
+
+The bench runs it as its own process (``python -m aicockpit.bench.mock_openai``),
+so that neither the bench's client nor the server under test shares its CPU
+time with it more than a real backend would. It prints ``port N`` once it
+listens; ``GET /stats`` returns its counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from aicockpit.bench.stub_engine import BlockPrefixCache, StubTokenizer
+
+MAX_BODY = 16 << 20
+# What the "model" writes: a first line, then lines of a block, then code that leaves it.
+MOCK_TOKENS = (
+    "result",
+    " =",
+    " compute",
+    "(value",
+    ")\n",
+    "    ",
+    "return",
+    " result",
+    "\n\n",
+    "\n",
+    "def",
+    " other",
+    "():\n",
+)
+
+
+class MockOpenAI:
+    def __init__(self, delay_ms: float, token_ms: float = 0.0) -> None:
+        self.delay_s = delay_ms / 1000
+        self.token_s = token_ms / 1000
+        self.tokenizer = StubTokenizer()
+        self.cache = BlockPrefixCache()
+        self.counters = {"connections": 0, "requests": 0, "aborted": 0, "tokens_sent": 0}
+        self.service_ms: list[float] = []  # request read -> last byte written, per finished answer
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.counters["connections"] += 1
+        try:
+            while True:  # keep-alive: requests one after the other on this connection
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, path = lines[0].split(" ")[:2]
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)
+                }
+                length = min(int(headers.get("content-length") or 0), MAX_BODY)
+                body = await reader.readexactly(length) if length else b""
+                received = time.perf_counter()
+                if method == "GET":
+                    await self._json(writer, self._get(path))
+                else:
+                    self.counters["requests"] += 1
+                    if not await self._stream(writer, json.loads(body), path.endswith("chat/completions")):
+                        self.counters["aborted"] += 1
+                        return
+                    self.service_ms.append((time.perf_counter() - received) * 1000)
+                if headers.get("connection", "").lower() == "close":
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            self.counters["aborted"] += 1
+        finally:
+            writer.close()
+
+    def _get(self, path: str) -> Any:
+        if path.rstrip("/").endswith("/stats"):
+            return {**self.counters, "service_ms": self.service_ms}
+        return {"object": "list", "data": [{"id": "mock", "object": "model"}]}
+
+    async def _json(self, writer: asyncio.StreamWriter, payload: Any) -> None:
+        body = json.dumps(payload).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
+            + body
+        )
+        await writer.drain()
+
+    async def _stream(self, writer: asyncio.StreamWriter, request: dict[str, Any], chat: bool) -> bool:
+        """One streamed answer; False when the client went away before its end."""
+        if chat:
+            prompt = "".join(str(m.get("content", "")) for m in request.get("messages") or ())
+        else:
+            prompt = str(request.get("prompt", ""))
+        prompt_tokens = self.tokenizer.count(prompt)
+        cached = self.cache.cached_tokens(prompt)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+            b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n"
+        )
+        started = time.perf_counter()
+        pieces, finish = _answer(int(request.get("max_tokens") or 16), tuple(request.get("stop") or ()))
+        model = str(request.get("model", "mock"))
+        try:
+            await writer.drain()
+            for number, piece in enumerate(pieces):
+                # Each token at its time from the start (sleeps round up; delays do not add up).
+                due = started + self.delay_s + number * self.token_s
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                last = number == len(pieces) - 1
+                choice: dict[str, Any] = {"index": 0, "finish_reason": finish if last else None}
+                choice.update({"delta": {"content": piece}} if chat else {"text": piece})
+                self._event(writer, {"id": "cmpl-mock", "object": "text_completion", "model": model,
+                                     "choices": [choice]})  # fmt: skip
+                self.counters["tokens_sent"] += 1
+                await writer.drain()
+            usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(pieces),
+                "total_tokens": prompt_tokens + len(pieces),
+                "prompt_tokens_details": {"cached_tokens": cached},
+            }
+            self._event(writer, {"id": "cmpl-mock", "model": model, "choices": [], "usage": usage})
+            self._event(writer, "[DONE]")
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except ConnectionError:
+            return False
+        return not writer.is_closing()
+
+    @staticmethod
+    def _event(writer: asyncio.StreamWriter, data: Any) -> None:
+        text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+        event = f"data: {text}\n\n".encode()
+        writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+
+
+def _answer(max_tokens: int, stops: tuple[str, ...]) -> tuple[list[str], str]:
+    """The tokens to send, cut before the first stop string (not sent) or at ``max_tokens``."""
+    pieces: list[str] = []
+    text = ""
+    for number in range(max_tokens):
+        joined = text + MOCK_TOKENS[number % len(MOCK_TOKENS)]
+        cut = min((i for stop in stops if stop and (i := joined.find(stop)) >= 0), default=-1)
+        if cut >= 0:
+            if cut > len(text):
+                pieces.append(joined[len(text) : cut])
+            return pieces or [""], "stop"
+        pieces.append(joined[len(text) :])
+        text = joined
+    return pieces, "length"
+
+
+async def serve(delay_ms: float, token_ms: float, port: int) -> None:
+    mock = MockOpenAI(delay_ms, token_ms)
+    server = await asyncio.start_server(mock.handle, "127.0.0.1", port)
+    print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--delay-ms", type=float, default=50.0, help="time to the first token")
+    parser.add_argument("--token-ms", type=float, default=0.0, help="time between tokens after the first")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(serve(args.delay_ms, args.token_ms, args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
