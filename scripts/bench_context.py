@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from aicockpit.config import AicockpitConfig, IndexConfig  # noqa: E402
 from aicockpit.context import languages  # noqa: E402
 from aicockpit.context.documents import DocumentStore  # noqa: E402
 from aicockpit.context.workspace_index import WorkspaceIndex  # noqa: E402
+from aicockpit.ending import end_process  # noqa: E402
 
 WORKSPACES = ROOT / "fixtures" / "workspaces"
 CASES = WORKSPACES / "recall_cases.jsonl"
@@ -377,6 +379,8 @@ def bench_prefix_cache(model: str) -> dict:
 
 
 def main() -> int:
+    # Stopped from outside (SIGTERM, Ctrl+C): the engine processes go too, not left orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: end_process(1))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=default_model(), help="model folder (its tokenizer)")
     parser.add_argument("--only", default="index,update,context,recall,recall_stdlib,cache")

@@ -36,6 +36,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,7 @@ sys.path.insert(0, str(ROOT / "server"))
 
 from aicockpit.context.positions import Position  # noqa: E402
 from aicockpit.context.workspace_index import WorkspaceIndex  # noqa: E402
+from aicockpit.ending import end_process  # noqa: E402
 
 PACKAGES = ("httpx", "click", "jinja2", "starlette", "requests", "urllib3", "anyio", "httpcore")
 KINDS = ("mid_line", "line_start", "call_args", "block_body")
@@ -351,6 +353,8 @@ def table(figures: dict) -> str:
 
 
 def main() -> int:
+    # Stopped from outside (SIGTERM, Ctrl+C): the engine processes go too, not left orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: end_process(1))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=default_model())
     parser.add_argument("--packages", default=",".join(PACKAGES))
