@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+from aicockpit.background import spawn
 from aicockpit.config import EngineConfig
 from aicockpit.engine.base import Engine, EngineState, EngineUnavailable
 
@@ -59,7 +60,7 @@ class EngineHost:
             return self._task
         self._stop.clear()
         self._ready.clear()
-        self._task = asyncio.create_task(self._run(config), name="engine")
+        self._task = spawn(self._run(config), name="engine")
         return self._task
 
     async def _run(self, config: EngineConfig) -> None:
@@ -104,10 +105,9 @@ class EngineHost:
         self._stop.set()
         if self.state is EngineState.LOADING:
             task.cancel()  # loading runs in a thread; the context manager still cleans up
-        try:
-            await task
-        except (asyncio.CancelledError, Exception):
-            pass
+        # However the engine task ends (its failure is logged where it happens), but a
+        # cancellation of this caller goes on up: asyncio.wait never raises the task's own.
+        await asyncio.wait([task])
 
 
 class _timed(AbstractAsyncContextManager):

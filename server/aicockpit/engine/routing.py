@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from aicockpit.background import spawn
 from aicockpit.config import ROLES, AicockpitConfig, EngineConfig, ProfileConfig
 from aicockpit.engine.base import BackendError, Engine, EngineState, EngineUnavailable
 from aicockpit.engine.breaker import BreakerState, CircuitBreaker
@@ -154,7 +155,8 @@ class Router:
             profile = config.profiles.get(name)
             if profile is None or _changed(backend.profile, profile):
                 self._backends.pop(name)
-                _spawn(backend.close())
+                if backend.remote is not None:  # only a remote backend holds connections
+                    spawn(backend.close(), name=f"closing profile {name}")
             else:  # sampling, limits and extra fields change in place; health history stays
                 backend.profile = profile
                 if backend.remote is not None:
@@ -504,17 +506,3 @@ def _changed(old: ProfileConfig, new: ProfileConfig) -> bool:
     fields += ("context_length",)
     fields += ("connect_timeout_ms", "idle_timeout_ms")
     return any(getattr(old, f) != getattr(new, f) for f in fields)
-
-
-_tasks: set[asyncio.Task] = set()
-
-
-def _spawn(coro) -> None:
-    """Run ``coro`` in the background if there is a loop, keeping a reference (else drop it)."""
-    try:
-        task = asyncio.get_running_loop().create_task(coro)
-    except RuntimeError:
-        coro.close()
-        return
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)

@@ -9,6 +9,8 @@ import uuid
 
 from lsprotocol import types
 
+from aicockpit.background import spawn
+
 log = logging.getLogger(__name__)
 
 
@@ -86,7 +88,7 @@ class EngineProgress(WorkDone):
     async def begin(self, message: str = "") -> bool:
         started = await super().begin(message)
         if started:
-            self._ticker = asyncio.create_task(self._tick(message))
+            self._ticker = spawn(self._tick(message), name="engine progress ticker")
         return started
 
     async def _tick(self, message: str) -> None:
