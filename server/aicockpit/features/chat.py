@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import platform
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from lsprotocol import types
@@ -18,7 +18,8 @@ from aicockpit.chat.store import UnknownSession
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.engine.collect import generate_text
-from aicockpit.features.edit import RangeArg, decode_args, failed
+from aicockpit.features.edit import failed
+from aicockpit.features.params import LspInt, RangeArg, decode, decode_args
 from aicockpit.generation import Priority
 from aicockpit.prompt.chat import chat_request, shell_messages, split_command
 
@@ -45,12 +46,12 @@ class ChatArgs(msgspec.Struct, rename="camel"):
 class SessionArgs(msgspec.Struct):
     session: str
     title: str = ""
-    index: int = 0
+    index: LspInt = 0
 
 
 class MentionArgs(msgspec.Struct):
     query: str = ""
-    limit: int = 20
+    limit: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 20
 
 
 class ShellArgs(msgspec.Struct):
@@ -59,8 +60,8 @@ class ShellArgs(msgspec.Struct):
 
 class ExplainArgs(msgspec.Struct):
     uri: str
-    first: int
-    last: int
+    first: LspInt
+    last: LspInt
 
 
 def setup(server, app) -> None:
@@ -78,7 +79,7 @@ def setup(server, app) -> None:
 
     @server.feature(CHAT)
     async def chat(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), ChatArgs)
+        args = decode(params, ChatArgs)
         selection = None
         if args.uri and args.selection:
             start, end = args.selection.start, args.selection.end
@@ -103,7 +104,7 @@ def setup(server, app) -> None:
 
     @server.feature(HISTORY)
     async def history(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), SessionArgs)
+        args = decode(params, SessionArgs)
         return await guarded(_history(args.session))
 
     async def _history(session: str) -> dict[str, Any]:
@@ -111,24 +112,24 @@ def setup(server, app) -> None:
 
     @server.feature(RENAME)
     async def rename(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), SessionArgs)
+        args = decode(params, SessionArgs)
         await guarded(_call(app.chat_store().rename, args.session, args.title))
         return {"session": args.session, "title": args.title}
 
     @server.feature(FORK)
     async def fork(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), SessionArgs)
+        args = decode(params, SessionArgs)
         return {"session": await guarded(_call(app.chat_store().fork, args.session, args.index))}
 
     @server.feature(DELETE)
     async def delete(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), SessionArgs)
+        args = decode(params, SessionArgs)
         await guarded(_call(app.chat_store().delete, args.session))
         return {"deleted": args.session}
 
     @server.feature(MENTIONS)
     async def mention_candidates(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), MentionArgs)
+        args = decode(params, MentionArgs)
         if app.workspace is None:
             return {"items": []}
         items = [

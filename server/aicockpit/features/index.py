@@ -18,12 +18,16 @@ import logging
 import time
 from typing import Any
 
+import msgspec
 from lsprotocol import types
 
+from aicockpit.background import spawn
+from aicockpit.config import IndexConfig
 from aicockpit.context.documents import uri_to_path
 from aicockpit.context.positions import Position
 from aicockpit.context.watch import ChangeCoalescer, WatchdogWatcher
 from aicockpit.engine.base import EngineUnavailable
+from aicockpit.features.params import DocumentArg, PositionArg, decode
 from aicockpit.prompt.assemble import describe_prompt
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,11 @@ INDEX = "aicockpit/index"
 CONTEXT = "aicockpit/context"
 WATCH_REGISTRATION = "aicockpit-watched-files"
 REGISTRATION_TIMEOUT_S = 10.0
+
+
+class ContextArgs(msgspec.Struct, rename="camel"):
+    text_document: DocumentArg
+    position: PositionArg
 
 
 class IndexFeature:
@@ -90,12 +99,12 @@ class IndexFeature:
             types.RegistrationParams(registrations=[registration])
         )
 
-    def on_config(self, previous, current) -> None:
+    def on_config(self, previous: IndexConfig, current: IndexConfig) -> None:
         """New index settings (excludes, secrets, limits): re-crawl each folder (from the cache)."""
-        if previous.index == current.index or self.coalescer is None:
+        if self.coalescer is None:
             return
-        self.app.index.configure(current.index)
-        if not current.index.enabled:
+        self.app.index.configure(current)
+        if not current.enabled:
             return
         for index in list(self.app.index.folders):
             self.app.index.remove_folder(index.root)
@@ -105,14 +114,9 @@ class IndexFeature:
         index = self.app.index.add_folder(folder)
         if self.watchdog is not None:
             self.watchdog.watch(index.root)
-        task = asyncio.create_task(self._crawl(index), name=f"indexing {index.root}")
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
+        task = spawn(self._crawl(index), name=f"indexing {index.root}")
+        self.tasks.add(task)  # to cancel at shutdown
+        task.add_done_callback(self.tasks.discard)
 
     async def _crawl(self, index) -> None:
         loop = asyncio.get_running_loop()
@@ -126,14 +130,18 @@ class IndexFeature:
                 message = f"indexing {index.root.name}: {done}/{total} files"
                 loop.call_soon_threadsafe(self._progress_report, token, message, done * 100 // max(total, 1))
 
+        message = f"indexing {index.root.name} stopped"
         try:
             stats = await asyncio.to_thread(index.build, progress)
+            message = f"indexed {stats.files} files, {stats.definitions} definitions in {stats.seconds:.1f} s"
+            log.info("%s: %s (%d parsed, %d skipped)", index.root, message, stats.parsed, stats.skipped)
+        except Exception as err:  # logged by spawn, with its traceback
+            message = f"indexing {index.root.name} failed: {type(err).__name__}: {err}"
+            raise
         finally:
             index.ready.set()  # never leave event handlers waiting on a failed crawl
-        message = f"indexed {stats.files} files, {stats.definitions} definitions in {stats.seconds:.1f} s"
-        log.info("%s: %s (%d parsed, %d skipped)", index.root, message, stats.parsed, stats.skipped)
-        if token:
-            self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+            if token:  # the editor's progress ends however the crawl did
+                self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
     async def _progress_begin(self, title: str) -> str | None:
         caps = self.server.client_capabilities.window
@@ -165,9 +173,7 @@ class IndexFeature:
         """
         for task in list(self.tasks):
             task.cancel()
-        closing = asyncio.create_task(asyncio.to_thread(self._close), name="index-close")
-        self.tasks.add(closing)
-        closing.add_done_callback(self._done)
+        spawn(asyncio.to_thread(self._close), name="closing the index")
 
     def _close(self) -> None:
         if self.watchdog is not None:
@@ -182,7 +188,7 @@ def setup(server, app) -> None:
     server.index_feature = feature
     app.startup_hooks.append(feature.start)
     app.shutdown_hooks.append(feature.stop)
-    app.listeners.append(feature.on_config)
+    app.subscribe("index", feature.on_config)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
@@ -214,11 +220,9 @@ def setup(server, app) -> None:
     @server.feature(CONTEXT)
     async def context(params: Any = None) -> dict[str, Any]:
         """What a completion here would send to the completion role's model, exactly."""
-        try:
-            uri = params.textDocument.uri
-            position = Position(int(params.position.line), int(params.position.character))
-        except (AttributeError, TypeError, ValueError):
-            return {"error": "params must be {textDocument: {uri}, position: {line, character}}"}
+        args = decode(params, ContextArgs)
+        uri = args.text_document.uri
+        position = Position(args.position.line, args.position.character)
         cursor, outcome = app.completions.locate(uri, position)
         if outcome == "unknown_document":
             return {"error": f"not an open document: {uri}"}
