@@ -343,6 +343,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",
     )
+    p.add_argument(
+        "--chat-every",
+        type=float,
+        default=0,
+        metavar="S",
+        help="also send a chat message every S seconds while typing (the chat store busy; default: none)",
+    )
     _engine_flags(p)
     p.set_defaults(run=bench)
 

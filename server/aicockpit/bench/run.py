@@ -16,11 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aicockpit.bench.chat_load import ChatLoad
 from aicockpit.bench.client import LspClient
 from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
 from aicockpit.bench.replay import TraceReplay, load_traces, measure, overall
+from aicockpit.loop_lag import histogram_since, lag_summary
 
 READY_TIMEOUT_S = 900
+CHAT_MAX_TOKENS = 32
 WORKSPACE = Path(__file__).resolve().parents[3] / "fixtures" / "workspaces" / "python"
 
 
@@ -85,6 +88,8 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             options.setdefault("engine", {})["multiprocessing"] = False
         if args.no_prefix_caching:
             options.setdefault("engine", {})["prefix_caching"] = False
+        if args.chat_every:
+            options["chat"] = {"max_tokens": CHAT_MAX_TOKENS}
         await client.request(
             "initialize",
             {
@@ -100,6 +105,9 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         ready = await wait_ready(client)
         engine_start_s = time.perf_counter() - started
         await wait_indexed(client)
+        loop_before = await _loop_histogram(client)
+        chat = ChatLoad(client, args.chat_every) if args.chat_every else None
+        chatting = asyncio.ensure_future(chat.run()) if chat else None
         results: dict[str, dict[str, Any]] = {}
         last_id = max((t["id"] for t in (await _stats(client, 0))["traces"]), default=0)
         totals = {"prompt": 0, "cached": 0, "generated": 0, "wasted": 0}
@@ -131,6 +139,11 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
                 await replays[-1].run()
             next_edit = measure_next_edit(replays, before, await client.request("aicockpit/stats", None))
             print("bench: next-edit traces done", file=sys.stderr)
+        if chat is not None:
+            chat.stop()
+            await chatting
+        # The loop's stalls during the run (not the engine's start): two snapshots subtracted.
+        event_loop = lag_summary(histogram_since(loop_before, await _loop_histogram(client)))
         final = await client.request("aicockpit/stats", None)
         report = {
             "mode": "engine-stub" if args.engine_stub is not None else "engine",
@@ -141,6 +154,8 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             "engine_start_s": round(engine_start_s, 1),
             "overall": overall(results, totals),
             "next_edit": next_edit,
+            "event_loop": event_loop,
+            "chat": chat.report() if chat else None,
             # The server's own view over the whole run: stage times since each request was received.
             "server_stages_ms": final["stages_ms"],
             "server_waits_ms": final["waits_ms"],
@@ -151,6 +166,11 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         return report
     finally:
         await client.close()
+
+
+async def _loop_histogram(client: LspClient) -> dict[str, int]:
+    stats = await client.request("aicockpit/stats", {"event_loop_histogram": True})
+    return stats["event_loop"]["histogram"]
 
 
 async def _stats(client: LspClient, since: int) -> dict[str, Any]:

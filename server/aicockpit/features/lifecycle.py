@@ -16,6 +16,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from aicockpit import background
 from aicockpit.config import IndexConfig
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
@@ -56,6 +57,7 @@ def setup(server, app) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
         server.log_handler.bind(asyncio.get_running_loop())
+        app.telemetry.loop_lag.start()
         app.workspace = workspace_from(params, lambda: app.config.index)
         problems = app.configure(params.initialization_options)
         for problem in problems:
@@ -88,3 +90,5 @@ def setup(server, app) -> None:
         for hook in app.shutdown_hooks:
             await hook()
         await app.router.stop()
+        await background.cancel_all()  # what is left: warm-up, progress tickers, generations
+        app.telemetry.loop_lag.stop()

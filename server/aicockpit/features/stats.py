@@ -7,20 +7,30 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from aicockpit.engine.base import EngineUnavailable
+from aicockpit.features.params import decode
 
 STATS = "aicockpit/stats"
 PROMPTS = "aicockpit/prompts"
+
+
+class StatsArgs(msgspec.Struct):
+    traces_since: int | None = None  # also return each kept request trace whose id is above this
+    event_loop_histogram: bool = False  # also the loop-lag histogram (two subtract: loop_lag.py)
 
 
 def setup(server, app) -> None:
     @server.feature(STATS)
     async def stats(params: Any = None) -> dict[str, Any]:
         """Aggregates; with ``{"traces_since": N}`` also every kept trace whose id is above N."""
+        args = decode(params, StatsArgs)
         result = stats_payload(app)
-        since = _traces_since(params)
-        if since is not None:
-            result["traces"] = app.telemetry.traces(since)
+        if args.traces_since is not None:
+            result["traces"] = app.telemetry.traces(args.traces_since)
+        if args.event_loop_histogram:
+            result["event_loop"]["histogram"] = app.telemetry.loop_lag.snapshot()
         return result
 
     @server.feature(PROMPTS)
@@ -35,16 +45,9 @@ def stats_payload(app) -> dict[str, Any]:
         **app.telemetry.summary(),
         "engine": engine_status(app),
         "next_edit": app.next_edits.stats(),
+        "event_loop": app.telemetry.loop_lag.summary(),
         **app.router.status(),
     }
-
-
-def _traces_since(params: Any) -> int | None:
-    params = params._asdict() if hasattr(params, "_asdict") else params
-    if not isinstance(params, dict):
-        return None
-    since = params.get("traces_since")
-    return since if isinstance(since, int) and not isinstance(since, bool) else None
 
 
 def engine_status(app) -> dict[str, Any]:
