@@ -279,7 +279,8 @@ def usage(args: argparse.Namespace) -> int:
     from aicockpit.usage import UsageStore, default_path, format_table
 
     store = UsageStore(args.db or default_path())
-    report = store.report(days=args.days, role=args.role)
+    report = asyncio.run(store.report(days=args.days, role=args.role))
+    store.close()
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 

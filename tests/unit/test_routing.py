@@ -87,7 +87,7 @@ async def test_the_default_config_serves_every_role_from_one_embedded_engine(tmp
     router = await make_router({"engine": {"model": "tiny"}}, tmp_path, events)
     assert [await run(router, role) for role in ("completion", "edit", "chat")] == ["from tiny"] * 3
     assert events == ["load tiny"]  # one model, three roles
-    rows = router.usage.report()["rows"]
+    rows = (await router.usage.report())["rows"]
     assert {r["role"] for r in rows} == {"completion", "edit", "chat"} and rows[0]["model"] == "tiny"
     assert rows[0]["prompt_tokens"] == 5
     await router.stop()
@@ -111,7 +111,7 @@ async def test_remote_chat_and_embedded_completion(tmp_path):
         assert (
             status["backends"]["big"]["breaker"] == "closed" and status["backends"]["big"]["successes"] == 1
         )
-        usage = {r["role"]: r for r in router.usage.report()["rows"]}
+        usage = {r["role"]: r for r in (await router.usage.report())["rows"]}
         assert usage["chat"]["model"] == "remote-m" and usage["chat"]["cached_tokens"] == 4
         await router.stop()
 
@@ -145,7 +145,7 @@ async def test_fallback_when_the_remote_fails_then_the_breaker_opens_and_recover
         await asyncio.sleep(0.35)
         assert await run(router) == "hello world"  # the probe succeeds and closes the breaker
         assert router.status()["backends"]["r"]["breaker"] == "closed"
-        rows = router.usage.report()["rows"]
+        rows = (await router.usage.report())["rows"]
         assert sum(r["failed"] for r in rows if r["profile"] == "r") == 2
         await router.stop()
 

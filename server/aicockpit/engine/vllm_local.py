@@ -200,11 +200,11 @@ class VllmEngine:
 @asynccontextmanager
 async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
     """Build the engine (in a thread, so the server keeps answering) and shut it down."""
-    accelerator = has_accelerator()
     abandoned = threading.Event()
 
     def build() -> tuple[Any, list[BaseProcess]]:
         check_model_source(config.model)  # a missing or half-converted model: a message, not vLLM's traceback
+        accelerator = has_accelerator()  # imports torch: seconds, never on the event loop
         with _BUILDING:
             prepare_environment(config, accelerator)  # before vLLM's import: it sets up its logging then
             from vllm.v1.engine.async_llm import AsyncLLM

@@ -100,7 +100,7 @@ def setup(server, app) -> None:
 
     @server.feature(SESSIONS)
     async def sessions(params: Any = None) -> dict[str, Any]:
-        return {"sessions": app.chat_store().sessions()}
+        return {"sessions": await app.chat_store().sessions()}
 
     @server.feature(HISTORY)
     async def history(params: Any) -> dict[str, Any]:
@@ -108,23 +108,23 @@ def setup(server, app) -> None:
         return await guarded(_history(args.session))
 
     async def _history(session: str) -> dict[str, Any]:
-        return {"messages": [m.as_dict() for m in app.chat_store().history(session)]}
+        return {"messages": [m.as_dict() for m in await app.chat_store().history(session)]}
 
     @server.feature(RENAME)
     async def rename(params: Any) -> dict[str, Any]:
         args = decode(params, SessionArgs)
-        await guarded(_call(app.chat_store().rename, args.session, args.title))
+        await guarded(app.chat_store().rename(args.session, args.title))
         return {"session": args.session, "title": args.title}
 
     @server.feature(FORK)
     async def fork(params: Any) -> dict[str, Any]:
         args = decode(params, SessionArgs)
-        return {"session": await guarded(_call(app.chat_store().fork, args.session, args.index))}
+        return {"session": await guarded(app.chat_store().fork(args.session, args.index))}
 
     @server.feature(DELETE)
     async def delete(params: Any) -> dict[str, Any]:
         args = decode(params, SessionArgs)
-        await guarded(_call(app.chat_store().delete, args.session))
+        await guarded(app.chat_store().delete(args.session))
         return {"deleted": args.session}
 
     @server.feature(MENTIONS)
@@ -174,7 +174,3 @@ def setup(server, app) -> None:
             text = text[:SHOW_MESSAGE_CHARS] + f"… (full answer in chat session {reply.session})"
         server.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
         return reply.as_dict()
-
-
-async def _call(function, *args):
-    return function(*args)

@@ -65,6 +65,7 @@ class IndexFeature:
         if not config.enabled:
             return
         self.coalescer = ChangeCoalescer(self.app.index.refresh, config.debounce_ms / 1000)
+        self.app.index.refresh_later = self.coalescer.add  # a closed document is re-read there
         self.mode = await self._choose_watch_mode(config.watch)
         for folder in self.folders():
             self.add_folder(folder)
@@ -107,7 +108,7 @@ class IndexFeature:
         if not current.enabled:
             return
         for index in list(self.app.index.folders):
-            self.app.index.remove_folder(index.root)
+            self.remove_folder(index.root)
             self.add_folder(str(index.root))
 
     def add_folder(self, folder: str) -> None:
@@ -117,6 +118,11 @@ class IndexFeature:
         task = spawn(self._crawl(index), name=f"indexing {index.root}")
         self.tasks.add(task)  # to cancel at shutdown
         task.add_done_callback(self.tasks.discard)
+
+    def remove_folder(self, root) -> None:
+        removed = self.app.index.remove_folder(root)
+        if removed:  # closing waits for a write in progress and checkpoints: not on the loop
+            spawn(asyncio.to_thread(close_all, removed), name=f"closing the index of {root}")
 
     async def _crawl(self, index) -> None:
         loop = asyncio.get_running_loop()
@@ -176,11 +182,17 @@ class IndexFeature:
         spawn(asyncio.to_thread(self._close), name="closing the index")
 
     def _close(self) -> None:
+        self.app.index.refresh_later = None
         if self.watchdog is not None:
             self.watchdog.stop()
         if self.coalescer is not None:
             self.coalescer.stop()  # before the index closes: a flush in progress still writes
         self.app.index.close()
+
+
+def close_all(indexes) -> None:
+    for index in indexes:
+        index.close()
 
 
 def setup(server, app) -> None:
@@ -205,7 +217,7 @@ def setup(server, app) -> None:
             if found is not None:
                 if feature.watchdog is not None:
                     feature.watchdog.unwatch(found[0].root)
-                app.index.remove_folder(found[0].root)
+                feature.remove_folder(found[0].root)
         if feature.coalescer is None:
             return  # indexing is off, or not started yet (initialized will crawl them)
         for folder in params.event.added:

@@ -75,4 +75,4 @@ def setup(server, app) -> None:
         store = app.router.usage
         if store is None:
             return {"enabled": False, "path": None, "rows": [], "totals": []}
-        return {"enabled": True, **store.report(days=args.days, role=args.role)}
+        return {"enabled": True, **(await store.report(days=args.days, role=args.role))}
