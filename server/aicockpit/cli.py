@@ -344,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",
     )
+    p.add_argument("--server-log", metavar="FILE", help="append the server's log (stderr) to FILE")
     p.add_argument(
         "--chat-every",
         type=float,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from aicockpit.loop_lag import LoopLagMonitor, histogram_since, lag_summary
+from aicockpit.loop_lag import LoopLagMonitor, histogram_since, lag_summary, loop_summary, snapshot_since
 
 
 async def wait_ticks(monitor: LoopLagMonitor, ticks: int) -> None:
-    while sum(monitor.histogram.values()) < ticks:
+    while sum(monitor.late.values()) < ticks:
         await asyncio.sleep(monitor.interval_s)
 
 
@@ -19,13 +19,21 @@ async def test_a_blocking_call_on_the_loop_shows_as_a_stall():
     try:
         await wait_ticks(monitor, 5)
         before = monitor.snapshot()
-        time.sleep(0.06)  # a blocking call on the loop
-        await wait_ticks(monitor, sum(before.values()) + 3)
-        during = lag_summary(histogram_since(before, monitor.snapshot()))
+        time.sleep(0.06)  # the loop waits, but its thread does not run: late, not busy
+        await wait_ticks(monitor, sum(before["late"].values()) + 3)
+        slept = loop_summary(snapshot_since(before, monitor.snapshot()))
+        before = monitor.snapshot()
+        deadline = time.thread_time() + 0.06
+        while time.thread_time() < deadline:  # a blocking computation on the loop: busy
+            pass
+        await wait_ticks(monitor, sum(before["late"].values()) + 3)
+        worked = loop_summary(snapshot_since(before, monitor.snapshot()))
     finally:
         monitor.stop()
-    assert during["max_ms"] >= 50 and during["over_50ms"] == 1  # counted once, not by every late tick
-    assert monitor.summary()["ticks"] == sum(monitor.histogram.values())
+    assert slept["max_ms"] >= 50 and slept["over_50ms"] == 1  # counted once, not by every late tick
+    assert slept["busy"]["max_ms"] < 50
+    assert worked["max_ms"] >= 50 and worked["busy"]["max_ms"] >= 50 and worked["busy"]["over_50ms"] == 1
+    assert monitor.summary()["ticks"] == sum(monitor.late.values())
 
 
 def test_summary_of_a_histogram():

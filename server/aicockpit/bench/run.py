@@ -20,7 +20,7 @@ from aicockpit.bench.chat_load import ChatLoad
 from aicockpit.bench.client import LspClient
 from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
 from aicockpit.bench.replay import TraceReplay, load_traces, measure, overall
-from aicockpit.loop_lag import histogram_since, lag_summary
+from aicockpit.loop_lag import loop_summary, snapshot_since
 
 READY_TIMEOUT_S = 900
 CHAT_MAX_TOKENS = 32
@@ -79,7 +79,12 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
     env.setdefault("VLLM_CACHE_ROOT", str(root / ".cache" / "vllm"))
     env.setdefault("HF_HOME", str(root / ".cache" / "huggingface"))
     command = server_command(args)
-    client = await LspClient.spawn(command, env)
+    log = open(args.server_log, "ab") if args.server_log else asyncio.subprocess.DEVNULL  # noqa: SIM115
+    try:
+        client = await LspClient.spawn(command, env, stderr=log)
+    finally:
+        if args.server_log:
+            log.close()  # the server holds its own copy
     try:
         options: dict[str, Any] = {
             "completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}
@@ -143,7 +148,7 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             chat.stop()
             await chatting
         # The loop's stalls during the run (not the engine's start): two snapshots subtracted.
-        event_loop = lag_summary(histogram_since(loop_before, await _loop_histogram(client)))
+        event_loop = loop_summary(snapshot_since(loop_before, await _loop_histogram(client)))
         final = await client.request("aicockpit/stats", None)
         report = {
             "mode": "engine-stub" if args.engine_stub is not None else "engine",
@@ -168,7 +173,7 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         await client.close()
 
 
-async def _loop_histogram(client: LspClient) -> dict[str, int]:
+async def _loop_histogram(client: LspClient) -> dict[str, dict[str, int]]:
     stats = await client.request("aicockpit/stats", {"event_loop_histogram": True})
     return stats["event_loop"]["histogram"]
 
