@@ -7,7 +7,8 @@ from contextlib import aclosing, asynccontextmanager
 import pytest
 
 from aicockpit.config import decode_config
-from aicockpit.engine.base import BackendError, EngineUnavailable
+from aicockpit.engine.base import BackendError, EngineState, EngineUnavailable
+from aicockpit.engine.breaker import BreakerState
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.openai_remote import ApproxTokenizer
 from aicockpit.engine.routing import Router, redact_url
@@ -27,6 +28,12 @@ class FakeEngine:
 
     def unfinished_requests(self):
         return 0
+
+    def failure(self):
+        return None
+
+    def stalled_s(self):
+        return 0.0
 
     def shutdown(self):
         pass
@@ -301,3 +308,17 @@ async def test_a_settings_change_of_a_role_drops_its_switch(tmp_path):
 
 def test_urls_lose_their_credentials():
     assert redact_url("https://user:pw@api.example.com:8443/v1?key=1") == "https://api.example.com:8443/v1"
+
+
+async def test_an_unresponsive_engine_opens_its_breakers_and_a_restarted_one_closes_them(tmp_path):
+    router = await make_router({"engine": {"model": "tiny"}}, tmp_path)
+    host = router.default_host
+    (backend,) = router.backends_on(host)
+    host._set_unresponsive("no sign of life for 12 s")
+    assert backend.breaker.state is BreakerState.OPEN and "no sign of life" in backend.breaker.last_error
+    with pytest.raises(BackendError, match="breaker open"):
+        await run(router)
+    host._set(EngineState.READY, "tiny ready")  # as after a restart
+    assert backend.breaker.state is BreakerState.CLOSED
+    assert await run(router) == "from tiny"
+    await router.stop()

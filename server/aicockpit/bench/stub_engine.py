@@ -52,6 +52,12 @@ class StubEngine:
     def unfinished_requests(self) -> int:
         return self._running
 
+    def failure(self) -> str | None:
+        return None
+
+    def stalled_s(self) -> float:
+        return 0.0
+
     def shutdown(self) -> None:
         self._blocks.clear()
 

@@ -110,6 +110,12 @@ class OpenAIRemoteEngine:
     def unfinished_requests(self) -> int:
         return self._active
 
+    def failure(self) -> str | None:
+        return None  # a remote server's failures are per request: retries, fallbacks, the breaker
+
+    def stalled_s(self) -> float:
+        return 0.0  # its requests have time limits of their own (connect, idle, first token)
+
     def shutdown(self) -> None:
         """Nothing to stop on the remote side; open streams close with their generators."""
 

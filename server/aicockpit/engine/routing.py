@@ -141,6 +141,26 @@ class Router:
         self._switching: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self.started = False
+        self._watch_host(default_host)
+
+    def _watch_host(self, host: EngineHost) -> None:
+        """An engine that restarted starts with closed breakers; one that stops answering opens them."""
+
+        def on_state(state: EngineState, _message: str) -> None:
+            if state is EngineState.READY:
+                for backend in self.backends_on(host):
+                    backend.breaker.reset()
+
+        def on_health(problem: str) -> None:
+            if problem:
+                for backend in self.backends_on(host):
+                    backend.breaker.trip(f"engine unresponsive: {problem}")
+
+        host.on_state(on_state)
+        host.on_health(on_health)
+
+    def backends_on(self, host: EngineHost) -> list[Backend]:
+        return [backend for backend in self._backends.values() if backend.host is host]
 
     # -- configuration -------------------------------------------------------------
 
@@ -223,7 +243,11 @@ class Router:
             if key in self._hosts:
                 continue
             free = self.default_host not in self._hosts.values() and not self.default_host.running
-            host = self.default_host if free and key == _key(self._config.engine) else self._host_factory()
+            if free and key == _key(self._config.engine):
+                host = self.default_host
+            else:
+                host = self._host_factory()
+                self._watch_host(host)
             self._hosts[key] = host
             progress(f"loading {config.model}")
             host.start(config)
@@ -347,6 +371,12 @@ class RoleEngine:
 
     def unfinished_requests(self) -> int:
         return sum(engine.unfinished_requests() for _, engine in self._candidates)
+
+    def failure(self) -> str | None:
+        return None  # each backend's engine has its host, which watches it
+
+    def stalled_s(self) -> float:
+        return 0.0
 
     def shutdown(self) -> None:
         """Engines belong to their hosts; a role view has nothing to release."""

@@ -4,6 +4,10 @@ The engine loads in the background after ``initialized``, reported with work-don
 progress; ``shutdown`` stops it (at once: no grace period) and waits for it. ``exit``
 needs no handler here: pygls ends the session, then ``serve`` ends the process and
 kills whatever child process is left (ending.py).
+
+When the engine dies, the editor is told (a warning) and its restart shows as
+work-done progress; an engine that fails to start, or that the host gave up
+restarting, is an error message saying what to do.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from aicockpit import background
+from aicockpit.background import spawn
 from aicockpit.config import IndexConfig
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
@@ -41,16 +46,32 @@ def show_error(server, message: str) -> None:
     server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
 
 
+def show_warning(server, message: str) -> None:
+    server.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
+
+
 def setup(server, app) -> None:
     progress = EngineProgress(server)
+    in_order = asyncio.Lock()  # state changes reach the editor in order, however long a token takes
 
     def on_state(state: EngineState, message: str) -> None:
         log.info("engine %s: %s", state.value, message)
-        if state is EngineState.READY:
-            progress.end(message)
+        if state is EngineState.CRASHED:
+            show_warning(server, f"aicockpit: the engine stopped unexpectedly: {message}")
         elif state is EngineState.FAILED:
-            progress.end("engine failed")
-            show_error(server, f"aicockpit: the engine failed to start: {message}")
+            what = "" if app.host.last_crash else "the engine failed to start: "
+            show_error(server, f"aicockpit: {what}{message}")
+        spawn(show_progress(state, message), name="engine progress")
+
+    async def show_progress(state: EngineState, message: str) -> None:
+        async with in_order:
+            if state in (EngineState.LOADING, EngineState.CRASHED):
+                if progress.active:
+                    progress.report(message)
+                else:
+                    await progress.begin(message)
+            else:
+                progress.end(message if state is EngineState.READY else f"engine {state.value}")
 
     app.host.on_state(on_state)
 

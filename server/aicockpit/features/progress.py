@@ -49,6 +49,10 @@ class WorkDone:
         )
         return True
 
+    @property
+    def active(self) -> bool:
+        return self._token is not None
+
     def report(self, message: str) -> None:
         if self._token is not None:
             self._server.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=message))

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from aicockpit.engine.base import EngineUnavailable
+from aicockpit.engine.base import EngineState, EngineUnavailable
 from aicockpit.features.params import decode
 
 STATS = "aicockpit/stats"
@@ -52,11 +52,19 @@ def stats_payload(app) -> dict[str, Any]:
 
 def engine_status(app) -> dict[str, Any]:
     host = app.host
+    breakers = [backend.breaker.status()["breaker"] for backend in app.router.backends_on(host)]
     status: dict[str, Any] = {
         "state": host.state.value,
+        "message": host.message,
         "model": app.config.engine.model,
         "error": host.error,
         "warmup": app.scheduler.warmup,
+        # Serving, answering, and no profile it serves has its breaker open.
+        "healthy": host.state is EngineState.READY and not host.unresponsive and "open" not in breakers,
+        "unresponsive": host.unresponsive,
+        "breaker": breakers[0] if breakers else None,
+        "restarts": host.restarts,
+        "last_crash": host.last_crash,
     }
     try:
         status["unfinished_requests"] = host.engine.unfinished_requests()
