@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from aicockpit.bench.client import LspClient, LspError
 from tests.e2e.helpers import CHECKOUT, utf16
@@ -40,14 +41,15 @@ ROW = TEXT.split("\n").index("        total = ")
 WARNING, ERROR = 2, 1  # window/showMessage types
 
 
-def engine_core(client: LspClient) -> psutil.Process:
-    cores = [
+def engine_process(client: LspClient, name: str = "EngineCore") -> psutil.Process:
+    """vLLM's engine core (a child process) or its worker (the core's child: it runs the model)."""
+    found = [
         child
         for child in psutil.Process(client.pid).children(recursive=True)
-        if "EngineCore" in child.name() and not ended(child)
+        if name in child.name() and not ended(child)
     ]
-    assert cores, "vLLM's engine core runs in a child process"
-    return cores[0]
+    assert found, f"no {name} process"
+    return found[0]
 
 
 async def engine(client: LspClient) -> dict[str, Any]:
@@ -96,7 +98,7 @@ async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off():
 
         await wait_until(generating, 60, "a generation in flight")
         killed = time.perf_counter()
-        engine_core(client).kill()
+        engine_process(client).kill()
         # The request in flight is answered at once (the chat role's deadline is minutes away).
         answer, _ = await asyncio.wait_for(asyncio.shield(chat), 30)
         answered_s = time.perf_counter() - killed
@@ -125,7 +127,7 @@ async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off():
 
         # A second crash soon after waits before restarting: no restart loop.
         killed = time.perf_counter()
-        engine_core(client).kill()
+        engine_process(client).kill()
 
         async def backing_off() -> bool:
             current = await engine(client)
@@ -144,7 +146,9 @@ async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off():
         await client.close()
 
 
-async def test_a_frozen_engine_core_answers_at_the_deadline_and_service_returns_when_it_resumes():
+@pytest.mark.parametrize("frozen_process", ["EngineCore", "Worker"])
+async def test_a_frozen_engine_answers_at_the_deadline_and_service_returns_when_it_resumes(frozen_process):
+    """The engine core frozen (SIGSTOP), or its worker while the core waits for it (spinning)."""
     options = {
         "completion": {"timeout_ms": 1500},
         "engine": {"stall_timeout_s": 2},
@@ -156,7 +160,7 @@ async def test_a_frozen_engine_core_answers_at_the_deadline_and_service_returns_
         await wait_ready_raw(client)
         # A fresh document for each request: the same one would be answered from its cache.
         assert await complete(client, open_checkout(client))
-        core = engine_core(client)
+        core = engine_process(client, frozen_process)
         core.suspend()
         frozen = time.perf_counter()
         slowest = 0.0
@@ -187,8 +191,8 @@ async def test_a_frozen_engine_core_answers_at_the_deadline_and_service_returns_
 
         await wait_until(healthy, 10, "stats show the engine healthy again")
         print(
-            f"\nfrozen: unhealthy after {detected_s:.1f} s (each request answered within {slowest:.2f} s);"
-            f" suggestions again {back_s:.1f} s after it resumed"
+            f"\n{frozen_process} frozen: unhealthy after {detected_s:.1f} s (each request answered within"
+            f" {slowest:.2f} s); suggestions again {back_s:.1f} s after it resumed"
         )
     finally:
         if core is not None and core.is_running():

@@ -16,7 +16,7 @@ import types
 import pytest
 
 from aicockpit.engine.base import BackendError
-from aicockpit.engine.vllm_local import VllmEngine
+from aicockpit.engine.vllm_local import EngineCpu, VllmEngine
 from aicockpit.generation import GenerationRequest
 
 
@@ -55,7 +55,8 @@ def fake_vllm(monkeypatch):
 def engine_around(llm: FakeLLM) -> VllmEngine:
     engine = VllmEngine.__new__(VllmEngine)  # no tokenizer needed for a plain prompt
     engine._llm, engine._processes = llm, ()
-    engine._in_flight, engine._waiting_since, engine._cpu_seen, engine._died = 0, None, 0.0, ""
+    engine._in_flight, engine._waiting_since, engine._died = 0, None, ""
+    engine._cpu = EngineCpu(())
     return engine
 
 

@@ -15,8 +15,8 @@ import re
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,7 @@ class VllmEngine:
         self._in_flight = 0
         # When requests began to wait with no sign of life from the engine since (None: none wait).
         self._waiting_since: float | None = None
-        self._cpu_seen = 0.0
+        self._cpu = EngineCpu(processes)
         self._died = ""  # why, once the watchdog found it dead
         self.model_name = config.model
         self.tokenizer = ModelTokenizer(llm.get_tokenizer())
@@ -175,15 +175,15 @@ class VllmEngine:
         return self._died or None
 
     def stalled_s(self) -> float:
-        """Seconds requests have waited with no output and no CPU used by the engine core since.
+        """Seconds requests have waited with no output, and no CPU used by every engine process, since.
 
-        A busy engine core uses CPU even while it computes a long prompt with no output
-        yet; a frozen or deadlocked one does not. Called by the host's watchdog.
+        A working engine uses CPU in each of its processes (the engine core waits for
+        its worker spinning) even while it computes a long prompt with no output yet;
+        with one of them frozen or deadlocked, that one uses none. Called by the
+        host's watchdog.
         """
         now = time.monotonic()
-        cpu = _cpu_seconds(self._processes)
-        if cpu > self._cpu_seen:
-            self._cpu_seen = cpu
+        if self._cpu.all_progressed():
             self._alive(now)
         since = self._waiting_since
         return 0.0 if since is None else now - since
@@ -320,18 +320,61 @@ def _exit_description(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _cpu_seconds(processes: Sequence[BaseProcess]) -> float:
-    """CPU time used by the engine's processes and their children so far (0 when unknown)."""
-    import psutil
+class EngineCpu:
+    """Has every process of the engine (its engine core and their workers) used CPU since last asked?
 
-    total = 0.0
-    for process in processes:
+    An idle worker spins (~20% of a core here) while an idle engine core sleeps, so
+    no single process's CPU says the engine works; all of them together do.
+    """
+
+    def __init__(self, processes: Sequence[BaseProcess]) -> None:
+        self._roots = [p.pid for p in processes if p.pid is not None]
+        self._watched: list[Any] = []  # psutil.Process, found once the workers exist
+        self._seen: dict[int, float] = {}
+
+    def all_progressed(self) -> bool:
+        import psutil
+
+        if not self._roots:
+            return False  # in-process engine: only its output tells
         try:
-            times = psutil.Process(process.pid).cpu_times()
-        except (psutil.Error, ValueError, TypeError):
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+            if not self._watched:
+                roots = [psutil.Process(pid) for pid in self._roots]
+                self._watched = roots + [c for root in roots for c in root.children(recursive=True)]
+            now = {p.pid: sum(p.cpu_times()[:2]) for p in self._watched}
+        except psutil.Error:  # a process ended (the watchdog's failure check sees it) or a new one
+            self._watched = []
+            return False
+        progressed = all(cpu > self._seen.get(pid, -1.0) for pid, cpu in now.items())
+        if progressed:
+            self._seen = now
+        return progressed
+
+
+_PAUSES = 0
+_PAUSES_LOCK = threading.Lock()
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No automatic garbage collection while an engine loads (process-wide, so counted).
+
+    Importing vLLM and loading a model make millions of objects, and every automatic
+    full collection on the way walks all of them holding the GIL: the event loop
+    stood still for 0.1-1.5 s a dozen times during a load. The load ends with one
+    collection instead, and freezes what survives.
+    """
+    global _PAUSES
+    with _PAUSES_LOCK:
+        _PAUSES += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _PAUSES_LOCK:
+            _PAUSES -= 1
+            if not _PAUSES:
+                gc.enable()
 
 
 @asynccontextmanager
@@ -340,6 +383,10 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
     abandoned = threading.Event()
 
     def build() -> tuple[Any, list[BaseProcess]]:
+        with _collection_paused():
+            return build_paused()
+
+    def build_paused() -> tuple[Any, list[BaseProcess]]:
         check_model_source(config.model)  # a missing or half-converted model: a message, not vLLM's traceback
         accelerator = has_accelerator()  # imports torch: seconds, never on the event loop
         with _BUILDING:
@@ -360,10 +407,11 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
             return llm, processes
         # vLLM, torch and transformers leave millions of long-lived objects. A full
         # garbage collection walks them all, holding the GIL and so the server's
-        # event loop: 150-390 ms each here. Loading runs several; in a long session
-        # one comes whenever enough new objects have survived. Frozen, the
-        # collector skips them; the garbage of loading goes first.
-        gc.collect()
+        # event loop: 150-390 ms each here. In a long session one comes whenever
+        # enough new objects have survived. Frozen, the collector skips them. The
+        # load's own garbage is frozen with them (~17k objects, a few MB, with
+        # SmolLM2): collecting it first would walk everything once more, a 0.4-0.5 s
+        # stall of every request when the engine becomes ready.
         gc.freeze()
         return llm, processes
 
