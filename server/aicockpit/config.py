@@ -72,9 +72,10 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         msgspec.Meta(gt=0),
         _doc(
             "Call the engine unresponsive (and open the circuit breakers of the profiles it serves) when"
-            " requests have waited this many seconds with no sign of life from it: no output, no CPU used."
+            " requests have waited this many seconds without a break and with no output (hung). A stopped"
+            " engine process is unresponsive at once."
         ),
-    ] = 10.0
+    ] = 60.0
 
 
 class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -149,11 +149,7 @@ async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off():
 @pytest.mark.parametrize("frozen_process", ["EngineCore", "Worker"])
 async def test_a_frozen_engine_answers_at_the_deadline_and_service_returns_when_it_resumes(frozen_process):
     """The engine core frozen (SIGSTOP), or its worker while the core waits for it (spinning)."""
-    options = {
-        "completion": {"timeout_ms": 1500},
-        "engine": {"stall_timeout_s": 2},
-        "profiles": {"default": {"breaker_cooldown_s": 2}},
-    }
+    options = {"completion": {"timeout_ms": 1500}, "profiles": {"default": {"breaker_cooldown_s": 2}}}
     client = await raw_session(serve_command(), options=options)
     core = None
     try:

@@ -16,7 +16,7 @@ class FakeEngine:
     def __init__(self):
         self.closed = False
         self.dead = ""  # why it died, once it has
-        self.stalled = 0.0
+        self.problem = None
 
     def unfinished_requests(self):
         return 0
@@ -24,8 +24,8 @@ class FakeEngine:
     def failure(self):
         return self.dead or None
 
-    def stalled_s(self):
-        return self.stalled
+    def unresponsive(self, limit_s):
+        return self.problem
 
     def shutdown(self):
         self.closed = True
@@ -191,14 +191,14 @@ async def test_a_silent_engine_is_reported_unresponsive_then_answering_again(qui
     host.on_health(problems.append)
     host.start(EngineConfig(stall_timeout_s=5))
     await wait_for_state(host, EngineState.READY)
-    engine.stalled = 6.0
+    engine.problem = "its VLLM::EngineCore process (pid 1) is stopped"
     async with asyncio.timeout(5):
         while not host.unresponsive:
             await asyncio.sleep(0.005)
     assert host.state is EngineState.READY  # still serving: it may come back
-    engine.stalled = 0.0
+    engine.problem = None
     async with asyncio.timeout(5):
         while host.unresponsive:
             await asyncio.sleep(0.005)
-    assert len(problems) == 2 and "no sign of life for 6 s" in problems[0] and problems[1] == ""
+    assert len(problems) == 2 and "is stopped" in problems[0] and problems[1] == ""
     await host.stop()

@@ -32,8 +32,8 @@ class FakeEngine:
     def failure(self):
         return None
 
-    def stalled_s(self):
-        return 0.0
+    def unresponsive(self, limit_s):
+        return None
 
     def shutdown(self):
         pass

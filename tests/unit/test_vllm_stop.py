@@ -16,7 +16,7 @@ import types
 import pytest
 
 from aicockpit.engine.base import BackendError
-from aicockpit.engine.vllm_local import EngineCpu, VllmEngine
+from aicockpit.engine.vllm_local import ProcessStates, VllmEngine
 from aicockpit.generation import GenerationRequest
 
 
@@ -56,7 +56,7 @@ def engine_around(llm: FakeLLM) -> VllmEngine:
     engine = VllmEngine.__new__(VllmEngine)  # no tokenizer needed for a plain prompt
     engine._llm, engine._processes = llm, ()
     engine._in_flight, engine._waiting_since, engine._died = 0, None, ""
-    engine._cpu = EngineCpu(())
+    engine._states = ProcessStates(())
     return engine
 
 
@@ -89,13 +89,14 @@ async def test_any_other_failure_keeps_its_error():
         await anext(stream)
 
 
-async def test_requests_that_wait_with_no_sign_of_life_make_the_engine_stalled():
+async def test_requests_waiting_without_a_break_and_no_output_make_the_engine_unresponsive():
     llm = FakeLLM()
     engine = engine_around(llm)
-    assert engine.stalled_s() == 0.0  # nothing owed
+    assert engine.unresponsive(20) is None  # nothing waits
     stream = engine.generate(GenerationRequest("r4", "prompt", 8))
-    await anext(stream)  # an output: alive, and this request is still owed more
-    engine._waiting_since -= 30  # thirty seconds pass, no output, no CPU (no processes to show any)
-    assert engine.stalled_s() >= 30
-    await stream.aclose()  # its consumer gave up: no evidence the engine is alive, it stays stalled
-    assert engine.stalled_s() >= 30
+    await anext(stream)  # an output; the request waits for more from now on
+    assert engine.unresponsive(20) is None
+    engine._waiting_since -= 30  # thirty seconds pass with no output
+    assert "waited 30 s with no output" in engine.unresponsive(20)
+    await stream.aclose()  # nothing waits any more: typing aborts completions all the time
+    assert engine.unresponsive(20) is None

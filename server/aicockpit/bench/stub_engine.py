@@ -55,8 +55,8 @@ class StubEngine:
     def failure(self) -> str | None:
         return None
 
-    def stalled_s(self) -> float:
-        return 0.0
+    def unresponsive(self, limit_s: float) -> str | None:
+        return None
 
     def shutdown(self) -> None:
         self._blocks.clear()

@@ -58,8 +58,8 @@ class Engine(Protocol):
         """Why the engine can serve no more (its process died), or None: its host restarts it."""
         ...
 
-    def stalled_s(self) -> float:
-        """Seconds the engine has owed output with no sign of life (0: it owes none, or works)."""
+    def unresponsive(self, limit_s: float) -> str | None:
+        """Why the engine cannot answer now (frozen, hung for ``limit_s``), or None."""
         ...
 
     def shutdown(self) -> None:

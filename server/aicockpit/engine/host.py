@@ -10,9 +10,10 @@ While the engine serves, a watchdog asks it every ``WATCH_INTERVAL_S``:
   within ``RestartPolicy.window_s`` waits 2 s, then 4 s..., and after
   ``RestartPolicy.limit`` restarts the host gives up (FAILED, with a message
   saying why and what to do) rather than loop;
-- silent (it has owed output for ``engine.stall_timeout_s`` and produced none:
-  frozen, or hung): listeners hear it as unresponsive (the router opens the
-  circuit breakers of the profiles it serves), and again when output resumes.
+- unresponsive (one of its processes stopped, or requests waiting without a
+  break for ``engine.stall_timeout_s`` with no output: hung): listeners hear it
+  (the router opens the circuit breakers of the profiles it serves), and again
+  when it answers.
 """
 
 from __future__ import annotations
@@ -181,13 +182,7 @@ class EngineHost:
             if failure:
                 log.warning("the engine stopped unexpectedly: %s", failure)
                 return failure
-            stalled = engine.stalled_s()
-            if stalled >= config.stall_timeout_s:
-                self._set_unresponsive(
-                    f"no sign of life for {stalled:.0f} s while requests wait (frozen or hung?)"
-                )
-            else:
-                self._set_unresponsive("")
+            self._set_unresponsive(engine.unresponsive(config.stall_timeout_s) or "")
 
     def _set_unresponsive(self, problem: str) -> None:
         if bool(problem) == bool(self.unresponsive):

@@ -113,8 +113,8 @@ class OpenAIRemoteEngine:
     def failure(self) -> str | None:
         return None  # a remote server's failures are per request: retries, fallbacks, the breaker
 
-    def stalled_s(self) -> float:
-        return 0.0  # its requests have time limits of their own (connect, idle, first token)
+    def unresponsive(self, limit_s: float) -> str | None:
+        return None  # its requests have time limits of their own (connect, idle, first token)
 
     def shutdown(self) -> None:
         """Nothing to stop on the remote side; open streams close with their generators."""

@@ -375,8 +375,8 @@ class RoleEngine:
     def failure(self) -> str | None:
         return None  # each backend's engine has its host, which watches it
 
-    def stalled_s(self) -> float:
-        return 0.0
+    def unresponsive(self, limit_s: float) -> str | None:
+        return None
 
     def shutdown(self) -> None:
         """Engines belong to their hosts; a role view has nothing to release."""

@@ -144,9 +144,9 @@ class VllmEngine:
         self._llm = llm
         self._processes = processes  # the engine core (and workers) this engine started
         self._in_flight = 0
-        # When requests began to wait with no sign of life from the engine since (None: none wait).
+        # Since when requests have been waiting, without a break and with no output (None: none wait).
         self._waiting_since: float | None = None
-        self._cpu = EngineCpu(processes)
+        self._states = ProcessStates(processes)
         self._died = ""  # why, once the watchdog found it dead
         self.model_name = config.model
         self.tokenizer = ModelTokenizer(llm.get_tokenizer())
@@ -174,23 +174,21 @@ class VllmEngine:
             self._died = "vLLM reports the engine dead"
         return self._died or None
 
-    def stalled_s(self) -> float:
-        """Seconds requests have waited with no output, and no CPU used by every engine process, since.
+    def unresponsive(self, limit_s: float) -> str | None:
+        """A process of the engine stopped, or requests waiting ``limit_s`` with no output; else None.
 
-        A working engine uses CPU in each of its processes (the engine core waits for
-        its worker spinning) even while it computes a long prompt with no output yet;
-        with one of them frozen or deadlocked, that one uses none. Called by the
-        host's watchdog.
+        Called by the host's watchdog. Requests that wait are counted without a break:
+        while typing, each completion is aborted within its deadline, which is no
+        evidence either way. CPU use is none either: an idle vLLM worker spins, and an
+        engine core sleeps through a long forward pass.
         """
-        now = time.monotonic()
-        if self._cpu.all_progressed():
-            self._alive(now)
+        stopped = self._states.stopped()
+        if stopped:
+            return f"its {stopped} is stopped (SIGSTOP, or a debugger)"
         since = self._waiting_since
-        return 0.0 if since is None else now - since
-
-    def _alive(self, now: float) -> None:
-        # Requests still in flight are owed output from now on; none in flight: nothing is owed.
-        self._waiting_since = now if self._in_flight else None
+        if since is not None and time.monotonic() - since >= limit_s:
+            return f"requests have waited {time.monotonic() - since:.0f} s with no output (hung?)"
+        return None
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
         from vllm import SamplingParams
@@ -234,7 +232,7 @@ class VllmEngine:
                             f"the engine stopped ({type(err).__name__})", retryable=False
                         ) from None
                     raise  # the engine failed on its own: a bug, with its traceback
-                self._alive(time.monotonic())
+                self._waiting_since = time.monotonic()  # output: what waits now waits from here
                 prompt_ids = output.prompt_token_ids if first else None
                 first = False
                 prompt_tokens = max(prompt_tokens, len(output.prompt_token_ids or ()))
@@ -254,6 +252,8 @@ class VllmEngine:
 
         finally:
             self._in_flight -= 1
+            if not self._in_flight:
+                self._waiting_since = None
 
 
 def _build_llm(async_llm: Any, config: EngineConfig, accelerator: bool) -> Any:
@@ -320,35 +320,28 @@ def _exit_description(code: int | None) -> str:
     return f"exit code {code}"
 
 
-class EngineCpu:
-    """Has every process of the engine (its engine core and their workers) used CPU since last asked?
-
-    An idle worker spins (~20% of a core here) while an idle engine core sleeps, so
-    no single process's CPU says the engine works; all of them together do.
-    """
+class ProcessStates:
+    """Is a process of the engine (its engine core, or the workers it started) stopped?"""
 
     def __init__(self, processes: Sequence[BaseProcess]) -> None:
         self._roots = [p.pid for p in processes if p.pid is not None]
         self._watched: list[Any] = []  # psutil.Process, found once the workers exist
-        self._seen: dict[int, float] = {}
 
-    def all_progressed(self) -> bool:
+    def stopped(self) -> str | None:
         import psutil
 
         if not self._roots:
-            return False  # in-process engine: only its output tells
+            return None  # in-process engine: it cannot be stopped without the server
         try:
             if not self._watched:
                 roots = [psutil.Process(pid) for pid in self._roots]
                 self._watched = roots + [c for root in roots for c in root.children(recursive=True)]
-            now = {p.pid: sum(p.cpu_times()[:2]) for p in self._watched}
-        except psutil.Error:  # a process ended (the watchdog's failure check sees it) or a new one
+            for process in self._watched:
+                if process.status() == psutil.STATUS_STOPPED:
+                    return f"{process.name()} process (pid {process.pid})"
+        except psutil.Error:  # one ended (the watchdog's failure check sees it), or a new one came
             self._watched = []
-            return False
-        progressed = all(cpu > self._seen.get(pid, -1.0) for pid, cpu in now.items())
-        if progressed:
-            self._seen = now
-        return progressed
+        return None
 
 
 _PAUSES = 0
