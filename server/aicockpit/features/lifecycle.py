@@ -21,7 +21,6 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from aicockpit import background
-from aicockpit.background import spawn
 from aicockpit.config import IndexConfig
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
@@ -61,7 +60,7 @@ def setup(server, app) -> None:
         elif state is EngineState.FAILED:
             what = "" if app.host.last_crash else "the engine failed to start: "
             show_error(server, f"aicockpit: {what}{message}")
-        spawn(show_progress(state, message), name="engine progress")
+        background.spawn(show_progress(state, message), name="engine progress")
 
     async def show_progress(state: EngineState, message: str) -> None:
         async with in_order:
