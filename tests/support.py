@@ -123,11 +123,17 @@ def send_raw(client, method: str, params: Any, msg_id: str | None = None) -> asy
 
 
 async def raw_session(
-    command: list[str], root: Path | None = None, options: Any = None, stderr: Any = subprocess.DEVNULL
+    command: list[str],
+    root: Path | None = None,
+    options: Any = None,
+    stderr: Any = subprocess.DEVNULL,
+    capabilities: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> LspClient:
     """A server driven byte by byte (tests/hostile.py, the exit tests): initialized, engine loading."""
-    client = await LspClient.spawn(command, server_env(), stderr=stderr)
-    params = {"processId": None, "rootUri": (root or scratch_workspace()).as_uri(), "capabilities": {}}
+    client = await LspClient.spawn(command, env or server_env(), stderr=stderr)
+    root_uri = (root or scratch_workspace()).as_uri()
+    params = {"processId": None, "rootUri": root_uri, "capabilities": capabilities or {}}
     await client.request("initialize", {**params, "initializationOptions": options or {}}, timeout=60)
     client.notify("initialized", {})
     return client
@@ -141,6 +147,16 @@ async def wait_ready_raw(client: LspClient, timeout: float = ENGINE_READY_TIMEOU
             if engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running"):
                 return
             await asyncio.sleep(0.25)
+
+
+async def wait_until(condition, timeout: float, what: str, every_s: float = 0.1) -> None:
+    """Poll the async ``condition`` until it holds (fails, saying ``what``, after ``timeout`` s)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not await condition():
+                await asyncio.sleep(every_s)
+    except TimeoutError:
+        raise AssertionError(f"not within {timeout} s: {what}") from None
 
 
 EXIT_ALLOWED_S = 3.0  # the target is 1 s; the margin is for a loaded 2-core machine

@@ -280,7 +280,8 @@ def usage(args: argparse.Namespace) -> int:
     from aicockpit.usage import UsageStore, default_path, format_table
 
     store = UsageStore(args.db or default_path())
-    report = store.report(days=args.days, role=args.role)
+    report = asyncio.run(store.report(days=args.days, role=args.role))
+    store.close()
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 
@@ -360,6 +361,14 @@ def parser() -> argparse.ArgumentParser:
         "--engine-in-process",
         action="store_true",
         help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",
+    )
+    p.add_argument("--server-log", metavar="FILE", help="append the server's log (stderr) to FILE")
+    p.add_argument(
+        "--chat-every",
+        type=float,
+        default=0,
+        metavar="S",
+        help="also send a chat message every S seconds while typing (the chat store busy; default: none)",
     )
     _engine_flags(p)
     p.set_defaults(run=bench)

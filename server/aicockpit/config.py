@@ -67,6 +67,15 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     start_timeout_s: Annotated[
         float, msgspec.Meta(gt=0), _doc("Give up starting the engine after this many seconds.")
     ] = 900.0
+    stall_timeout_s: Annotated[
+        float,
+        msgspec.Meta(gt=0),
+        _doc(
+            "Call the engine unresponsive (and open the circuit breakers of the profiles it serves) when"
+            " requests have waited this many seconds without a break and with no output (hung). A stopped"
+            " engine process is unresponsive at once."
+        ),
+    ] = 60.0
 
 
 class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -16,7 +16,8 @@ from aicockpit.chat.service import ChatService
 from aicockpit.chat.store import ChatStore
 from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
-from aicockpit.config import AicockpitConfig, decode_config
+from aicockpit.config import AicockpitConfig, UsageConfig, decode_config
+from aicockpit.config_changes import ConfigChanges
 from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.context.workspace_index import WorkspaceIndex
@@ -31,8 +32,6 @@ from aicockpit.usage import UsageStore
 
 log = logging.getLogger(__name__)
 
-ConfigListener = Callable[[AicockpitConfig, AicockpitConfig], None]
-
 
 @dataclass
 class App:
@@ -43,7 +42,8 @@ class App:
     config: AicockpitConfig = field(default_factory=AicockpitConfig)
     documents: DocumentStore = field(default_factory=DocumentStore)
     telemetry: Telemetry = field(default_factory=Telemetry)
-    listeners: list[ConfigListener] = field(default_factory=list)
+    # Features hear about the settings they read: app.subscribe("index", on_index).
+    changes: ConfigChanges = field(default_factory=ConfigChanges)
     # Run by lifecycle after ``initialized`` and on ``shutdown`` (background services: the index).
     startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -58,7 +58,9 @@ class App:
         self.assembler = PromptAssembler(self.documents, self.index, lambda: self.config)
         self.documents.close_listeners.append(self.assembler.forget)
         # Features ask the router for a role's engine: router.for_role("chat").generate(...)
-        self.router = Router(self.host, usage=self._usage_store(self.config), prompts=self.telemetry.prompts)
+        self.router = Router(
+            self.host, usage=self._usage_store(self.config.usage), prompts=self.telemetry.prompts
+        )
         self.telemetry.prompts.enabled = self.config.logging.prompts
         self.router.configure(self.config)
         self.completions = CompletionService(
@@ -102,6 +104,14 @@ class App:
         )
         self.documents.close_listeners.append(self.next_edits.forget)
         self._chat_store: ChatStore | None = None
+        self.subscribe("usage", self._replace_usage_store)
+        self.subscribe("logging", lambda _old, new: setattr(self.telemetry.prompts, "enabled", new.prompts))
+        # Another model now serves completions: suggestions of the old one are not reused.
+        self.subscribe(("roles", "profiles"), lambda _old, _new: self.scheduler.reset())
+
+    def subscribe(self, sections: str | tuple[str, ...], callback) -> None:
+        """``callback(previous, current)`` when these config sections change (config_changes.py)."""
+        self.changes.subscribe(sections, callback)
 
     def is_secret(self, doc: TextDocument) -> bool:
         """A secrets file by the configured patterns: its text never goes to a model."""
@@ -116,8 +126,13 @@ class App:
         return self._chat_store
 
     @staticmethod
-    def _usage_store(config: AicockpitConfig) -> UsageStore | None:
-        return UsageStore(config.usage.path) if config.usage.enabled else None
+    def _usage_store(config: UsageConfig) -> UsageStore | None:
+        return UsageStore(config.path) if config.enabled else None
+
+    def _replace_usage_store(self, _previous: UsageConfig, current: UsageConfig) -> None:
+        old, self.router.usage = self.router.usage, self._usage_store(current)
+        if old is not None:
+            old.close()
 
     def configure(self, options: Any, base: AicockpitConfig | None = None) -> list[str]:
         """Apply client options (over ``base``, default: the current config); CLI flags win.
@@ -127,14 +142,8 @@ class App:
         config, problems = decode_config(options, base or self.config)
         config, _ = decode_config(self.overrides, config)
         previous, self.config = self.config, config
-        if previous.usage != config.usage:
-            self.router.usage = self._usage_store(config)
-        self.router.configure(config)
-        self.telemetry.prompts.enabled = config.logging.prompts
-        if previous.roles != config.roles or previous.profiles != config.profiles:
-            self.scheduler.reset()
-        for listener in self.listeners:
-            listener(previous, config)
+        self.router.configure(config)  # first: the subscribers ask the router for engines
+        self.changes.publish(previous, config)
         return problems
 
 

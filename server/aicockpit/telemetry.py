@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from aicockpit.loop_lag import LoopLagMonitor
+
 log = logging.getLogger(__name__)
 
 WASTEFUL_OUTCOMES = {"cancelled", "timed_out", "superseded"}
@@ -139,6 +141,7 @@ class Telemetry:
 
     def __init__(self, keep: int = 2000, clock: Callable[[], float] = time.perf_counter) -> None:
         self.prompts = PromptLog()
+        self.loop_lag = LoopLagMonitor()  # started on the server's loop (lifecycle)
         self._traces: deque[RequestTrace] = deque(maxlen=keep)
         self._ids = itertools.count(1)
         self._clock = clock

@@ -1,8 +1,9 @@
 """Token usage per role, model and day, kept in SQLite in the cache directory.
 
 Serves ``aicockpit/usage`` and ``aicockpit usage``. One row per (day, role,
-profile, model) with running sums; a write is one small upsert, done on the
-caller's thread (well under a millisecond on a local disk).
+profile, model) with running sums. ``record`` runs on the event loop after every
+generation, so it only queues the row: the database's own thread
+(database_thread.py) writes whatever has queued up meanwhile, in one transaction.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from aicockpit.cache_dirs import cache_root
+from aicockpit.database_thread import DatabaseThread
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,15 @@ CREATE TABLE IF NOT EXISTS usage (
 )
 """
 COUNTS = ("requests", "failed", "prompt_tokens", "cached_tokens", "completion_tokens")
+UPSERT = (
+    "INSERT INTO usage (day, role, profile, model, requests, failed, prompt_tokens,"
+    " cached_tokens, completion_tokens) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)"
+    " ON CONFLICT (day, role, profile, model) DO UPDATE SET"
+    " requests = requests + 1, failed = failed + excluded.failed,"
+    " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+    " cached_tokens = cached_tokens + excluded.cached_tokens,"
+    " completion_tokens = completion_tokens + excluded.completion_tokens"
+)
 
 
 def default_path() -> Path:
@@ -42,19 +54,20 @@ def default_path() -> Path:
 class UsageStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_path()
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
+        self._db = DatabaseThread("usage", self._connect)
+        self._lock = threading.Lock()  # guards the queue: the loop appends, the database thread takes
+        self._queued: list[tuple] = []
+        self._flush_queued = False
+        self.batches = 0  # transactions written (several rows each under load)
 
     def _connect(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, check_same_thread=False, timeout=2)
-            db.execute("PRAGMA journal_mode=WAL")  # several servers (one per editor window) share it
-            db.execute("PRAGMA synchronous=NORMAL")  # no fsync per request on the event loop
-            db.execute(SCHEMA)
-            db.commit()
-            self._db = db
-        return self._db
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=2)
+        db.execute("PRAGMA journal_mode=WAL")  # several servers (one per editor window) share it
+        db.execute("PRAGMA synchronous=NORMAL")  # no fsync per transaction
+        db.execute(SCHEMA)
+        db.commit()
+        return db
 
     def record(
         self,
@@ -68,7 +81,7 @@ class UsageStore:
         failed: bool = False,
         day: dt.date | None = None,
     ) -> None:
-        """Add one request. Never raises: losing a usage row must not cost the user an answer."""
+        """Queue one request's row (no disk here). Never raises: losing a row must not cost an answer."""
         values = (
             (day or dt.date.today()).isoformat(),
             role,
@@ -79,25 +92,39 @@ class UsageStore:
             cached_tokens,
             completion_tokens,
         )
+        with self._lock:
+            self._queued.append(values)
+            if self._flush_queued:
+                return  # the flush already queued takes this row too
+            self._flush_queued = True
         try:
-            with self._lock:
-                db = self._connect()
-                db.execute(
-                    "INSERT INTO usage (day, role, profile, model, requests, failed, prompt_tokens,"
-                    " cached_tokens, completion_tokens) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)"
-                    " ON CONFLICT (day, role, profile, model) DO UPDATE SET"
-                    " requests = requests + 1, failed = failed + excluded.failed,"
-                    " prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-                    " cached_tokens = cached_tokens + excluded.cached_tokens,"
-                    " completion_tokens = completion_tokens + excluded.completion_tokens",
-                    values,
-                )
-                db.commit()
-        except (sqlite3.Error, OSError) as err:
-            log.warning("could not record token usage in %s: %s", self.path, err)
+            self._db.submit(self._flush).add_done_callback(self._flush_done)
+        except RuntimeError:  # closed: the server is going away
+            log.warning("token usage not recorded: the usage store is closed")
 
-    def report(self, days: int | None = None, role: str | None = None) -> dict[str, Any]:
-        """Rows newest day first, and totals per role and model."""
+    def _flush(self, db: sqlite3.Connection) -> None:
+        with self._lock:
+            rows, self._queued, self._flush_queued = self._queued, [], False
+        if rows:
+            with db:
+                db.executemany(UPSERT, rows)
+            self.batches += 1
+
+    def _flush_done(self, future: Future) -> None:
+        error = future.exception()
+        if error is not None:
+            log.warning("could not record token usage in %s: %s", self.path, error)
+
+    async def report(self, days: int | None = None, role: str | None = None) -> dict[str, Any]:
+        """Rows newest day first, and totals per role and model (the queued rows included)."""
+        try:
+            return await self._db.run(lambda db: self._report(db, days, role))
+        except (sqlite3.Error, OSError) as err:  # an unwritable cache folder: nothing was recorded
+            log.warning("cannot read token usage from %s: %s", self.path, err)
+            return {"path": str(self.path), "rows": [], "totals": []}
+
+    def _report(self, db: sqlite3.Connection, days: int | None, role: str | None) -> dict[str, Any]:
+        self._flush(db)
         where, args = [], []
         if days is not None:
             where.append("day >= ?")
@@ -109,13 +136,10 @@ class UsageStore:
         if where:
             query += " WHERE " + " AND ".join(where)
         query += " ORDER BY day DESC, role, profile, model"
-        if not self.path.exists():
-            return {"path": str(self.path), "rows": [], "totals": []}
-        with self._lock:
-            rows = [
-                dict(zip(("day", "role", "profile", "model", *COUNTS), row, strict=True))
-                for row in self._connect().execute(query, args)
-            ]
+        rows = [
+            dict(zip(("day", "role", "profile", "model", *COUNTS), row, strict=True))
+            for row in db.execute(query, args)
+        ]
         totals: dict[tuple[str, str], dict[str, Any]] = {}
         for row in rows:
             total = totals.setdefault(
@@ -126,11 +150,9 @@ class UsageStore:
                 total[key] += row[key]
         return {"path": str(self.path), "rows": rows, "totals": list(totals.values())}
 
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+    def close(self, wait: bool = False) -> None:
+        """Write what is queued, then close; ``wait`` blocks until done (never on the event loop)."""
+        self._db.close(wait)
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -33,6 +33,8 @@ def test_bench_replays_traces_over_stdio_and_prints_one_json_report(tmp_path):
             "5",
             "--traces",
             *traces,
+            "--chat-every",
+            "2",
             "--out",
             str(out),
         ],
@@ -58,6 +60,11 @@ def test_bench_replays_traces_over_stdio_and_prints_one_json_report(tmp_path):
     # The editing trace reached aicockpit/nextEdit, each request a generation with a prompt.
     next_edit = report["next_edit"]
     assert next_edit["requests"] == 3 and next_edit["mean_prompt_tokens"] > 100
+    # The event loop's stalls during the run, and the part of them its own work made.
+    loop = report["event_loop"]
+    assert loop["ticks"] > 100 and loop["busy"]["max_ms"] <= loop["max_ms"]
+    chat = report["chat"]  # chat messages went out while typing, each answered
+    assert chat["sent"] > 0 and chat["answered"] == chat["sent"] and chat["sessions"] > 0
     assert sum(next_edit["outcomes"].values()) == 3
 
 

@@ -19,20 +19,13 @@ import psutil
 import pytest
 
 from aicockpit.bench.client import LspClient
-from tests.support import EXIT_ALLOWED_S, ended, raw_session, serve_command, wait_ready_raw
+from tests.support import EXIT_ALLOWED_S, ended, raw_session, serve_command, wait_ready_raw, wait_until
 
 ENGINE_PROCESS_TIMEOUT_S = 180
 
 
 def descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
-
-
-async def wait_until(condition, timeout: float, what: str) -> None:
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.1)
-    assert await condition(), what
 
 
 async def engine_process_runs(client: LspClient) -> bool:

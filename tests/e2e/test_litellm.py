@@ -89,7 +89,7 @@ async def test_fim_completion_through_litellm(router, stack):
         GenerationRequest("c2", QWEN.render(before, after), 12),
     )
     assert again.cached_tokens >= 32  # vLLM's prefix cache, through LiteLLM's usage chunk
-    rows = router.usage.report()["rows"]
+    rows = (await router.usage.report())["rows"]
     assert any(
         row["role"] == "completion" and row["model"] == PROXIED and row["requests"] == 2 for row in rows
     )
@@ -103,7 +103,7 @@ async def test_edit_and_chat_through_litellm(router, stack):
     text, last = await generate(router.for_role("chat"), CHAT)
     assert text and last.generated_tokens == 8
     assert vllm.log_since(since).count("Received request chatcmpl-") == 2
-    usage = {row["role"]: row for row in router.usage.report()["rows"]}
+    usage = {row["role"]: row for row in (await router.usage.report())["rows"]}
     assert usage["edit"]["model"] == PROXIED and usage["edit"]["completion_tokens"] == 16
     assert usage["chat"]["requests"] == 1 and usage["chat"]["prompt_tokens"] > 0
 

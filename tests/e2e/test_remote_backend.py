@@ -131,7 +131,7 @@ async def test_edit_and_chat_through_vllm_serve(router):
     assert text and last.prompt_tokens > 20 and last.generated_tokens == 16
     text, last = await generate(router.for_role("chat"), CHAT)
     assert text and last.generated_tokens == 8
-    usage = {row["role"]: row for row in router.usage.report()["rows"]}
+    usage = {row["role"]: row for row in (await router.usage.report())["rows"]}
     assert usage["edit"]["model"] == SERVED_NAME and usage["edit"]["completion_tokens"] == 16
     assert usage["chat"]["requests"] == 1 and usage["chat"]["prompt_tokens"] > 0
 

@@ -288,3 +288,23 @@ def test_the_crawl_takes_the_folders_of_open_documents_first():
     taken = [order.next(open_docs) for _ in range(4)]
     assert [item.rel for item, _ in taken] == ["b/c/p.py", "b/q.py", "a/y.py", "d/z.py"]
     assert [done for _, done in taken] == [False, True, False, False]  # committed after the hot run
+
+
+def test_the_loop_side_touches_no_disk_the_database_opens_in_the_crawl(workspace, tmp_path):
+    index, project = open_index(workspace, tmp_path / "cache")
+    assert project.store is None and not list((tmp_path / "cache").rglob("*.sqlite"))  # nothing opened yet
+    project.build()
+    assert project.store is not None and project.store.path.exists()
+    core = workspace / "pkg" / "core.py"
+    # The editor opens the file and types a new function: its text wins over the disk.
+    assert project.update_open("pkg/core.py", 2, core.read_text() + "\ndef typed():\n    pass\n")
+    assert "typed" in names(project)
+    later: list[list[str]] = []
+    index.refresh_later = later.append
+    index.close_open(str(core))  # didClose: only queued, for the file-event thread
+    assert later == [[str(core)]] and "typed" in names(project)
+    index.refresh(later[0])  # what that thread does: the disk is the truth again
+    assert "typed" not in names(project) and "solve" in names(project)
+    removed = index.remove_folder(workspace)
+    assert removed == [project] and not index.folders and not project.closed  # closed by the caller
+    project.close()

@@ -7,7 +7,8 @@ from contextlib import aclosing, asynccontextmanager
 import pytest
 
 from aicockpit.config import decode_config
-from aicockpit.engine.base import BackendError, EngineUnavailable
+from aicockpit.engine.base import BackendError, EngineState, EngineUnavailable
+from aicockpit.engine.breaker import BreakerState
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.openai_remote import ApproxTokenizer
 from aicockpit.engine.routing import Router, redact_url
@@ -27,6 +28,12 @@ class FakeEngine:
 
     def unfinished_requests(self):
         return 0
+
+    def failure(self):
+        return None
+
+    def unresponsive(self, limit_s):
+        return None
 
     def shutdown(self):
         pass
@@ -87,7 +94,7 @@ async def test_the_default_config_serves_every_role_from_one_embedded_engine(tmp
     router = await make_router({"engine": {"model": "tiny"}}, tmp_path, events)
     assert [await run(router, role) for role in ("completion", "edit", "chat")] == ["from tiny"] * 3
     assert events == ["load tiny"]  # one model, three roles
-    rows = router.usage.report()["rows"]
+    rows = (await router.usage.report())["rows"]
     assert {r["role"] for r in rows} == {"completion", "edit", "chat"} and rows[0]["model"] == "tiny"
     assert rows[0]["prompt_tokens"] == 5
     await router.stop()
@@ -111,7 +118,7 @@ async def test_remote_chat_and_embedded_completion(tmp_path):
         assert (
             status["backends"]["big"]["breaker"] == "closed" and status["backends"]["big"]["successes"] == 1
         )
-        usage = {r["role"]: r for r in router.usage.report()["rows"]}
+        usage = {r["role"]: r for r in (await router.usage.report())["rows"]}
         assert usage["chat"]["model"] == "remote-m" and usage["chat"]["cached_tokens"] == 4
         await router.stop()
 
@@ -145,7 +152,7 @@ async def test_fallback_when_the_remote_fails_then_the_breaker_opens_and_recover
         await asyncio.sleep(0.35)
         assert await run(router) == "hello world"  # the probe succeeds and closes the breaker
         assert router.status()["backends"]["r"]["breaker"] == "closed"
-        rows = router.usage.report()["rows"]
+        rows = (await router.usage.report())["rows"]
         assert sum(r["failed"] for r in rows if r["profile"] == "r") == 2
         await router.stop()
 
@@ -301,3 +308,17 @@ async def test_a_settings_change_of_a_role_drops_its_switch(tmp_path):
 
 def test_urls_lose_their_credentials():
     assert redact_url("https://user:pw@api.example.com:8443/v1?key=1") == "https://api.example.com:8443/v1"
+
+
+async def test_an_unresponsive_engine_opens_its_breakers_and_a_restarted_one_closes_them(tmp_path):
+    router = await make_router({"engine": {"model": "tiny"}}, tmp_path)
+    host = router.default_host
+    (backend,) = router.backends_on(host)
+    host._set_unresponsive("no sign of life for 12 s")
+    assert backend.breaker.state is BreakerState.OPEN and "no sign of life" in backend.breaker.last_error
+    with pytest.raises(BackendError, match="breaker open"):
+        await run(router)
+    host._set(EngineState.READY, "tiny ready")  # as after a restart
+    assert backend.breaker.state is BreakerState.CLOSED
+    assert await run(router) == "from tiny"
+    await router.stop()

@@ -2,7 +2,9 @@
 
 vLLM marks its engine dead on every shutdown, so a request caught inside it
 (server shutdown, a profile switch) raised EngineDeadError, logged with a
-traceback. A failure of an engine nobody stopped is a crash: it keeps its error.
+traceback. An engine that dies by itself (its engine core killed) fails the
+request the same way, and its host restarts it; any other error is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import types
 import pytest
 
 from aicockpit.engine.base import BackendError
-from aicockpit.engine.vllm_local import VllmEngine
+from aicockpit.engine.vllm_local import ProcessStates, VllmEngine
 from aicockpit.generation import GenerationRequest
 
 
@@ -23,14 +25,15 @@ class EngineDeadError(RuntimeError):
 
 
 class FakeLLM:
-    def __init__(self) -> None:
+    def __init__(self, error: type[Exception] = EngineDeadError) -> None:
         self.dead = asyncio.Event()
+        self.error = error
         self.shutdowns: list[float | None] = []
 
     async def generate(self, prompt, params, request_id, priority=0):
         yield types.SimpleNamespace(prompt_token_ids=[1, 2], num_cached_tokens=0, finished=False, outputs=[])
         await self.dead.wait()
-        raise EngineDeadError()
+        raise self.error()
 
     def shutdown(self, timeout=None) -> None:
         self.shutdowns.append(timeout)
@@ -44,11 +47,16 @@ def fake_vllm(monkeypatch):
     params.RequestOutputKind = types.SimpleNamespace(DELTA="delta")
     monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(SamplingParams=dict))
     monkeypatch.setitem(sys.modules, "vllm.sampling_params", params)
+    exceptions = types.ModuleType("vllm.v1.engine.exceptions")
+    exceptions.EngineDeadError = EngineDeadError
+    monkeypatch.setitem(sys.modules, "vllm.v1.engine.exceptions", exceptions)
 
 
 def engine_around(llm: FakeLLM) -> VllmEngine:
     engine = VllmEngine.__new__(VllmEngine)  # no tokenizer needed for a plain prompt
     engine._llm, engine._processes = llm, ()
+    engine._in_flight, engine._waiting_since, engine._died = 0, None, ""
+    engine._states = ProcessStates(())
     return engine
 
 
@@ -63,10 +71,32 @@ async def test_a_generation_cut_by_the_engine_stopping_fails_as_a_backend_error(
     assert llm.shutdowns == [0]  # no grace period
 
 
-async def test_an_engine_failing_by_itself_keeps_its_error():
+async def test_an_engine_dying_by_itself_fails_the_request_quietly_too():
     llm = FakeLLM()
     stream = engine_around(llm).generate(GenerationRequest("r2", "prompt", 8))
     await anext(stream)
-    llm.dead.set()  # dies without being stopped
-    with pytest.raises(EngineDeadError):
+    llm.dead.set()  # its engine core killed: nobody stopped it
+    with pytest.raises(BackendError, match="the engine died"):
         await anext(stream)
+
+
+async def test_any_other_failure_keeps_its_error():
+    llm = FakeLLM(error=ZeroDivisionError)
+    stream = engine_around(llm).generate(GenerationRequest("r3", "prompt", 8))
+    await anext(stream)
+    llm.dead.set()
+    with pytest.raises(ZeroDivisionError):
+        await anext(stream)
+
+
+async def test_requests_waiting_without_a_break_and_no_output_make_the_engine_unresponsive():
+    llm = FakeLLM()
+    engine = engine_around(llm)
+    assert engine.unresponsive(20) is None  # nothing waits
+    stream = engine.generate(GenerationRequest("r4", "prompt", 8))
+    await anext(stream)  # an output; the request waits for more from now on
+    assert engine.unresponsive(20) is None
+    engine._waiting_since -= 30  # thirty seconds pass with no output
+    assert "waited 30 s with no output" in engine.unresponsive(20)
+    await stream.aclose()  # nothing waits any more: typing aborts completions all the time
+    assert engine.unresponsive(20) is None

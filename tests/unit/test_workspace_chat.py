@@ -89,17 +89,28 @@ def test_one_cache_root_for_index_chat_and_usage(monkeypatch, tmp_path, workspac
     assert database_path(None, workspace.root).is_relative_to(tmp_path / "mine")
 
 
-def test_store_sessions_fork_and_delete(tmp_path):
+async def test_store_sessions_fork_and_delete(tmp_path):
     store = ChatStore(tmp_path / "chat.sqlite")
-    session = store.create("first question")
-    store.add(session, "user", "hi", prompt_tokens=1)
-    store.add(session, "assistant", "hello", prompt_tokens=20, completion_tokens=5)
-    store.add(session, "user", "more")
-    forked = store.fork(session, 1)
-    assert [m.content for m in store.history(forked)] == ["hi", "hello"]
-    assert store.history(forked)[1].completion_tokens == 5
-    store.delete(session)
+    session = await store.create("first question")
+    await store.add(session, "user", "hi", prompt_tokens=1)
+    await store.add(session, "assistant", "hello", prompt_tokens=20, completion_tokens=5)
+    await store.add(session, "user", "more")
+    forked = await store.fork(session, 1)
+    assert [m.content for m in await store.history(forked)] == ["hi", "hello"]
+    assert (await store.history(forked))[1].completion_tokens == 5
+    await store.delete(session)
     with pytest.raises(UnknownSession):
-        store.history(session)
+        await store.history(session)
+    store.close(wait=True)
     reopened = ChatStore(tmp_path / "chat.sqlite")
-    assert [s["id"] for s in reopened.sessions()] == [forked]
+    assert [s["id"] for s in await reopened.sessions()] == [forked]
+    reopened.close(wait=True)
+
+
+async def test_store_work_runs_in_its_own_thread_never_the_loop(tmp_path):
+    import threading
+
+    store = ChatStore(tmp_path / "chat.sqlite")
+    seen = await store._db.run(lambda db: threading.current_thread())
+    assert seen is not threading.current_thread() and seen.name.startswith("aicockpit-chat")
+    store.close(wait=True)

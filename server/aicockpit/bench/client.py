@@ -13,11 +13,13 @@ import itertools
 import json
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
 from aicockpit.framing import MessageReader
+
+NOTIFICATIONS_KEPT = 500
 
 
 class LspError(RuntimeError):
@@ -57,6 +59,8 @@ class LspClient:
         self._pending: dict[int, asyncio.Future] = {}
         # Every response by id, duplicates included: tests check that each request got exactly one.
         self.answers: Counter[Any] = Counter()
+        # The server's latest notifications (window/showMessage, $/progress...), oldest first.
+        self.notifications: deque[dict[str, Any]] = deque(maxlen=NOTIFICATIONS_KEPT)
         self._transport: asyncio.SubprocessTransport | None = None
         self._pipes: _ServerPipes | None = None
 
@@ -123,7 +127,9 @@ class LspClient:
 
     def _on_message(self, message: dict[str, Any], received: float) -> None:
         if "method" in message:
-            if "id" in message:  # a server-to-client request: answer like a quiet editor
+            if "id" not in message:
+                self.notifications.append(message)
+            else:  # a server-to-client request: answer like a quiet editor
                 result = None
                 if message["method"] == "workspace/configuration":
                     result = [None] * len(message.get("params", {}).get("items", [])) or None

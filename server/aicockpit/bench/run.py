@@ -20,13 +20,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aicockpit.bench.chat_load import ChatLoad
 from aicockpit.bench.client import LspClient
 from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
 from aicockpit.bench.replay import SPLIT_QS, TraceReplay, load_traces, measure, overall, quantiles
 from aicockpit.config import ROLES
+from aicockpit.loop_lag import loop_summary, snapshot_since
 
 READY_TIMEOUT_S = 900
 REMOTE_PROFILE = "remote"
+CHAT_MAX_TOKENS = 32
 WORKSPACE = Path(__file__).resolve().parents[3] / "fixtures" / "workspaces" / "python"
 
 
@@ -133,7 +136,12 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
     if args.remote_mock is not None:
         mock = RemoteMock(args.remote_mock, args.remote_mock_token_ms)
         await mock.start()
-    client = await LspClient.spawn(command, env)
+    log = open(args.server_log, "ab") if args.server_log else asyncio.subprocess.DEVNULL  # noqa: SIM115
+    try:
+        client = await LspClient.spawn(command, env, stderr=log)
+    finally:
+        if args.server_log:
+            log.close()  # the server holds its own copy
     try:
         options: dict[str, Any] = {
             "completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}
@@ -146,6 +154,8 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             options.setdefault("engine", {})["multiprocessing"] = False
         if args.no_prefix_caching:
             options.setdefault("engine", {})["prefix_caching"] = False
+        if args.chat_every:
+            options["chat"] = {"max_tokens": CHAT_MAX_TOKENS}
         await client.request(
             "initialize",
             {
@@ -161,6 +171,9 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         ready = await wait_ready(client, remote=mock is not None)
         engine_start_s = time.perf_counter() - started
         await wait_indexed(client)
+        loop_before = await _loop_histogram(client)
+        chat = ChatLoad(client, args.chat_every) if args.chat_every else None
+        chatting = asyncio.ensure_future(chat.run()) if chat else None
         results: dict[str, dict[str, Any]] = {}
         last_id = max((t["id"] for t in (await _stats(client, 0))["traces"]), default=0)
         totals = {"prompt": 0, "cached": 0, "generated": 0, "wasted": 0}
@@ -200,6 +213,11 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
                 await replays[-1].run()
             next_edit = measure_next_edit(replays, before, await client.request("aicockpit/stats", None))
             print("bench: next-edit traces done", file=sys.stderr)
+        if chat is not None:
+            chat.stop()
+            await chatting
+        # The loop's stalls during the run (not the engine's start): two snapshots subtracted.
+        event_loop = loop_summary(snapshot_since(loop_before, await _loop_histogram(client)))
         final = await client.request("aicockpit/stats", None)
         if mock is not None:
             mode, engine = "remote-mock", f"remote mock {args.remote_mock:g} ms"
@@ -216,6 +234,8 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             "engine_start_s": round(engine_start_s, 1),
             "overall": overall(results, totals),
             "next_edit": next_edit,
+            "event_loop": event_loop,
+            "chat": chat.report() if chat else None,
             # The server's own view over the whole run: stage times since each request was received.
             "server_stages_ms": final["stages_ms"],
             "server_waits_ms": final["waits_ms"],
@@ -234,6 +254,11 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         await client.close()
         if mock is not None:
             await mock.stop()
+
+
+async def _loop_histogram(client: LspClient) -> dict[str, dict[str, int]]:
+    stats = await client.request("aicockpit/stats", {"event_loop_histogram": True})
+    return stats["event_loop"]["histogram"]
 
 
 async def _stats(client: LspClient, since: int) -> dict[str, Any]:

@@ -78,6 +78,12 @@ class StubEngine:
     def unfinished_requests(self) -> int:
         return self._running
 
+    def failure(self) -> str | None:
+        return None
+
+    def unresponsive(self, limit_s: float) -> str | None:
+        return None
+
     def shutdown(self) -> None:
         self._cache.clear()
 

@@ -84,9 +84,10 @@ class ChatService:
         engine = self._engine()  # EngineUnavailable before anything is stored
         store = self._store()
         if session is None:
-            session = store.create(message.strip().split("\n")[0] or "chat")
+            session = await store.create(message.strip().split("\n")[0] or "chat")
+        stored = await store.history(session)
         history: list[Message] = [
-            {"role": m.role, "content": m.content} for m in store.history(session)[-config.history_messages :]
+            {"role": m.role, "content": m.content} for m in stored[-config.history_messages :]
         ]
         workspace = self._workspace()
         symbols = self._symbols(workspace)
@@ -110,7 +111,7 @@ class ChatService:
             snippets = [*chosen, *snippets, *related]
         limit = engine.prompt_format.context_length - config.max_tokens
         prompt = self._fit(engine, history, message, snippets, limit)
-        store.add(session, "user", message, prompt_tokens=engine.tokenizer.count(message))
+        await store.add(session, "user", message, prompt_tokens=engine.tokenizer.count(message))
         pieces: list[str] = []
 
         def collect(delta: str) -> None:
@@ -130,10 +131,14 @@ class ChatService:
             generated = await generate_text(engine, request, collect)
         except BaseException:
             # Keep what the user read so far: a cancelled answer is still history.
+            # The write is queued to the database's thread as the call starts: a second
+            # cancellation while awaiting it does not lose it.
             if pieces:
-                store.add(session, "assistant", "".join(pieces) + "\n[cancelled]")
+                await store.add(session, "assistant", "".join(pieces) + "\n[cancelled]")
             raise
-        store.add(session, "assistant", generated.text, generated.prompt_tokens, generated.completion_tokens)
+        await store.add(
+            session, "assistant", generated.text, generated.prompt_tokens, generated.completion_tokens
+        )
         return ChatReply(
             session, generated.text, found.notices, generated.prompt_tokens, generated.completion_tokens
         )

@@ -1,4 +1,4 @@
-"""Chat sessions in SQLite, one database per workspace (in its cache folder)."""
+"""Chat sessions in SQLite, one database per workspace (in its cache folder), off the event loop."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from aicockpit.database_thread import DatabaseThread
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -51,83 +53,130 @@ class StoredMessage:
 
 
 class ChatStore:
+    """Every method runs in the database's own thread (database_thread.py): the loop only awaits."""
+
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.executescript(SCHEMA)
+        self.path = path
+        self._db = DatabaseThread("chat", self._connect)
 
-    def close(self) -> None:
-        self._db.close()
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.executescript(SCHEMA)
+        return db
 
-    def create(self, title: str) -> str:
-        session = uuid.uuid4().hex[:12]
-        now = time.time()
-        with self._db:
-            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (session, title[:80], now, now))
-        return session
+    def close(self, wait: bool = False) -> None:
+        self._db.close(wait)
 
-    def exists(self, session: str) -> bool:
-        return self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session,)).fetchone() is not None
+    async def create(self, title: str) -> str:
+        return await self._db.run(lambda db: _create(db, title))
 
-    def _require(self, session: str) -> None:
-        if not self.exists(session):
-            raise UnknownSession(f"no chat session {session!r}")
+    async def exists(self, session: str) -> bool:
+        return await self._db.run(lambda db: _exists(db, session))
 
-    def add(
+    async def add(
         self, session: str, role: str, content: str, prompt_tokens: int = 0, completion_tokens: int = 0
     ) -> int:
-        self._require(session)
-        with self._db:
-            (count,) = self._db.execute(
-                "SELECT COUNT(*) FROM messages WHERE session_id = ?", (session,)
-            ).fetchone()
-            self._db.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session, count, role, content, prompt_tokens, completion_tokens, time.time()),
+        def add(db: sqlite3.Connection) -> int:
+            _require(db, session)
+            with db:
+                (count,) = db.execute(
+                    "SELECT COUNT(*) FROM messages WHERE session_id = ?", (session,)
+                ).fetchone()
+                db.execute(
+                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (session, count, role, content, prompt_tokens, completion_tokens, time.time()),
+                )
+                db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), session))
+            return count
+
+        return await self._db.run(add)
+
+    async def history(self, session: str) -> list[StoredMessage]:
+        return await self._db.run(lambda db: _history(db, session))
+
+    async def sessions(self) -> list[dict]:
+        def sessions(db: sqlite3.Connection) -> list[dict]:
+            rows = db.execute(
+                "SELECT s.id, s.title, s.updated, COUNT(m.idx) FROM sessions s "
+                "LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id ORDER BY s.updated DESC"
             )
-            self._db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), session))
-        return count
+            return [{"id": i, "title": t, "updated": u, "messages": n} for i, t, u, n in rows]
 
-    def history(self, session: str) -> list[StoredMessage]:
-        self._require(session)
-        rows = self._db.execute(
-            "SELECT idx, role, content, prompt_tokens, completion_tokens FROM messages "
-            "WHERE session_id = ? ORDER BY idx",
-            (session,),
-        )
-        return [StoredMessage(*row) for row in rows]
+        return await self._db.run(sessions)
 
-    def sessions(self) -> list[dict]:
-        rows = self._db.execute(
-            "SELECT s.id, s.title, s.updated, COUNT(m.idx) FROM sessions s "
-            "LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id ORDER BY s.updated DESC"
-        )
-        return [{"id": i, "title": t, "updated": u, "messages": n} for i, t, u, n in rows]
+    async def rename(self, session: str, title: str) -> None:
+        def rename(db: sqlite3.Connection) -> None:
+            _require(db, session)
+            with db:
+                db.execute("UPDATE sessions SET title = ? WHERE id = ?", (title[:80], session))
 
-    def rename(self, session: str, title: str) -> None:
-        self._require(session)
-        with self._db:
-            self._db.execute("UPDATE sessions SET title = ? WHERE id = ?", (title[:80], session))
+        await self._db.run(rename)
 
-    def fork(self, session: str, index: int) -> str:
+    async def fork(self, session: str, index: int) -> str:
         """A new session holding this one's messages up to and including ``index``."""
-        messages = self.history(session)
-        if not 0 <= index < len(messages):
-            raise IndexError(f"session {session!r} has no message {index}")
-        (title,) = self._db.execute("SELECT title FROM sessions WHERE id = ?", (session,)).fetchone()
-        forked = self.create(f"{title} (fork)")
-        with self._db:
-            self._db.executemany(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (forked, m.index, m.role, m.content, m.prompt_tokens, m.completion_tokens, time.time())
-                    for m in messages[: index + 1]
-                ],
-            )
-        return forked
 
-    def delete(self, session: str) -> None:
-        self._require(session)
-        with self._db:
-            self._db.execute("DELETE FROM sessions WHERE id = ?", (session,))
+        def fork(db: sqlite3.Connection) -> str:
+            messages = _history(db, session)
+            if not 0 <= index < len(messages):
+                raise IndexError(f"session {session!r} has no message {index}")
+            (title,) = db.execute("SELECT title FROM sessions WHERE id = ?", (session,)).fetchone()
+            forked = _create(db, f"{title} (fork)")
+            with db:
+                db.executemany(
+                    "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            forked,
+                            m.index,
+                            m.role,
+                            m.content,
+                            m.prompt_tokens,
+                            m.completion_tokens,
+                            time.time(),
+                        )
+                        for m in messages[: index + 1]
+                    ],
+                )
+            return forked
+
+        return await self._db.run(fork)
+
+    async def delete(self, session: str) -> None:
+        def delete(db: sqlite3.Connection) -> None:
+            _require(db, session)
+            with db:
+                db.execute("DELETE FROM sessions WHERE id = ?", (session,))
+
+        await self._db.run(delete)
+
+
+# In the database's thread:
+
+
+def _create(db: sqlite3.Connection, title: str) -> str:
+    session = uuid.uuid4().hex[:12]
+    now = time.time()
+    with db:
+        db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (session, title[:80], now, now))
+    return session
+
+
+def _exists(db: sqlite3.Connection, session: str) -> bool:
+    return db.execute("SELECT 1 FROM sessions WHERE id = ?", (session,)).fetchone() is not None
+
+
+def _require(db: sqlite3.Connection, session: str) -> None:
+    if not _exists(db, session):
+        raise UnknownSession(f"no chat session {session!r}")
+
+
+def _history(db: sqlite3.Connection, session: str) -> list[StoredMessage]:
+    _require(db, session)
+    rows = db.execute(
+        "SELECT idx, role, content, prompt_tokens, completion_tokens FROM messages "
+        "WHERE session_id = ? ORDER BY idx",
+        (session,),
+    )
+    return [StoredMessage(*row) for row in rows]

@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from aicockpit.background import spawn
 from aicockpit.completion.cache import SuggestionCache
 from aicockpit.completion.postprocess import cursor_shape, suggestion_settled
 from aicockpit.completion.service import CompletionService, Cursor, PreparedCompletion, Suggestion
@@ -133,7 +134,6 @@ class CompletionScheduler:
         self._settings = settings
         self._clock = clock or Clock()
         self._docs: dict[str, _DocumentState] = {}
-        self._tasks: set[asyncio.Task] = set()
         self.warmup = "pending"  # then running, done, failed; or off
 
     # -- document events -------------------------------------------------
@@ -349,14 +349,14 @@ class CompletionScheduler:
             if flight.waiters == 0:
                 flight.abort(reason)
 
-        self._spawn(abort_later())
+        spawn(abort_later(), name="completion orphan grace")
 
     def _launch(self, prepared: PreparedCompletion, engine: Engine, kind: str, state: _DocumentState | None):
         flight = Flight(prepared, kind)
         if state is not None:
             state.flight = flight
         self._telemetry.engine_started(kind)
-        flight.task = self._spawn(self._run(flight, engine, state))
+        flight.task = spawn(self._run(flight, engine, state), name=f"{kind} generation")
         return flight
 
     async def _run(self, flight: Flight, engine: Engine, state: _DocumentState | None) -> None:
@@ -387,6 +387,7 @@ class CompletionScheduler:
         except asyncio.CancelledError:
             if flight.abort_reason is None:
                 flight.abort_reason = "cancelled"  # the server is stopping
+            raise
         except BackendError as err:
             log.warning("completion generation failed: %s", err)
             flight.error = str(err)
@@ -405,7 +406,7 @@ class CompletionScheduler:
             # The rest of the stream is nobody's wait: read to its end when the answer is
             # complete (a remote connection then serves the next request; the backend's
             # usage is recorded), closed when it was stopped early (that aborts the request).
-            self._spawn(_wind_down(stream, finished))
+            spawn(_wind_down(stream, finished), name="stream wind-down")
         # Nobody waits (a prefetch, or a request that moved on): cache it for the next
         # request. A waiting request caches what it post-processes for its answer.
         if state is not None and flight.waiters == 0 and flight.abort_reason is None and flight.error is None:
@@ -476,7 +477,7 @@ class CompletionScheduler:
             trace.mark("last_token")
             self._telemetry.finish(trace, flight.abort_reason or "served")
 
-        self._spawn(finish())
+        spawn(finish(), name="prefetch trace")
         return True
 
     async def warm_up(self) -> None:
@@ -515,18 +516,6 @@ class CompletionScheduler:
         if state is None:
             state = self._docs[uri] = _DocumentState()
         return state
-
-    def _spawn(self, coro) -> asyncio.Task:
-        """Keep a reference to every background task and log its failure."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
 
 
 async def _wind_down(stream, drain: bool) -> None:

@@ -3,7 +3,9 @@
 Built by a crawl (in a worker thread), persisted in SQLite (store.py), kept current
 by file events (watch.py or the editor's ``workspace/didChangeWatchedFiles``) and
 by open documents, whose editor text wins over the disk. Reads are lock-free
-snapshots of plain dicts; writers swap whole entries under a lock.
+snapshots of plain dicts; writers swap whole entries under a lock. Disk work (the
+database, re-reading files) happens in worker threads only: the event loop's
+calls (``update_open``, ``forget_open``) touch memory and wait for no write.
 
 Query API for other features: ``find_definitions``, ``definitions_in``,
 ``list_files``, ``fuzzy_find``, ``resolve_path`` (refuses paths outside the folder
@@ -12,6 +14,7 @@ and secrets), ``imports_of``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import posixpath
@@ -52,16 +55,18 @@ class IndexStats:
 class ProjectIndex:
     """The index of one workspace folder."""
 
-    def __init__(self, workspace: Workspace, store: IndexStore | None, max_line_chars: int = 4000) -> None:
+    def __init__(self, workspace: Workspace, store_path: Path | None, max_line_chars: int = 4000) -> None:
         self.workspace = workspace
-        self.store = store
+        self.store_path = store_path  # opened by the crawl, in its thread (None: memory only)
+        self.store: IndexStore | None = None
         self.max_line_chars = max_line_chars
         self.files: dict[str, FileRecord] = {}
         self._defs: dict[str, list[Definition]] = {}
         self._imports: dict[str, list[str]] = {}
         self._by_name: dict[str, list[Definition]] = {}
         self._open: dict[str, int] = {}  # rel -> version of the editor text indexed
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the in-memory entries: held for a swap, never for disk work
+        self._store_lock = threading.Lock()  # one writer at a time, database and memory in the same order
         self.resolver = ImportResolver(self)
         self.ready = threading.Event()
         self.generation = 0  # bumped on every change, so caches above can tell
@@ -77,6 +82,7 @@ class ProjectIndex:
         """Load the cache, then walk the folder and re-read only what changed."""
         started = time.perf_counter()
         stats = IndexStats()
+        self._open_store()
         if self.store is not None:
             files, defs, imports = self.store.load()
             with self._lock:
@@ -93,6 +99,16 @@ class ProjectIndex:
         stats.seconds = round(time.perf_counter() - started, 3)
         self.ready.set()
         return stats
+
+    def _open_store(self) -> None:
+        with self._store_lock:
+            if self.store is not None or self.store_path is None or self.closed:
+                return
+            try:
+                self.store = IndexStore(self.store_path)
+            except Exception as err:  # a read-only or full cache folder: index in memory only
+                log.warning("index cache unavailable (%s): indexing %s in memory only", err, self.root)
+                self.store_path = None
 
     def rescan(self) -> IndexStats:
         stats = IndexStats()
@@ -188,19 +204,20 @@ class ProjectIndex:
     def _commit(self, upserts, deletes: list[str]) -> None:
         if not upserts and not deletes:
             return
-        with self._lock:
+        with self._store_lock:
             if self.store is not None and not self.closed:
                 # Under the lock, so close() cannot slip in between the check and the write.
                 self.store.write(upserts, deletes)
-            for rel in deletes:
-                self.files.pop(rel, None)
-                self._set_symbols(rel, None, None)
-            for rel, record, defs, imports in upserts:
-                self.files[rel] = record
-                if defs is not None:
-                    self._set_symbols(rel, defs, imports)
-            self.generation += 1
-            self.resolver.invalidate()
+            with self._lock:  # the loop's update_open waits for this swap only, not for the disk
+                for rel in deletes:
+                    self.files.pop(rel, None)
+                    self._set_symbols(rel, None, None)
+                for rel, record, defs, imports in upserts:
+                    self.files[rel] = record
+                    if defs is not None:
+                        self._set_symbols(rel, defs, imports)
+                self.generation += 1
+                self.resolver.invalidate()
 
     def _set_symbols(self, rel: str, defs: list[Definition] | None, imports: list[str] | None) -> None:
         for old in self._defs.pop(rel, ()):
@@ -269,10 +286,14 @@ class ProjectIndex:
             self.resolver.invalidate()
         return True
 
-    def close_open(self, rel: str) -> None:
-        """The editor closed the document: the disk is the truth again."""
-        if self._open.pop(rel, None) is not None:
-            self.refresh([self.workspace.root / rel])
+    def forget_open(self, rel: str) -> bool:
+        """The editor closed the document: the disk is the truth again (``refresh`` it). Was it open?"""
+        with self._lock:
+            was_open = self._open.pop(rel, None) is not None
+            if was_open and rel in self.files:
+                # Its symbols are the editor's text's: re-parse the file even if the disk is unchanged.
+                self.files[rel] = dataclasses.replace(self.files[rel], hash="")
+            return was_open
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -295,8 +316,12 @@ class ProjectIndex:
         return self.resolver.resolve(rel, self._imports.get(rel, ()))
 
     def close(self) -> None:
-        """Stop persisting; a crawl running in its thread stops at the next file."""
-        with self._lock:
+        """Stop persisting; a crawl running in its thread stops at the next file.
+
+        Not on the event loop: it waits for a write in progress, and closing the
+        database checkpoints its log (an fsync).
+        """
+        with self._store_lock:
             self.closed = True
         if self.store is not None:
             self.store.close()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from aicockpit.config import IndexConfig
 from aicockpit.context.index import ProjectIndex, fuzzy_rank
-from aicockpit.context.store import IndexStore, database_path
+from aicockpit.context.store import database_path
 from aicockpit.context.symbols import Definition
 from aicockpit.context.workspace import IgnoreRules, PathOutsideWorkspace, Workspace
 
@@ -25,34 +26,47 @@ class WorkspaceIndex:
         self.config = config or IndexConfig()
         self.folders: list[ProjectIndex] = []
         self._secrets = IgnoreRules(self.config.secrets)
+        # Set by the server: re-read files later, in the file-event thread (watch.py); unset, at once.
+        self.refresh_later: Callable[[Iterable[str]], None] | None = None
 
     def configure(self, config: IndexConfig) -> None:
         self.config = config
         self._secrets = IgnoreRules(config.secrets)
 
     def add_folder(self, root: str | Path, persist: bool = True) -> ProjectIndex:
-        """Register a folder (not crawled yet: call ``build`` on the result, off the event loop)."""
+        """Register a folder (not crawled yet: call ``build`` on the result, off the event loop).
+
+        Its database is opened by ``build`` too: opening one creates and checkpoints files.
+        """
         real = Path(os.path.realpath(root))
         for existing in self.folders:
             if existing.root == real:
                 return existing
         config = self.config
         workspace = Workspace(real, config.exclude, config.secrets, config.max_file_bytes)
-        store = None
-        if persist:
-            try:
-                store = IndexStore(database_path(config.cache_dir, real))
-            except Exception as err:  # a read-only or full cache folder: index in memory only
-                log.warning("index cache unavailable (%s): indexing %s in memory only", err, real)
-        index = ProjectIndex(workspace, store, config.max_line_chars)
+        store_path = database_path(config.cache_dir, real) if persist else None
+        index = ProjectIndex(workspace, store_path, config.max_line_chars)
         self.folders.append(index)
         return index
 
-    def remove_folder(self, root: str | Path) -> None:
+    def remove_folder(self, root: str | Path) -> list[ProjectIndex]:
+        """Stop serving a folder; returns its indexes, for the caller to ``close`` off the event loop."""
         real = Path(os.path.realpath(root))
-        for index in [f for f in self.folders if f.root == real]:
+        removed = [f for f in self.folders if f.root == real]
+        for index in removed:
             self.folders.remove(index)
-            index.close()
+        return removed
+
+    def close_open(self, path: str | None) -> None:
+        """The editor closed a document: re-read the file from disk (later, off the loop, when it can)."""
+        found = self.folder_of(path)
+        if found is None or not found[0].forget_open(found[1]):
+            return
+        index, rel = found
+        if self.refresh_later is not None:
+            self.refresh_later([str(index.root / rel)])
+        else:
+            index.refresh([index.root / rel])
 
     def refresh(self, paths: list[str]) -> None:
         """A coalesced batch of file events, routed to the folders they belong to."""

@@ -13,11 +13,16 @@ class EngineState(enum.StrEnum):
     STOPPED = "stopped"
     LOADING = "loading"
     READY = "ready"
+    CRASHED = "crashed"  # died while serving: restarting (or, after too many crashes, FAILED)
     FAILED = "failed"
 
 
 class EngineUnavailable(RuntimeError):
     """The engine is not loaded (yet), or failed."""
+
+
+class EngineSetupError(RuntimeError):
+    """The engine cannot start for a reason the user can fix; the message says what and how."""
 
 
 class BackendError(RuntimeError):
@@ -48,6 +53,14 @@ class Engine(Protocol):
         ...
 
     def unfinished_requests(self) -> int: ...
+
+    def failure(self) -> str | None:
+        """Why the engine can serve no more (its process died), or None: its host restarts it."""
+        ...
+
+    def unresponsive(self, limit_s: float) -> str | None:
+        """Why the engine cannot answer now (frozen, hung for ``limit_s``), or None."""
+        ...
 
     def shutdown(self) -> None:
         """Release the engine at once (its host stops it; process exit kills what is left)."""

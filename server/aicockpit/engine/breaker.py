@@ -70,6 +70,21 @@ class CircuitBreaker:
             self._state = BreakerState.OPEN
             self._opened_at = self._clock()
 
+    def trip(self, reason: str) -> None:
+        """Open now: the backend is known to be unusable (its engine stopped answering)."""
+        self.last_error = reason
+        if self._state is not BreakerState.OPEN:
+            self.times_opened += 1
+        self._state = BreakerState.OPEN
+        self._opened_at = self._clock()
+        self._probing = False
+
+    def reset(self) -> None:
+        """Close: the backend is new (its engine restarted), its past failures say nothing of it."""
+        self.consecutive_failures = 0
+        self._probing = False
+        self._state = BreakerState.CLOSED
+
     def reconfigure(self, failures: int, cooldown_s: float) -> None:
         self.threshold, self.cooldown_s = failures, cooldown_s
 

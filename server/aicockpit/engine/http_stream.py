@@ -27,6 +27,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import unquote, urlsplit
 
+from aicockpit.background import spawn
+
 MAX_HEAD_BYTES = 64 * 1024
 PAUSE_BYTES = 1 << 20  # unread bytes above this pause the socket until the reader catches up
 # Servers close idle keep-alive connections (uvicorn, so vllm serve: after 5 s). A
@@ -303,7 +305,7 @@ class HttpStreamClient:
             return
         if any(c.usable() for c in self._idle):
             return
-        self._warming = asyncio.get_running_loop().create_task(self._warm())
+        self._warming = spawn(self._warm(), name=f"warming a connection to {self._host_header}")
 
     async def _warm(self) -> None:
         try:

@@ -13,6 +13,8 @@ import os
 import re
 from pathlib import Path
 
+from aicockpit.engine.base import EngineSetupError
+
 # Written last by scripts/convert_smollm2.py: the files it lists, with their sizes.
 MARKER = "aicockpit-model.json"
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt")
@@ -20,7 +22,7 @@ SHARD_INDEX = "model.safetensors.index.json"
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
-class ModelSourceError(RuntimeError):
+class ModelSourceError(EngineSetupError):
     """The model cannot be loaded for a reason the user can fix; the message says how."""
 
     setting = "engine.model"  # what to change (editors offer to open it)
@@ -39,7 +41,10 @@ def check_model_source(model: str) -> None:
                 f"cannot download {model}: no network (offline); set engine.model to a local folder"
             )
     elif _is_path_like(model):
-        raise ModelSourceError(f"model folder {path.absolute()} does not exist")
+        raise ModelSourceError(
+            f"model folder {path.absolute()} does not exist; set engine.model (or --model) to a local"
+            " model folder or a Hugging Face model id"
+        )
 
 
 def _is_hub_id(model: str) -> bool:

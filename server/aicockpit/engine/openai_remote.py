@@ -118,6 +118,12 @@ class OpenAIRemoteEngine:
     def unfinished_requests(self) -> int:
         return self._active
 
+    def failure(self) -> str | None:
+        return None  # a remote server's failures are per request: retries, fallbacks, the breaker
+
+    def unresponsive(self, limit_s: float) -> str | None:
+        return None  # its requests have time limits of their own (connect, idle, first token)
+
     def shutdown(self) -> None:
         """Nothing to stop on the remote side; open streams close with their generators."""
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from aicockpit.background import spawn
 from aicockpit.config import ROLES, AicockpitConfig, EngineConfig, ProfileConfig
 from aicockpit.engine.base import BackendError, Engine, EngineState, EngineUnavailable
 from aicockpit.engine.breaker import BreakerState, CircuitBreaker
@@ -141,6 +142,26 @@ class Router:
         self._switching: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self.started = False
+        self._watch_host(default_host)
+
+    def _watch_host(self, host: EngineHost) -> None:
+        """An engine that restarted starts with closed breakers; one that stops answering opens them."""
+
+        def on_state(state: EngineState, _message: str) -> None:
+            if state is EngineState.READY:
+                for backend in self.backends_on(host):
+                    backend.breaker.reset()
+
+        def on_health(problem: str) -> None:
+            if problem:
+                for backend in self.backends_on(host):
+                    backend.breaker.trip(f"engine unresponsive: {problem}")
+
+        host.on_state(on_state)
+        host.on_health(on_health)
+
+    def backends_on(self, host: EngineHost) -> list[Backend]:
+        return [backend for backend in self._backends.values() if backend.host is host]
 
     # -- configuration -------------------------------------------------------------
 
@@ -155,7 +176,8 @@ class Router:
             profile = config.profiles.get(name)
             if profile is None or _changed(backend.profile, profile):
                 self._backends.pop(name)
-                _spawn(backend.close())
+                if backend.remote is not None:  # only a remote backend holds connections
+                    spawn(backend.close(), name=f"closing profile {name}")
             else:  # sampling, limits and extra fields change in place; health history stays
                 backend.profile = profile
                 if backend.remote is not None:
@@ -222,7 +244,11 @@ class Router:
             if key in self._hosts:
                 continue
             free = self.default_host not in self._hosts.values() and not self.default_host.running
-            host = self.default_host if free and key == _key(self._config.engine) else self._host_factory()
+            if free and key == _key(self._config.engine):
+                host = self.default_host
+            else:
+                host = self._host_factory()
+                self._watch_host(host)
             self._hosts[key] = host
             progress(f"loading {config.model}")
             host.start(config)
@@ -355,6 +381,12 @@ class RoleEngine:
                 if warm is not None:
                     warm()
                 return
+
+    def failure(self) -> str | None:
+        return None  # each backend's engine has its host, which watches it
+
+    def unresponsive(self, limit_s: float) -> str | None:
+        return None
 
     def shutdown(self) -> None:
         """Engines belong to their hosts; a role view has nothing to release."""
@@ -514,17 +546,3 @@ def _changed(old: ProfileConfig, new: ProfileConfig) -> bool:
     fields += ("context_length",)
     fields += ("connect_timeout_ms", "idle_timeout_ms")
     return any(getattr(old, f) != getattr(new, f) for f in fields)
-
-
-_tasks: set[asyncio.Task] = set()
-
-
-def _spawn(coro) -> None:
-    """Run ``coro`` in the background if there is a loop, keeping a reference (else drop it)."""
-    try:
-        task = asyncio.get_running_loop().create_task(coro)
-    except RuntimeError:
-        coro.close()
-        return
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)

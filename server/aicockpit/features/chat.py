@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import platform
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from lsprotocol import types
@@ -18,7 +18,8 @@ from aicockpit.chat.store import UnknownSession
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.engine.collect import generate_text
-from aicockpit.features.edit import RangeArg, decode_args, failed, where
+from aicockpit.features.edit import failed, where
+from aicockpit.features.params import LspInt, RangeArg, decode, decode_args
 from aicockpit.features.progress import WorkDone
 from aicockpit.generation import Priority
 from aicockpit.prompt.chat import chat_request, shell_messages, split_command
@@ -47,12 +48,12 @@ class ChatArgs(msgspec.Struct, rename="camel"):
 class SessionArgs(msgspec.Struct):
     session: str
     title: str = ""
-    index: int = 0
+    index: LspInt = 0
 
 
 class MentionArgs(msgspec.Struct):
     query: str = ""
-    limit: int = 20
+    limit: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 20
 
 
 class ShellArgs(msgspec.Struct):
@@ -61,8 +62,8 @@ class ShellArgs(msgspec.Struct):
 
 class ExplainArgs(msgspec.Struct):
     uri: str
-    first: int
-    last: int
+    first: LspInt
+    last: LspInt
 
 
 def setup(server, app) -> None:
@@ -80,7 +81,7 @@ def setup(server, app) -> None:
 
     @server.feature(CHAT)
     async def chat(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), ChatArgs)
+        args = decode(params, ChatArgs)
         selection = None
         if args.uri and args.selection:
             start, end = args.selection.start, args.selection.end
@@ -102,36 +103,36 @@ def setup(server, app) -> None:
 
     @server.feature(SESSIONS)
     async def sessions(params: Any = None) -> dict[str, Any]:
-        return {"sessions": app.chat_store().sessions()}
+        return {"sessions": await app.chat_store().sessions()}
 
     @server.feature(HISTORY)
     async def history(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), SessionArgs)
+        args = decode(params, SessionArgs)
         return await guarded(_history(args.session))
 
     async def _history(session: str) -> dict[str, Any]:
-        return {"messages": [m.as_dict() for m in app.chat_store().history(session)]}
+        return {"messages": [m.as_dict() for m in await app.chat_store().history(session)]}
 
     @server.feature(RENAME)
     async def rename(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), SessionArgs)
-        await guarded(_call(app.chat_store().rename, args.session, args.title))
+        args = decode(params, SessionArgs)
+        await guarded(app.chat_store().rename(args.session, args.title))
         return {"session": args.session, "title": args.title}
 
     @server.feature(FORK)
     async def fork(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), SessionArgs)
-        return {"session": await guarded(_call(app.chat_store().fork, args.session, args.index))}
+        args = decode(params, SessionArgs)
+        return {"session": await guarded(app.chat_store().fork(args.session, args.index))}
 
     @server.feature(DELETE)
     async def delete(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), SessionArgs)
-        await guarded(_call(app.chat_store().delete, args.session))
+        args = decode(params, SessionArgs)
+        await guarded(app.chat_store().delete(args.session))
         return {"deleted": args.session}
 
     @server.feature(MENTIONS)
     async def mention_candidates(params: Any) -> dict[str, Any]:
-        args = decode_args((params,), MentionArgs)
+        args = decode(params, MentionArgs)
         if app.workspace is None:
             return {"items": []}
         items = [
@@ -178,7 +179,3 @@ def setup(server, app) -> None:
             text = text[:SHOW_MESSAGE_CHARS] + f"… (full answer in chat session {reply.session})"
         server.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=text))
         return reply.as_dict()
-
-
-async def _call(function, *args):
-    return function(*args)

@@ -13,16 +13,9 @@ from lsprotocol import types
 
 from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
 from aicockpit.features.chat import EXPLAIN
-from aicockpit.features.edit import (
-    apply,
-    decode_args,
-    failed,
-    lines_written,
-    run_guarded,
-    to_workspace_edit,
-    where,
-)
+from aicockpit.features.edit import apply, lines_written, run_guarded, to_workspace_edit, where
 from aicockpit.features.next_edit import code_action as next_edit_action
+from aicockpit.features.params import LspInt, decode, decode_args
 from aicockpit.features.progress import WorkDone
 
 APPLY_ACTION = "aicockpit.applyAction"
@@ -33,10 +26,10 @@ class ActionData(msgspec.Struct):
     action: str  # instruction | fix | docstring
     uri: str
     version: int
-    first: int
-    last: int
+    first: LspInt
+    last: LspInt
     instruction: str = ""
-    drop_line: int | None = None
+    drop_line: LspInt | None = None
     problem: str = ""
 
 
@@ -144,10 +137,7 @@ def setup(server, app) -> None:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:
-        try:
-            data = msgspec.convert(action.data, ActionData)
-        except (msgspec.ValidationError, TypeError):
-            raise failed("this code action carries no aicockpit data") from None
+        data = decode(action.data, ActionData, "code action data (not one of aicockpit's)")
         proposal = await compute(data)
         action.edit = to_workspace_edit(server, app, proposal)
         return action

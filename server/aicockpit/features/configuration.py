@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from lsprotocol import types
 
+from aicockpit.background import spawn
 from aicockpit.features.lifecycle import show_error
 
 log = logging.getLogger(__name__)
@@ -22,22 +22,13 @@ def section(settings: Any) -> Any:
 
 
 def setup(server, app) -> None:
-    tasks: set[asyncio.Task] = set()
-
-    def on_change(previous, current) -> None:
+    def on_engines(_previous, _current) -> None:
         # The router unloads engines no role uses any more and loads new ones.
-        changed = (previous.engine, previous.profiles, previous.roles) != (
-            current.engine,
-            current.profiles,
-            current.roles,
-        )
-        if changed and app.router.started:
+        if app.router.started:
             log.info("engine, profile or role settings changed: updating the engines")
-            task = asyncio.create_task(app.router.apply(current))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            spawn(app.router.apply(app.config), name="updating the engines")
 
-    app.listeners.append(on_change)
+    app.subscribe(("engine", "profiles", "roles"), on_engines)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:

@@ -11,12 +11,13 @@ from typing import Any
 
 import msgspec
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException
 
 from aicockpit.context.documents import UnknownDocument
 from aicockpit.context.positions import utf16_len
 from aicockpit.edit.service import EditProposal, NothingToEdit, StaleDocument
 from aicockpit.engine.base import BackendError, EngineUnavailable
+from aicockpit.features.params import RangeArg, decode_args
 from aicockpit.features.progress import WorkDone
 
 EDIT = "aicockpit.edit"
@@ -30,40 +31,11 @@ class RequestFailed(JsonRpcException):
     CODE = -32803
 
 
-class PositionArg(msgspec.Struct):
-    line: int
-    character: int
-
-
-class RangeArg(msgspec.Struct):
-    start: PositionArg
-    end: PositionArg
-
-
 class EditArgs(msgspec.Struct):
     uri: str
     range: RangeArg
     instruction: str
     version: int | None = None
-
-
-def decode_args(args: tuple, kind: type[msgspec.Struct]) -> Any:
-    if len(args) != 1:
-        raise JsonRpcInvalidParams(message=f"expected one argument object, got {len(args)}")
-    try:
-        return msgspec.convert(_plain(args[0]), kind)
-    except msgspec.ValidationError as err:
-        raise JsonRpcInvalidParams(message=f"invalid arguments: {err}") from None
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def failed(message: str) -> RequestFailed:

@@ -19,12 +19,16 @@ import logging
 import time
 from typing import Any
 
+import msgspec
 from lsprotocol import types
 
+from aicockpit.background import spawn
+from aicockpit.config import IndexConfig
 from aicockpit.context.documents import uri_to_path
 from aicockpit.context.positions import Position
 from aicockpit.context.watch import ChangeCoalescer, WatchdogWatcher
 from aicockpit.engine.base import EngineUnavailable
+from aicockpit.features.params import DocumentArg, PositionArg, decode
 from aicockpit.prompt.assemble import describe_prompt
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,11 @@ INDEX = "aicockpit/index"
 CONTEXT = "aicockpit/context"
 WATCH_REGISTRATION = "aicockpit-watched-files"
 REGISTRATION_TIMEOUT_S = 10.0
+
+
+class ContextArgs(msgspec.Struct, rename="camel"):
+    text_document: DocumentArg
+    position: PositionArg
 
 
 class IndexFeature:
@@ -57,6 +66,7 @@ class IndexFeature:
         if not config.enabled:
             return
         self.coalescer = ChangeCoalescer(self.app.index.refresh, config.debounce_ms / 1000)
+        self.app.index.refresh_later = self.coalescer.add  # a closed document is re-read there
         self.mode = await self._choose_watch_mode(config.watch)
         for folder in self.folders():
             self.add_folder(folder)
@@ -91,29 +101,29 @@ class IndexFeature:
             types.RegistrationParams(registrations=[registration])
         )
 
-    def on_config(self, previous, current) -> None:
+    def on_config(self, previous: IndexConfig, current: IndexConfig) -> None:
         """New index settings (excludes, secrets, limits): re-crawl each folder (from the cache)."""
-        if previous.index == current.index or self.coalescer is None:
+        if self.coalescer is None:
             return
-        self.app.index.configure(current.index)
-        if not current.index.enabled:
+        self.app.index.configure(current)
+        if not current.enabled:
             return
         for index in list(self.app.index.folders):
-            self.app.index.remove_folder(index.root)
+            self.remove_folder(index.root)
             self.add_folder(str(index.root))
 
     def add_folder(self, folder: str) -> None:
         index = self.app.index.add_folder(folder)
         if self.watchdog is not None:
             self.watchdog.watch(index.root)
-        task = asyncio.create_task(self._crawl(index), name=f"indexing {index.root}")
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
+        task = spawn(self._crawl(index), name=f"indexing {index.root}")
+        self.tasks.add(task)  # to cancel at shutdown
+        task.add_done_callback(self.tasks.discard)
 
-    def _done(self, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
+    def remove_folder(self, root) -> None:
+        removed = self.app.index.remove_folder(root)
+        if removed:  # closing waits for a write in progress and checkpoints: not on the loop
+            spawn(asyncio.to_thread(close_all, removed), name=f"closing the index of {root}")
 
     async def _crawl(self, index) -> None:
         loop = asyncio.get_running_loop()
@@ -127,18 +137,22 @@ class IndexFeature:
                 message = f"indexing {index.root.name}: {done}/{total} files"
                 loop.call_soon_threadsafe(self._progress_report, token, message, done * 100 // max(total, 1))
 
+        message = f"indexing {index.root.name} stopped"
         try:
             stats = await asyncio.to_thread(index.build, progress)
+            message = f"indexed {stats.files} files, {stats.definitions} definitions in {stats.seconds:.1f} s"
+            log.info("%s: %s (%d parsed, %d skipped)", index.root, message, stats.parsed, stats.skipped)
+        except Exception as err:  # logged by spawn, with its traceback
+            message = f"indexing {index.root.name} failed: {type(err).__name__}: {err}"
+            raise
         finally:
             index.ready.set()  # never leave event handlers waiting on a failed crawl
+            if token:  # the editor's progress ends however the crawl did
+                self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
         # The index lives as long as the session; so do most objects made before now. Frozen,
         # the collector's passes skip them: without an embedded engine (which freezes the heap
         # once it is loaded) a collection walked them all, 2-40 ms on the event loop.
         gc.freeze()
-        message = f"indexed {stats.files} files, {stats.definitions} definitions in {stats.seconds:.1f} s"
-        log.info("%s: %s (%d parsed, %d skipped)", index.root, message, stats.parsed, stats.skipped)
-        if token:
-            self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
     async def _progress_begin(self, title: str) -> str | None:
         caps = self.server.client_capabilities.window
@@ -170,11 +184,10 @@ class IndexFeature:
         """
         for task in list(self.tasks):
             task.cancel()
-        closing = asyncio.create_task(asyncio.to_thread(self._close), name="index-close")
-        self.tasks.add(closing)
-        closing.add_done_callback(self._done)
+        spawn(asyncio.to_thread(self._close), name="closing the index")
 
     def _close(self) -> None:
+        self.app.index.refresh_later = None
         if self.watchdog is not None:
             self.watchdog.stop()
         if self.coalescer is not None:
@@ -182,12 +195,17 @@ class IndexFeature:
         self.app.index.close()
 
 
+def close_all(indexes) -> None:
+    for index in indexes:
+        index.close()
+
+
 def setup(server, app) -> None:
     feature = IndexFeature(server, app)
     server.index_feature = feature
     app.startup_hooks.append(feature.start)
     app.shutdown_hooks.append(feature.stop)
-    app.listeners.append(feature.on_config)
+    app.subscribe("index", feature.on_config)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
@@ -204,7 +222,7 @@ def setup(server, app) -> None:
             if found is not None:
                 if feature.watchdog is not None:
                     feature.watchdog.unwatch(found[0].root)
-                app.index.remove_folder(found[0].root)
+                feature.remove_folder(found[0].root)
         if feature.coalescer is None:
             return  # indexing is off, or not started yet (initialized will crawl them)
         for folder in params.event.added:
@@ -219,11 +237,9 @@ def setup(server, app) -> None:
     @server.feature(CONTEXT)
     async def context(params: Any = None) -> dict[str, Any]:
         """What a completion here would send to the completion role's model, exactly."""
-        try:
-            uri = params.textDocument.uri
-            position = Position(int(params.position.line), int(params.position.character))
-        except (AttributeError, TypeError, ValueError):
-            return {"error": "params must be {textDocument: {uri}, position: {line, character}}"}
+        args = decode(params, ContextArgs)
+        uri = args.text_document.uri
+        position = Position(args.position.line, args.position.character)
         cursor, outcome = app.completions.locate(uri, position)
         if outcome == "unknown_document":
             return {"error": f"not an open document: {uri}"}

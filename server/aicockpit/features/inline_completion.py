@@ -7,16 +7,18 @@ engine is warmed up once it is ready.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
+import msgspec
 from lsprotocol import types
 
+from aicockpit.background import spawn
 from aicockpit.completion.service import Suggestion
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import EngineState
 from aicockpit.features.next_edit import inline_item as next_edit_item
+from aicockpit.features.params import LspInt, decode_args
 
 log = logging.getLogger(__name__)
 
@@ -37,34 +39,23 @@ def accepted_command(uri: str, suggestion: Suggestion) -> types.Command:
     )
 
 
-def parse_accepted(args: tuple[Any, ...]) -> tuple[str, Position, str]:
-    """The command's one argument, checked (it comes from the client): ValueError when malformed."""
-    if len(args) != 1:
-        raise ValueError(f"{ACCEPTED} takes one argument, got {len(args)}")
-    arg = args[0]
-    arg = arg._asdict() if hasattr(arg, "_asdict") else arg
-    if not isinstance(arg, dict):
-        raise ValueError(f"{ACCEPTED} takes an object")
-    uri, line, character, text = (arg.get(k) for k in ("uri", "line", "character", "text"))
-    if not (isinstance(uri, str) and isinstance(text, str)):
-        raise ValueError(f"{ACCEPTED}: uri and text must be strings")
-    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in (line, character)):
-        raise ValueError(f"{ACCEPTED}: line and character must be non-negative integers")
-    return uri, Position(line, character), text
+class AcceptedArgs(msgspec.Struct):
+    """What ``accepted_command`` puts in the item (it comes back from the client: checked)."""
+
+    uri: str
+    line: LspInt
+    character: LspInt
+    text: str
 
 
 def setup(server, app) -> None:
-    warmups: set[asyncio.Task] = set()
-
     def on_state(state: EngineState, message: str) -> None:
         if state is not EngineState.READY:
             return
         if not app.config.completion.warmup:
             app.scheduler.warmup = "off"
             return
-        task = asyncio.ensure_future(app.scheduler.warm_up())
-        warmups.add(task)
-        task.add_done_callback(warmups.discard)
+        spawn(app.scheduler.warm_up(), name="engine warm-up")
 
     app.host.on_state(on_state)
 
@@ -92,10 +83,6 @@ def setup(server, app) -> None:
 
     @server.command(ACCEPTED)
     async def accepted(*args: Any) -> dict[str, bool]:
-        try:
-            uri, position, text = parse_accepted(args)
-        except ValueError as err:
-            from pygls.exceptions import JsonRpcInvalidParams
-
-            raise JsonRpcInvalidParams(str(err)) from None
-        return {"prefetching": app.scheduler.accepted(uri, position, text)}
+        parsed = decode_args(args, AcceptedArgs)
+        position = Position(parsed.line, parsed.character)
+        return {"prefetching": app.scheduler.accepted(parsed.uri, position, parsed.text)}

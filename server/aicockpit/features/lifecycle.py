@@ -4,6 +4,10 @@ The engine loads in the background after ``initialized``, reported with work-don
 progress; ``shutdown`` stops it (at once: no grace period) and waits for it. ``exit``
 needs no handler here: pygls ends the session, then ``serve`` ends the process and
 kills whatever child process is left (ending.py).
+
+When the engine dies, the editor is told (a warning) and its restart shows as
+work-done progress; an engine that fails to start, or that the host gave up
+restarting, is an error message saying what to do.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from aicockpit import background
 from aicockpit.config import IndexConfig
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
@@ -41,8 +46,14 @@ def show_error(server, message: str) -> None:
     server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
 
 
+def show_warning(server, message: str) -> None:
+    server.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
+
+
 def failure_message(app, message: str) -> str:
     """One sentence for the user: what failed, and where to fix it when that is known."""
+    if app.host.last_crash:  # the host gave up restarting: the message says why
+        return f"aicockpit: {message}"
     fix = engine_fix(app)
     if "flag" in fix:
         origin = f"the model comes from the server's {fix['flag']} flag"
@@ -55,22 +66,34 @@ def failure_message(app, message: str) -> str:
 
 def setup(server, app) -> None:
     progress = EngineProgress(server)
+    in_order = asyncio.Lock()  # state changes reach the editor in order, however long a token takes
 
     def on_state(state: EngineState, message: str) -> None:
         log.info("engine %s: %s", state.value, message)
-        if state is EngineState.READY:
-            progress.end(message)
+        if state is EngineState.CRASHED:
+            show_warning(server, f"aicockpit: the engine stopped unexpectedly: {message}")
         elif state is EngineState.FAILED:
-            progress.end("engine failed")
             # A client that shows the engine's state itself reports this from aicockpit/stats.
             if not client_shows_own_status(server):
                 show_error(server, failure_message(app, message))
+        background.spawn(show_progress(state, message), name="engine progress")
+
+    async def show_progress(state: EngineState, message: str) -> None:
+        async with in_order:
+            if state in (EngineState.LOADING, EngineState.CRASHED):
+                if progress.active:
+                    progress.report(message)
+                else:
+                    await progress.begin(message)
+            else:
+                progress.end(message if state is EngineState.READY else f"engine {state.value}")
 
     app.host.on_state(on_state)
 
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
         server.log_handler.bind(asyncio.get_running_loop())
+        app.telemetry.loop_lag.start()
         app.workspace = workspace_from(params, lambda: app.config.index)
         problems = app.configure(params.initialization_options)
         for problem in problems:
@@ -103,3 +126,5 @@ def setup(server, app) -> None:
         for hook in app.shutdown_hooks:
             await hook()
         await app.router.stop()
+        await background.cancel_all()  # what is left: warm-up, progress tickers, generations
+        app.telemetry.loop_lag.stop()

@@ -48,4 +48,4 @@ def setup(server, app) -> None:
     handler = LogMessageHandler(server)
     logging.getLogger("aicockpit").addHandler(handler)
     server.log_handler = handler
-    app.listeners.append(lambda _old, new: apply_level(new.logging.level))
+    app.subscribe("logging", lambda _old, new: apply_level(new.level))

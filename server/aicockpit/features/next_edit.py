@@ -16,10 +16,11 @@ from typing import Any
 
 import msgspec
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, EngineUnavailable
-from aicockpit.features.edit import PositionArg, decode_args
+from aicockpit.features.params import DocumentArg, PositionArg, decode, decode_args
 from aicockpit.next_edit.service import NextEditSuggestion
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,6 @@ NEXT_EDIT = "aicockpit/nextEdit"
 FEEDBACK = "aicockpit/nextEdit/feedback"
 ACCEPTED = "aicockpit.nextEditAccepted"  # run by the editor when an item or action carrying it is taken
 APPLY_TITLE = "Apply suggested edit"
-
-
-class DocumentArg(msgspec.Struct):
-    uri: str
 
 
 class NextEditArgs(msgspec.Struct, rename="camel"):
@@ -112,12 +109,12 @@ def code_action(app, uri: str) -> types.CodeAction | None:
 def setup(server, app) -> None:
     @server.command(ACCEPTED)
     def next_edit_accepted(*args: Any) -> dict[str, bool]:
-        found = len(args) == 1 and isinstance(args[0], str) and app.next_edits.feedback(args[0], True)
-        return {"counted": bool(found)}
+        suggestion_id = decode_args(args, str)
+        return {"counted": bool(app.next_edits.feedback(suggestion_id, True))}
 
     @server.feature(NEXT_EDIT)
     async def next_edit(params: Any = None) -> dict[str, Any]:
-        args = decode_args((params,), NextEditArgs)
+        args = decode(params, NextEditArgs)
         position = Position(args.position.line, args.position.character)
         try:
             suggestion = await app.next_edits.suggest(args.text_document.uri, position)
@@ -136,8 +133,8 @@ def setup(server, app) -> None:
     @server.feature(FEEDBACK)
     def feedback(params: Any = None) -> None:
         try:
-            args = decode_args((params,), FeedbackArgs)
-        except Exception as err:  # a notification has no answer to carry the error
-            log.warning("%s: %s", FEEDBACK, err)
+            args = decode(params, FeedbackArgs)
+        except JsonRpcInvalidParams as err:  # a notification has no answer to carry the error
+            log.warning("%s: %s", FEEDBACK, err.message)
             return
         app.next_edits.feedback(args.id, args.accepted)

@@ -8,10 +8,12 @@ new one, and answers the role's requests with "loading" meanwhile.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from pygls.exceptions import JsonRpcInvalidParams
 
+from aicockpit.features.params import decode, decode_args
 from aicockpit.features.progress import EngineProgress
 
 log = logging.getLogger(__name__)
@@ -20,30 +22,36 @@ SWITCH_PROFILE = "aicockpit.switchProfile"
 USAGE = "aicockpit/usage"
 
 
-def plain_params(value: Any) -> Any:
-    """Params of custom requests arrive as named tuples: make them dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {k: plain_params(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain_params(v) for v in value]
-    return value
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
 
-def switch_arguments(args: tuple[Any, ...]) -> tuple[str, str]:
+class SwitchArgs(msgspec.Struct):
+    role: NonEmpty
+    profile: NonEmpty
+
+
+class UsageArgs(msgspec.Struct):
+    days: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    role: str | None = None
+
+
+def switch_arguments(args: tuple[Any, ...]) -> SwitchArgs:
     """``[role, profile]`` or ``[{"role": ..., "profile": ...}]``."""
-    if len(args) == 1:
-        one = plain_params(args[0])
-        if isinstance(one, dict):
-            args = (one.get("role"), one.get("profile"))
-    if len(args) != 2 or not all(isinstance(a, str) and a for a in args):
-        raise JsonRpcInvalidParams(f"{SWITCH_PROFILE} takes [role, profile] or [{{role, profile}}]")
-    return args[0], args[1]
+    if len(args) == 2:
+        args = ({"role": args[0], "profile": args[1]},)
+    try:
+        return decode_args(args, SwitchArgs)
+    except JsonRpcInvalidParams as err:
+        raise JsonRpcInvalidParams(
+            f"{err.message} ({SWITCH_PROFILE} takes [role, profile] or [{{role, profile}}])"
+        ) from None
 
 
 def setup(server, app) -> None:
     @server.command(SWITCH_PROFILE)
     async def switch_profile(*args: Any) -> dict[str, Any]:
-        role, profile = switch_arguments(args)
+        parsed = switch_arguments(args)
+        role, profile = parsed.role, parsed.profile
         progress = EngineProgress(server)
         await progress.begin(f"switching {role} to {profile}")
         if role == "completion":
@@ -63,14 +71,8 @@ def setup(server, app) -> None:
 
     @server.feature(USAGE)
     async def usage(params: Any = None) -> dict[str, Any]:
-        params = plain_params(params)
-        params = params if isinstance(params, dict) else {}
-        days, role = params.get("days"), params.get("role")
-        if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
-            raise JsonRpcInvalidParams("days must be a positive integer")
-        if role is not None and not isinstance(role, str):
-            raise JsonRpcInvalidParams("role must be a string")
+        args = decode(params, UsageArgs)
         store = app.router.usage
         if store is None:
             return {"enabled": False, "path": None, "rows": [], "totals": []}
-        return {"enabled": True, **store.report(days=days, role=role)}
+        return {"enabled": True, **(await store.report(days=args.days, role=args.role))}

@@ -16,6 +16,7 @@ import uuid
 
 from lsprotocol import types
 
+from aicockpit.background import spawn
 from aicockpit.protocol import COMMAND_WORK_DONE_TOKEN
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,10 @@ class WorkDone:
         )
         return True
 
+    @property
+    def active(self) -> bool:
+        return self._token is not None
+
     def report(self, message: str) -> None:
         if self._token is not None:
             self._server.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=message))
@@ -116,7 +121,7 @@ class EngineProgress(WorkDone):
     async def begin(self, message: str = "") -> bool:
         started = await super().begin(message)
         if started:
-            self._ticker = asyncio.create_task(self._tick(message))
+            self._ticker = spawn(self._tick(message), name="engine progress ticker")
         return started
 
     async def _tick(self, message: str) -> None:

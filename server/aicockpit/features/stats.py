@@ -8,7 +8,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aicockpit.engine.base import EngineUnavailable
+import msgspec
+
+from aicockpit.engine.base import EngineState, EngineUnavailable
+from aicockpit.features.params import decode
 
 STATS = "aicockpit/stats"
 PROMPTS = "aicockpit/prompts"
@@ -20,14 +23,21 @@ FLAGS = {
 }
 
 
+class StatsArgs(msgspec.Struct):
+    traces_since: int | None = None  # also return each kept request trace whose id is above this
+    event_loop_histogram: bool = False  # also the loop-lag histogram (two subtract: loop_lag.py)
+
+
 def setup(server, app) -> None:
     @server.feature(STATS)
     async def stats(params: Any = None) -> dict[str, Any]:
         """Aggregates; with ``{"traces_since": N}`` also every kept trace whose id is above N."""
+        args = decode(params, StatsArgs)
         result = stats_payload(app)
-        since = _traces_since(params)
-        if since is not None:
-            result["traces"] = app.telemetry.traces(since)
+        if args.traces_since is not None:
+            result["traces"] = app.telemetry.traces(args.traces_since)
+        if args.event_loop_histogram:
+            result["event_loop"]["histogram"] = app.telemetry.loop_lag.snapshot()
         return result
 
     @server.feature(PROMPTS)
@@ -42,16 +52,9 @@ def stats_payload(app) -> dict[str, Any]:
         **app.telemetry.summary(),
         "engine": engine_status(app),
         "next_edit": app.next_edits.stats(),
+        "event_loop": app.telemetry.loop_lag.summary(),
         **app.router.status(),
     }
-
-
-def _traces_since(params: Any) -> int | None:
-    params = params._asdict() if hasattr(params, "_asdict") else params
-    if not isinstance(params, dict):
-        return None
-    since = params.get("traces_since")
-    return since if isinstance(since, int) and not isinstance(since, bool) else None
 
 
 def engine_fix(app) -> dict[str, str]:
@@ -69,14 +72,22 @@ def engine_fix(app) -> dict[str, str]:
 
 def engine_status(app) -> dict[str, Any]:
     host = app.host
+    breakers = [backend.breaker.status()["breaker"] for backend in app.router.backends_on(host)]
     status: dict[str, Any] = {
         "state": host.state.value,
+        "message": host.message,
         "model": app.config.engine.model,
         "error": host.error,
         "fix": engine_fix(app),
         # One clock for every display of "loading N s": the server's.
         "state_seconds": round(time.monotonic() - host.since, 1),
         "warmup": app.scheduler.warmup,
+        # Serving, answering, and no profile it serves has its breaker open.
+        "healthy": host.state is EngineState.READY and not host.unresponsive and "open" not in breakers,
+        "unresponsive": host.unresponsive,
+        "breaker": breakers[0] if breakers else None,
+        "restarts": host.restarts,
+        "last_crash": host.last_crash,
     }
     try:
         status["unfinished_requests"] = host.engine.unfinished_requests()

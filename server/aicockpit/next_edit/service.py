@@ -20,6 +20,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aicockpit.background import spawn
 from aicockpit.config import NextEditConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument, uri_to_path
 from aicockpit.context.positions import Position
@@ -104,13 +105,15 @@ class NextEditService:
         prompt = self._prompt(engine, window, config)
         request = self._request(engine, prompt, window, config)
         # 3. Generate in a task of its own, so that a newer request can abort it.
-        flight = asyncio.ensure_future(generate_text(engine, request))
+        flight = spawn(generate_text(engine, request), name="next-edit generation", awaited=True)
         self._flights[uri] = flight
         try:
             generated = await flight
         except asyncio.CancelledError:
             flight.cancel()  # closing the stream aborts the request inside the engine
-            if self._latest_request.get(uri) is not ticket:
+            # A newer request cancelled the flight, not this request: answer it. A
+            # cancellation of this request itself (the client, shutdown) goes on up.
+            if asyncio.current_task().cancelling() == 0 and self._latest_request.get(uri) is not ticket:
                 return self._outcome("superseded")
             raise
         finally:

@@ -266,6 +266,4 @@ class PromptAssembler:
     def forget(self, uri: str) -> None:
         self.layout.forget(uri)
         self._synced.pop(uri, None)
-        found = self.index.folder_of(uri_to_path(uri))
-        if found is not None:
-            found[0].close_open(found[1])
+        self.index.close_open(uri_to_path(uri))
