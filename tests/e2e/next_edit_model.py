@@ -38,9 +38,27 @@ def rewriting(transform: Callable[[str], str]) -> Callable[[dict[str, Any]], tup
     return answer
 
 
-def renaming(old: str, new: str) -> Callable[[dict[str, Any]], tuple[str, ...]]:
-    """A model that renames every use of ``old`` in the region: the next edit after a rename."""
-    return rewriting(lambda region: re.sub(rf"\b{re.escape(old)}\b", new, region))
+def following_renames(parameters: dict[str, list[str]]) -> Callable[[dict[str, Any]], tuple[str, ...]]:
+    """A model that finishes the user's renames: ``parameters`` are the original parameter names
+    of some functions; where the region shows one of them renamed in its ``def`` line, every use
+    of the old name after that line (up to the next ``def``) is renamed too."""
+
+    def transform(region: str) -> str:
+        for name, originals in parameters.items():
+            signature = re.search(rf"def {name}\(([^)]*)\)", region)
+            if signature is None:
+                continue
+            now = [p.strip() for p in signature[1].split(",")]
+            body_end = region.find("\ndef ", signature.end())
+            body_end = len(region) if body_end < 0 else body_end
+            body = region[signature.end() : body_end]
+            for old, new in zip(originals, now, strict=False):
+                if new and new != old:
+                    body = re.sub(rf"\b{re.escape(old)}\b", new, body)
+            region = region[: signature.end()] + body + region[body_end:]
+        return region
+
+    return rewriting(transform)
 
 
 UNCHANGED = rewriting(lambda region: region)  # nothing to suggest

@@ -211,7 +211,7 @@ def test_a_next_edit_shows_as_an_inline_diff_and_tab_takes_it(vscode, scripted):
     # The scripted profile is ready long before the engine (its tokenizer loads first).
     wait_until("the server to be ready", lambda: "aicockpit ready" in vscode.status_text(), ENGINE_READY_S)
     (vscode.server.workspace / GEOMETRY).write_text(GEOMETRY_SOURCE)
-    scripted.answer = next_edit_model.renaming("width", "size")
+    scripted.answer = next_edit_model.following_renames({"area": ["width", "height"]})
     vscode.open_file(GEOMETRY)
     # The user renames the parameter: select `width` on the first line, type `size`.
     retype_word(vscode, len("def area("), "size")
@@ -237,7 +237,6 @@ def test_a_next_edit_shows_as_an_inline_diff_and_tab_takes_it(vscode, scripted):
     vscode.keys(Keys.ESCAPE)
 
     # Escape dismisses the next one; the file stays as the user left it.
-    scripted.answer = next_edit_model.renaming("height", "h")
     retype_word(vscode, len("def area(size, "), "h")
     # `height` to `h`: the shared `h` stays, the rest is struck through.
     wait_until("the second inline diff", lambda: diff_decorations(vscode)["struck"] == ["eight"], 60)
