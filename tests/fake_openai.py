@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,8 @@ class Seen:
 class FakeOpenAI:
     mode: str = "ok"
     pieces: tuple[str, ...] = ("hello", " world")
+    # Computes the pieces from the request body instead (a scripted model that reads its prompt).
+    answer: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     fail_first: int = 0  # answer this many requests with HTTP 503 before behaving per `mode`
     delay: float = 0.5
     dialect: str = "openai"  # or one of fake_dialects.DIALECTS
@@ -151,15 +154,16 @@ class FakeOpenAI:
             while True:
                 await self._event(writer, self._chunk("x", chat))
                 await asyncio.sleep(0.01)
-        for index, piece in enumerate(self.pieces):
-            last = index == len(self.pieces) - 1 and mode != "truncated"
+        pieces = self.pieces if self.answer is None else self.answer(body)
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1 and mode != "truncated"
             await self._event(writer, self._chunk(piece, chat, "stop" if last else None))
         if mode == "truncated":
             return  # the connection closes before the answer is complete
         usage = {
             "prompt_tokens": 7,
-            "completion_tokens": len(self.pieces),
-            "total_tokens": 7 + len(self.pieces),
+            "completion_tokens": len(pieces),
+            "total_tokens": 7 + len(pieces),
         }
         await self._event(
             writer, {"choices": [], "usage": {**usage, "prompt_tokens_details": {"cached_tokens": 4}}}

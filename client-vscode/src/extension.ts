@@ -1,10 +1,11 @@
 // Entry point: starts the server supervisor and wires VS Code's UI to it (status bar,
-// commands, Ctrl+K edits, the chat view). Ghost text itself needs no code here:
-// vscode-languageclient 11 registers LSP inline completion.
+// commands, Ctrl+K edits, next-edit suggestions, the chat view). Ghost text itself needs
+// no code here: vscode-languageclient 11 registers LSP inline completion.
 import * as vscode from "vscode";
 import { ExecuteCommandRequest } from "vscode-languageclient/node";
 import { ChatView, CHAT_VIEW } from "./chat";
 import { EditPreviewer, REVIEW_ACTION_COMMAND } from "./edit";
+import { NextEdits, SHOWN_CONTEXT } from "./nextEdit";
 import { PREVIEW_SCHEME, VirtualDocuments } from "./preview";
 import { SECTION, ServerSupervisor } from "./server";
 import { StatusBar } from "./status";
@@ -22,12 +23,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   const previewer = new EditPreviewer(server, documents);
   server.middleware = previewer.codeActionMiddleware();
   const chat = new ChatView(context.extensionUri, server, previewer);
+  const nextEdits = new NextEdits(server);
   context.subscriptions.push(
     server,
     documents,
     status,
     previewer,
     chat,
+    nextEdits,
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, documents),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW, chat, { webviewOptions: { retainContextWhenHidden: true } }),
   );
@@ -46,8 +49,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   command(REVIEW_ACTION_COMMAND, (uri, action) => previewer.reviewCodeAction(uri, action));
   command("aicockpit.openChat", () => vscode.commands.executeCommand(`${CHAT_VIEW}.focus`));
   command("aicockpit.newChat", () => chat.newSession());
+  command("aicockpit.acceptNextEdit", () => nextEdits.accept());
+  command("aicockpit.dismissNextEdit", () => nextEdits.dismiss());
 
   await vscode.commands.executeCommand("setContext", "aicockpit.editPending", false);
+  await vscode.commands.executeCommand("setContext", SHOWN_CONTEXT, false);
   void server.start();
   return { supervisor: server };
 }

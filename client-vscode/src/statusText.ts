@@ -26,6 +26,8 @@ export interface Stats {
   /** Suggestions the editor reported accepted (the item's command). */
   accepted?: number;
   last_request?: { kind?: string; outcome?: string; timings_ms?: Record<string, number> } | null;
+  /** Next-edit suggestions: how many were made, taken and dismissed (aicockpit/nextEdit). */
+  next_edit?: { suggested?: number; accepted?: number; rejected?: number };
   stages_ms?: Record<string, Record<string, number>>;
 }
 
@@ -119,6 +121,10 @@ export function statsLines(stats: Stats): string[] {
     `Requests: ${stats.requests ?? 0}, suggestions accepted: ${stats.accepted ?? 0}`,
     `Prefix-cache hit ratio: ${formatPercent(stats.prefix_cache_hit_ratio)}`,
   ];
+  const next = stats.next_edit;
+  if (next?.suggested) {
+    lines.push(`Next edits: ${next.suggested} suggested, ${next.accepted ?? 0} accepted, ${next.rejected ?? 0} dismissed`);
+  }
   const latency = lastLatencyMs(stats);
   if (latency !== undefined) lines.push(`Last completion: ${Math.round(latency)} ms (${stats.last_request?.outcome ?? "?"})`);
   const answered = stats.stages_ms?.answered;

@@ -12,7 +12,7 @@ export interface PlainTextEdit {
 }
 
 /** Offsets of each line's start (JavaScript strings index UTF-16 units, like LSP). */
-function lineStarts(text: string): number[] {
+export function lineStarts(text: string): number[] {
   const starts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
   return starts;

@@ -72,6 +72,9 @@ describe("status", () => {
   it("lists the figures", () => {
     assertIncludes(statsLines(ready), "Prefix-cache hit ratio: 82%");
     assertIncludes(statsLines({ ...ready, requests: 3, accepted: 2 }), "Requests: 3, suggestions accepted: 2");
+    assert.ok(!statsLines(ready).some((line) => line.startsWith("Next edits")));
+    const nextEdits = { ...ready, next_edit: { requests: 9, suggested: 4, accepted: 1, rejected: 2 } };
+    assertIncludes(statsLines(nextEdits), "Next edits: 4 suggested, 1 accepted, 2 dismissed");
   });
   it("shows only a completion's latency", () => {
     const chat = { ...ready, last_request: { kind: "chat", timings_ms: { answered: 900 } } };

@@ -1,5 +1,6 @@
--- aicockpit for Neovim 0.11+: completions, AI code actions, Ctrl+K-style edits, a streamed
--- :AiChat, and the server's progress (engine loading, edits, answers) where you can see it.
+-- aicockpit for Neovim 0.11+: completions, next-edit suggestions, AI code actions, Ctrl+K-style
+-- edits, a streamed :AiChat, and the server's progress (engine loading, edits, answers) where
+-- you can see it.
 --
 --   require("aicockpit").setup({ cmd = { "/path/to/aicockpit/.venv/bin/aicockpit", "serve" } })
 --
@@ -227,6 +228,260 @@ function M.sessions(on_done)
   end, 0)
 end
 
+-- Next-edit suggestions ------------------------------------------------------------------
+-- Once an edit settles, aicockpit/nextEdit proposes the change the user will likely make
+-- next (the next use of a renamed parameter...). It shows as extmarks: the text it removes
+-- highlighted as deleted, the text it inserts as virtual text beside it. While one is
+-- shown, buffer-local keys take it or dismiss it; otherwise those keys do what they did.
+
+local NEXT_EDIT_DEFAULTS = { debounce_ms = 400, accept = "<Tab>", dismiss = "<Esc>", dismiss_insert = "<C-]>" }
+local next_ns = vim.api.nvim_create_namespace("aicockpit_next_edit")
+local hint_ns = vim.api.nvim_create_namespace("aicockpit_next_edit_hint")
+--- Per buffer: timer, request = { client, id }, asked (the version last asked about),
+--- shown = { client, id, version, edits, maps }.
+local next_edits = {}
+
+local function next_options()
+  return vim.tbl_extend("force", NEXT_EDIT_DEFAULTS, type(options.next_edit) == "table" and options.next_edit or {})
+end
+
+local function highlights()
+  local deleted = vim.api.nvim_get_hl(0, { name = "DiffDelete", link = false })
+  vim.api.nvim_set_hl(0, "AicockpitNextEditDelete", { default = true, strikethrough = true, fg = deleted.fg })
+  vim.api.nvim_set_hl(0, "AicockpitNextEditInsert", { default = true, link = "DiffAdd" })
+  vim.api.nvim_set_hl(0, "AicockpitNextEditHint", { default = true, link = "Comment" })
+end
+
+--- An LSP position as a 0-based (row, byte column) of the buffer, clamped to its text.
+local function byte_pos(bufnr, pos, encoding)
+  local count = vim.api.nvim_buf_line_count(bufnr)
+  if pos.line >= count then
+    local last = vim.api.nvim_buf_get_lines(bufnr, count - 1, count, false)[1] or ""
+    return count - 1, #last
+  end
+  local line = vim.api.nvim_buf_get_lines(bufnr, pos.line, pos.line + 1, false)[1] or ""
+  return pos.line, vim.str_byteindex(line, encoding, pos.character, false)
+end
+
+local function first_edit(edits)
+  local first
+  for _, edit in ipairs(edits) do
+    local s = edit.range.start
+    if not first or s.line < first.line or (s.line == first.line and s.character < first.character) then first = s end
+  end
+  return first
+end
+
+--- Whether the first edit's line is in the window's view (else the first accept jumps to it).
+local function on_screen(win, edits)
+  local line = first_edit(edits).line + 1
+  return vim.fn.line("w0", win) <= line and line <= vim.fn.line("w$", win)
+end
+
+local function draw_hint(bufnr)
+  local shown = next_edits[bufnr] and next_edits[bufnr].shown
+  vim.api.nvim_buf_clear_namespace(bufnr, hint_ns, 0, -1)
+  local win = vim.fn.bufwinid(bufnr)
+  if not shown or win == -1 or on_screen(win, shown.edits) then return end
+  local row = vim.api.nvim_win_get_cursor(win)[1] - 1
+  local target = first_edit(shown.edits).line
+  local text = string.format("%s next edit at line %d (%s)", target < row and "↑" or "↓", target + 1, next_options().accept)
+  vim.api.nvim_buf_set_extmark(bufnr, hint_ns, row, 0, {
+    virt_text = { { "  " .. text, "AicockpitNextEditHint" } },
+    virt_text_pos = "eol",
+  })
+end
+
+local function unmap(bufnr, shown)
+  for _, m in ipairs(shown.maps or {}) do
+    pcall(vim.keymap.del, m.mode, m.lhs, { buffer = bufnr })
+    if m.saved then vim.api.nvim_buf_call(bufnr, function() vim.fn.mapset(m.saved) end) end
+  end
+end
+
+--- Takes the suggestion down (extmarks, keys) without telling the server; returns it.
+local function clear_next_edit(bufnr)
+  local state = next_edits[bufnr]
+  local shown = state and state.shown
+  if not shown then return nil end
+  state.shown = nil
+  if vim.api.nvim_buf_is_valid(bufnr) then
+    vim.api.nvim_buf_clear_namespace(bufnr, next_ns, 0, -1)
+    vim.api.nvim_buf_clear_namespace(bufnr, hint_ns, 0, -1)
+    unmap(bufnr, shown)
+  end
+  return shown
+end
+
+local function feedback(shown, accepted)
+  if not shown.client:is_stopped() then
+    shown.client:notify("aicockpit/nextEdit/feedback", { id = shown.id, accepted = accepted })
+  end
+end
+
+--- Dismiss the suggestion shown in the buffer (default: the current one).
+function M.dismiss_next_edit(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local shown = clear_next_edit(bufnr)
+  if shown then feedback(shown, false) end
+end
+
+--- Take the suggestion shown in the buffer: apply it, or first move the cursor to it when it
+--- is off screen. Returns false when there was none to take.
+function M.accept_next_edit(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local state = next_edits[bufnr]
+  local shown = state and state.shown
+  if not shown then return false end
+  -- The edits are positions in one version of the text: never apply them to another.
+  if vim.lsp.util.buf_versions[bufnr] ~= shown.version then
+    M.dismiss_next_edit(bufnr)
+    return false
+  end
+  local win = vim.fn.bufwinid(bufnr)
+  if win ~= -1 and not on_screen(win, shown.edits) then
+    local row, col = byte_pos(bufnr, first_edit(shown.edits), shown.client.offset_encoding)
+    vim.api.nvim_win_set_cursor(win, { row + 1, col })
+    draw_hint(bufnr)
+    return true
+  end
+  clear_next_edit(bufnr)
+  feedback(shown, true) -- before the change reaches the server, while it is still its latest
+  -- The cursor goes to the end of the last edit: a mark at its start follows the edits before it.
+  local last = shown.edits[1]
+  for _, edit in ipairs(shown.edits) do
+    local s, l = edit.range.start, last.range.start
+    if s.line > l.line or (s.line == l.line and s.character > l.character) then last = edit end
+  end
+  local row, col = byte_pos(bufnr, last.range.start, shown.client.offset_encoding)
+  local mark = vim.api.nvim_buf_set_extmark(bufnr, next_ns, row, col, { right_gravity = false })
+  vim.lsp.util.apply_text_edits(shown.edits, bufnr, shown.client.offset_encoding)
+  local at = vim.api.nvim_buf_get_extmark_by_id(bufnr, next_ns, mark, {})
+  vim.api.nvim_buf_del_extmark(bufnr, next_ns, mark)
+  if win ~= -1 and at[1] then
+    local lines = vim.split(last.newText, "\n", { plain = true })
+    local end_row = at[1] + #lines - 1
+    local end_col = (#lines == 1 and at[2] or 0) + #lines[#lines]
+    pcall(vim.api.nvim_win_set_cursor, win, { end_row + 1, end_col })
+  end
+  return true
+end
+
+local function show_next_edit(bufnr, client, result)
+  clear_next_edit(bufnr)
+  local encoding = client.offset_encoding
+  for _, edit in ipairs(result.edits) do
+    local srow, scol = byte_pos(bufnr, edit.range.start, encoding)
+    local erow, ecol = byte_pos(bufnr, edit.range["end"], encoding)
+    if srow ~= erow or scol ~= ecol then
+      vim.api.nvim_buf_set_extmark(bufnr, next_ns, srow, scol, {
+        end_row = erow, end_col = ecol, hl_group = "AicockpitNextEditDelete", strict = false,
+      })
+    end
+    if edit.newText ~= "" then
+      local lines = vim.split(edit.newText, "\n", { plain = true })
+      local virt = function(text) return { { text, "AicockpitNextEditInsert" } } end
+      local mark = { strict = false }
+      if ecol == 0 and #lines > 1 and lines[#lines] == "" then
+        -- Whole lines inserted before a line: shown above it.
+        table.remove(lines)
+        mark.virt_lines, mark.virt_lines_above = vim.tbl_map(virt, lines), true
+      else
+        mark.virt_text, mark.virt_text_pos = virt(table.remove(lines, 1)), "inline"
+        if #lines > 0 then mark.virt_lines = vim.tbl_map(virt, lines) end
+      end
+      vim.api.nvim_buf_set_extmark(bufnr, next_ns, erow, ecol, mark)
+    end
+  end
+  local shown = { client = client, id = result.id, version = result.version, edits = result.edits, maps = {} }
+  next_edits[bufnr].shown = shown
+  -- The keys, for as long as it is shown; a buffer-local mapping they replace comes back after.
+  local keys = next_options()
+  local function map(mode, lhs, fn, desc)
+    if not lhs or lhs == "" then return end
+    local saved = vim.api.nvim_buf_call(bufnr, function() return vim.fn.maparg(lhs, mode, false, true) end)
+    table.insert(shown.maps, { mode = mode, lhs = lhs, saved = saved.buffer == 1 and saved or nil })
+    vim.keymap.set(mode, lhs, fn, { buffer = bufnr, nowait = true, desc = desc })
+  end
+  local accept = function() M.accept_next_edit(bufnr) end
+  local dismiss = function() M.dismiss_next_edit(bufnr) end
+  map("n", keys.accept, accept, "aicockpit: take the next edit")
+  map("i", keys.accept, accept, "aicockpit: take the next edit")
+  map("n", keys.dismiss, dismiss, "aicockpit: dismiss the next edit")
+  map("i", keys.dismiss_insert, dismiss, "aicockpit: dismiss the next edit")
+  draw_hint(bufnr)
+end
+
+local function cancel_next_edit_request(state)
+  local pending = state.request
+  state.request = nil
+  if pending and not pending.client:is_stopped() then pending.client:cancel_request(pending.id) end
+end
+
+--- Ask for a next edit at the cursor of the current buffer now (it is shown when it comes).
+function M.request_next_edit(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  if not vim.api.nvim_buf_is_valid(bufnr) or bufnr ~= vim.api.nvim_get_current_buf() then return end
+  local client = vim.lsp.get_clients({ name = "aicockpit", bufnr = bufnr })[1]
+  local state = next_edits[bufnr]
+  if not client or not state then return end
+  cancel_next_edit_request(state)
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  local pending = { client = client }
+  local ok, id = client:request("aicockpit/nextEdit", params, function(err, result)
+    if state.request ~= pending then return end -- cancelled: the text changed since
+    state.request = nil
+    if err or not result or not result.id or #(result.edits or {}) == 0 then return end
+    if not vim.api.nvim_buf_is_valid(bufnr) or bufnr ~= vim.api.nvim_get_current_buf() then return end
+    if vim.lsp.util.buf_versions[bufnr] ~= result.version then return end
+    show_next_edit(bufnr, client, result)
+  end, bufnr)
+  if ok then
+    pending.id = id
+    state.request = pending
+  end
+end
+
+--- A change of the buffer: take down what is shown, ask again once the edits settle.
+local function on_text_changed(bufnr)
+  local state = next_edits[bufnr]
+  local version = vim.lsp.util.buf_versions[bufnr]
+  -- TextChanged also comes on leaving Insert mode after TextChangedI saw the change.
+  if not state or version == state.asked then return end
+  state.asked = version
+  M.dismiss_next_edit(bufnr)
+  cancel_next_edit_request(state)
+  state.timer:stop()
+  state.timer:start(next_options().debounce_ms, 0, vim.schedule_wrap(function() M.request_next_edit(bufnr) end))
+end
+
+local function attach_next_edit(bufnr)
+  if next_edits[bufnr] then return end
+  next_edits[bufnr] = { timer = vim.uv.new_timer(), asked = vim.lsp.util.buf_versions[bufnr] }
+  local group = vim.api.nvim_create_augroup("aicockpit_next_edit_" .. bufnr, { clear = true })
+  local on = function(events, fn) vim.api.nvim_create_autocmd(events, { group = group, buffer = bufnr, callback = fn }) end
+  on({ "TextChanged", "TextChangedI", "TextChangedP" }, function() on_text_changed(bufnr) end)
+  on({ "CursorMoved", "CursorMovedI", "WinScrolled" }, function() draw_hint(bufnr) end)
+  on("BufLeave", function()
+    local state = next_edits[bufnr]
+    if state then cancel_next_edit_request(state) end
+    M.dismiss_next_edit(bufnr)
+  end)
+  on({ "BufUnload", "LspDetach" }, function(ev)
+    if ev.event == "LspDetach" then
+      local client = vim.lsp.get_client_by_id(ev.data.client_id)
+      if not client or client.name ~= "aicockpit" then return end
+    end
+    local state = next_edits[bufnr]
+    if not state then return end
+    clear_next_edit(bufnr)
+    state.timer:stop()
+    state.timer:close()
+    next_edits[bufnr] = nil
+    vim.api.nvim_del_augroup_by_id(group)
+  end)
+end
+
 function M.setup(opts)
   options = opts or {}
   vim.api.nvim_create_autocmd("FileType", {
@@ -250,6 +505,19 @@ function M.setup(opts)
     group = vim.api.nvim_create_augroup("aicockpit_progress", { clear = true }),
     callback = on_progress,
   })
+  local server_next_edit = (options.init_options or {}).next_edit or {}
+  if options.next_edit ~= false and server_next_edit.enabled ~= false then
+    highlights()
+    local group = vim.api.nvim_create_augroup("aicockpit_next_edit", { clear = true })
+    vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = highlights })
+    vim.api.nvim_create_autocmd("LspAttach", {
+      group = group,
+      callback = function(ev)
+        local client = vim.lsp.get_client_by_id(ev.data.client_id)
+        if client and client.name == "aicockpit" then attach_next_edit(ev.buf) end
+      end,
+    })
+  end
   -- "Apply AI instruction" (an `# ai: ...` comment in the selection or on the line
   -- above the cursor), "Fix with AI", "Add docstring", "Explain this code".
   vim.keymap.set({ "n", "v" }, "<leader>aa", vim.lsp.buf.code_action, { desc = "AI code actions" })

@@ -29,6 +29,8 @@ NOTIFICATION_METHODS = frozenset(
     method for method, (cls, *_) in types.METHOD_TO_TYPES.items() if "id" not in attrs.fields_dict(cls)
 )
 REQUEST_METHODS = frozenset(types.METHOD_TO_TYPES) - NOTIFICATION_METHODS
+# aicockpit's own notifications; its other methods are requests.
+OWN_NOTIFICATIONS = frozenset({"aicockpit/nextEdit/feedback"})
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,8 @@ def valid_id(value: Any) -> bool:
 
 
 def method_kind(method: str, registered: bool) -> str | None:
-    """REQUEST or NOTIFICATION by the spec (aicockpit's own methods are all requests), None when unknown."""
-    if method in NOTIFICATION_METHODS:
+    """REQUEST or NOTIFICATION by the spec (or aicockpit's own list), None when unknown."""
+    if method in NOTIFICATION_METHODS or method in OWN_NOTIFICATIONS:
         return NOTIFICATION
     if method in REQUEST_METHODS or registered:
         return REQUEST

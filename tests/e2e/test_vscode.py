@@ -5,12 +5,15 @@ auto-forwarded ports).
 
 One VS Code session for the module (starting it and the engine is the slow part);
 the tests run in file order and each leaves the editor as the next one expects.
-Screenshots land in artifacts/vscode/.
+The next_edit role alone is a scripted model (tests/e2e/next_edit_model.py) served
+from this process: the tiny model's next edits would be noise. Screenshots land in
+artifacts/vscode/.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from contextlib import contextmanager
 
@@ -20,7 +23,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from tests.e2e import next_edit_model
 from tests.e2e.vscode import Browser, CodeServer, wait_until
+from tests.fake_openai import FakeOpenAI
 from tests.support import serve_command
 
 ENGINE_READY_S = 300
@@ -28,8 +33,20 @@ APP = "app.py"
 
 
 @pytest.fixture(scope="module")
-def vscode():
-    server = CodeServer()
+def scripted():
+    """The next_edit role's model: suggests nothing until a test scripts an answer."""
+    with next_edit_model.in_thread(FakeOpenAI(answer=next_edit_model.UNCHANGED)) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def vscode(scripted):
+    server = CodeServer(
+        settings={
+            "aicockpit.profiles": {next_edit_model.PROFILE: next_edit_model.profile(scripted.url)},
+            "aicockpit.roles.next_edit.profile": next_edit_model.PROFILE,
+        }
+    )
     browser = None
     servers = []
     try:
@@ -148,6 +165,114 @@ def accepted_in_menu(vscode) -> int:
         "the stats in the menu", lambda: [r.text for r in vscode.find(rows) if "accepted" in r.text], 15
     )
     return int(line[0].rsplit(":", 1)[1].strip())
+
+
+GEOMETRY = "geometry.py"
+GEOMETRY_SOURCE = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n"
+
+# The inline diff as drawn: text with a line-through style, and the text of `after`
+# decorations (pseudo-elements), in the active editor's lines.
+DIFF_DECORATIONS = """
+const lines = document.querySelectorAll(
+  '.editor-group-container.active .monaco-editor .view-lines .view-line');
+const struck = [], inserted = [];
+for (const line of lines) {
+  for (const span of line.querySelectorAll('span')) {
+    const style = getComputedStyle(span);
+    if (span.children.length === 0 && style.textDecorationLine.includes('line-through')) {
+      struck.push(span.textContent);
+    }
+    const after = getComputedStyle(span, '::after').content;
+    if (after && after !== 'none' && after !== 'normal') inserted.push(after);
+  }
+}
+return {struck: struck, inserted: inserted};
+"""
+
+
+def diff_decorations(vscode) -> dict[str, list[str]]:
+    shown = vscode.driver.execute_script(DIFF_DECORATIONS)
+    # Pseudo-element content comes quoted, with VS Code's non-breaking spaces.
+    clean = [re.sub(r'^"|"$', "", t).replace("\u00a0", " ") for t in shown["inserted"]]
+    return {"struck": [t.replace("\u00a0", " ") for t in shown["struck"]], "inserted": clean}
+
+
+def saved_text(vscode, name: str) -> str:
+    path = vscode.server.workspace / name
+    before = path.stat().st_mtime_ns
+    vscode.chord(Keys.CONTROL, "s")
+    wait_until(f"{name} to be saved", lambda: path.stat().st_mtime_ns != before, 30)
+    return path.read_text()
+
+
+def test_a_next_edit_shows_as_an_inline_diff_and_tab_takes_it(vscode, scripted):
+    # Only the next edit: no ghost text at the cursor, which Tab would take first.
+    workspace_settings(vscode, {"aicockpit.completion.enabled": False})
+    # The scripted profile is ready long before the engine (its tokenizer loads first).
+    wait_until("the server to be ready", lambda: "aicockpit ready" in vscode.status_text(), ENGINE_READY_S)
+    (vscode.server.workspace / GEOMETRY).write_text(GEOMETRY_SOURCE)
+    scripted.answer = next_edit_model.following_renames({"area": ["width", "height"]})
+    vscode.open_file(GEOMETRY)
+    # The user renames the parameter: select `width` on the first line, type `size`.
+    retype_word(vscode, len("def area("), "size")
+    # Once the edit settles, the next use shows as an inline diff: the old name struck
+    # through, the new one beside it.
+    shown = wait_until(
+        "the next edit's inline diff", lambda: (d := diff_decorations(vscode))["struck"] and d, 60
+    )
+    vscode.screenshot("next-edit")
+    assert shown == {"struck": ["width"], "inserted": ["size"]}, shown
+    if vscode.suggest_rows():  # a word list, opened by the typing, would have Tab
+        vscode.keys(Keys.ESCAPE)
+    vscode.keys(Keys.TAB)
+    wait_until("the inline diff to go", lambda: not diff_decorations(vscode)["struck"], 15)
+    assert saved_text(vscode, GEOMETRY) == GEOMETRY_SOURCE.replace("width", "size")
+    # The server heard it was taken (the status menu's figures).
+    wait_until(
+        "the acceptance in the figures",
+        lambda: "1 accepted" in next_edits_in_menu(vscode),
+        30,
+        every=1,
+    )
+    vscode.keys(Keys.ESCAPE)
+
+    # Escape dismisses the next one; the file stays as the user left it.
+    retype_word(vscode, len("def area(size, "), "h")
+    # `height` to `h`: the shared `h` stays, the rest is struck through.
+    wait_until("the second inline diff", lambda: diff_decorations(vscode)["struck"] == ["eight"], 60)
+    if vscode.suggest_rows():
+        vscode.keys(Keys.ESCAPE)
+    vscode.keys(Keys.ESCAPE)
+    wait_until("the inline diff to go", lambda: not diff_decorations(vscode)["struck"], 15)
+    expected = "def area(size, h):\n    return size * height\n\n\nprint(area(2, 3))\n"
+    assert saved_text(vscode, GEOMETRY) == expected
+    wait_until(
+        "the dismissal in the figures", lambda: "1 dismissed" in next_edits_in_menu(vscode), 30, every=1
+    )
+    vscode.keys(Keys.ESCAPE)
+    scripted.answer = next_edit_model.UNCHANGED
+    (vscode.server.workspace / ".vscode" / "settings.json").unlink()
+    vscode.chord(Keys.CONTROL, "w")
+    vscode.open_file(APP)
+
+
+def retype_word(vscode, column: int, text: str) -> None:
+    """Select the word at ``column`` of the first line and type ``text`` over it."""
+    vscode.chord(Keys.CONTROL, "1")  # the editor has the keyboard, not the status bar
+    vscode.chord(Keys.CONTROL, Keys.HOME)
+    vscode.keys(*[Keys.RIGHT] * column)
+    select = ActionChains(vscode.driver).key_down(Keys.CONTROL).key_down(Keys.SHIFT).send_keys(Keys.RIGHT)
+    select.key_up(Keys.SHIFT).key_up(Keys.CONTROL).perform()
+    vscode.keys(text)
+
+
+def next_edits_in_menu(vscode) -> str:
+    """Opens the status bar item's menu and reads the next-edit figures."""
+    vscode.keys(Keys.ESCAPE)
+    vscode.find("[id$='aicockpit.status'] a, [id$='aicockpit.status']")[0].click()
+    rows = ".quick-input-list .monaco-list-row"
+    found = wait_until("the stats in the menu", lambda: [r.text for r in vscode.find(rows) if r.text], 15)
+    return " ".join(row for row in found if row.startswith("Next edits"))
 
 
 def select_line(vscode, number: int) -> None:

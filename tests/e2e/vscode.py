@@ -86,7 +86,7 @@ def wait_until(what: str, probe: Callable[[], T | None], timeout: float, every: 
 class CodeServer:
     """code-server on 127.0.0.1 with a scratch user-data dir, extensions dir and workspace."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
         for path, hint in (
             (CODE_SERVER, "code-server"),
             (VSIX, "the .vsix"),
@@ -106,6 +106,7 @@ class CodeServer:
             "aicockpit.client.serverCommand": serve_command(),
             # This checkout's server, whatever the Python's installed package points at.
             "aicockpit.client.serverEnv": {"PYTHONPATH": str(ROOT / "server")},
+            **(settings or {}),
         }
         (self.user_data / "User" / "settings.json").write_text(json.dumps(settings, indent=2))
         self.env = {**server_env(), "XDG_CONFIG_HOME": str(self.base / "xdg-config")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aicockpit.envelope import NOTIFICATION, REQUEST, RESPONSE, check_envelope
+from aicockpit.features.next_edit import FEEDBACK
 
 
 def registered(method: str) -> bool:
@@ -22,6 +23,7 @@ def registered(method: str) -> bool:
         ),  # MethodNotFound later
         ({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {}}, NOTIFICATION),
         ({"jsonrpc": "2.0", "method": "$/unknown"}, NOTIFICATION),  # ignored later
+        ({"jsonrpc": "2.0", "method": FEEDBACK, "params": {"id": "ne-1", "accepted": True}}, NOTIFICATION),
         ({"jsonrpc": "2.0", "id": 3, "result": None}, RESPONSE),
         ({"jsonrpc": "2.0", "id": 3, "error": {"code": 1, "message": "no"}}, RESPONSE),
     ],

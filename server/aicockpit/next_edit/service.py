@@ -150,10 +150,9 @@ class NextEditService:
         suggestion = self.latest.get(uri)
         if suggestion is None or uri not in self._documents:
             return None
-        if self._documents.get(uri).version != suggestion.version:
-            self.latest.pop(uri, None)
-            return None
-        return suggestion
+        # A stale one stays in ``latest`` until replaced: an editor takes it down on the change
+        # and says so after it (feedback), when code actions may already have asked here.
+        return suggestion if self._documents.get(uri).version == suggestion.version else None
 
     def feedback(self, suggestion_id: str, accepted: bool) -> bool:
         """The editor showed a suggestion and the user took it or dismissed it."""
