@@ -321,6 +321,9 @@ def latency(model: str, caching: bool, timeout_ms: int) -> dict:
         "e2e_latency_ms": overall["e2e_latency_ms"],
         "prefix_cache_hit_ratio": overall["prefix_cache_hit_ratio"],
         "mean_prompt_tokens": round(sum(t["mean_prompt_tokens"] for t in traces) / len(traces), 1),
+        "mean_cached_tokens": round(
+            sum(t["mean_prompt_tokens"] * (t["prefix_cache_hit_ratio"] or 0) for t in traces) / len(traces), 1
+        ),
         "outcomes": overall["outcomes"],
     }
 

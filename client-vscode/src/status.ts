@@ -52,7 +52,7 @@ export class StatusBar implements vscode.Disposable {
     const client = this.server.client;
     if (!client) return undefined;
     try {
-      this.stats = await client.sendRequest<Stats>(STATS_REQUEST, null);
+      this.stats = await client.sendRequest<Stats>(STATS_REQUEST, {});
     } catch (error) {
       this.server.output.debug(`stats: ${String(error)}`);
       return undefined;

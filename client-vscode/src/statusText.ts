@@ -10,6 +10,12 @@ export interface EngineStats {
   state_seconds?: number;
 }
 
+export interface RequestTrace {
+  kind?: string;
+  outcome?: string;
+  timings_ms?: Record<string, number>;
+}
+
 export interface RoleStats {
   profile?: string;
   fallback?: string | null;
@@ -25,7 +31,9 @@ export interface Stats {
   requests?: number;
   /** Suggestions the editor reported accepted (the item's command). */
   accepted?: number;
-  last_request?: { kind?: string; outcome?: string; timings_ms?: Record<string, number> } | null;
+  last_request?: RequestTrace | null;
+  /** The last ghost-text request (next edits and prefetches come between them). */
+  last_completion?: RequestTrace | null;
   /** Next-edit suggestions: how many were made, taken and dismissed (aicockpit/nextEdit). */
   next_edit?: { suggested?: number; accepted?: number; rejected?: number };
   stages_ms?: Record<string, Record<string, number>>;
@@ -45,7 +53,7 @@ export function formatPercent(ratio: number | undefined): string {
 
 /** Latency of the last request when it was a completion, in ms. */
 export function lastLatencyMs(stats: Stats): number | undefined {
-  const last = stats.last_request;
+  const last = stats.last_completion ?? stats.last_request;
   if (last?.kind !== undefined && last.kind !== "completion") return undefined;
   const ms = last?.timings_ms?.answered;
   return typeof ms === "number" ? ms : undefined;
@@ -126,7 +134,7 @@ export function statsLines(stats: Stats): string[] {
     lines.push(`Next edits: ${next.suggested} suggested, ${next.accepted ?? 0} accepted, ${next.rejected ?? 0} dismissed`);
   }
   const latency = lastLatencyMs(stats);
-  if (latency !== undefined) lines.push(`Last completion: ${Math.round(latency)} ms (${stats.last_request?.outcome ?? "?"})`);
+  if (latency !== undefined) lines.push(`Last completion: ${Math.round(latency)} ms (${(stats.last_completion ?? stats.last_request)?.outcome ?? "?"})`);
   const answered = stats.stages_ms?.answered;
   if (answered) lines.push(`Answered p50/p95: ${Math.round(answered.p50 ?? 0)} / ${Math.round(answered.p95 ?? 0)} ms`);
   if (engine?.error) lines.push(`Error: ${engine.error}`);

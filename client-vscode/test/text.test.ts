@@ -80,6 +80,14 @@ describe("status", () => {
     const chat = { ...ready, last_request: { kind: "chat", timings_ms: { answered: 900 } } };
     assert.equal(statusView("running", chat, true).text, "$(sparkle) aicockpit ready · cache 82%");
   });
+  it("keeps the last completion's latency while next edits come after it", () => {
+    const after = {
+      ...ready,
+      last_request: { kind: "next_edit", timings_ms: { answered: 300 } },
+      last_completion: { kind: "completion", outcome: "completed", timings_ms: { answered: 41 } },
+    };
+    assert.equal(statusView("running", after, true).text, "$(sparkle) aicockpit ready · 41 ms · cache 82%");
+  });
 });
 
 describe("engine failure", () => {

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import NoReturn
 
-from aicockpit.engine.processes import kill_trees
+from aicockpit.engine.processes import kill_stragglers, kill_trees
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ def end_process(code: int) -> NoReturn:
     started = time.perf_counter()
     try:
         kill_trees(multiprocessing.active_children())
+        stragglers = kill_stragglers()
+        if stragglers:
+            log.info("killed %d more processes this one had started: %s", len(stragglers), stragglers)
     except Exception:
         log.exception("stopping the child processes failed")
     log.info(

@@ -237,6 +237,8 @@ class Telemetry:
             "wasted_by_reason": dict(self.wasted_by_reason),
             "wasted_tokens_ratio": _ratio(self.wasted_tokens, self.generated_tokens),
             "last_request": traces[-1].as_dict() if traces else None,
+            # What a status bar shows: next edits and prefetches come between completions.
+            "last_completion": next((t.as_dict() for t in reversed(traces) if t.kind == "completion"), None),
         }
 
 

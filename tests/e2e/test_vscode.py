@@ -610,7 +610,8 @@ def test_a_wrong_server_command_is_one_notification_naming_it_and_the_setting(vs
         "aicockpit.client.serverCommand) was not found or is not executable. "
         "Set aicockpit.client.serverCommand to the aicockpit of your environment"
     ), toasts
-    assert vscode.notification_button("Open Setting")
+    # The buttons render a moment after the message (under load, after the first look).
+    wait_until("the Open Setting button", lambda: vscode.notification_button("Open Setting"), 10)
     assert took < 10, f"the notification took {took:.1f} s"
     # No restarts of a command that does not exist: the state stays failed.
     seen = set()

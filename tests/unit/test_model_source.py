@@ -34,9 +34,7 @@ def test_complete_folders_pass_with_or_without_the_marker(tmp_path):
 @pytest.mark.parametrize("value", ["/no/such/model", "./no-such-model", "~/no-such-model-xyz", "a/b/c"])
 def test_a_missing_folder_is_named(value, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(
-        ModelSourceError, match=r"^model folder /\S+ does not exist; set engine.model"
-    ) as caught:
+    with pytest.raises(ModelSourceError, match=r"^model folder /\S+ does not exist$") as caught:
         check_model_source(value)
     assert value.lstrip(".~") in str(caught.value)
 

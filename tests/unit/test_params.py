@@ -55,6 +55,13 @@ def test_a_bad_field_is_invalid_params_naming_it(params, field):
     assert err.value.code == -32602 and field in err.value.message
 
 
+@pytest.mark.parametrize("params", [[None], [], [{"traces_since": 4}]])
+def test_params_by_position_are_their_one_element(params):
+    """vscode-jsonrpc sends ``sendRequest(method, null)`` as ``[null]``."""
+    expected = 4 if params and params[0] else None
+    assert decode(as_pygls_hands_them_over(params), StatsArgs).traces_since == expected
+
+
 def test_no_params_means_the_defaults():
     assert decode(None, StatsArgs).traces_since is None
     with pytest.raises(JsonRpcInvalidParams, match="traces_since"):

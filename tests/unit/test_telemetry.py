@@ -21,3 +21,13 @@ def test_summary_counts_cache_hits_and_waste():
     assert summary["wasted_tokens"] == 30 and summary["wasted_tokens_ratio"] == 0.75
     assert summary["outcomes"] == {"served": 1, "cancelled": 1}
     assert "answered" in summary["stages_ms"]
+
+
+def test_the_last_completion_outlives_the_requests_after_it():
+    telemetry = Telemetry()
+    telemetry.finish(telemetry.start("completion", tag="ghost"), "served")
+    telemetry.finish(telemetry.start("next_edit"), "served")
+    summary = telemetry.summary()
+    assert summary["last_request"]["kind"] == "next_edit"
+    assert summary["last_completion"]["kind"] == "completion"
+    assert summary["last_completion"]["tag"] == "ghost"

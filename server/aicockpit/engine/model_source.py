@@ -41,10 +41,8 @@ def check_model_source(model: str) -> None:
                 f"cannot download {model}: no network (offline); set engine.model to a local folder"
             )
     elif _is_path_like(model):
-        raise ModelSourceError(
-            f"model folder {path.absolute()} does not exist; set engine.model (or --model) to a local"
-            " model folder or a Hugging Face model id"
-        )
+        # Where to fix it (the setting, or the flag that overrides it) is the caller's to say.
+        raise ModelSourceError(f"model folder {path.absolute()} does not exist")
 
 
 def _is_hub_id(model: str) -> bool:

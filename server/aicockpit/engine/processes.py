@@ -38,3 +38,42 @@ def _descendants(pid: int | None) -> list[int]:
         return [child.pid for child in psutil.Process(pid).children(recursive=True)]
     except Exception:  # no psutil, or the process is gone: vLLM's workers watch a death pipe
         return []
+
+
+def kill_stragglers(rounds: int = 3) -> list[int]:
+    """SIGKILL every other descendant of this process; the pids killed.
+
+    ``multiprocessing.active_children`` misses processes started another way, and
+    one an engine core started while it was being killed: such a grandchild outlives
+    the server until it notices (10 s or more). The resource tracker is spared: it
+    ends by itself once everything that shares its pipe has ended, and it alone
+    removes the shared memory those processes leave behind.
+    """
+    try:
+        import psutil
+    except ImportError:
+        return []
+    spared = {_resource_tracker_pid()}
+    killed: list[int] = []
+    for _ in range(rounds):
+        try:
+            found = [p for p in psutil.Process().children(recursive=True) if p.pid not in spared]
+        except psutil.Error:
+            return killed
+        alive = [p for p in found if p.pid not in killed]
+        if not alive:
+            break
+        for process in alive:
+            try:
+                process.kill()
+                killed.append(process.pid)
+            except psutil.Error:
+                pass
+        psutil.wait_procs(alive, timeout=0.1)
+    return killed
+
+
+def _resource_tracker_pid() -> int | None:
+    from multiprocessing import resource_tracker
+
+    return getattr(resource_tracker._resource_tracker, "_pid", None)

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from typing import Any
+
+# Held by a thread that imports torch, transformers or vLLM. Two threads importing
+# them at once (an engine building while a remote profile loads its tokenizer) can
+# meet inside accelerate's circular imports and fail with "partially initialized
+# module"; one at a time, and accelerate imported whole, they cannot.
+LIBRARY_IMPORTS = threading.Lock()
+
+
+def import_whole(*modules: str) -> None:
+    """Import ``modules`` completely (those installed); call with ``LIBRARY_IMPORTS`` held."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def load_local_tokenizer(name: str) -> ModelTokenizer:
     """A model's tokenizer from its local folder (or the local Hugging Face cache), never downloaded."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoTokenizer
+    with LIBRARY_IMPORTS:
+        from transformers import AutoTokenizer
 
-    return ModelTokenizer(AutoTokenizer.from_pretrained(name, local_files_only=True))
+        import_whole("accelerate.hooks", "accelerate.big_modeling")
+        return ModelTokenizer(AutoTokenizer.from_pretrained(name, local_files_only=True))
 
 
 class ModelTokenizer:

@@ -27,7 +27,7 @@ from aicockpit.config import EngineConfig
 from aicockpit.engine.base import BackendError, EngineSetupError, EngineUnavailable
 from aicockpit.engine.model_source import check_model_source
 from aicockpit.engine.processes import kill_trees
-from aicockpit.engine.tokenizer import ModelTokenizer
+from aicockpit.engine.tokenizer import LIBRARY_IMPORTS, ModelTokenizer, import_whole
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
 log = logging.getLogger(__name__)
@@ -381,10 +381,14 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
 
     def build_paused() -> tuple[Any, list[BaseProcess]]:
         check_model_source(config.model)  # a missing or half-converted model: a message, not vLLM's traceback
-        accelerator = has_accelerator()  # imports torch: seconds, never on the event loop
+        with LIBRARY_IMPORTS:
+            accelerator = has_accelerator()  # imports torch: seconds, never on the event loop
         with _BUILDING:
             prepare_environment(config, accelerator)  # before vLLM's import: it sets up its logging then
-            from vllm.v1.engine.async_llm import AsyncLLM
+            with LIBRARY_IMPORTS:
+                from vllm.v1.engine.async_llm import AsyncLLM
+
+                import_whole("accelerate.hooks", "accelerate.big_modeling")
 
             if not accelerator:
                 check_cpu_memory(int(os.environ["VLLM_CPU_KVCACHE_SPACE"]))

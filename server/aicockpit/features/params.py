@@ -35,8 +35,14 @@ class DocumentArg(msgspec.Struct):
 
 
 def decode(params: Any, kind: type[T], what: str = "params") -> T:
-    """``params`` as a ``kind``; no params at all (None) count as an empty object."""
+    """``params`` as a ``kind``; no params at all (None) count as an empty object.
+
+    Params given by position in a one-element array are that element:
+    vscode-jsonrpc sends ``sendRequest(method, null)`` as ``[null]``.
+    """
     value = plain(params)
+    if isinstance(value, list) and len(value) <= 1:
+        value = value[0] if value else None
     try:
         return msgspec.convert({} if value is None else value, kind)
     except msgspec.ValidationError as err:
