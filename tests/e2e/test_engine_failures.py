@@ -232,7 +232,8 @@ async def test_a_missing_model_folder_says_what_and_how_to_fix_it(tmp_path):
         assert "does not exist" in state["error"]
         await answered_while_failed(client)
         errors = shown(client, ERROR)
-        assert any("does not exist" in m and "engine.model" in m for m in errors), errors
+        # Given by flag: the message names the flag (the settings cannot override it).
+        assert any("does not exist" in m and "--model" in m for m in errors), errors
     finally:
         await client.close()
 
