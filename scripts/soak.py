@@ -120,12 +120,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             args.model,
         ]
         command += ["--enforce-eager", "--max-model-len", str(args.max_model_len)]
-        log = open(args.server_log, "ab") if args.server_log else asyncio.subprocess.DEVNULL  # noqa: SIM115
-        try:
-            client = await LspClient.spawn(command, env, stderr=log)
-        finally:
-            if args.server_log:
-                log.close()  # the server holds its own copy
+        client = await LspClient.spawn_logging(command, env, args.server_log)
         try:
             return await _soak(args, client, workspace, cache, command)
         finally:

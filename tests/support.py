@@ -16,6 +16,7 @@ import pytest
 from pygls.protocol.json_rpc import JsonRPCRequestMessage
 
 from aicockpit.bench.client import LspClient
+from aicockpit.features.params import plain  # custom-request results arrive as named tuples
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = ROOT / "fixtures" / "workspaces" / "python"
@@ -83,17 +84,6 @@ def serve_command(*extra: str) -> list[str]:
         "--model", str(tiny_model()), "--enforce-eager", "--max-model-len", "4096",
         *extra,
     ]  # fmt: skip
-
-
-def plain(value: Any) -> Any:
-    """Custom-request results arrive as named tuples; turn them into dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 async def stats(client) -> dict[str, Any]:

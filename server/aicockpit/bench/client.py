@@ -80,6 +80,14 @@ class LspClient:
         )
         return client
 
+    @classmethod
+    async def spawn_logging(cls, command: list[str], env: dict[str, str], log: str | None) -> LspClient:
+        """``spawn``, with the server's stderr appended to the file ``log`` (or dropped)."""
+        if not log:
+            return await cls.spawn(command, env)
+        with open(log, "ab") as stderr:  # the server holds its own copy
+            return await cls.spawn(command, env, stderr=stderr)
+
     def cpu_seconds(self) -> float | None:
         """The server process's CPU time so far (user + system; Linux only, else None)."""
         try:

@@ -136,12 +136,7 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
     if args.remote_mock is not None:
         mock = RemoteMock(args.remote_mock, args.remote_mock_token_ms)
         await mock.start()
-    log = open(args.server_log, "ab") if args.server_log else asyncio.subprocess.DEVNULL  # noqa: SIM115
-    try:
-        client = await LspClient.spawn(command, env, stderr=log)
-    finally:
-        if args.server_log:
-            log.close()  # the server holds its own copy
+    client = await LspClient.spawn_logging(command, env, args.server_log)
     try:
         options: dict[str, Any] = {
             "completion": {"max_tokens": args.max_tokens, "timeout_ms": args.timeout_ms}

@@ -116,13 +116,7 @@ class _Connection(asyncio.Protocol):
                 raise ReadTimeout("no bytes in time") from None
             finally:
                 self._waiter = None
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        self.taken_at = self.arrived_at
-        if self._paused:
-            self._paused = False
-            self.transport.resume_reading()
-        return data
+        return self.take_buffered()
 
     def take_buffered(self) -> bytes:
         """The bytes that have come and not been read, without waiting for more."""
