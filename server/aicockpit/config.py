@@ -26,7 +26,13 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         str, _doc("Hugging Face model id or local model folder (a code model with FIM tokens is best).")
     ] = DEFAULT_MODEL
     tokenizer: Annotated[str | None, _doc("Tokenizer id or folder; the model's own when unset.")] = None
-    dtype: Annotated[str, _doc("Weight dtype: auto, bfloat16, float16 or float32.")] = "auto"
+    dtype: Annotated[
+        str,
+        _doc(
+            "Weight dtype: auto (the model's own; float32 on a CPU without bfloat16 arithmetic),"
+            " bfloat16, float16 or float32."
+        ),
+    ] = "auto"
     max_model_len: Annotated[
         int, msgspec.Meta(ge=256), _doc("Longest prompt plus completion, in tokens.")
     ] = 8192

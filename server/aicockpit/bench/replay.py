@@ -298,6 +298,8 @@ def overall(results: dict[str, dict[str, Any]], totals: dict[str, int]) -> dict[
         "before_engine_call_ms": quantiles(before, SPLIT_QS),
         "after_engine_answer_ms": quantiles(after, SPLIT_QS),
         "prefix_cache_hit_ratio": round(totals["cached"] / totals["prompt"], 4) if totals["prompt"] else 0.0,
+        "prompt_tokens": totals["prompt"],
+        "cached_tokens": totals["cached"],
         "wasted_tokens_ratio": round(totals["wasted"] / totals["generated"], 4)
         if totals["generated"]
         else 0.0,

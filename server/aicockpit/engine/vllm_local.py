@@ -77,6 +77,33 @@ def prepare_environment(
             os.environ[key] = value
 
 
+def cpu_computes_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); unknown counts as yes.
+
+    Without it, torch emulates bfloat16 matmuls: ~10x slower than float32 on an
+    AVX2 machine (a 800x576x1536 matmul: 207 vs 20 ms), so a bfloat16 model runs
+    far faster in float32, at twice the weights' memory.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return True
+    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), None)
+    if flags is None:  # not x86 Linux: leave the choice to vLLM
+        return True
+    present = set(flags.partition(":")[2].split())
+    return bool(present & {"avx512_bf16", "amx_bf16"})
+
+
+def engine_dtype(config: EngineConfig, accelerator: bool) -> str:
+    """``engine.dtype``; "auto" on a CPU without bfloat16 arithmetic is float32."""
+    if config.dtype != "auto" or accelerator or cpu_computes_bf16():
+        return config.dtype
+    log.info("this CPU has no bfloat16 arithmetic: the model runs in float32 (set engine.dtype to choose)")
+    return "float32"
+
+
 def engine_args(config: EngineConfig, accelerator: bool) -> Any:
     from vllm.engine.arg_utils import AsyncEngineArgs
 
@@ -84,7 +111,7 @@ def engine_args(config: EngineConfig, accelerator: bool) -> Any:
     return AsyncEngineArgs(
         model=config.model,
         tokenizer=config.tokenizer,
-        dtype=config.dtype,
+        dtype=engine_dtype(config, accelerator),
         max_model_len=config.max_model_len,
         gpu_memory_utilization=config.gpu_memory_utilization,
         tensor_parallel_size=config.tensor_parallel_size,
