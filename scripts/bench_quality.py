@@ -326,6 +326,7 @@ def latency(model: str, caching: bool, timeout_ms: int) -> dict:
         "prompt_tokens": overall["prompt_tokens"],
         "cached_tokens": overall["cached_tokens"],
         "outcomes": overall["outcomes"],
+        "next_edit": report.get("next_edit"),  # the editing trace, on the same model
     }
 
 
