@@ -132,6 +132,7 @@ async def _soak(args, client: LspClient, workspace: Path, cache: Path, command: 
         "completion": {"timeout_ms": args.timeout_ms, "max_tokens": 32},
         "chat": {"max_tokens": 32},
         "edit": {"max_tokens": 64},
+        "logging": {"loop_monitor": True},
     }
     init = {"processId": os.getpid(), "rootUri": workspace.as_uri(), "capabilities": {}}
     await client.request("initialize", {**init, "initializationOptions": options}, timeout=120)

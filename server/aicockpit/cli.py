@@ -358,6 +358,11 @@ def parser() -> argparse.ArgumentParser:
         help="turn vLLM's prefix caching off (engine.prefix_caching: false), to measure what it is worth",
     )
     p.add_argument(
+        "--no-loop-monitor",
+        action="store_true",
+        help="leave the event-loop monitor off (logging.loop_monitor), as a user's server runs",
+    )
+    p.add_argument(
         "--engine-in-process",
         action="store_true",
         help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",

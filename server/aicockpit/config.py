@@ -260,6 +260,13 @@ class LoggingConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             " tokenized it) for the aicockpit/prompts request. Off by default: prompts hold your code."
         ),
     ] = False
+    loop_monitor: Annotated[
+        bool,
+        _doc(
+            "Measure the event loop's stalls (aicockpit/stats event_loop); aicockpit bench and the soak"
+            " turn it on. Off by default: a diagnostic (a timer 200 times a second) users need not run."
+        ),
+    ] = False
 
 
 class ProfileConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -151,6 +151,8 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             options.setdefault("engine", {})["prefix_caching"] = False
         if args.chat_every:
             options["chat"] = {"max_tokens": CHAT_MAX_TOKENS}
+        # The loop's stalls are part of the report (--no-loop-monitor: as a user's server runs).
+        options["logging"] = {"loop_monitor": not args.no_loop_monitor}
         await client.request(
             "initialize",
             {
