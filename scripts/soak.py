@@ -31,7 +31,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
-from aicockpit.bench.chat_load import ChatLoad  # noqa: E402
+from aicockpit.bench.chat_load import ChatLoad, every  # noqa: E402
 from aicockpit.bench.client import LspClient, LspError  # noqa: E402
 from aicockpit.bench.replay import TraceReplay, load_traces  # noqa: E402
 from aicockpit.bench.run import WORKSPACE, wait_indexed, wait_ready  # noqa: E402
@@ -51,12 +51,7 @@ class EditLoad:
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), self.every_s)
-                return
-            except TimeoutError:
-                pass
+        async for _ in every(self.every_s, self._stop):
             self.sent += 1
             arguments = {
                 "uri": self.uri,

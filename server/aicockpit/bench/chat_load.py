@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aicockpit.bench.client import LspClient, LspError
@@ -24,6 +25,16 @@ MESSAGES_PER_SESSION = 4
 ANSWER_TIMEOUT_S = 120
 
 
+async def every(seconds: float, stop: asyncio.Event) -> AsyncIterator[None]:
+    """Once every ``seconds`` until ``stop`` is set (at once, not at the next turn)."""
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), seconds)
+            return
+        except TimeoutError:
+            yield
+
+
 class ChatLoad:
     def __init__(self, client: LspClient, every_s: float) -> None:
         self.client = client
@@ -37,12 +48,7 @@ class ChatLoad:
 
     async def run(self) -> None:
         session: str | None = None
-        while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), self.every_s)
-                return
-            except TimeoutError:
-                pass
+        async for _ in every(self.every_s, self._stop):
             if self.sent % MESSAGES_PER_SESSION == 0:
                 session = None
             session = await self._ask(QUESTIONS[self.sent % len(QUESTIONS)], session)

@@ -14,9 +14,9 @@ from typing import Any
 LIBRARY_IMPORTS = threading.Lock()
 
 
-def import_whole(*modules: str) -> None:
-    """Import ``modules`` completely (those installed); call with ``LIBRARY_IMPORTS`` held."""
-    for name in modules:
+def import_accelerate_whole() -> None:
+    """Import accelerate's mutually importing modules (if installed), with ``LIBRARY_IMPORTS`` held."""
+    for name in ("accelerate.hooks", "accelerate.big_modeling"):
         try:
             importlib.import_module(name)
         except ImportError:
@@ -29,7 +29,7 @@ def load_local_tokenizer(name: str) -> ModelTokenizer:
     with LIBRARY_IMPORTS:
         from transformers import AutoTokenizer
 
-        import_whole("accelerate.hooks", "accelerate.big_modeling")
+        import_accelerate_whole()
         return ModelTokenizer(AutoTokenizer.from_pretrained(name, local_files_only=True))
 
 

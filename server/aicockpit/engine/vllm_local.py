@@ -27,7 +27,7 @@ from aicockpit.config import EngineConfig
 from aicockpit.engine.base import BackendError, EngineSetupError, EngineUnavailable
 from aicockpit.engine.model_source import check_model_source
 from aicockpit.engine.processes import kill_trees
-from aicockpit.engine.tokenizer import LIBRARY_IMPORTS, ModelTokenizer, import_whole
+from aicockpit.engine.tokenizer import LIBRARY_IMPORTS, ModelTokenizer, import_accelerate_whole
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
 log = logging.getLogger(__name__)
@@ -415,7 +415,7 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
             with LIBRARY_IMPORTS:
                 from vllm.v1.engine.async_llm import AsyncLLM
 
-                import_whole("accelerate.hooks", "accelerate.big_modeling")
+                import_accelerate_whole()
 
             if not accelerator:
                 check_cpu_memory(int(os.environ["VLLM_CPU_KVCACHE_SPACE"]))

@@ -91,16 +91,17 @@ def setup(server, app) -> None:
     app.host.on_state(on_state)
 
     def on_logging(_previous, current) -> None:
-        monitor = app.telemetry.loop_lag
-        monitor.start() if current.loop_monitor else monitor.stop()
+        # Also how initialize's options turn it on: the defaults have it off.
+        if current.loop_monitor:
+            app.telemetry.loop_lag.start()
+        else:
+            app.telemetry.loop_lag.stop()
 
     app.subscribe("logging", on_logging)
 
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
         server.log_handler.bind(asyncio.get_running_loop())
-        if app.config.logging.loop_monitor:
-            app.telemetry.loop_lag.start()
         app.workspace = workspace_from(params, lambda: app.config.index)
         problems = app.configure(params.initialization_options)
         for problem in problems:
