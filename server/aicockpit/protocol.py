@@ -18,6 +18,7 @@ document notifications go straight to its handlers.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import logging
@@ -145,6 +146,37 @@ class RobustProtocol(LanguageServerProtocol):
             self._send_response(msg_id, error=error.to_response_error())
             return
         super()._send_handler_result(future, msg_id=msg_id)
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None) -> None:
+        """pygls's, but an async handler's answer goes out from its own task.
+
+        pygls answers from the task's done callback, a loop turn later, behind
+        whatever the handler's work queued meanwhile (a completion's stream
+        wind-down parses the rest of the backend's answer first): ~0.3 ms on every
+        keystroke's answer. Errors and cancellation still answer from the callback.
+        """
+        if not inspect.iscoroutinefunction(handler):
+            super()._execute_handler(msg_id, handler, callback, args, kwargs)
+            return
+        answered = False
+
+        async def run_and_answer() -> None:
+            nonlocal answered
+            result = await handler(*(args or ()), **(kwargs or {}))
+            answered = True
+            done: Future[Any] = Future()
+            done.set_result(result)
+            callback(done)
+
+        def on_done(task: asyncio.Task) -> None:
+            # Notifications' tasks are kept under made-up ids that nothing else removes.
+            self._request_futures.pop(msg_id, None)
+            if not answered:
+                callback(task)
+
+        task = asyncio.ensure_future(run_and_answer())
+        self._request_futures[msg_id] = task
+        task.add_done_callback(on_done)
 
     def _handle_cancel_notification(self, msg_id: MsgId) -> None:
         if not valid_id(msg_id):

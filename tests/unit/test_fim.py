@@ -56,3 +56,14 @@ def test_one_huge_line_is_cut_to_its_end():
     text = "x " * 10_000
     before, after = fim_window(text, len(text) // 2, WordTokens(), 50, 5)
     assert WordTokens().count(before) <= 50 and WordTokens().count(after) <= 5
+
+
+def test_the_documents_line_starts_give_the_same_window_as_a_scan():
+    from aicockpit.context.positions import LineIndex
+
+    text = "".join(f"{'    ' * (i % 3)}w{i} = f(x{i})\n" for i in range(400)) + "tail"
+    starts = LineIndex(text).starts
+    for offset in range(0, len(text) + 1, 37):
+        for budget in (0, 3, 40, 500, 5000):
+            scanned = fim_window(text, offset, WordTokens(), budget, 5)
+            assert fim_window(text, offset, WordTokens(), budget, 5, starts) == scanned

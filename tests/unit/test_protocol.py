@@ -89,3 +89,43 @@ async def test_notifications_with_ids_and_cancels_of_anything_are_answered_or_ig
     assert [a["error"]["code"] for a in answers(writer, 4)] == [-32601]
     assert [a["result"] for a in answers(writer, 5)] == [{"echo": 1}]
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_an_async_handlers_answer_goes_out_before_work_it_queued():
+    # pygls answered from the task's done callback, a loop turn later: behind whatever the
+    # handler had queued (a completion's stream wind-down), on every keystroke's answer.
+    server, writer = make_server()
+
+    @server.feature("test/queues")
+    async def queues(params):
+        asyncio.get_running_loop().call_soon(writer.messages.append, {"queued": True})
+        return {"done": True}
+
+    server.protocol.receive({"jsonrpc": "2.0", "id": 6, "method": "test/queues", "params": {}})
+    await asyncio.sleep(0.05)
+    assert writer.messages == [{"jsonrpc": "2.0", "id": 6, "result": {"done": True}}, {"queued": True}]
+
+
+async def test_cancelled_async_requests_are_answered_and_notifications_leave_no_futures():
+    server, writer = make_server()
+    started = asyncio.Event()
+
+    @server.feature("test/slow")
+    async def slow(params):
+        started.set()
+        await asyncio.sleep(10)
+
+    @server.feature("workspace/didChangeWatchedFiles")
+    async def note(params):
+        return None
+
+    server.protocol.receive({"jsonrpc": "2.0", "id": 7, "method": "test/slow", "params": {}})
+    for _ in range(3):
+        server.protocol.receive(
+            {"jsonrpc": "2.0", "method": "workspace/didChangeWatchedFiles", "params": {"changes": []}}
+        )
+    await started.wait()
+    server.protocol.receive({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 7}})
+    await asyncio.sleep(0.05)
+    assert [a["error"]["code"] for a in answers(writer, 7)] == [-32800]
+    assert server.protocol._request_futures == {}

@@ -197,3 +197,23 @@ def test_code_the_prompt_already_shows_is_not_repeated_as_context(index, tokens)
     )
     pieces = assembler.build(doc, len(doc.text) - 1, target(tokens)).pieces
     assert not [s for s in pieces.snippets if s.path == "copy.py"]
+
+
+def test_the_names_near_the_cursor_follow_edits_to_the_lines_around_it(index):
+    from aicockpit.context.positions import Position
+    from aicockpit.context.retrieve import CursorQuery
+
+    documents, assembler = assembler_for(index)
+    doc = open_module(
+        documents, "def f(alpha_one, beta_two):\n    gamma_three = alpha_one(beta_two)\n    return gam"
+    )
+
+    def names() -> list[str]:
+        line = doc.lines.line_count - 1
+        query = CursorQuery(doc, "report.py", len(doc.text), line, (0, line))
+        return [name for name, _ in assembler.retriever.names_near(query)]
+
+    # The word being typed is no name yet; the call weighs more than the parameter.
+    assert names() == ["alpha_one", "beta_two", "gamma_three"]
+    documents.change(doc.uri, 2, [TextChange("delta_four = beta_two", Position(1, 4), Position(1, 37))])
+    assert names() == ["beta_two", "delta_four", "alpha_one"]

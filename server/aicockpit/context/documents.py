@@ -118,7 +118,12 @@ class DocumentStore:
             self.history.before_change(uri, doc.text, line)
             doc.apply(change)
             if change.start is not None:
-                self.recent_edits.append((uri, line, time.monotonic()))
+                edit = (uri, line, time.monotonic())
+                recent = self.recent_edits
+                if recent and recent[-1][:2] == edit[:2]:
+                    recent[-1] = edit  # typing along one line is one place, not 64 copies of it
+                else:
+                    recent.append(edit)
         self.history.after_change(uri, doc.text)
         doc.version = version
         return doc

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from aicockpit.context import languages
@@ -43,6 +44,7 @@ RECENT_TOP = 3
 RECENT_RADIUS = 4
 SCAN_BEFORE = 16_000  # characters scanned around the cursor at most (a 10 MB one-line file)
 SCAN_AFTER = 4_000
+MAX_CACHED_LINES = 50_000  # lines whose identifiers are kept (names_near)
 LINE_CHARS = 300  # a snippet's lines are clipped to this (minified code)
 MAX_DOC_CHARS = 2_000_000  # bigger open documents are not searched for similar code
 COMMON = frozenset(
@@ -100,6 +102,7 @@ class Retriever:
         self._documents = documents
         self._index = index
         self._windows: dict[tuple[str, int], list[tuple[int, frozenset[str]]]] = {}
+        self._line_names: dict[str, tuple[tuple[str, int, int], ...]] = {}
 
     def candidates(
         self, query: CursorQuery, budget_s: float, definitions=True, similar=True, recent=True
@@ -133,29 +136,37 @@ class Retriever:
         """Identifiers around the cursor, weighted by closeness; calls weigh more."""
         text, offset = query.doc.text, query.offset
         start, end = self._region(query)
-        weights: dict[str, float] = {}
-        lines_before = text.count("\n", start, offset)
-        line = query.line - lines_before
+        starts = query.doc.lines.starts
         cursor_line = query.line
-        position = start
-        for match in IDENT.finditer(text, start, end):
-            if match.start() <= offset <= match.end():
-                continue  # the word being typed: a moving target
-            line += text.count("\n", position, match.start())
-            position = match.start()
-            name = match.group(0)
-            if len(name) < 2 or name in COMMON:
-                continue
-            distance = abs(line - cursor_line)
-            weight = 1.0 / (1.0 + distance / 4.0)
-            if text.startswith("(", match.end()):
-                weight *= 1.5
-            weights[name] = weights.get(name, 0.0) + weight
+        weights: dict[str, float] = {}
+        number = bisect_right(starts, start) - 1
+        while number < len(starts) and starts[number] < end:
+            line_start = starts[number]
+            line_end = starts[number + 1] - 1 if number + 1 < len(starts) else len(text)
+            if number == cursor_line or line_start < start or line_end > end:
+                found = _names_in(text, max(start, line_start), min(end, line_end), offset)
+            else:
+                found = self._names_in_line(text[line_start:line_end])
+            weight = 1.0 / (1.0 + abs(number - cursor_line) / 4.0)
+            for name, plain, calls in found:
+                weights[name] = weights.get(name, 0.0) + weight * plain + weight * 1.5 * calls
+            number += 1
         calling = call_at(text, offset)
         if calling is not None and calling in weights:
             weights[calling] *= CALLED_AT_CURSOR  # its signature is what the model needs next
         ranked = sorted(weights.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:MAX_NAMES]
+
+    def _names_in_line(self, line: str) -> tuple[tuple[str, int, int], ...]:
+        """A line's names, cached by its text: between keystrokes only the cursor's line
+        changes, and scanning the whole region anew (hundreds of identifiers in a long
+        function) was a fifth of a prompt build."""
+        found = self._line_names.get(line)
+        if found is None:
+            if len(self._line_names) > MAX_CACHED_LINES:
+                self._line_names.clear()
+            found = self._line_names[line] = _names_in(line, 0, len(line), -1)
+        return found
 
     def _region(self, query: CursorQuery) -> tuple[int, int]:
         """The enclosing function (bounded), widened to the nearby lines."""
@@ -191,11 +202,10 @@ class Retriever:
             # or a busy machine must not cost the definitions the model needs most.
             if number >= ALWAYS_LOOKED_UP and time.perf_counter() > deadline:
                 break
-            candidates = [
-                (display, d)
-                for display, d in self._index.find_definitions(name)
-                if family(_language_of_path(d.path)) == language
-            ]
+            found = self._index.find_definitions(name)
+            if not found:
+                continue  # most names near the cursor are locals and attributes
+            candidates = [c for c in found if family(_language_of_path(c[1].path)) == language]
             in_imports = [c for c in candidates if c[0] in imported]
             if len(candidates) > AMBIGUOUS:
                 candidates = in_imports
@@ -304,6 +314,23 @@ class Retriever:
             age = now - at
             out.append(ContextSnippet(display, first, last, text, "recent edit", 0.4 / (1.0 + age / 60)))
         return out
+
+
+def _names_in(text: str, start: int, end: int, cursor: int) -> tuple[tuple[str, int, int], ...]:
+    """(name, times used, times called) of the identifiers in ``text[start:end]``.
+
+    The word at ``cursor`` is left out: the one being typed is a moving target.
+    """
+    counts: dict[str, list[int]] = {}
+    for match in IDENT.finditer(text, start, end):
+        if match.start() <= cursor <= match.end():
+            continue
+        name = match.group(0)
+        if len(name) < 2 or name in COMMON:
+            continue
+        uses = counts.setdefault(name, [0, 0])
+        uses[text.startswith("(", match.end())] += 1
+    return tuple((name, plain, calls) for name, (plain, calls) in counts.items())
 
 
 def call_at(text: str, offset: int) -> str | None:

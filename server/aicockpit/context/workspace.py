@@ -19,6 +19,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+MAX_CACHED_VERDICTS = 100_000  # is_secret answers kept per workspace folder
+
 
 class RefusedPath(ValueError):
     """A path aicockpit will not read on a user's behalf; the message says why."""
@@ -121,9 +123,16 @@ class Workspace:
         self.exclude = IgnoreRules(exclude)
         self.secrets = IgnoreRules(secrets)
         self.max_file_bytes = max_file_bytes
+        self._secret: dict[str, bool] = {}
 
     def is_secret(self, rel: str) -> bool:
-        return bool(self.secrets.decide(rel, False))
+        # Asked for the open document at every keystroke: the rules are fixed, the answer kept.
+        found = self._secret.get(rel)
+        if found is None:
+            if len(self._secret) > MAX_CACHED_VERDICTS:
+                self._secret.clear()
+            found = self._secret[rel] = bool(self.secrets.decide(rel, False))
+        return found
 
     def relative(self, path: str | Path) -> str | None:
         """The workspace-relative path of an absolute path inside the root, else None."""

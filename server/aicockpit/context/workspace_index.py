@@ -20,11 +20,14 @@ from aicockpit.context.workspace import IgnoreRules, PathOutsideWorkspace, Works
 
 log = logging.getLogger(__name__)
 
+MAX_CACHED_PATHS = 4096
+
 
 class WorkspaceIndex:
     def __init__(self, config: IndexConfig | None = None) -> None:
         self.config = config or IndexConfig()
         self.folders: list[ProjectIndex] = []
+        self._folder_of: dict[str, tuple[ProjectIndex, str] | None] = {}  # path -> folder_of (folders fixed)
         self._secrets = IgnoreRules(self.config.secrets)
         # Set by the server: re-read files later, in the file-event thread (watch.py); unset, at once.
         self.refresh_later: Callable[[Iterable[str]], None] | None = None
@@ -47,6 +50,7 @@ class WorkspaceIndex:
         store_path = database_path(config.cache_dir, real) if persist else None
         index = ProjectIndex(workspace, store_path, config.max_line_chars)
         self.folders.append(index)
+        self._folders_changed()
         return index
 
     def remove_folder(self, root: str | Path) -> list[ProjectIndex]:
@@ -55,6 +59,7 @@ class WorkspaceIndex:
         removed = [f for f in self.folders if f.root == real]
         for index in removed:
             self.folders.remove(index)
+        self._folders_changed()
         return removed
 
     def close_open(self, path: str | None) -> None:
@@ -98,11 +103,26 @@ class WorkspaceIndex:
     def folder_of(self, path: str | Path | None) -> tuple[ProjectIndex, str] | None:
         if path is None:
             return None
+        key, cache = str(path), self._folder_of
+        if key in cache:
+            return cache[key]
+        found = None
         for index in sorted(self.folders, key=lambda f: -len(str(f.root))):
             rel = index.workspace.relative(path)
             if rel is not None:
-                return index, rel
-        return None
+                found = index, rel
+                break
+        # Asked several times for every keystroke's prompt, with the same few paths;
+        # each answer is pathlib work (and realpath's syscalls for paths outside).
+        # The file-event thread asks too: an answer computed while the folders
+        # changed lands in the old cache, which nobody reads any more.
+        if len(cache) > MAX_CACHED_PATHS:
+            cache.clear()
+        cache[key] = found
+        return found
+
+    def _folders_changed(self) -> None:
+        self._folder_of = {}
 
     def _display(self, index: ProjectIndex, rel: str) -> str:
         return rel if len(self.folders) == 1 else f"{index.root.name}/{rel}"
@@ -173,3 +193,4 @@ class WorkspaceIndex:
         for index in self.folders:
             index.close()
         self.folders = []
+        self._folders_changed()

@@ -136,7 +136,9 @@ class PromptAssembler:
         # The suffix window is cut even when it is not sent: post-processing stops a
         # suggestion before code that already follows.
         suffix_window = budgets.suffix if form.sends_suffix else config.completion.suffix_tokens
-        pieces.prefix, pieces.suffix = fim_window(text, offset, tokens, budgets.prefix, suffix_window)
+        pieces.prefix, pieces.suffix = fim_window(
+            text, offset, tokens, budgets.prefix, suffix_window, doc.lines.starts
+        )
         line = doc.lines.position(offset).line
         first_line = line - pieces.prefix.count("\n")
         last_line = line + pieces.suffix.count("\n")

@@ -12,7 +12,9 @@ it) stays put instead of sliding by a line at every keystroke.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Protocol
 
 ANCHOR_LINES = 32
@@ -84,22 +86,39 @@ def detect_template(special_tokens: set[str], configured: str = "auto") -> FimTe
 
 
 def fim_window(
-    text: str, offset: int, tokens: TokenCounter, prefix_budget: int, suffix_budget: int
+    text: str,
+    offset: int,
+    tokens: TokenCounter,
+    prefix_budget: int,
+    suffix_budget: int,
+    line_starts: list[int] | None = None,
 ) -> tuple[str, str]:
-    """The code before and after ``offset`` that fits the token budgets."""
-    return _prefix(text, offset, tokens, prefix_budget), _suffix(text, offset, tokens, suffix_budget)
+    """The code before and after ``offset`` that fits the token budgets.
+
+    ``line_starts`` (the offsets where the text's lines start, as the document
+    keeps them) spares a scan of the prefix for its newlines.
+    """
+    return (
+        _prefix(text, offset, tokens, prefix_budget, line_starts),
+        _suffix(text, offset, tokens, suffix_budget),
+    )
 
 
-def _prefix(text: str, offset: int, tokens: TokenCounter, budget: int) -> str:
+def _prefix(text: str, offset: int, tokens: TokenCounter, budget: int, all_starts: list[int] | None) -> str:
     earliest = max(0, offset - budget * CHARS_PER_TOKEN_GUESS)
-    line_starts = [0] if earliest == 0 else []
-    at = text.find("\n", earliest, offset)
-    while at != -1:
-        line_starts.append(at + 1)
-        at = text.find("\n", at + 1, offset)
+    # The starts of the lines that begin after ``earliest`` (or at 0) up to the cursor.
+    if all_starts is not None:
+        first_line = 0 if earliest == 0 else bisect_right(all_starts, earliest)
+        line_starts = all_starts[first_line : bisect_right(all_starts, offset)]
+    else:
+        line_starts = [0] if earliest == 0 else []
+        at = text.find("\n", earliest, offset)
+        while at != -1:
+            line_starts.append(at + 1)
+            at = text.find("\n", at + 1, offset)
+        first_line = text.count("\n", 0, line_starts[0]) if line_starts else 0
     # Anchor candidates: absolute line numbers that are multiples of ANCHOR_LINES.
-    first_line = text.count("\n", 0, line_starts[0]) if line_starts else 0
-    anchors = [i for i in range(len(line_starts)) if (first_line + i) % ANCHOR_LINES == 0]
+    anchors = list(range(-first_line % ANCHOR_LINES, len(line_starts), ANCHOR_LINES))
     last_anchor = anchors[-1] if anchors else -1
     tried = anchors + list(range(last_anchor + 1, len(line_starts)))
     piece_counts = getattr(tokens, "piece_counts", None)
@@ -107,9 +126,7 @@ def _prefix(text: str, offset: int, tokens: TokenCounter, budget: int) -> str:
         # A per-line counter sums its lines: count each line once and try every start
         # with the sums from the cursor back, instead of counting each window anew.
         counts = piece_counts(text[line_starts[0] : offset].split("\n"))
-        from_here = [0] * (len(counts) + 1)
-        for i in range(len(counts) - 1, -1, -1):
-            from_here[i] = from_here[i + 1] + counts[i]
+        from_here = list(accumulate(reversed(counts)))[::-1] + [0]
         for i in tried:
             if line_starts[i] == offset or from_here[i] <= budget:
                 return text[line_starts[i] : offset]
