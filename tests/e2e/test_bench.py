@@ -84,6 +84,11 @@ def test_bench_against_the_remote_mock_splits_the_overhead_and_keeps_connections
     mock = report["remote_mock"]
     # Requests share connections: new ones only replace streams left while the mock still sent.
     assert mock["requests"] > 0 and mock["connections"] < mock["requests"] / 3
+    # Seen from the client and the mock alone: requests pair with the mock's answers, and
+    # take longer than the mock's own part of them.
+    outside = report["outside_view"]
+    assert 0 < outside["matched_requests"] <= mock["requests"]
+    assert 0 < outside["server_overhead_ms"]["p50"] <= outside["server_overhead_ms"]["p99"]
     accepting = report["traces"]["accept_suggestions"]
     assert accepting["mean_context_snippets"] > 0  # repository context went along
     assert accepting["engine_requests"].get("prefetch", 0) > 0

@@ -53,6 +53,9 @@ class MockOpenAI:
         self.cache = BlockPrefixCache()
         self.counters = {"connections": 0, "requests": 0, "aborted": 0, "tokens_sent": 0}
         self.service_ms: list[float] = []  # request read -> last byte written, per finished answer
+        # (request read, last text token written) of each completion, on perf_counter's clock: a
+        # system-wide monotonic one, so the bench can set them against its own requests' times.
+        self.answers: list[tuple[float, float]] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.counters["connections"] += 1
@@ -75,7 +78,9 @@ class MockOpenAI:
                     await self._json(writer, self._get(path))
                 else:
                     self.counters["requests"] += 1
-                    if not await self._stream(writer, json.loads(body), path.endswith("chat/completions")):
+                    if not await self._stream(
+                        writer, json.loads(body), received, path.endswith("chat/completions")
+                    ):
                         self.counters["aborted"] += 1
                         return
                     self.service_ms.append((time.perf_counter() - received) * 1000)
@@ -88,7 +93,7 @@ class MockOpenAI:
 
     def _get(self, path: str) -> Any:
         if path.rstrip("/").endswith("/stats"):
-            return {**self.counters, "service_ms": self.service_ms}
+            return {**self.counters, "service_ms": self.service_ms, "answers": self.answers}
         return {"object": "list", "data": [{"id": "mock", "object": "model"}]}
 
     async def _json(self, writer: asyncio.StreamWriter, payload: Any) -> None:
@@ -99,7 +104,9 @@ class MockOpenAI:
         )
         await writer.drain()
 
-    async def _stream(self, writer: asyncio.StreamWriter, request: dict[str, Any], chat: bool) -> bool:
+    async def _stream(
+        self, writer: asyncio.StreamWriter, request: dict[str, Any], received: float, chat: bool
+    ) -> bool:
         """One streamed answer; False when the client went away before its end."""
         if chat:
             prompt = "".join(str(m.get("content", "")) for m in request.get("messages") or ())
@@ -128,6 +135,8 @@ class MockOpenAI:
                                      "choices": [choice]})  # fmt: skip
                 self.counters["tokens_sent"] += 1
                 await writer.drain()
+            if not chat:
+                self.answers.append((received, time.perf_counter()))
             usage = {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": len(pieces),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,6 +306,39 @@ def overall(results: dict[str, dict[str, Any]], totals: dict[str, int]) -> dict[
         else 0.0,
         "stale_responses": sum(r["stale_responses"] for r in results.values()),
         "outcomes": dict(sorted(outcomes.items())),
+    }
+
+
+def outside_view(sent: list[Sent], answers: list[tuple[float, float]]) -> dict[str, Any]:
+    """The server's overhead seen from its two ends, without the server's own clock.
+
+    Each answered request is paired with the one backend request that arrived while
+    it was in flight (requests answered from the cache or from another request's
+    generation have none); its overhead is its latency less the backend's own time,
+    from having read the request to having written the answer's last token. The
+    client and the backend read one clock: ``perf_counter`` is system-wide monotonic.
+    """
+    answers = sorted(answers)
+    reads = [read for read, _ in answers]
+    overhead: list[float] = []
+    before: list[float] = []
+    after: list[float] = []
+    for request in sent:
+        if request.cancelled or request.latency_ms is None:
+            continue
+        done = request.sent_at + request.latency_ms / 1000
+        first, end = bisect_left(reads, request.sent_at), bisect_right(reads, done)
+        if end - first != 1 or answers[first][1] > done:
+            continue
+        read, written = answers[first]
+        overhead.append(request.latency_ms - (written - read) * 1000)
+        before.append((read - request.sent_at) * 1000)
+        after.append((done - written) * 1000)
+    return {
+        "matched_requests": len(overhead),
+        "server_overhead_ms": quantiles(overhead, SPLIT_QS),
+        "before_backend_read_ms": quantiles(before, SPLIT_QS),
+        "after_backend_wrote_ms": quantiles(after, SPLIT_QS),
     }
 
 

@@ -23,7 +23,16 @@ from typing import Any
 from aicockpit.bench.chat_load import ChatLoad
 from aicockpit.bench.client import LspClient
 from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
-from aicockpit.bench.replay import SPLIT_QS, TraceReplay, load_traces, measure, overall, quantiles
+from aicockpit.bench.replay import (
+    SPLIT_QS,
+    Sent,
+    TraceReplay,
+    load_traces,
+    measure,
+    outside_view,
+    overall,
+    quantiles,
+)
 from aicockpit.config import ROLES
 from aicockpit.loop_lag import loop_summary, snapshot_since
 
@@ -68,6 +77,7 @@ class RemoteMock:
         self.delay_ms, self.token_ms = delay_ms, token_ms
         self.process: asyncio.subprocess.Process | None = None
         self.port = 0
+        self.answers: list[tuple[float, float]] = []  # from the last ``stats``: see outside_view
 
     @property
     def url(self) -> str:
@@ -92,6 +102,7 @@ class RemoteMock:
         stats = json.loads(raw.split(b"\r\n\r\n", 1)[1])
         service = stats.pop("service_ms")
         stats["service_ms"] = quantiles(service, SPLIT_QS)
+        self.answers = [tuple(pair) for pair in stats.pop("answers")]
         return stats
 
     async def stop(self) -> None:
@@ -174,12 +185,14 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         results: dict[str, dict[str, Any]] = {}
         last_id = max((t["id"] for t in (await _stats(client, 0))["traces"]), default=0)
         totals = {"prompt": 0, "cached": 0, "generated": 0, "wasted": 0}
+        sent: list[Sent] = []
         for number, trace in enumerate(traces):
             before = await client.request("aicockpit/stats", None)
             cpu_before = client.cpu_seconds()
             document = workspace / "shop" / f"bench_{number}_{trace['name']}.py"
             replay = TraceReplay(client, trace, document.as_uri())
             await replay.run()
+            sent += replay.sent
             await asyncio.sleep(0.3)  # let aborted engine requests report their tokens
             after = await _stats(client, last_id)
             last_id = max((t["id"] for t in after["traces"]), default=last_id)
@@ -242,10 +255,15 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
             "embedded_engine": final["engine"]["state"],
             # The mock's own view: connections opened, streams the server closed early.
             "remote_mock": await mock.stats() if mock is not None else None,
+            "outside_view": None,
             "traces": {
                 name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in results.items()
             },
         }
+        if mock is not None and not args.remote_mock_token_ms:
+            # With tokens spaced out, the backend's last token may come after the one that
+            # completed the suggestion: its time would not be the server's wait.
+            report["outside_view"] = outside_view(sent, mock.answers)
         return report
     finally:
         await client.close()
