@@ -16,7 +16,12 @@ alone (``outside_view``): neither server's own accounting is used.
   the one request tabby-agent answers (its 1.5.0 LSP server has no inline
   completion), so that both servers get identical requests;
 - ``tabby-agent``: ``node PATH/dist/cli.js --lsp --stdio`` with a temporary HOME
-  holding its config.toml (see TABBY_CONFIG for what is set and why).
+  holding its config.toml (see TABBY_CONFIG for what is set and why). Left as
+  it comes: its completion cache, which after each answer also stores entries
+  for the answer's first characters typed (no setting turns it off), so a few
+  requests are answered without the backend; those, like aicockpit's answers
+  from its own cache, have no backend request to pair with and are not in the
+  overhead figures (``reached_backend`` counts what did reach it).
 
 Run: ``.venv/bin/python scripts/bench_peer.py --tabby-agent PATH [--rounds 3]``.
 Nothing is downloaded: get tabby-agent with ``npm pack tabby-agent@1.5.0 && tar
@@ -66,7 +71,7 @@ token = "bench"
 
 [completion.debounce]
 # The default, "adaptive", waits 100 to 1000 ms, learned from the typing speed; "fixed" sleeps
-# exactly the interval (setTimeout 0: the next timer turn).
+# the interval: setTimeout(0), which Node runs after 1 ms at the least (there is no way to skip it).
 mode = "fixed"
 interval = 0
 
