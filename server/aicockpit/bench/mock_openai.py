@@ -1,4 +1,6 @@
-"""A mock OpenAI-compatible completion server with a fixed latency, for ``aicockpit bench --remote-mock MS``.
+"""A mock OpenAI-compatible (and Tabby-compatible) completion server with a fixed latency.
+
+For ``aicockpit bench --remote-mock MS`` and scripts/bench_peer.py.
 
 It answers ``POST /v1/completions`` and ``/v1/chat/completions`` the way ``vllm
 serve`` does on the wire: HTTP/1.1 with keep-alive, the response head at once,
@@ -8,6 +10,14 @@ and ``data: [DONE]``. The first token comes ``delay_ms`` after the request was
 read, the next ones ``token_ms`` apart; stop strings end the answer as in vLLM
 (the stop string itself is not sent). A client that closes its connection
 mid-stream stops the answer (counted as an abort).
+
+It also answers Tabby's API, so that tabby-agent can be measured against the
+same backend (scripts/bench_peer.py): ``GET /v1/health``, ``GET
+/v1beta/server_setting``, ``POST /v1/events``, and a ``POST /v1/completions``
+whose body has ``segments`` (OpenAI's has ``prompt``), answered the way a Tabby
+server does: one JSON object, not streamed, written when its last token would
+be ready (same delay, same text: one line when text follows the cursor, else
+cut at Tabby's stop words and 64 tokens).
 
 The bench runs it as its own process (``python -m aicockpit.bench.mock_openai``),
 so that neither the bench's client nor the server under test shares its CPU
@@ -43,6 +53,23 @@ MOCK_TOKENS = (
     " other",
     "():\n",
 )
+# What a Tabby server stops at (crates/tabby-common/src/languages.rs): a blank line in any
+# language, and a new top-level statement or comment in the languages it knows (Python here,
+# the only one the benches type); it writes at most 64 tokens (max_decoding_tokens' default).
+TABBY_STOPS = ("\n\n",)
+TABBY_LANGUAGE_STOPS = {"python": ("\n#", "\ndef", "\nfrom", "\nclass", "\nimport")}
+TABBY_MAX_TOKENS = 64
+# What tabby-agent checks in /v1/health: ``model`` and ``device`` mark a Tabby server, and a
+# version of 0.9 or later makes it fetch /v1beta/server_setting.
+TABBY_HEALTH = {
+    "model": "mock",
+    "device": "cpu",
+    "arch": "x86_64",
+    "cpu_info": "mock",
+    "cpu_count": 1,
+    "cuda_devices": [],
+    "version": {"build_date": "2024-01-01", "git_describe": "v0.11.0", "git_sha": "mock"},
+}
 
 
 class MockOpenAI:
@@ -51,7 +78,7 @@ class MockOpenAI:
         self.token_s = token_ms / 1000
         self.tokenizer = StubTokenizer()
         self.cache = BlockPrefixCache()
-        self.counters = {"connections": 0, "requests": 0, "aborted": 0, "tokens_sent": 0}
+        self.counters = {"connections": 0, "requests": 0, "aborted": 0, "tokens_sent": 0, "events": 0}
         self.service_ms: list[float] = []  # request read -> last byte written, per finished answer
         # (request read, last text token written) of each completion, on perf_counter's clock: a
         # system-wide monotonic one, so the bench can set them against its own requests' times.
@@ -76,11 +103,19 @@ class MockOpenAI:
                 received = time.perf_counter()
                 if method == "GET":
                     await self._json(writer, self._get(path))
+                elif path.rstrip("/").endswith("/events"):  # Tabby's usage events: taken, not counted
+                    self.counters["events"] += 1
+                    await self._json(writer, None, b"")
                 else:
                     self.counters["requests"] += 1
-                    if not await self._stream(
-                        writer, json.loads(body), received, path.endswith("chat/completions")
-                    ):
+                    request = json.loads(body)
+                    if "segments" in request:  # Tabby's /v1/completions (OpenAI's has a prompt)
+                        answered = await self._tabby(writer, request, received)
+                    else:
+                        answered = await self._stream(
+                            writer, request, received, path.endswith("chat/completions")
+                        )
+                    if not answered:
                         self.counters["aborted"] += 1
                         return
                     self.service_ms.append((time.perf_counter() - received) * 1000)
@@ -92,12 +127,17 @@ class MockOpenAI:
             writer.close()
 
     def _get(self, path: str) -> Any:
-        if path.rstrip("/").endswith("/stats"):
+        path = path.rstrip("/")
+        if path.endswith("/stats"):
             return {**self.counters, "service_ms": self.service_ms, "answers": self.answers}
+        if path.endswith("/v1/health"):
+            return TABBY_HEALTH
+        if path.endswith("/server_setting"):  # tabby-agent sends no usage data of its own then
+            return {"disable_client_side_telemetry": True}
         return {"object": "list", "data": [{"id": "mock", "object": "model"}]}
 
-    async def _json(self, writer: asyncio.StreamWriter, payload: Any) -> None:
-        body = json.dumps(payload).encode()
+    async def _json(self, writer: asyncio.StreamWriter, payload: Any, body: bytes | None = None) -> None:
+        body = json.dumps(payload).encode() if body is None else body
         writer.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body)
             + body
@@ -150,6 +190,30 @@ class MockOpenAI:
         except ConnectionError:
             return False
         return not writer.is_closing()
+
+    async def _tabby(self, writer: asyncio.StreamWriter, request: dict[str, Any], received: float) -> bool:
+        """Tabby's answer: the whole text in one JSON body, once its last token would be ready."""
+        stops = TABBY_STOPS + TABBY_LANGUAGE_STOPS.get(str(request.get("language")), ())
+        suffix = str((request.get("segments") or {}).get("suffix") or "")
+        if suffix.split("\n", 1)[0].strip():
+            # Text right of the cursor: one line, as aicockpit asks with a "\n" stop there. A Tabby
+            # server leaves this to its model (tabby-agent drops a multi-line answer then); the mock
+            # stands for a model that ends the line, so both servers get the same text.
+            stops += ("\n",)
+        pieces, _ = _answer(TABBY_MAX_TOKENS, stops)
+        due = received + self.delay_s + (len(pieces) - 1) * self.token_s
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        answer = {"id": "cmpl-mock", "choices": [{"index": 0, "text": "".join(pieces)}]}
+        try:
+            await self._json(writer, answer)
+        except ConnectionError:
+            return False
+        if writer.is_closing():
+            return False
+        self.counters["tokens_sent"] += len(pieces)
+        self.answers.append((received, time.perf_counter()))
+        return True
 
     @staticmethod
     def _event(writer: asyncio.StreamWriter, data: Any) -> None:

@@ -4,7 +4,9 @@ Per keystroke: one ``didChange`` at the recorded interval, ``$/cancelRequest``
 for the previous inline-completion request if it is still pending, and a new
 request (tagged through its ``workDoneToken`` so the server's trace can be
 matched). ``accept`` inserts the suggestion being shown and runs the item's
-command, as VS Code does on Tab.
+command, as VS Code does on Tab. For servers without inline completion
+(tabby-agent 1.5.0) the request can be ``textDocument/completion`` instead; its
+first item stands for the ghost text an editor would show.
 
 Trace format: ``{"name", "description", "language", "text", "cursor" (a
 character offset), "events": [[gap_ms, op, arg], ...]}`` with op one of
@@ -23,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit.bench.client import LspClient, LspError
-from aicockpit.context.positions import LineIndex
+from aicockpit.context.positions import LineIndex, Position
 from aicockpit.telemetry import percentile
 
 SETTLE_S = 15.0  # how long to wait for the last answers at the end of a trace
+INLINE = "textDocument/inlineCompletion"
+COMPLETION = "textDocument/completion"
 
 
 @dataclass
@@ -67,9 +71,25 @@ def still_valid(sent: Sent, text: str, offset: int) -> str | None:
     return insert[typed:]
 
 
+def as_inserted(item: dict[str, Any], text: str, offset: int) -> dict[str, Any]:
+    """A completion item as the ghost text it amounts to: what it adds at the cursor.
+
+    Its edit may start before the cursor, at the word typed so far (tabby-agent's
+    do, so that the editor's filter keeps the item): that part is in the text already.
+    """
+    edit = item.get("textEdit")
+    if not edit:
+        return {**item, "insertText": item.get("insertText") or item.get("label", "")}
+    start = LineIndex(text).offset(Position(**edit["range"]["start"]))
+    typed = text[start:offset] if start <= offset else ""
+    new = edit["newText"]
+    return {**item, "insertText": new[len(typed) :] if new.startswith(typed) else new}
+
+
 class TraceReplay:
-    def __init__(self, client: LspClient, trace: dict[str, Any], uri: str) -> None:
+    def __init__(self, client: LspClient, trace: dict[str, Any], uri: str, method: str = INLINE) -> None:
         self.client = client
+        self.method = method
         self.trace = trace
         self.uri = uri
         self.text: str = trace["text"]
@@ -162,11 +182,12 @@ class TraceReplay:
         params = {
             "textDocument": {"uri": self.uri},
             "position": position_of(self.text, self.offset),
-            "context": {"triggerKind": 2},
+            # Inline: Automatic (as the user types). Completion: Invoked, which covers typing too.
+            "context": {"triggerKind": 2 if self.method == INLINE else 1},
             "workDoneToken": tag,
         }
         sent_at = time.perf_counter()
-        msg_id, future = self.client.send("textDocument/inlineCompletion", params)
+        msg_id, future = self.client.send(self.method, params)
         sent = Sent(tag, msg_id, future, sent_at, self.version, self.text, self.offset)
         future.add_done_callback(lambda f, s=sent: self._answered(s, f))
         self.sent.append(sent)
@@ -190,6 +211,8 @@ class TraceReplay:
         if isinstance(result, LspError) or not result:
             return
         sent.items = list(result.get("items", []) if isinstance(result, dict) else result)
+        if self.method == COMPLETION:
+            sent.items = [as_inserted(item, sent.text, sent.offset) for item in sent.items]
         # Stale: a suggestion that does not fit the text the user has now.
         sent.stale = bool(sent.items) and still_valid(sent, self.text, self.offset) is None
 
