@@ -139,3 +139,23 @@ async def test_metrics_port_serves_the_stats_on_loopback():
                 assert sock.connect_ex((outside, port)) != 0
     finally:
         assert await client.close() == 0
+
+
+def test_the_side_by_side_script_times_aicockpit_from_outside_and_says_what_tabby_agent_needs():
+    script = [sys.executable, str(ROOT / "scripts" / "bench_peer.py")]
+    missing = subprocess.run(script, capture_output=True, text=True, timeout=60, env=server_env(), cwd=ROOT)
+    assert missing.returncode == 2 and "npm pack tabby-agent@1.5.0" in missing.stderr
+    done = subprocess.run(
+        [*script, "--servers", "aicockpit", "--rounds", "1", "--delay-ms", "20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=server_env(),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pooled = json.loads(done.stdout)["pooled"]["aicockpit"]
+    # Every keystroke answered; those that reached the mock pair with its answers.
+    assert pooled["answered"] == pooled["requests"] == 100
+    assert 0 < pooled["outside_view"]["matched_requests"] <= pooled["reached_backend"]
+    assert pooled["suggestions_shown"] > 0 and pooled["stale"] == 0
