@@ -148,37 +148,31 @@ def workspace_in(scratch: Path) -> Path:
 
 async def aicockpit_round(args, trace: dict, method: str, scratch: Path) -> Run:
     root = workspace_in(scratch)
-    env = dict(os.environ, AICOCKPIT_CACHE_DIR=str(scratch / "cache"))
     mock = RemoteMock(args.delay_ms, 0)
     await mock.start()
-    command = [sys.executable, "-m", "aicockpit", "serve", "--log-level", "warning"]
-    client = await LspClient.spawn_logging(command, env, args.server_log)
-    try:
-        # As `aicockpit bench --remote-mock --debounce-ms 0`, without the event-loop monitor
-        # (a diagnostic, off in a user's server; tabby-agent has none).
-        options: dict[str, Any] = {
-            "completion": {"max_tokens": 32, "timeout_ms": 2000, "debounce_min_ms": 0, "debounce_max_ms": 0},
-            **mock.profile_options(),
-        }
-        capabilities = {"textDocument": {"inlineCompletion": {}}} if method == INLINE else {}
-        await client.request(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "rootUri": root.as_uri(),
-                "capabilities": capabilities,
-                "initializationOptions": options,
-            },
-            timeout=120,
-        )
-        client.notify("initialized", {})
+    # As `aicockpit bench --remote-mock --debounce-ms 0`, without the event-loop monitor
+    # (a diagnostic, off in a user's server; tabby-agent has none).
+    options: dict[str, Any] = {
+        "completion": {"max_tokens": 32, "timeout_ms": 2000, "debounce_min_ms": 0, "debounce_max_ms": 0},
+        **mock.profile_options(),
+    }
+    capabilities = {"textDocument": {"inlineCompletion": {}}} if method == INLINE else {}
+
+    async def indexed(client: LspClient) -> None:
         await wait_ready(client, remote=True)
         await wait_indexed(client)
-        uri = (root / "shop" / f"bench_0_{trace['name']}.py").as_uri()
-        return await replay_on(client, mock, trace, uri, method)
-    finally:
-        await client.close()
-        await mock.stop()
+
+    return await serve_and_replay(
+        args,
+        mock,
+        [sys.executable, "-m", "aicockpit", "serve", "--log-level", "warning"],
+        dict(os.environ, AICOCKPIT_CACHE_DIR=str(scratch / "cache")),
+        {"rootUri": root.as_uri(), "capabilities": capabilities, "initializationOptions": options},
+        indexed,
+        trace,
+        (root / "shop" / f"bench_0_{trace['name']}.py").as_uri(),
+        method,
+    )
 
 
 async def tabby_round(args, trace: dict, scratch: Path) -> Run:
@@ -189,19 +183,34 @@ async def tabby_round(args, trace: dict, scratch: Path) -> Run:
     (home / ".tabby-client" / "agent").mkdir(parents=True)
     config = TABBY_CONFIG.format(url=f"http://127.0.0.1:{mock.port}")
     (home / ".tabby-client" / "agent" / "config.toml").write_text(config, encoding="utf-8")
-    env = dict(os.environ, HOME=str(home))
-    command = [args.node, str(args.tabby_agent / "dist" / "cli.js"), "--lsp", "--stdio"]
+
+    async def ready(client: LspClient) -> None:
+        pass  # its initialize returns once the config is read and /v1/health answered
+
+    return await serve_and_replay(
+        args,
+        mock,
+        [args.node, str(args.tabby_agent / "dist" / "cli.js"), "--lsp", "--stdio"],
+        dict(os.environ, HOME=str(home)),
+        {"rootUri": root.as_uri(), "capabilities": {}},
+        ready,
+        trace,
+        (root / "shop" / f"bench_0_{trace['name']}.py").as_uri(),
+        COMPLETION,
+    )
+
+
+async def serve_and_replay(
+    args, mock: RemoteMock, command: list[str], env: dict[str, str], initialize: dict[str, Any],
+    ready, trace: dict, uri: str, method: str,
+) -> Run:  # fmt: skip
+    """Start the server, initialize it, wait until ``ready`` says so, replay; then stop it and its mock."""
     client = await LspClient.spawn_logging(command, env, args.server_log)
     try:
-        # Its initialize returns once the config is read and /v1/health answered ("ready").
-        await client.request(
-            "initialize",
-            {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {}},
-            timeout=120,
-        )
+        await client.request("initialize", {"processId": os.getpid(), **initialize}, timeout=120)
         client.notify("initialized", {})
-        uri = (root / "shop" / f"bench_0_{trace['name']}.py").as_uri()
-        return await replay_on(client, mock, trace, uri, COMPLETION)
+        await ready(client)
+        return await replay_on(client, mock, trace, uri, method)
     finally:
         await client.close()
         await mock.stop()
