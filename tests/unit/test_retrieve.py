@@ -124,6 +124,20 @@ def test_similar_code_and_recent_edits_come_from_other_open_documents(index, tok
     assert ("notes.py", "recent edit") in reasons
 
 
+def test_typing_along_one_line_does_not_push_other_recent_edits_out_of_the_prompt(index, tokens):
+    documents, assembler = assembler_for(index)
+    notes = documents.open((PYTHON / "notes.py").as_uri(), "python", 1, "LIMIT = 1\n")
+    at = notes.lines.position(0)
+    documents.change(notes.uri, 2, [TextChange("RATE = 0.5\n", at, at)])
+    doc = open_module(documents, "def quote(amount):\n    return ", "quote.py")
+    for version, char in enumerate("amount * 2 + amount // 3 - 1 " * 4, start=2):  # 120 keystrokes
+        at = doc.lines.position(len(doc.text))
+        documents.change(doc.uri, version, [TextChange(char, at, at)])
+    prompt = assembler.build(doc, len(doc.text), target(tokens))
+    assert ("notes.py", "recent edit") in {(s.path, s.reason) for s in prompt.pieces.snippets}
+    assert "RATE = 0.5" in prompt.text  # what the engine is sent
+
+
 def test_secrets_never_reach_a_prompt(index, tokens):
     documents, assembler = assembler_for(index)
     secret = documents.open((PYTHON / ".env").as_uri(), "plaintext", 1, "API_KEY=hunter2\n")
