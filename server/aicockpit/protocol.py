@@ -49,6 +49,7 @@ from aicockpit.envelope import INVALID_REQUEST, REQUEST, RESPONSE, check_envelop
 log = logging.getLogger(__name__)
 
 DOCUMENT_SYNC = {types.TEXT_DOCUMENT_DID_OPEN, types.TEXT_DOCUMENT_DID_CHANGE, types.TEXT_DOCUMENT_DID_CLOSE}
+SHUTDOWN_ANSWERS_S = 2.0  # how long shutdown waits for the requests it cancelled to answer
 MAX_PROBLEMS = 3  # of a params conversion error, named in the warning and the error response
 # The workDoneToken of the workspace/executeCommand being run: a client that passes one
 # shows the command's progress itself (client-initiated progress), so none is created.
@@ -203,6 +204,25 @@ class RobustProtocol(LanguageServerProtocol):
         for adjust in getattr(self._server, "capability_adjusters", ()):
             adjust(params.capabilities, result.capabilities)
         return result
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args):
+        # pygls cancels the requests still running and answers shutdown at once; their
+        # "cancelled" answers come a few loop turns later, and an exit that follows the
+        # shutdown answer quickly ends the process before they are written. The client
+        # is told shutdown is done only once each of them has been answered.
+        in_flight = [
+            f for f in self._request_futures.values() if isinstance(f, asyncio.Future) and not f.done()
+        ]
+        result = yield from super().lsp_shutdown(*args)
+        if in_flight:
+            yield self._until_answered, (in_flight,), None
+        return result
+
+    @staticmethod
+    async def _until_answered(requests: list[asyncio.Future]) -> None:
+        # Each request's answer is written by a done callback registered before this wait's.
+        await asyncio.wait(requests, timeout=SHUTDOWN_ANSWERS_S)
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     async def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:

@@ -129,3 +129,22 @@ async def test_cancelled_async_requests_are_answered_and_notifications_leave_no_
     await asyncio.sleep(0.05)
     assert [a["error"]["code"] for a in answers(writer, 7)] == [-32800]
     assert server.protocol._request_futures == {}
+
+
+async def test_shutdown_is_answered_after_the_requests_it_cancelled():
+    # The client sends exit as soon as shutdown is answered, and exit ends the process:
+    # a cancelled request must have said so by then.
+    server, writer = make_server()
+    started = asyncio.Event()
+
+    @server.feature("test/slow")
+    async def slow(params):
+        started.set()
+        await asyncio.sleep(10)
+
+    server.protocol.receive({"jsonrpc": "2.0", "id": 8, "method": "test/slow", "params": {}})
+    await started.wait()
+    server.protocol.receive({"jsonrpc": "2.0", "id": 9, "method": "shutdown"})
+    await asyncio.sleep(0.05)
+    assert [(m["id"], "error" in m) for m in writer.messages] == [(8, True), (9, False)]
+    assert writer.messages[0]["error"]["code"] == -32800
