@@ -90,6 +90,35 @@ async def test_a_missing_model_in_the_settings_names_engine_model():
     ], shown
 
 
+async def test_a_relative_model_folder_is_a_folder_not_a_hub_id():
+    """`models/coder` reads like a Hugging Face id; beside a `models/` folder it is a folder."""
+    workspace = RUN_DIR / "relative-model"
+    (workspace / "models").mkdir(parents=True, exist_ok=True)
+    command = serve_command()
+    at = command.index("--model")
+    del command[at : at + 2]
+    # The server runs in the workspace, as editors start it: relative paths are from there.
+    in_workspace = ["env", "-C", str(workspace), *command]
+    client = await ClientServerConfig(server_command=in_workspace, server_env=server_env()).start()
+    try:
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=without_inline_completion(),
+                initialization_options={"engine": {"model": "models/coder"}},
+            )
+        )
+        engine = await failed_engine(client)
+    finally:
+        await client.shutdown_session()
+        await client.stop()
+    missing = workspace.resolve() / "models" / "coder"  # .cache may be a symlink
+    assert engine["error"] == f"model folder {missing} does not exist", engine
+    shown = [m.message for m in client.messages if m.type == types.MessageType.Error]
+    assert shown == [
+        f"aicockpit cannot load the model: model folder {missing} does not exist; set engine.model"
+    ], shown
+
+
 async def test_a_client_that_shows_its_own_status_gets_no_second_indicator():
     client = await ClientServerConfig(
         server_command=serve_command("--model", str(MISSING)), server_env=server_env()

@@ -83,13 +83,27 @@ def test_a_missing_shard(tmp_path):
     assert "missing model-00002-of-00002.safetensors" in incomplete(folder)
 
 
-def test_a_hub_id_offline_and_not_cached(monkeypatch):
+def test_a_hub_id_offline_and_not_cached_is_named_both_ways(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelSourceError) as caught:
         check_model_source("Qwen/Qwen2.5-Coder-1.5B")
     assert str(caught.value) == (
-        "cannot download Qwen/Qwen2.5-Coder-1.5B: no network (offline); set engine.model to a local folder"
+        f"Qwen/Qwen2.5-Coder-1.5B is neither a model folder ({tmp_path}/Qwen/Qwen2.5-Coder-1.5B does not"
+        " exist) nor a downloaded Hugging Face model (offline: nothing can be downloaded)"
     )
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_a_relative_folder_in_an_existing_folder_is_a_folder(offline, monkeypatch, tmp_path):
+    """`models/coder` reads like a hub id; with `models/` here it is a folder, online or not."""
+    monkeypatch.chdir(tmp_path)
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "models").mkdir()
+    with pytest.raises(ModelSourceError) as caught:
+        check_model_source("models/coder")
+    assert str(caught.value) == f"model folder {tmp_path}/models/coder does not exist"
 
 
 def test_a_hub_id_offline_but_cached(monkeypatch, tmp_path):
@@ -102,7 +116,8 @@ def test_a_hub_id_offline_but_cached(monkeypatch, tmp_path):
     check_model_source("Org/Name")
 
 
-def test_a_hub_id_online_is_left_to_the_hub():
+def test_a_hub_id_online_is_left_to_the_hub(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     check_model_source("Org/Name")
 
 

@@ -35,18 +35,25 @@ def check_model_source(model: str) -> None:
         _check_folder(path.absolute())
     elif path.exists():
         return  # a file (a GGUF, say): vLLM's to judge
-    elif _is_hub_id(model):
+    # Where to fix it (the setting, or the flag that overrides it) is the caller's to say.
+    elif _is_hub_id(model) and not _in_local_folder(path):
         if _offline() and not _in_hub_cache(model):
+            # `org/name` reads both ways: say what is missing under either reading.
             raise ModelSourceError(
-                f"cannot download {model}: no network (offline); set engine.model to a local folder"
+                f"{model} is neither a model folder ({path.absolute()} does not exist) nor a"
+                " downloaded Hugging Face model (offline: nothing can be downloaded)"
             )
     elif _is_path_like(model):
-        # Where to fix it (the setting, or the flag that overrides it) is the caller's to say.
         raise ModelSourceError(f"model folder {path.absolute()} does not exist")
 
 
 def _is_hub_id(model: str) -> bool:
     return not model.startswith((".", "~")) and HUB_ID.fullmatch(model) is not None
+
+
+def _in_local_folder(path: Path) -> bool:
+    """`models/coder` where `models/` is a folder here: a folder path whatever its shape."""
+    return path.parent.is_dir()
 
 
 def _is_path_like(model: str) -> bool:
