@@ -10,6 +10,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.editor import Editor
+from tests.e2e.helpers import request
 from tests.support import plain, scratch_workspace, stats
 
 SOURCE = '''"""Prices."""
@@ -175,6 +176,26 @@ async def test_explain_shows_the_answer_and_keeps_it_in_a_session(editor, ready)
     assert result["session"] and result["reply"]
     assert len(ready.messages) == before + 1
     assert ready.messages[-1].type == types.MessageType.Info
+
+
+async def test_every_ai_code_action_is_tagged_llm_generated(editor, ready):
+    """LSP 3.18's CodeActionTag.LLMGenerated (1) on the wire, listed and resolved."""
+    where = {"start": {"line": TOTAL, "character": 0}, "end": {"line": TOTAL, "character": 0}}
+    problem = {"range": where, "message": "result is never negative", "source": "lint"}
+    actions = await request(
+        ready,
+        "textDocument/codeAction",
+        {"textDocument": {"uri": editor.uri}, "range": where, "context": {"diagnostics": [problem]}},
+    )
+    titles = [a["title"] for a in actions]
+    assert [t.split(":")[0] for t in titles] == [
+        "Apply AI instruction", "Fix with AI", "Add docstring with AI", "Explain this code with AI"
+    ], titles  # fmt: skip
+    assert [a.get("tags") for a in actions] == [[1]] * len(actions), actions
+    # A client that drops the tags when it sends the action back gets them again.
+    doc = {k: v for k, v in actions[2].items() if k != "tags"}
+    resolved = await request(ready, "codeAction/resolve", doc, timeout=120)
+    assert resolved["edit"] and resolved["tags"] == [1], resolved
 
 
 async def test_a_secrets_file_is_never_edited_by_the_model(ready):

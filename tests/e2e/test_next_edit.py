@@ -120,6 +120,7 @@ async def test_after_a_rename_the_model_sees_the_edit_and_its_answer_becomes_sma
         {"textDocument": {"uri": uri}, "range": where, "context": {"diagnostics": []}},
     )
     (apply,) = [a for a in actions if a["title"] == "Apply suggested edit"]
+    assert apply["tags"] == [1]  # LSP 3.18's CodeActionTag.LLMGenerated: a model wrote it
     (change,) = apply["edit"]["documentChanges"]
     assert change["textDocument"]["version"] == editor.versions[uri] and change["edits"] == result["edits"]
     # Taking it is counted.

@@ -20,6 +20,8 @@ from aicockpit.features.progress import WorkDone
 
 APPLY_ACTION = "aicockpit.applyAction"
 KIND_INSTRUCTION = types.CodeActionKind.RefactorRewrite + ".aicockpit"
+# LSP 3.18: every action here is a model's work, so editors that mark machine-written fixes can.
+AI_TAGS = [types.CodeActionTag.LlmGenerated]
 
 
 class ActionData(msgspec.Struct):
@@ -106,6 +108,8 @@ def setup(server, app) -> None:
                 command=types.Command(title="Explain this code", command=EXPLAIN, arguments=[explain_args]),
             )
         )
+        for action in actions:
+            action.tags = AI_TAGS
         return actions
 
     async def compute(data: ActionData):
@@ -140,6 +144,7 @@ def setup(server, app) -> None:
         data = decode(action.data, ActionData, "code action data (not one of aicockpit's)")
         proposal = await compute(data)
         action.edit = to_workspace_edit(server, app, proposal)
+        action.tags = AI_TAGS  # whatever the client sent back
         return action
 
     @server.command(APPLY_ACTION)
