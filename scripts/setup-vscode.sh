@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The VS Code extension and what its end-to-end test needs: builds and packages
+# The VS Code extension and what its end-to-end test needs: bundles and packages
 # client-vscode/aicockpit.vsix, and installs code-server 4.99.3 (a real VS Code that
 # runs on Node 20) under .cache/code-server, headless Chromium and chromedriver.
 # Called by scripts/setup.sh; safe to run again.
@@ -31,12 +31,16 @@ if [ ! -x .cache/vsce/node_modules/.bin/vsce ]; then
   (cd .cache/vsce && npm install --silent --no-audit --no-fund "@vscode/vsce@$VSCE_VERSION")
 fi
 
-# The extension: exact dependencies from the lock file, strict compile, package.
+# The extension: exact dependencies from the lock file (esbuild's binary comes from
+# the npm registry as @esbuild/linux-x64), a strict type check, then one bundle
+# (vsce runs `vscode:prepublish`: esbuild) packaged with the chat view's assets only.
 (
   cd client-vscode
   npm ci --silent --no-audit --no-fund
-  rm -rf out && npx --no-install tsc -p .
-  "$ROOT/.cache/vsce/node_modules/.bin/vsce" package --allow-missing-repository -o aicockpit.vsix >/dev/null
+  npx --no-install tsc -p . --noEmit
+  rm -rf dist
+  "$ROOT/.cache/vsce/node_modules/.bin/vsce" package --no-dependencies --allow-missing-repository \
+    -o aicockpit.vsix >/dev/null
 )
 
 # code-server from npm. Its postinstall would fetch ripgrep from GitHub: hand it

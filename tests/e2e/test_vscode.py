@@ -86,6 +86,16 @@ def ghost_text(vscode) -> str:
     return "".join(e.text for e in vscode.find(".ghost-text-decoration, .ghost-text"))
 
 
+def test_the_installed_extension_is_one_bundle(vscode):
+    """code-server installed the bundled .vsix: one script plus the chat view's assets."""
+    (folder,) = vscode.server.extensions.glob("aicockpit.aicockpit-*")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert not [f for f in files if "node_modules" in f], files
+    assert len(files) < 20, files
+    assert json.loads((folder / "package.json").read_text())["main"] == "./dist/extension.js"
+    assert [f for f in files if f.endswith(".js")] == ["dist/extension.js", "media/chat.js"], files
+
+
 def test_status_bar_shows_the_engine_loading_once_then_ready(vscode):
     loading: list[list[str]] = []  # the status bar items that speak of loading, at each look
 
