@@ -7,8 +7,9 @@ import { ChatView, CHAT_VIEW } from "./chat";
 import { EditPreviewer, REVIEW_ACTION_COMMAND } from "./edit";
 import { NextEdits, SHOWN_CONTEXT } from "./nextEdit";
 import { PREVIEW_SCHEME, VirtualDocuments } from "./preview";
-import { SECTION, ServerSupervisor } from "./server";
+import { openSetting, SECTION, ServerSupervisor } from "./server";
 import { StatusBar } from "./status";
+import { settingsNamed, troubles, troubleText, type Trouble } from "./health";
 import { statsLines } from "./statusText";
 
 export const SWITCH_PROFILE_COMMAND = "aicockpit.switchProfile";
@@ -80,23 +81,48 @@ async function showStats(status: StatusBar, documents: VirtualDocuments): Promis
   await vscode.window.showTextDocument(uri, { preview: true });
 }
 
+/** A server setting the extension contributes (`completion.latency_target_ms`). */
+function isSetting(name: string): boolean {
+  return vscode.workspace.getConfiguration(SECTION).inspect(name)?.defaultValue !== undefined;
+}
+
+type MenuItem = vscode.QuickPickItem & { run?: () => unknown };
+const separator = (label: string): MenuItem => ({ label, kind: vscode.QuickPickItemKind.Separator });
+const commandItem = (label: string, id: string, ...args: unknown[]): MenuItem => ({
+  label,
+  run: () => vscode.commands.executeCommand(id, ...args),
+});
+
+/** A role in trouble: the server's words, what to change, and the ways to change it here. */
+function troubleItems(trouble: Trouble): MenuItem[] {
+  const fix = trouble.health.fix ?? "";
+  return [
+    { label: `$(warning) ${troubleText(trouble)}`, detail: fix ? `What to change: ${fix}` : undefined },
+    ...settingsNamed(fix, isSetting).map((name) => ({
+      label: `$(gear) Open setting aicockpit.${name}`,
+      run: () => openSetting(`aicockpit.${name}`),
+    })),
+    commandItem(`$(settings) Switch the ${trouble.role.replace("_", " ")} profile`, "aicockpit.pickProfile", trouble.role),
+  ];
+}
+
 async function showMenu(status: StatusBar): Promise<void> {
   const stats = (await status.poll()) ?? status.stats;
-  type Item = vscode.QuickPickItem & { run?: string };
-  const figures: Item[] = stats ? statsLines(stats).map((label) => ({ label, kind: vscode.QuickPickItemKind.Default })) : [];
-  const actions: Item[] = [
-    { label: "$(graph) Show stats", run: "aicockpit.showStats" },
-    { label: "$(comment-discussion) Open chat", run: "aicockpit.openChat" },
-    { label: "$(eye) Toggle ghost text", run: "aicockpit.toggleGhostText" },
-    { label: "$(settings) Switch profile", run: "aicockpit.pickProfile" },
-    { label: "$(debug-restart) Restart server", run: "aicockpit.restartServer" },
-    { label: "$(output) Show logs", run: "aicockpit.showLogs" },
+  const problems = troubles(stats?.roles).map(troubleItems);
+  const items: MenuItem[] = [
+    ...problems.flatMap((group, i) => (i ? [separator(""), ...group] : group)),
+    ...(problems.length ? [separator("Figures")] : []),
+    ...(stats ? statsLines(stats, status.latency).map((label) => ({ label })) : []),
+    separator("Actions"),
+    commandItem("$(graph) Show stats", "aicockpit.showStats"),
+    commandItem("$(comment-discussion) Open chat", "aicockpit.openChat"),
+    commandItem("$(eye) Toggle ghost text", "aicockpit.toggleGhostText"),
+    commandItem("$(settings) Switch profile", "aicockpit.pickProfile"),
+    commandItem("$(debug-restart) Restart server", "aicockpit.restartServer"),
+    commandItem("$(output) Show logs", "aicockpit.showLogs"),
   ];
-  const pick = await vscode.window.showQuickPick<Item>(
-    [...figures, { label: "Actions", kind: vscode.QuickPickItemKind.Separator }, ...actions],
-    { title: "aicockpit", placeHolder: "Stats and actions" },
-  );
-  if (pick?.run) await vscode.commands.executeCommand(pick.run);
+  const pick = await vscode.window.showQuickPick(items, { title: "aicockpit", placeHolder: "Stats and actions" });
+  await pick?.run?.();
 }
 
 /** Asks for a role and a profile: the profiles the server knows and the configured ones. */

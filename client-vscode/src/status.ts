@@ -1,11 +1,14 @@
 // The status bar item: engine state, last latency and prefix-cache hit ratio, from
-// `aicockpit/stats` polled while the server runs. Clicking it opens the action menu.
+// `aicockpit/stats` polled while the server runs; a role's trouble (answers late, a backend
+// unreachable, requests failing) in the warning colour until it clears. Clicking it opens
+// the action menu.
 import * as vscode from "vscode";
 import type { LanguageClient } from "vscode-languageclient/node";
 import type { ServerSupervisor } from "./server";
 import { openSetting, SECTION } from "./server";
 import { clientSettings, COMMAND_SETTING, type Settings } from "./settings";
-import { engineFailureView, statusView, type EngineStats, type Stats } from "./statusText";
+import { latencyAfter, type LatencyShown } from "./health";
+import { engineFailureView, newTraces, statusView, type EngineStats, type Stats } from "./statusText";
 
 export const STATS_REQUEST = "aicockpit/stats";
 
@@ -16,6 +19,10 @@ export class StatusBar implements vscode.Disposable {
   /** The engine failure already shown, per server process: one notification each. */
   private reported: { client: LanguageClient; error: string } | undefined;
   stats: Stats | undefined;
+  /** The last completion's latency (or "timed out"), from every trace since the last poll. */
+  latency: LatencyShown | undefined;
+  /** The id of the newest request trace seen, so each poll asks only for newer ones. */
+  private seenTrace: number | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly server: ServerSupervisor) {
@@ -26,6 +33,7 @@ export class StatusBar implements vscode.Disposable {
       this.item,
       server.onPhase(() => {
         this.stats = undefined;
+        this.latency = this.seenTrace = undefined;
         this.render();
         void this.poll();
       }),
@@ -52,7 +60,11 @@ export class StatusBar implements vscode.Disposable {
     const client = this.server.client;
     if (!client) return undefined;
     try {
-      this.stats = await client.sendRequest<Stats>(STATS_REQUEST, {});
+      const since = this.seenTrace;
+      const stats = await client.sendRequest<Stats>(STATS_REQUEST, since === undefined ? {} : { traces_since: since });
+      this.latency = latencyAfter(this.latency, newTraces(stats, this.stats?.last_completion?.id, since));
+      this.seenTrace = Math.max(since ?? 0, ...(stats.traces ?? []).map((t) => t.id ?? 0), stats.last_request?.id ?? 0);
+      this.stats = stats;
     } catch (error) {
       this.server.output.debug(`stats: ${String(error)}`);
       return undefined;
@@ -87,10 +99,11 @@ export class StatusBar implements vscode.Disposable {
   render(): void {
     const ghostText = vscode.workspace.getConfiguration(SECTION).get<boolean>("completion.enabled", true);
     const seconds = this.loadingSince ? (Date.now() - this.loadingSince) / 1000 : 0;
-    const view = statusView(this.server.phase, this.stats, ghostText, seconds, this.server.failure);
+    const view = statusView(this.server.phase, this.stats, ghostText, seconds, this.server.failure, this.latency);
     this.item.text = view.text;
     this.item.tooltip = view.tooltip;
-    this.item.backgroundColor = view.error ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
+    const colour = view.error ? "statusBarItem.errorBackground" : view.warning ? "statusBarItem.warningBackground" : undefined;
+    this.item.backgroundColor = colour ? new vscode.ThemeColor(colour) : undefined;
   }
 
   dispose(): void {

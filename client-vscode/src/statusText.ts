@@ -1,4 +1,15 @@
 // What the status bar item says, from `aicockpit/stats` and the client's own state.
+import {
+  budgetText,
+  latencyAfter,
+  latencyLabel,
+  speedText,
+  troubles,
+  troubleText,
+  type CompletionTrace,
+  type LatencyShown,
+  type RoleHealthStats,
+} from "./health";
 
 export interface EngineStats {
   state?: string;
@@ -10,13 +21,9 @@ export interface EngineStats {
   state_seconds?: number;
 }
 
-export interface RequestTrace {
-  kind?: string;
-  outcome?: string;
-  timings_ms?: Record<string, number>;
-}
+export type RequestTrace = CompletionTrace;
 
-export interface RoleStats {
+export interface RoleStats extends RoleHealthStats {
   profile?: string;
   fallback?: string | null;
   switching_to?: string | null;
@@ -37,6 +44,8 @@ export interface Stats {
   /** Next-edit suggestions: how many were made, taken and dismissed (aicockpit/nextEdit). */
   next_edit?: { suggested?: number; accepted?: number; rejected?: number };
   stages_ms?: Record<string, Record<string, number>>;
+  /** With `{"traces_since": N}`: the kept request traces after id N, oldest first. */
+  traces?: RequestTrace[];
 }
 
 export type ClientPhase = "starting" | "running" | "restarting" | "stopped" | "failed";
@@ -45,18 +54,43 @@ export interface StatusView {
   text: string;
   tooltip: string;
   error: boolean;
+  /** Answers are late or missing (a role's health): the warning colour. */
+  warning?: boolean;
 }
 
 export function formatPercent(ratio: number | undefined): string {
   return `${Math.round((ratio ?? 0) * 100)}%`;
 }
 
-/** Latency of the last request when it was a completion, in ms. */
-export function lastLatencyMs(stats: Stats): number | undefined {
+/** What the last ghost-text request shows: its latency only when it was answered. */
+export function lastLatency(stats: Stats): LatencyShown | undefined {
   const last = stats.last_completion ?? stats.last_request;
-  if (last?.kind !== undefined && last.kind !== "completion") return undefined;
-  const ms = last?.timings_ms?.answered;
-  return typeof ms === "number" ? ms : undefined;
+  return last ? latencyAfter(undefined, [last]) : undefined;
+}
+
+/**
+ * The traces finished since the last poll, oldest first: a timed-out request between two polls
+ * counts even when a cancelled one came after it. Traces are numbered when they start and kept
+ * when they finish, so a long request may finish under an id already passed: the last
+ * completion (the newest finished) closes the list when it was not seen yet.
+ */
+export function newTraces(stats: Stats, lastSeenCompletion: number | undefined, since: number | undefined): RequestTrace[] {
+  const traces = since === undefined ? [] : [...(stats.traces ?? [])];
+  const last = stats.last_completion;
+  if (last && last.id !== lastSeenCompletion && !traces.some((t) => t.id === last.id)) traces.push(last);
+  return traces;
+}
+
+/** The prompt budget and measured speed of the completion role, as tooltip lines. */
+function figureLines(stats: Stats, role = "completion"): string[] {
+  const entry = stats.roles?.[role];
+  const budget = budgetText(entry?.budget);
+  const speed = speedText(entry?.speed);
+  const name = role === "completion" ? "Ghost text" : role.replace("_", " ");
+  return [
+    ...(budget ? [`${name} prompt: ${budget}`] : []),
+    ...(speed ? [`${name} speed: ${speed}`] : []),
+  ];
 }
 
 /** The backend that serves ghost text: the completion role's profile, else the embedded engine. */
@@ -71,6 +105,7 @@ export function statusView(
   ghostText: boolean,
   loadingSeconds = 0,
   detail = "",
+  latency: LatencyShown | undefined = stats && lastLatency(stats),
 ): StatusView {
   if (phase === "failed") {
     return { text: "$(error) aicockpit: server failed", tooltip: detail || "The server could not start.", error: true };
@@ -82,6 +117,22 @@ export function statusView(
   }
   const model = engine.model ?? "";
   const off = ghostText ? "" : " (ghost text off)";
+  const [worst] = troubles(stats.roles);
+  if (worst) {
+    const seconds = worst.health.since_s;
+    const role = worst.role === "completion" ? "ghost text" : worst.role.replace("_", " ");
+    return {
+      text: `$(warning) aicockpit: ${troubleText(worst)}`,
+      tooltip: [
+        `${worst.health.message || worst.health.state} (${role}${seconds !== undefined ? `, for ${Math.round(seconds)} s` : ""})`,
+        ...(worst.health.fix ? [`What to change: ${worst.health.fix}`] : []),
+        ...figureLines(stats),
+        "It clears by itself when answers come back in time. Click for the menu.",
+      ].join("\n"),
+      error: false,
+      warning: true,
+    };
+  }
   switch (engine.state) {
     case "loading": {
       const seconds = engine.state_seconds ?? loadingSeconds;
@@ -101,15 +152,18 @@ export function statusView(
       };
     }
     case "ready": {
-      const latency = lastLatencyMs(stats);
+      const last = latencyLabel(latency);
       const parts = [`$(${ghostText ? "sparkle" : "circle-slash"}) aicockpit ready${off}`];
-      if (latency !== undefined) parts.push(`${Math.round(latency)} ms`);
+      if (last !== undefined) parts.push(last);
       parts.push(`cache ${formatPercent(stats.prefix_cache_hit_ratio)}`);
       return {
         text: parts.join(" · "),
-        tooltip:
-          `${model}: ready. Last completion ${latency !== undefined ? `${Math.round(latency)} ms` : "none yet"}, ` +
-          `prefix-cache hit ratio ${formatPercent(stats.prefix_cache_hit_ratio)}. Click for stats and actions.`,
+        tooltip: [
+          `${model}: ready. Last completion ${last ?? "none yet"}, ` +
+            `prefix-cache hit ratio ${formatPercent(stats.prefix_cache_hit_ratio)}.`,
+          ...figureLines(stats),
+          "Click for stats and actions.",
+        ].join("\n"),
         error: false,
       };
     }
@@ -119,7 +173,7 @@ export function statusView(
 }
 
 /** Lines for the stats quick pick: the figures a user asks about first. */
-export function statsLines(stats: Stats): string[] {
+export function statsLines(stats: Stats, latency: LatencyShown | undefined = lastLatency(stats)): string[] {
   const engine = completionBackend(stats);
   const lines = [
     `Engine: ${engine?.state ?? "unknown"} (${engine?.model ?? "?"})`,
@@ -133,10 +187,9 @@ export function statsLines(stats: Stats): string[] {
   if (next?.suggested) {
     lines.push(`Next edits: ${next.suggested} suggested, ${next.accepted ?? 0} accepted, ${next.rejected ?? 0} dismissed`);
   }
-  const latency = lastLatencyMs(stats);
-  if (latency !== undefined) lines.push(`Last completion: ${Math.round(latency)} ms (${(stats.last_completion ?? stats.last_request)?.outcome ?? "?"})`);
-  const answered = stats.stages_ms?.answered;
-  if (answered) lines.push(`Answered p50/p95: ${Math.round(answered.p50 ?? 0)} / ${Math.round(answered.p95 ?? 0)} ms`);
+  const last = latencyLabel(latency);
+  if (last !== undefined) lines.push(`Last completion: ${last}`);
+  for (const role of ["completion", "next_edit"]) lines.push(...figureLines(stats, role));
   if (engine?.error) lines.push(`Error: ${engine.error}`);
   return lines;
 }

@@ -45,7 +45,7 @@ describe("status", () => {
   const ready = {
     engine: { state: "ready", model: "tiny" },
     prefix_cache_hit_ratio: 0.824,
-    last_request: { outcome: "completed", timings_ms: { answered: 57.4 } },
+    last_request: { outcome: "served", timings_ms: { answered: 57.4 } },
   };
   it("shows ready with latency and cache ratio", () => {
     assert.equal(statusView("running", ready, true).text, "$(sparkle) aicockpit ready · 57 ms · cache 82%");
@@ -84,7 +84,7 @@ describe("status", () => {
     const after = {
       ...ready,
       last_request: { kind: "next_edit", timings_ms: { answered: 300 } },
-      last_completion: { kind: "completion", outcome: "completed", timings_ms: { answered: 41 } },
+      last_completion: { kind: "completion", outcome: "served", timings_ms: { answered: 41 } },
     };
     assert.equal(statusView("running", after, true).text, "$(sparkle) aicockpit ready · 41 ms · cache 82%");
   });
