@@ -81,12 +81,14 @@ export function newTraces(stats: Stats, lastSeenCompletion: number | undefined, 
   return traces;
 }
 
-/** The prompt budget and measured speed of the completion role, as tooltip lines. */
+const ROLE_NAMES: Record<string, string> = { completion: "Ghost text", next_edit: "Next edit" };
+
+/** A role's prompt budget and measured speed, as tooltip or menu lines (none from an older server). */
 function figureLines(stats: Stats, role = "completion"): string[] {
   const entry = stats.roles?.[role];
   const budget = budgetText(entry?.budget);
   const speed = speedText(entry?.speed);
-  const name = role === "completion" ? "Ghost text" : role.replace("_", " ");
+  const name = ROLE_NAMES[role] ?? role;
   return [
     ...(budget ? [`${name} prompt: ${budget}`] : []),
     ...(speed ? [`${name} speed: ${speed}`] : []),
