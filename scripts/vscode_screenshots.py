@@ -29,6 +29,9 @@ from tests.e2e import vscode as harness  # noqa: E402
 from tests.e2e.vscode import Browser, CodeServer, wait_until  # noqa: E402
 from tests.support import small_model  # noqa: E402
 
+STATUS_ITEM = "[id$='aicockpit.status']"
+UNUSED_PORT = 9  # the discard port: nothing listens on 127.0.0.1 here
+
 SOURCE = '''"""Small helpers for the demo shop."""
 
 
@@ -104,6 +107,38 @@ def workspace_settings(server: CodeServer, values: dict) -> None:
     path = server.workspace / ".vscode" / "settings.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(values))
+
+
+def type_until(browser: Browser, what: str, condition, timeout: float = 300, pause_s: float = 3) -> str:
+    """Type a space, then remove it (each asks for ghost text), until the status item says ``what``."""
+    deadline = time.monotonic() + timeout
+    typed = 0
+    while time.monotonic() < deadline:
+        browser.keys(Keys.SPACE if typed % 2 == 0 else Keys.BACKSPACE)
+        typed += 1
+        until = time.monotonic() + pause_s
+        while time.monotonic() < until:
+            if condition(text := browser.status_text()):
+                return text
+            time.sleep(0.2)
+    raise TimeoutError(f"the status item never said {what} (last: {browser.status_text()!r})")
+
+
+def status_with_hover(shots: Shots, name: str) -> None:
+    """The status item in the status bar, with the tooltip that hovering over it shows."""
+    browser = shots.browser
+    item = [e for e in browser.find(STATUS_ITEM) if e.is_displayed()][0]
+    ActionChains(browser.driver).move_to_element(item).perform()
+    hover = wait_until(
+        "the status item's tooltip",
+        lambda: [h for h in browser.find(".workbench-hover, .monaco-hover") if h.is_displayed() and h.text],
+        15,
+    )[0]
+    time.sleep(0.5)
+    bar = shots.rect(".part.statusbar")
+    box = union(hover.rect, item.rect, pad=8)
+    shots.take(name, (min(box[0], item.rect["x"] - 240), box[1], bar["x"] + bar["width"], box[3]))
+    ActionChains(browser.driver).move_by_offset(0, -400).perform()  # the tooltip goes
 
 
 def go_to_line(browser: Browser, line: int) -> None:
@@ -200,6 +235,34 @@ def main() -> int:
         side = shots.rect(".part.sidebar")
         activity = shots.rect(".part.activitybar")
         shots.take("chat", union(activity, side, pad=0))
+
+        # Ghost text late: with a latency target below what this CPU can do, the status item
+        # turns to the warning colour and says how late, and its tooltip what to change.
+        browser.open_file("helpers.py")
+        browser.chord(Keys.CONTROL, Keys.END)
+        browser.keys(Keys.ENTER, Keys.ENTER, "def mean(values):", Keys.ENTER, "return ")
+        workspace_settings(server, {"aicockpit.completion.latency_target_ms.cold": 200})
+        type_until(browser, "slow", lambda text: "slow:" in text)
+        status_with_hover(shots, "status-slow")
+
+        # A remote profile nothing answers at: the breaker opens, the item says which backend.
+        profile = {
+            "backend": "openai",
+            "url": f"http://127.0.0.1:{UNUSED_PORT}/v1",
+            "model": "team-fim",
+            "tokenizer": str(small_model()),
+            "breaker_failures": 2,
+        }
+        workspace_settings(
+            server,
+            {
+                "aicockpit.profiles": {"team-fim": profile},
+                "aicockpit.roles.completion.profile": "team-fim",
+            },
+        )
+        type_until(browser, "unreachable", lambda text: "unreachable" in text, pause_s=2)
+        status_with_hover(shots, "status-unreachable")
+        browser.keys(Keys.ESCAPE)
 
         # A server command that does not exist: one notification naming it and the setting.
         browser.run_command("Notifications: Clear All Notifications")

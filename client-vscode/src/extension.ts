@@ -96,13 +96,22 @@ const commandItem = (label: string, id: string, ...args: unknown[]): MenuItem =>
 /** A role in trouble: the server's words, what to change, and the ways to change it here. */
 function troubleItems(trouble: Trouble): MenuItem[] {
   const fix = trouble.health.fix ?? "";
+  const settings = settingsNamed(fix, isSetting).map((name) => `aicockpit.${name}`);
+  const switchProfile = `Switch the ${trouble.role.replace("_", " ")} profile`;
+  // The menu cuts a long sentence: choosing the row shows it whole, with the same ways out.
+  const explain = async () => {
+    const choice = await vscode.window.showWarningMessage(
+      `aicockpit: ${troubleText(trouble)}. What to change: ${fix}`,
+      ...settings,
+      switchProfile,
+    );
+    if (choice === switchProfile) await vscode.commands.executeCommand("aicockpit.pickProfile", trouble.role);
+    else if (choice) await openSetting(choice);
+  };
   return [
-    { label: `$(warning) ${troubleText(trouble)}`, detail: fix ? `What to change: ${fix}` : undefined },
-    ...settingsNamed(fix, isSetting).map((name) => ({
-      label: `$(gear) Open setting aicockpit.${name}`,
-      run: () => openSetting(`aicockpit.${name}`),
-    })),
-    commandItem(`$(settings) Switch the ${trouble.role.replace("_", " ")} profile`, "aicockpit.pickProfile", trouble.role),
+    { label: `$(warning) ${troubleText(trouble)}`, detail: fix ? `What to change: ${fix}` : undefined, run: fix ? explain : undefined },
+    ...settings.map((setting) => ({ label: `$(gear) Open setting ${setting}`, run: () => openSetting(setting) })),
+    commandItem(`$(settings) ${switchProfile}`, "aicockpit.pickProfile", trouble.role),
   ];
 }
 
