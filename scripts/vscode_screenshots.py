@@ -137,7 +137,7 @@ def status_with_hover(shots: Shots, name: str) -> None:
     time.sleep(0.5)
     bar = shots.rect(".part.statusbar")
     box = union(hover.rect, item.rect, pad=8)
-    shots.take(name, (min(box[0], item.rect["x"] - 240), box[1], bar["x"] + bar["width"], box[3]))
+    shots.take(name, (box[0], box[1], bar["x"] + bar["width"], box[3]))
     ActionChains(browser.driver).move_by_offset(0, -400).perform()  # the tooltip goes
 
 
