@@ -198,7 +198,7 @@ def test_a_10_mb_one_line_file_open_or_edited_costs_no_huge_snippet(index, token
 
 def test_config_defaults():
     config = AicockpitConfig()
-    assert config.context.budget_tokens == 1024
+    assert config.context.budget_tokens is None  # sized to the latency target (prompt/budget.py)
     assert ".env" in config.index.secrets and "node_modules/" in config.index.exclude
 
 

@@ -107,6 +107,22 @@ class PromptPieces:
             return context + form.template.render(code, self.suffix), None
         return form.template.render(context + code, self.suffix), None
 
+    def stable_head(self, form: CodeFormat) -> str:
+        """The start of the rendered prompt up to the cursor's line: what typing on that line keeps.
+
+        The same layout as ``render``, with the code cut at the start of the cursor's
+        line and nothing after it, so it is a prefix of every prompt built on this line.
+        """
+        line_start = self.prefix.rfind("\n") + 1
+        cut = PromptPieces(
+            self.repo, self.path, self.snippets, self.snippet_tokens, self.header, self.prefix[:line_start]
+        )
+        text, _ = cut.render(form)
+        if form.template.fills_middle and not form.suffix_field:
+            # It ends in the template's suffix marker, an empty suffix and the middle marker.
+            text = text[: len(text) - len(form.template.suffix) - len(form.template.middle)]
+        return text
+
     def describe(self) -> list[dict]:
         """The chosen snippets, for ``aicockpit context``, ``aicockpit/context`` and stats."""
         return [
