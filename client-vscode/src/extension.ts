@@ -9,7 +9,7 @@ import { NextEdits, SHOWN_CONTEXT } from "./nextEdit";
 import { PREVIEW_SCHEME, VirtualDocuments } from "./preview";
 import { openSetting, SECTION, ServerSupervisor } from "./server";
 import { StatusBar } from "./status";
-import { settingsNamed, troubles, troubleText, type Trouble } from "./health";
+import { roleName, settingsNamed, troubles, troubleText, type Trouble } from "./health";
 import { statsLines } from "./statusText";
 
 export const SWITCH_PROFILE_COMMAND = "aicockpit.switchProfile";
@@ -93,12 +93,15 @@ const commandItem = (label: string, id: string, ...args: unknown[]): MenuItem =>
   run: () => vscode.commands.executeCommand(id, ...args),
 });
 
-/** A role in trouble: the server's words, what to change, and the ways to change it here. */
-function troubleItems(trouble: Trouble): MenuItem[] {
+/**
+ * A role in trouble: the server's words with what to change (the menu cuts a long sentence:
+ * choosing the row shows it whole, with the ways out as buttons), then, for the first one,
+ * the ways out as rows: the settings the fix names, the role's profile switch.
+ */
+function troubleItems(trouble: Trouble, first: boolean): MenuItem[] {
   const fix = trouble.health.fix ?? "";
   const settings = settingsNamed(fix, isSetting).map((name) => `aicockpit.${name}`);
-  const switchProfile = `Switch the ${trouble.role.replace("_", " ")} profile`;
-  // The menu cuts a long sentence: choosing the row shows it whole, with the same ways out.
+  const switchProfile = `Switch the ${roleName(trouble.role)} profile`;
   const explain = async () => {
     const choice = await vscode.window.showWarningMessage(
       `aicockpit: ${troubleText(trouble)}. What to change: ${fix}`,
@@ -108,8 +111,14 @@ function troubleItems(trouble: Trouble): MenuItem[] {
     if (choice === switchProfile) await vscode.commands.executeCommand("aicockpit.pickProfile", trouble.role);
     else if (choice) await openSetting(choice);
   };
+  const row: MenuItem = {
+    label: `$(warning) ${troubleText(trouble)}`,
+    detail: fix ? `What to change: ${fix}` : undefined,
+    run: fix ? explain : undefined,
+  };
+  if (!first) return [row];
   return [
-    { label: `$(warning) ${troubleText(trouble)}`, detail: fix ? `What to change: ${fix}` : undefined, run: fix ? explain : undefined },
+    row,
     ...settings.map((setting) => ({ label: `$(gear) Open setting ${setting}`, run: () => openSetting(setting) })),
     commandItem(`$(settings) ${switchProfile}`, "aicockpit.pickProfile", trouble.role),
   ];
@@ -117,9 +126,9 @@ function troubleItems(trouble: Trouble): MenuItem[] {
 
 async function showMenu(status: StatusBar): Promise<void> {
   const stats = (await status.poll()) ?? status.stats;
-  const problems = troubles(stats?.roles).map(troubleItems);
+  const problems = troubles(stats?.roles).flatMap((trouble, i) => troubleItems(trouble, i === 0));
   const items: MenuItem[] = [
-    ...problems.flatMap((group, i) => (i ? [separator(""), ...group] : group)),
+    ...problems,
     ...(problems.length ? [separator("Figures")] : []),
     ...(stats ? statsLines(stats, status.latency).map((label) => ({ label })) : []),
     separator("Actions"),

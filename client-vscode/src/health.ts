@@ -55,10 +55,15 @@ export function troubles(roles: Record<string, RoleHealthStats> | undefined): Tr
     .filter((t) => TROUBLED.has(t.health.state ?? "ok"));
 }
 
+/** A role as the user knows it: the completion role is ghost text. */
+export function roleName(role: string): string {
+  return role === "completion" ? "ghost text" : role.replace("_", " ");
+}
+
 /** The status item's words: the server's line, with the role named unless it is ghost text's. */
 export function troubleText(trouble: Trouble): string {
   const message = trouble.health.message || trouble.health.state || "";
-  return trouble.role === "completion" ? message : `${trouble.role.replace("_", " ")}: ${message}`;
+  return trouble.role === "completion" ? message : `${roleName(trouble.role)}: ${message}`;
 }
 
 export function formatMs(ms: number): string {

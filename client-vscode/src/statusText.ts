@@ -3,6 +3,7 @@ import {
   budgetText,
   latencyAfter,
   latencyLabel,
+  roleName,
   speedText,
   troubles,
   troubleText,
@@ -81,14 +82,12 @@ export function newTraces(stats: Stats, lastSeenCompletion: number | undefined, 
   return traces;
 }
 
-const ROLE_NAMES: Record<string, string> = { completion: "Ghost text", next_edit: "Next edit" };
-
 /** A role's prompt budget and measured speed, as tooltip or menu lines (none from an older server). */
 function figureLines(stats: Stats, role = "completion"): string[] {
   const entry = stats.roles?.[role];
   const budget = budgetText(entry?.budget);
   const speed = speedText(entry?.speed);
-  const name = ROLE_NAMES[role] ?? role;
+  const name = roleName(role).replace(/^./, (c) => c.toUpperCase());
   return [
     ...(budget ? [`${name} prompt: ${budget}`] : []),
     ...(speed ? [`${name} speed: ${speed}`] : []),
@@ -122,11 +121,10 @@ export function statusView(
   const [worst] = troubles(stats.roles);
   if (worst) {
     const seconds = worst.health.since_s;
-    const role = worst.role === "completion" ? "ghost text" : worst.role.replace("_", " ");
     return {
       text: `$(warning) aicockpit: ${troubleText(worst)}`,
       tooltip: [
-        `${worst.health.message || worst.health.state} (${role}${seconds !== undefined ? `, for ${Math.round(seconds)} s` : ""})`,
+        `${worst.health.message || worst.health.state} (${roleName(worst.role)}${seconds !== undefined ? `, for ${Math.round(seconds)} s` : ""})`,
         ...(worst.health.fix ? [`What to change: ${worst.health.fix}`] : []),
         ...figureLines(stats),
         "It clears by itself when answers come back in time. Click for the menu.",

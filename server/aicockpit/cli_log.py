@@ -48,31 +48,27 @@ class CommandLog:
         self.name = name
         self.failed = False
         self.path: Path | None = None
-        self._saved_fd: int | None = None
 
     def __enter__(self) -> CommandLog:
         global _console
-        if self.verbose:
-            return self
-        fd, path = tempfile.mkstemp(prefix=f"aicockpit-{self.name}-", suffix=".log")
-        self.path = Path(path)
-        sys.stderr.flush()
-        self._saved_fd = os.dup(2)
-        _console = os.fdopen(os.dup(self._saved_fd), "w", buffering=1)
-        os.dup2(fd, 2)  # from here on, whatever writes to stderr writes to the log
-        os.close(fd)
+        if not self.verbose:
+            fd, path = tempfile.mkstemp(prefix=f"aicockpit-{self.name}-", suffix=".log")
+            self.path = Path(path)
+            sys.stderr.flush()
+            _console = os.fdopen(os.dup(2), "w", buffering=1)
+            os.dup2(fd, 2)  # from here on, whatever writes to stderr writes to the log
+            os.close(fd)
         return self
 
     def __exit__(self, exc_type, *_exc) -> None:
         global _console
-        if self._saved_fd is None or _console is None or self.path is None:
+        if _console is None or self.path is None:
             return
         sys.stderr.flush()
-        os.dup2(self._saved_fd, 2)  # a traceback, if one follows, reaches the terminal
-        os.close(self._saved_fd)
-        console, _console = _console, None
+        os.dup2(_console.fileno(), 2)  # a traceback, if one follows, reaches the terminal
+        _console.close()
+        _console = None
         if (self.failed or exc_type is not None) and self.path.stat().st_size:
             say(f"aicockpit: the whole log of this run: {self.path} (-v shows it as it runs)")
         else:
             self.path.unlink(missing_ok=True)
-        console.close()
