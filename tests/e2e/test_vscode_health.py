@@ -137,7 +137,7 @@ def test_the_status_item_says_slow_then_unreachable_then_recovers(vscode, backen
     trouble, fix = rows[0].split("\nWhat to change: ")
     assert trouble == slow.removeprefix("aicockpit: ") and fix, rows
     assert any(row.startswith("Open setting aicockpit.") for row in rows[1:]), rows
-    assert "Switch the completion profile" in rows, rows
+    assert "Switch the ghost text profile" in rows, rows
     # The row cut short on screen, chosen, says it whole (the first row has the focus).
     vscode.keys(Keys.ENTER)
     toast = wait_until("the sentence", lambda: [t for t in vscode.toasts() if "What to change" in t], 15)
