@@ -109,21 +109,6 @@ def workspace_settings(server: CodeServer, values: dict) -> None:
     path.write_text(json.dumps(values))
 
 
-def type_until(browser: Browser, what: str, condition, timeout: float = 300, pause_s: float = 3) -> str:
-    """Type a space, then remove it (each asks for ghost text), until the status item says ``what``."""
-    deadline = time.monotonic() + timeout
-    typed = 0
-    while time.monotonic() < deadline:
-        browser.keys(Keys.SPACE if typed % 2 == 0 else Keys.BACKSPACE)
-        typed += 1
-        until = time.monotonic() + pause_s
-        while time.monotonic() < until:
-            if condition(text := browser.status_text()):
-                return text
-            time.sleep(0.2)
-    raise TimeoutError(f"the status item never said {what} (last: {browser.status_text()!r})")
-
-
 def status_with_hover(shots: Shots, name: str) -> None:
     """The status item in the status bar, with the tooltip that hovering over it shows."""
     browser = shots.browser
@@ -244,7 +229,7 @@ def main() -> int:
         browser.chord(Keys.CONTROL, Keys.END)
         browser.keys(Keys.ENTER, Keys.ENTER, "def mean(values):", Keys.ENTER, "return ")
         workspace_settings(server, {"aicockpit.completion.latency_target_ms.cold": 200})
-        type_until(browser, "slow", lambda text: "slow:" in text)
+        browser.type_until("slow", lambda: "slow:" in browser.status_text(), 300, pause_s=3)
         status_with_hover(shots, "status-slow")
 
         # A remote profile nothing answers at: the breaker opens, the item says which backend.
@@ -262,7 +247,7 @@ def main() -> int:
                 "aicockpit.roles.completion.profile": "team-fim",
             },
         )
-        type_until(browser, "unreachable", lambda text: "unreachable" in text, pause_s=2)
+        browser.type_until("unreachable", lambda: "unreachable" in browser.status_text(), 300, pause_s=2)
         status_with_hover(shots, "status-unreachable")
         browser.keys(Keys.ESCAPE)
 

@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.e2e import next_edit_model
-from tests.e2e.vscode import Browser, CodeServer, wait_until
+from tests.e2e.vscode import vscode_session, wait_until
 from tests.fake_openai import FakeOpenAI
 from tests.support import serve_command
 
@@ -41,27 +41,13 @@ def scripted():
 
 @pytest.fixture(scope="module")
 def vscode(scripted):
-    server = CodeServer(
-        settings={
-            "aicockpit.profiles": {next_edit_model.PROFILE: next_edit_model.profile(scripted.url)},
-            "aicockpit.roles.next_edit.profile": next_edit_model.PROFILE,
-        }
-    )
-    browser = None
-    servers = []
-    try:
-        server.start()
-        browser = Browser(server.url)
-        browser.wait_css(".monaco-workbench", timeout=180)
-        browser.server = server
+    settings = {
+        "aicockpit.profiles": {next_edit_model.PROFILE: next_edit_model.profile(scripted.url)},
+        "aicockpit.roles.next_edit.profile": next_edit_model.PROFILE,
+    }
+    with vscode_session(settings) as browser:
         yield browser
-    finally:
-        if browser is not None:
-            browser.screenshot("last")
-            browser.quit()
-        servers = server.server_processes()
-        server.stop()
-    alive = [p for p in servers if running(p)]
+    alive = [p for p in browser.server.servers_at_stop if running(p)]
     assert not alive, f"aicockpit servers outlived code-server: {alive}"
 
 
@@ -216,11 +202,17 @@ def saved_text(vscode, name: str) -> str:
 
 
 def test_a_next_edit_shows_as_an_inline_diff_and_tab_takes_it(vscode, scripted):
+    # Written first: VS Code's file watcher has the time of the next wait to see it.
+    (vscode.server.workspace / GEOMETRY).write_text(GEOMETRY_SOURCE)
     # Only the next edit: no ghost text at the cursor, which Tab would take first.
     workspace_settings(vscode, {"aicockpit.completion.enabled": False})
-    # The scripted profile is ready long before the engine (its tokenizer loads first).
-    wait_until("the server to be ready", lambda: "aicockpit ready" in vscode.status_text(), ENGINE_READY_S)
-    (vscode.server.workspace / GEOMETRY).write_text(GEOMETRY_SOURCE)
+    # Once VS Code has read the setting, the status item says so (before, ghost text could
+    # still come, and Tab take it).
+    wait_until(
+        "the server to be ready, ghost text off",
+        lambda: "aicockpit ready (ghost text off)" in vscode.status_text(),
+        ENGINE_READY_S,
+    )
     scripted.answer = next_edit_model.following_renames({"area": ["width", "height"]})
     vscode.open_file(GEOMETRY)
     # The user renames the parameter: select `width` on the first line, type `size`.

@@ -12,7 +12,8 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,6 +116,7 @@ class CodeServer:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTIFACTS / "code-server.log"
         self.process: subprocess.Popen | None = None
+        self.servers_at_stop: list[psutil.Process] = []
 
     def _args(self) -> list[str]:
         return [
@@ -162,6 +164,8 @@ class CodeServer:
     def stop(self) -> None:
         if not self.process:
             return
+        # The servers its extension host started: for the check that none outlives it.
+        self.servers_at_stop = self.server_processes()
         try:
             family = [
                 psutil.Process(self.process.pid),
@@ -293,8 +297,42 @@ class Browser:
                 return button
         return None
 
+    def type_until(self, what: str, probe: Callable[[], T | None], timeout: float, pause_s: float) -> T:
+        """In the editor, type a space, then remove it (each asks for ghost text), and so on, until
+        ``probe`` returns something; ``pause_s`` between keys lets a request finish first."""
+        self.chord(Keys.CONTROL, "1")  # the editor has the keyboard (not a menu or the status bar)
+        deadline = time.monotonic() + timeout
+        typed = 0
+        while time.monotonic() < deadline:
+            self.keys(Keys.SPACE if typed % 2 == 0 else Keys.BACKSPACE)
+            typed += 1
+            try:
+                return wait_until(what, probe, min(pause_s, max(0.1, deadline - time.monotonic())), 0.1)
+            except TimeoutError:
+                pass
+        raise TimeoutError(f"timed out after {timeout:.0f} s of typing waiting for {what}")
+
     def quit(self) -> None:
         try:
             self.driver.quit()
         except WebDriverException:
             pass
+
+
+@contextmanager
+def vscode_session(settings: dict[str, Any] | None = None) -> Iterator[Browser]:
+    """code-server with the extension, and Chromium on its workbench; at the end a last
+    screenshot, then both stop (``browser.server.servers_at_stop``: the servers it had)."""
+    server = CodeServer(settings=settings)
+    browser = None
+    try:
+        server.start()
+        browser = Browser(server.url)
+        browser.wait_css(".monaco-workbench", timeout=180)
+        browser.server = server
+        yield browser
+    finally:
+        if browser is not None:
+            browser.screenshot("last")
+            browser.quit()
+        server.stop()
