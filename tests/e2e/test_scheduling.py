@@ -123,3 +123,60 @@ async def test_the_engine_is_warmed_up_once_ready(ready):
     # Once per engine start (a profile switch back to the embedded model starts it again).
     assert current["engine_requests"]["warmup"] >= 1
     assert current["by_kind"]["warmup"]["served"] >= 1
+
+
+LONG = "".join(
+    f"def step_{i}(value, scale={i}):\n    total = value * scale\n    return total\n\n" for i in range(400)
+)
+
+
+async def wait_idle(client) -> None:
+    async with asyncio.timeout(60):
+        while (await stats(client))["engine"]["unfinished_requests"]:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_request_there(ready):
+    """The generation that missed its deadline runs on to its first token: vLLM keeps its KV blocks."""
+    uri = open_doc(ready, LONG + "def last(value):\n    ")
+    line, column = LONG.count("\n") + 1, 4
+    # No repository context here: this is about the engine's cache, and a context chosen
+    # differently by a loaded machine's time box would make the two prompts differ.
+    configure(ready, timeout_ms=10)
+    ready.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={
+                **INIT_OPTIONS,
+                "completion": {**INIT_OPTIONS["completion"], "timeout_ms": 10},
+                "context": {"enabled": False},
+            }  # fmt: skip
+        )
+    )
+    try:
+        params = ready.protocol._converter.unstructure(inline_params(uri, line, column))
+        params["workDoneToken"] = "missed"
+        await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
+        await wait_idle(ready)  # its prefill finished (or it was aborted) in the engine
+        ready.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={
+                    **INIT_OPTIONS,
+                    "completion": {**INIT_OPTIONS["completion"], "timeout_ms": 30000},
+                    "context": {"enabled": False},
+                }  # fmt: skip
+            )
+        )
+        params["workDoneToken"] = "again"
+        await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
+    finally:
+        configure(ready)
+    traces = {t["tag"]: t for t in (await stats_with_traces(ready)) if t["tag"] in ("missed", "again")}
+    assert traces["missed"]["outcome"] == "timed_out"
+    again = traces["again"]
+    assert again["outcome"] in ("served", "empty") and again["prompt_tokens"] > 1000
+    # vLLM's own count: all but the last KV block (32 tokens) came from the cache.
+    assert again["cached_tokens"] >= again["prompt_tokens"] - 64, again
+
+
+async def stats_with_traces(client) -> list[dict]:
+    return plain(await client.protocol.send_request_async("aicockpit/stats", {"traces_since": 0}))["traces"]

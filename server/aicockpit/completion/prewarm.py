@@ -136,7 +136,13 @@ class Prewarmer:
     async def _warm(self, uri: str, position: Position, block: int) -> None:
         trace = self._telemetry.start("prewarm")
         trace.engine_accounted = True  # the router accounts each chunk's tokens
-        record: dict[str, Any] = {"uri": uri, "line": position.line, "chunks": 0, "prefilled_tokens": 0}
+        record: dict[str, Any] = {
+            "uri": uri,
+            "line": position.line,
+            "chunks": 0,  # prefilled
+            "chunks_started": 0,
+            "prefilled_tokens": 0,
+        }
         outcome = "error"
         try:
             outcome = await self._prefill(uri, position, record)
@@ -173,6 +179,7 @@ class Prewarmer:
         record["chunk_ends"] = len(ends)
         warm_id = uuid.uuid4().hex[:12]
         for i, end in enumerate(ends):
+            record["chunks_started"] = i + 1
             request = GenerationRequest(
                 request_id=f"warm-{warm_id}-{i}",
                 prompt=stable[:end],
