@@ -180,3 +180,33 @@ async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_re
 
 async def stats_with_traces(client) -> list[dict]:
     return plain(await client.protocol.send_request_async("aicockpit/stats", {"traces_since": 0}))["traces"]
+
+
+async def test_huge_documents_a_long_line_and_minified_code_get_bounded_prompts_and_answers(ready):
+    """Opened by mistake or not: pre-warmed, completed, and the server goes on, at the default limits."""
+    documents = {
+        "fifty_thousand": "".join(f"value_{i} = compute({i})\n" for i in range(50_000)),
+        "one_long_line": "x = [" + ", ".join(str(i) for i in range(4000)) + "]",  # ~20,000 characters
+        "minified": "function f(a){return a+1};" * 8000,  # one 200 KB line, as a .min.js is
+    }
+    served_before = (await stats(ready))["prewarm"]["outcomes"].get("served", 0)
+    for name, text in documents.items():
+        language = "javascript" if name == "minified" else "python"
+        uri = open_doc(ready, text, name=name, language=language)
+        lines = text.split("\n")
+        end = {"line": len(lines) - 1, "character": len(lines[-1])}
+        ready.protocol.notify("aicockpit/didFocus", {"textDocument": {"uri": uri}, "position": end})
+        async with asyncio.timeout(60):
+            while (await stats(ready))["prewarm"]["running"]:
+                await asyncio.sleep(0.05)
+        params = ready.protocol._converter.unstructure(inline_params(uri, end["line"], end["character"]))
+        params["context"]["triggerKind"] = 1  # Invoked
+        params["workDoneToken"] = f"huge-{name}"
+        await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
+        done = next(t for t in await stats_with_traces(ready) if t["tag"] == f"huge-{name}")
+        assert done["outcome"] in ("served", "empty"), done
+        assert done["prompt_tokens"] < 4096, done  # bounded by the budgets, whatever the file
+    current = await stats(ready)
+    assert current["engine"]["state"] == "ready"
+    assert current["prewarm"]["outcomes"].get("served", 0) >= served_before + 1
+    assert "error" not in current["prewarm"]["outcomes"]

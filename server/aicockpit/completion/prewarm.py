@@ -89,14 +89,6 @@ class Prewarmer:
         if (position := self._cursors.get(uri)) is not None:
             self.cursor_seen(uri, position)
 
-    def changed(self, uri: str) -> None:
-        """The document changed: its warm prompt no longer matches, the next cursor warms again.
-
-        A change does not stop a running pre-warm: what it prefilled stays useful
-        above the edit, and typing sends a real request soon, which does stop it.
-        """
-        self._warmed.pop(uri, None)
-
     def yield_now(self) -> None:
         """A real request is starting: stop at once (the chunk in the engine is aborted)."""
         self._stop("yielded")
