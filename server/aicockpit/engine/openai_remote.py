@@ -14,7 +14,6 @@ ever goes into the Authorization header: never into logs, errors or stats.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -110,9 +109,15 @@ class OpenAIRemoteEngine:
         self.tokenizer = tokenizer or load_tokenizer(profile)
         self.prompt_format = prompt_format(profile)
         # No retries in the transport: our own retries and breaker decide.
-        self._http = HttpStreamClient(
-            profile.url, profile.connect_timeout_ms / 1000, profile.idle_timeout_ms / 1000
-        )
+        client = HttpStreamClient
+        if os.environ.get("AICOCKPIT_HTTP_CLIENT"):  # the HTTP client benchmark (issue 24) only
+            from aicockpit.engine import http_libraries
+
+            client = {
+                "httpx": http_libraries.HttpxStreamClient,
+                "aiohttp": http_libraries.AiohttpStreamClient,
+            }[os.environ["AICOCKPIT_HTTP_CLIENT"]]
+        self._http = client(profile.url, profile.connect_timeout_ms / 1000, profile.idle_timeout_ms / 1000)
         self._active = 0
 
     def unfinished_requests(self) -> int:
@@ -212,7 +217,7 @@ async def _check_response(response: HttpResponse) -> None:
         return
     detail = (await _read_limited(response, MAX_ERROR_BODY)).decode("utf-8", "replace").strip()
     try:
-        error = json.loads(detail)
+        error = msgspec.json.decode(detail)
         detail = str(error.get("error", {}).get("message") or error.get("message") or detail)
     except (ValueError, AttributeError):
         pass
@@ -265,7 +270,7 @@ async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[Generatio
                 pass  # the answer was complete; the connection is closed instead of kept
             return
         try:
-            event = json.loads(data)
+            event = msgspec.json.decode(data)
         except ValueError:
             raise BackendError(f"malformed event in the stream: {data[:120]!r}") from None
         if not isinstance(event, dict):
@@ -319,7 +324,7 @@ def _count(value: Any) -> int:
 
 def _whole_answer(data: bytes, chat: bool) -> GenerationDelta:
     try:
-        answer = json.loads(data)
+        answer = msgspec.json.decode(data)
         choice = answer["choices"][0]
         text = choice["message"]["content"] if chat else choice["text"]
         if not isinstance(text, str):
