@@ -127,6 +127,40 @@ def test_gitignore_and_the_exclude_list_are_honoured(workspace, tmp_path):
     index.close()
 
 
+def test_nested_gitignores_secrets_in_subfolders_and_an_invalid_line(workspace, tmp_path):
+    # "!" alone and a trailing backslash are lines git rejects: they cost only themselves.
+    write(workspace, ".gitignore", "!\n*.tmp\nout\\\ndocs/**/draft_*.md\n")
+    write(workspace, "pkg/.gitignore", "fixtures/\n!keep.tmp\n")
+    for rel in ("a.tmp", "pkg/keep.tmp", "pkg/fixtures/data.py", "docs/x/y/draft_1.md", "docs/final.md"):
+        write(workspace, rel, "x = 1\n")
+    write(workspace, "deep/er/id_ed25519", "PRIVATE KEY\n")
+    write(workspace, "deep/er/service-account-prod.json", "{}\n")
+    index, project = open_index(workspace, tmp_path / "cache")
+    project.build()
+    files = project.list_files()
+    assert "pkg/keep.tmp" in files and "docs/final.md" in files
+    assert not {"a.tmp", "pkg/fixtures/data.py", "docs/x/y/draft_1.md"} & set(files)
+    assert not any(f.startswith("deep/") for f in files)
+    for rel in ("deep/er/id_ed25519", "deep/er/service-account-prod.json"):
+        with pytest.raises(SecretPath):
+            project.resolve_path(rel)
+    assert project.workspace.gitignored("pkg/fixtures/late.py") and not project.workspace.gitignored("pkg/x.py")
+    index.close()
+
+
+def test_a_folder_named_in_the_secrets_list_covers_everything_in_it(workspace, tmp_path):
+    write(workspace, "private/deploy/token.txt", "hunter2\n")
+    write(workspace, "privateer.py", "def sail():\n    pass\n")
+    index, project = open_index(workspace, tmp_path / "cache", secrets=["private/"])
+    project.build()
+    assert "privateer.py" in project.list_files()
+    assert not any(f.startswith("private/") for f in project.list_files())
+    with pytest.raises(SecretPath):
+        project.resolve_path("private/deploy/token.txt")
+    assert index.is_secret(str(workspace / "private" / "deploy" / "token.txt"))
+    index.close()
+
+
 def test_bad_inputs_are_skipped_with_a_log_line_never_a_crash(workspace, tmp_path, caplog):
     write(workspace, "bad_utf8.py", b"def ok():\n    pass\n# \xff\xfe broken\n")
     write(workspace, "nul.py", b"def x():\n\x00\x00\n")
