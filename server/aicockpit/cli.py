@@ -80,7 +80,7 @@ def serve(args: argparse.Namespace) -> int:
 def start_metrics(port: int, app):
     """The Prometheus exporter on 127.0.0.1; a busy port is reported and the server goes on without it."""
     from aicockpit.features.stats import stats_payload
-    from aicockpit.telemetry import MetricsExporter
+    from aicockpit.metrics import MetricsExporter
 
     try:
         return MetricsExporter(port, lambda: stats_payload(app)).start()
