@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aicockpit.cache_dirs import workspace_cache_dir
 from aicockpit.config import IndexConfig
 from aicockpit.context.watch import ChangeCoalescer
 from aicockpit.context.workspace import PathOutsideWorkspace, SecretPath
@@ -216,6 +217,22 @@ def test_a_restart_rereads_only_changed_files(workspace, tmp_path):
     third = project.build()
     assert third.parsed == 1
     assert project.find_definitions("solve")[0].signature == "def solve(x, y):"
+    index.close()
+
+
+def test_an_index_cache_from_the_old_location_is_moved_and_used(workspace, tmp_path):
+    cache = tmp_path / "cache"
+    index, project = open_index(workspace, cache)
+    project.build()
+    index.close()
+    new = project.store.path
+    assert new.parent == workspace_cache_dir(workspace, str(cache))  # beside the chat sessions
+    old = cache / "index" / f"{new.parent.name}.sqlite"  # where it was before issue 24
+    old.parent.mkdir()
+    new.rename(old)
+    index, project = open_index(workspace, cache)
+    warm = project.build()
+    assert warm.parsed == 0 and warm.reused == 3 and new.exists() and not old.exists()
     index.close()
 
 
