@@ -145,7 +145,8 @@ def test_nested_gitignores_secrets_in_subfolders_and_an_invalid_line(workspace, 
     for rel in ("deep/er/id_ed25519", "deep/er/service-account-prod.json"):
         with pytest.raises(SecretPath):
             project.resolve_path(rel)
-    assert project.workspace.gitignored("pkg/fixtures/late.py") and not project.workspace.gitignored("pkg/x.py")
+    gitignored = project.workspace.gitignored
+    assert gitignored("pkg/fixtures/late.py") and not gitignored("pkg/x.py")
     index.close()
 
 
