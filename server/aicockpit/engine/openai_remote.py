@@ -234,19 +234,20 @@ async def _read_limited(response: HttpResponse, limit: int) -> bytes:
     return data[:limit]
 
 
-async def _lines(response: HttpResponse) -> AsyncIterator[tuple[str, float]]:
-    """The stream's lines, each with the time its last bytes arrived."""
+async def _lines(response: HttpResponse) -> AsyncIterator[tuple[bytes, float]]:
+    """The stream's lines (bytes: msgspec decodes the JSON in them as is), each with the time its last
+    bytes arrived."""
     buffer = b""
     async for chunk in response.chunks():
         at = response.arrived_at
         buffer += chunk
         while (cut := buffer.find(b"\n")) >= 0:
             line, buffer = buffer[:cut], buffer[cut + 1 :]
-            yield line.rstrip(b"\r").decode("utf-8", "replace"), at
+            yield line.rstrip(b"\r"), at
         if len(buffer) > MAX_LINE_BYTES:
             raise BackendError(f"an event line longer than {MAX_LINE_BYTES} bytes")
     if buffer.strip():
-        yield buffer.decode("utf-8", "replace"), response.arrived_at
+        yield buffer, response.arrived_at
 
 
 async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[GenerationDelta]:
@@ -256,10 +257,10 @@ async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[Generatio
     timings: dict[str, Any] = {}  # llama.cpp's, on its last chunk
     generated = 0
     async for line, at in _lines(response):
-        if not line.startswith("data:"):
+        if not line.startswith(b"data:"):
             continue  # comments (keep-alives), event names, blank separators
         data = line[5:].strip()
-        if data == "[DONE]":
+        if data == b"[DONE]":
             final = _final(finish_reason, usage, generated, timings)
             final.received_at = at
             yield final
@@ -272,9 +273,9 @@ async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[Generatio
         try:
             event = msgspec.json.decode(data)
         except ValueError:
-            raise BackendError(f"malformed event in the stream: {data[:120]!r}") from None
+            raise BackendError(f"malformed event in the stream: {_shown(data)!r}") from None
         if not isinstance(event, dict):
-            raise BackendError(f"unexpected event in the stream: {data[:120]!r}")
+            raise BackendError(f"unexpected event in the stream: {_shown(data)!r}")
         if "error" in event:
             raise BackendError(f"the server reported an error: {str(event['error'])[:300]}")
         if isinstance(event.get("usage"), dict):
@@ -290,6 +291,10 @@ async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[Generatio
     if finish_reason is None:
         raise BackendError("the stream ended before the answer was complete")
     yield _final(finish_reason, usage, generated, timings)  # servers that finish without [DONE]
+
+
+def _shown(data: bytes) -> str:
+    return data[:120].decode("utf-8", "replace")
 
 
 def _choice_text(choice: Any, chat: bool) -> str:
