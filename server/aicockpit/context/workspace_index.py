@@ -27,9 +27,7 @@ class WorkspaceIndex:
     def __init__(self, config: IndexConfig | None = None) -> None:
         self.config = config or IndexConfig()
         self.folders: list[ProjectIndex] = []
-        self.started = (
-            False  # the server has started indexing (after ``initialized``): until then nothing is ready
-        )
+        self.started = False  # a folder was added, or the server began indexing none: not ready before
         self._folder_of: dict[str, tuple[ProjectIndex, str] | None] = {}  # path -> folder_of (folders fixed)
         self._secrets = IgnoreRules(self.config.secrets)
         # Set by the server: re-read files later, in the file-event thread (watch.py); unset, at once.
