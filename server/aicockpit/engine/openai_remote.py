@@ -109,15 +109,9 @@ class OpenAIRemoteEngine:
         self.tokenizer = tokenizer or load_tokenizer(profile)
         self.prompt_format = prompt_format(profile)
         # No retries in the transport: our own retries and breaker decide.
-        client = HttpStreamClient
-        if os.environ.get("AICOCKPIT_HTTP_CLIENT"):  # the HTTP client benchmark (issue 24) only
-            from aicockpit.engine import http_libraries
-
-            client = {
-                "httpx": http_libraries.HttpxStreamClient,
-                "aiohttp": http_libraries.AiohttpStreamClient,
-            }[os.environ["AICOCKPIT_HTTP_CLIENT"]]
-        self._http = client(profile.url, profile.connect_timeout_ms / 1000, profile.idle_timeout_ms / 1000)
+        self._http = HttpStreamClient(
+            profile.url, profile.connect_timeout_ms / 1000, profile.idle_timeout_ms / 1000
+        )
         self._active = 0
 
     def unfinished_requests(self) -> int:
