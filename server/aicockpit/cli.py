@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit import __version__
+from aicockpit.log_setup import setup_logging
 
 DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "traces"
 
@@ -38,15 +39,6 @@ def one_shot_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = overrides_from(args)
     overrides.setdefault("engine", {})["multiprocessing"] = False
     return overrides
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aicockpit").setLevel(level.upper())
-    # vLLM is chatty at INFO; its details matter only when debugging.
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "DEBUG" if level == "debug" else "WARNING")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -80,7 +72,7 @@ def serve(args: argparse.Namespace) -> int:
 def start_metrics(port: int, app):
     """The Prometheus exporter on 127.0.0.1; a busy port is reported and the server goes on without it."""
     from aicockpit.features.stats import stats_payload
-    from aicockpit.telemetry import MetricsExporter
+    from aicockpit.metrics import MetricsExporter
 
     try:
         return MetricsExporter(port, lambda: stats_payload(app)).start()

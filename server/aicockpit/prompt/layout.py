@@ -28,7 +28,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from aicockpit.context.retrieve import ContextSnippet
-from aicockpit.prompt.fim import FimTemplate, TokenCounter
+from aicockpit.generation import TokenCounter
+from aicockpit.prompt.fim import FimTemplate
 
 STICKY_BONUS = 1.15
 REMEMBERED_DOCUMENTS = 256
