@@ -15,7 +15,8 @@ def cache_root() -> Path:
 
 
 def workspace_cache_dir(root: Path | None, configured: str | None = None) -> Path:
-    """A workspace's own folder, outside it so the user's tree stays clean (``no-workspace``: none open)."""
+    """A workspace folder's own cache folder (its chat sessions, its index), outside it so the user's
+    tree stays clean; ``no-workspace`` when none is open. The one place a workspace is named on disk."""
     base = Path(configured).expanduser() if configured else cache_root()
     if root is None:
         return base / "no-workspace"

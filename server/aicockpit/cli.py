@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit import __version__
-from aicockpit.cli_log import CommandLog, console_handler, say
+from aicockpit.cli_log import CommandLog, say
+from aicockpit.log_setup import setup_logging
 
 DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "traces"
 
@@ -39,19 +40,6 @@ def one_shot_overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = overrides_from(args)
     overrides.setdefault("engine", {})["multiprocessing"] = False
     return overrides
-
-
-def setup_logging(level: str) -> None:
-    # stderr is the log; a quiet one-shot run also shows aicockpit's lines on the terminal.
-    handlers = [logging.StreamHandler(sys.stderr)]
-    if (console := console_handler()) is not None:
-        handlers.append(console)
-    logging.basicConfig(
-        handlers=handlers, level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aicockpit").setLevel(level.upper())
-    # vLLM is chatty at INFO; its details matter only when debugging.
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "DEBUG" if level == "debug" else "WARNING")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -85,7 +73,7 @@ def serve(args: argparse.Namespace) -> int:
 def start_metrics(port: int, app):
     """The Prometheus exporter on 127.0.0.1; a busy port is reported and the server goes on without it."""
     from aicockpit.features.stats import stats_payload
-    from aicockpit.telemetry import MetricsExporter
+    from aicockpit.metrics import MetricsExporter
 
     try:
         return MetricsExporter(port, lambda: stats_payload(app)).start()
@@ -98,7 +86,14 @@ def bench(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "warning")
     from aicockpit.bench.run import run_bench
 
-    if args.engine_stub is None and args.remote_mock is None and not args.model:
+    if args.real_project:
+        from aicockpit.bench.real_project import default_model, run_real_project
+
+        args.model = args.model or default_model()
+        run = run_real_project
+    else:
+        run = run_bench
+    if not args.real_project and args.engine_stub is None and args.remote_mock is None and not args.model:
         print(
             "aicockpit bench: give --model (e.g. fixtures/tiny_model/out), --engine-stub MS"
             " or --remote-mock MS",
@@ -106,7 +101,7 @@ def bench(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        report = asyncio.run(run_bench(args))
+        report = asyncio.run(run(args))
     except (ValueError, RuntimeError, TimeoutError, ConnectionError) as err:
         print(f"aicockpit bench: {err}", file=sys.stderr)
         return 1
@@ -385,6 +380,21 @@ def parser() -> argparse.ArgumentParser:
         help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",
     )
     p.add_argument("--server-log", metavar="FILE", help="append the server's log (stderr) to FILE")
+    p.add_argument(
+        "--real-project",
+        action="store_true",
+        help="the real model (default: SmolLM2 in .cache/models) with default settings on real files"
+        " of installed packages, over LSP, with an ablation of adaptive budgets and pre-warming",
+    )
+    p.add_argument(
+        "--packages",
+        default="httpx,click,jinja2,starlette,requests,urllib3,anyio,httpcore",
+        help="--real-project: packages whose longest modules are used",
+    )
+    p.add_argument("--files", type=int, default=4, help="--real-project: how many files")
+    p.add_argument("--pauses", type=int, default=3, help="--real-project: typing pauses per file")
+    p.add_argument("--invoked", type=int, default=3, help="--real-project: invoked completions per file")
+    p.add_argument("--configs", help="--real-project: configurations to run (default: all), comma-separated")
     p.add_argument(
         "--chat-every",
         type=float,

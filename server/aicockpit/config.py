@@ -7,8 +7,7 @@ descriptions feed ``aicockpit schema``, the source of editor settings.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -486,61 +485,79 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
-_PATH = re.compile(r"at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`")
-
-
 def decode_config(options: Any, base: AicockpitConfig | None = None) -> tuple[AicockpitConfig, list[str]]:
     """Decode options over ``base`` (defaults when None).
 
-    A bad field never costs the good ones: it is dropped (so its value comes from
-    ``base``) and reported in the returned problem list.
+    A bad field never costs the good ones: each field is checked against its own
+    type (msgspec's type info walks the tree), a bad one keeps its value from
+    ``base`` and is named in the returned problem list.
     """
     base = base or AicockpitConfig()
     if options is None:
         return base, []
     if not isinstance(options, dict):
         return base, [f"options must be an object, got {type(options).__name__}"]
-    merged = merge(msgspec.to_builtins(base), options)
     problems: list[str] = []
-    # msgspec names a bad field inside a dict value only as `[...]`: check each
-    # profile on its own so one bad field costs neither its profile nor the others.
-    if isinstance(merged.get("profiles"), dict):
-        merged["profiles"] = _decode_profiles(merged["profiles"], base.profiles, problems)
-    for _ in range(64):
-        try:
-            config = msgspec.convert(merged, AicockpitConfig)
-            break
-        except msgspec.ValidationError as err:
-            problems.append(str(err))
-            path = _field_path(str(err))
-            if not path or not _drop(merged, path, msgspec.to_builtins(base)):
-                return base, problems
-    else:
-        return base, problems
+    config = _decode_struct(options, base, "$", problems)
     return _check_roles(config, base, problems), problems
 
 
-def _decode_profiles(profiles: dict, base: dict[str, ProfileConfig], problems: list[str]) -> dict:
-    out = {}
-    for name, tree in profiles.items():
-        defaults = msgspec.to_builtins(base.get(name) or ProfileConfig())
-        if not isinstance(tree, dict):
-            problems.append(f"profiles.{name} must be an object, got {type(tree).__name__}")
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def _decode_struct(options: dict, base: S, at: str, problems: list[str]) -> S:
+    """``options`` over ``base``, field by field; ``at`` is where ``options`` sits in the tree."""
+    fields = {f.encode_name: f for f in msgspec.structs.fields(base)}
+    changes = {}
+    for key, value in options.items():
+        field = fields.get(key)
+        if field is None:
+            problems.append(f"Object contains unknown field `{key}` - at `{at}`")
             continue
-        tree = dict(tree)
-        for _ in range(64):
-            try:
-                msgspec.convert(tree, ProfileConfig)
-                out[name] = tree
-                break
-            except msgspec.ValidationError as err:
-                message = str(err).replace("`$", f"`$.profiles.{name}")
-                problems.append(message if " - at `" in message else f"{message} - at `$.profiles.{name}`")
-                path = _field_path(str(err))
-                if not path or not _drop(tree, path, defaults):
-                    break
-    out.setdefault(DEFAULT_PROFILE, msgspec.to_builtins(ProfileConfig()))
-    return out
+        where = f"{at}.{key}"
+        try:
+            changes[field.name] = _decode_value(value, field.type, getattr(base, field.name), where, problems)
+        except msgspec.ValidationError as err:
+            # msgspec locates a problem inside the value from the value (`$[2]`): from the tree's root here.
+            message = str(err)
+            problems.append(
+                message.replace("`$", f"`{where}") if " - at `$" in message else f"{message} - at `{where}`"
+            )
+    return msgspec.structs.replace(base, **changes)
+
+
+def _decode_value(value: Any, annotation: Any, current: Any, where: str, problems: list[str]) -> Any:
+    """A section is decoded field by field over its current value, a named set of them (profiles) entry
+    by entry; any other value is converted whole (one field: it is good or it is not)."""
+    info = _unwrap(msgspec.inspect.type_info(annotation))
+    section = _struct_of(info)
+    if section is not None and isinstance(value, dict):
+        return _decode_struct(value, current if isinstance(current, section) else section(), where, problems)
+    entry = _struct_of(_unwrap(info.value_type)) if isinstance(info, msgspec.inspect.DictType) else None
+    if entry is not None and isinstance(value, dict) and isinstance(current, dict):
+        out = dict(current)
+        for name, tree in value.items():
+            if isinstance(tree, dict):
+                out[name] = _decode_struct(tree, current.get(name) or entry(), f"{where}.{name}", problems)
+            else:
+                problems.append(f"Expected `object`, got `{type(tree).__name__}` - at `{where}.{name}`")
+        return out
+    if isinstance(value, dict) and isinstance(current, dict):  # free-form objects (extra_body) merge too
+        value = merge(msgspec.to_builtins(current), value)
+    return msgspec.convert(value, annotation)
+
+
+def _unwrap(info: msgspec.inspect.Type) -> msgspec.inspect.Type:
+    return info.type if isinstance(info, msgspec.inspect.Metadata) else info
+
+
+def _struct_of(info: msgspec.inspect.Type) -> type[msgspec.Struct] | None:
+    """The section type of a field: a struct, or a struct that may be unset (a profile's ``engine``)."""
+    if isinstance(info, msgspec.inspect.StructType):
+        return info.cls
+    if isinstance(info, msgspec.inspect.UnionType):
+        return next((t.cls for t in info.types if isinstance(t, msgspec.inspect.StructType)), None)
+    return None
 
 
 def _check_roles(config: AicockpitConfig, base: AicockpitConfig, problems: list[str]) -> AicockpitConfig:
@@ -560,35 +577,6 @@ def _check_roles(config: AicockpitConfig, base: AicockpitConfig, problems: list[
                 problems.append(f"roles.{role}.fallback: no profile named {name!r}")
         roles[role] = msgspec.structs.replace(current, profile=profile, fallback=fallback)
     return msgspec.structs.replace(config, roles=RolesConfig(**roles))
-
-
-def _field_path(message: str) -> list[str]:
-    unknown = re.search(r"Object contains unknown field `([^`]+)`(?: - at `\$([^`]*)`)?", message)
-    if unknown:
-        parents = [p for p in (unknown.group(2) or "").split(".") if p]
-        return parents + [unknown.group(1)]
-    match = _PATH.search(message)
-    if match:
-        return [part for part in match.group(1).split(".") if part and not part.startswith("[")]
-    return []
-
-
-def _drop(tree: dict, path: list[str], defaults: dict) -> bool:
-    """Put the base value back at ``path`` (or remove an unknown key)."""
-    node, default = tree, defaults
-    for key in path[:-1]:
-        if not isinstance(node.get(key), dict):
-            node[key] = default.get(key, {})
-            return True
-        node, default = node[key], default.get(key, {})
-    key = path[-1]
-    if key not in node:
-        return False
-    if isinstance(default, dict) and key in default:
-        node[key] = default[key]
-    else:
-        del node[key]
-    return True
 
 
 def merge(base: dict, update: dict) -> dict:

@@ -9,7 +9,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class TokenCounter(Protocol):
+    """An engine's tokenizer as the prompt layer uses it: token budgets, cut on token boundaries."""
+
+    def count(self, text: str) -> int: ...
+    def head(self, text: str, tokens: int) -> str: ...
+    def tail(self, text: str, tokens: int) -> str: ...
+    def special_tokens(self) -> set[str]: ...
 
 
 class Priority(enum.IntEnum):

@@ -1,4 +1,4 @@
-"""Per-request traces, the aggregates ``aicockpit/stats`` reports, and the Prometheus exporter.
+"""Per-request traces and the aggregates ``aicockpit/stats`` reports (metrics.py exports them).
 
 Requests (``kind`` completion, prefetch, warmup) each leave a ``RequestTrace``:
 stage times since the request was received, token counts and an outcome.
@@ -9,18 +9,13 @@ LSP requests), so tokens are never counted twice.
 from __future__ import annotations
 
 import itertools
-import logging
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aicockpit.loop_lag import LoopLagMonitor
-
-log = logging.getLogger(__name__)
 
 WASTEFUL_OUTCOMES = {"cancelled", "timed_out", "superseded"}
 # Outcomes where the user got an answer from the pipeline (not dropped on the way).
@@ -135,7 +130,7 @@ def _ratio(part: float, whole: float) -> float:
 class Telemetry:
     """Keeps the latest traces (bounded) and totals since start.
 
-    ``summary`` may be called from the exporter's thread: it reads snapshots
+    ``summary`` may be called from the Prometheus exporter's thread: it reads snapshots
     (``list(deque)`` and ``dict(counter)`` copy atomically under the GIL).
     """
 
@@ -254,132 +249,3 @@ class Telemetry:
             # What a status bar shows: next edits and prefetches come between completions.
             "last_completion": next((t.as_dict() for t in reversed(traces) if t.kind == "completion"), None),
         }
-
-
-def prometheus_text(stats: dict[str, Any]) -> str:
-    """The ``aicockpit/stats`` figures in Prometheus's text exposition format."""
-    out: list[str] = []
-
-    def metric(name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]) -> None:
-        out.append(f"# HELP aicockpit_{name} {help_}")
-        out.append(f"# TYPE aicockpit_{name} {kind}")
-        for labels, value in samples:
-            rendered = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            out.append(
-                f"aicockpit_{name}{{{rendered}}} {float(value)}" if rendered else f"aicockpit_{name} {value}"
-            )
-
-    metric(
-        "completion_requests_total",
-        "counter",
-        "Completion requests by outcome.",
-        [({"outcome": k}, v) for k, v in sorted(stats["outcomes"].items())],
-    )
-    metric(
-        "stage_milliseconds",
-        "gauge",
-        "Per-stage time since a completion request was received (recent requests).",
-        [
-            ({"stage": stage, "quantile": _quantile(q)}, value)
-            for stage, qs in stats["stages_ms"].items()
-            for q, value in qs.items()
-        ],
-    )
-    metric(
-        "wait_milliseconds",
-        "gauge",
-        "Debounce and engine wait per answered completion request (recent requests).",
-        [
-            ({"wait": w, "quantile": _quantile(q)}, v)
-            for w, qs in stats["waits_ms"].items()
-            for q, v in qs.items()
-        ],
-    )
-    metric(
-        "engine_requests_total",
-        "counter",
-        "Engine generations started, by request kind.",
-        [({"kind": k}, v) for k, v in sorted(stats["engine_requests"].items())],
-    )
-    for name, help_ in (
-        ("prompt_tokens", "Prompt tokens sent to the engine."),
-        ("cached_tokens", "Prompt tokens served from the engine's prefix cache."),
-        ("generated_tokens", "Tokens generated."),
-        ("wasted_tokens", "Tokens generated for cancelled, superseded or timed-out work."),
-        ("accepted", "Suggestions the editor reported accepted."),
-        ("early_stops", "Generations stopped as soon as the suggestion's end was known."),
-        ("early_stop_saved_tokens", "Tokens early stops spared the engine, at most (max_tokens left)."),
-    ):
-        metric(f"{name}_total", "counter", help_, [({}, stats[name])])
-    for name, help_ in (
-        ("prefix_cache_hit_ratio", "Cached prompt tokens over prompt tokens."),
-        ("wasted_tokens_ratio", "Wasted tokens over generated tokens."),
-        ("cache_hit_rate", "Completion requests answered from the typing-through cache."),
-        ("reuse_rate", "Completion requests answered by attaching to an in-flight generation."),
-    ):
-        metric(name, "gauge", help_, [({}, stats[name])])
-    engine = stats.get("engine", {})
-    metric(
-        "engine_ready",
-        "gauge",
-        "1 when the engine is ready.",
-        [({"state": str(engine.get("state", "unknown"))}, 1 if engine.get("state") == "ready" else 0)],
-    )
-    metric(
-        "engine_unfinished_requests",
-        "gauge",
-        "Requests in the engine.",
-        [({}, engine.get("unfinished_requests", 0))],
-    )
-    return "\n".join(out) + "\n"
-
-
-def _quantile(name: str) -> str:
-    """``p95`` -> ``0.95``, Prometheus's spelling of a quantile."""
-    return str(int(name[1:]) / 100)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-class MetricsExporter:
-    """``GET /metrics`` on 127.0.0.1 only, in a daemon thread; off unless ``--metrics-port`` is given."""
-
-    def __init__(self, port: int, stats: Callable[[], dict[str, Any]]) -> None:
-        stats_fn = stats
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                if self.path.split("?", 1)[0] not in ("/metrics", "/"):
-                    self.send_error(404, "only /metrics is served here")
-                    return
-                try:
-                    body = prometheus_text(stats_fn()).encode()
-                except Exception as err:  # never take the server down for a scrape
-                    log.exception("metrics scrape failed")
-                    self.send_error(500, str(err))
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                log.debug("metrics: " + format, *args)
-
-        # Loopback only: the figures describe the user's code activity.
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="metrics", daemon=True)
-
-    def start(self) -> MetricsExporter:
-        self._thread.start()
-        log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", self.port)
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()

@@ -12,6 +12,7 @@ import sys
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig
 
+from aicockpit.bench.client import LspClient
 from tests.support import plain, server_env
 
 
@@ -89,3 +90,32 @@ async def test_client_file_events_update_the_index_and_watchdog_stays_off(tmp_pa
         await eventually(lambda: indexed(1))
     finally:
         await client.shutdown_session()
+
+
+async def test_the_index_is_not_ready_before_its_crawl_nor_held_up_by_progress_handshakes(tmp_path):
+    """An editor that never answers window/workDoneProgress/create (the engine's loading and the
+    crawl both ask for a token) still gets its workspace indexed; and before ``initialized`` the
+    index has not started, so it is not ready."""
+    root = tmp_path / "slow-editor"
+    root.mkdir()
+    (root / "first.py").write_text("def first():\n    pass\n")
+    command = [sys.executable, "-m", "aicockpit", "serve", "--model", str(tmp_path / "no-model")]
+    client = await LspClient.spawn(command, server_env())
+    client.unanswered.add("window/workDoneProgress/create")
+    try:
+        capabilities = {"window": {"workDoneProgress": True}}
+        await client.request(
+            "initialize", {"processId": None, "rootUri": root.as_uri(), "capabilities": capabilities}
+        )
+        before = await client.request("aicockpit/index", None)
+        assert before["ready"] is False and before["started"] is False and before["folders"] == []
+        client.notify("initialized", {})
+        async with asyncio.timeout(60):
+            while not (status := await client.request("aicockpit/index", None))["ready"]:
+                await asyncio.sleep(0.1)
+        assert [(f["ready"], f["files"]) for f in status["folders"]] == [(True, 1)]
+        # Both tokens were asked for and neither was ever accepted: nothing waited for them.
+        tokens = [message["params"]["token"] for message in client.held]
+        assert len(tokens) == 2 and len(set(tokens)) == 2, tokens
+    finally:
+        await client.close()

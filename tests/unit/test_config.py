@@ -42,3 +42,16 @@ def test_schema_describes_every_field():
         for field, spec in defs[name]["properties"].items():
             assert spec.get("description"), f"{name}.{field} has no description"
     msgspec.json.encode(schema)
+
+
+def test_problems_are_located_from_the_root_and_keep_the_previous_value():
+    base, _ = decode_config({"index": {"exclude": ["dist/"]}, "profiles": {"big": {"model": "m"}}})
+    config, problems = decode_config(
+        {"index": {"exclude": ["a", 3]}, "profiles": {"big": {"engine": {"max_model_len": 1}}}}, base
+    )
+    assert problems == [
+        "Expected `str`, got `int` - at `$.index.exclude[1]`",
+        "Expected `int` >= 256 - at `$.profiles.big.engine.max_model_len`",
+    ]
+    assert config.index.exclude == ["dist/"]
+    assert config.profiles["big"].model == "m" and config.profiles["big"].engine.max_model_len == 8192

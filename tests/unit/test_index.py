@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aicockpit.cache_dirs import workspace_cache_dir
 from aicockpit.config import IndexConfig
 from aicockpit.context.watch import ChangeCoalescer
 from aicockpit.context.workspace import PathOutsideWorkspace, SecretPath
@@ -127,6 +128,41 @@ def test_gitignore_and_the_exclude_list_are_honoured(workspace, tmp_path):
     index.close()
 
 
+def test_nested_gitignores_secrets_in_subfolders_and_an_invalid_line(workspace, tmp_path):
+    # "!" alone and a trailing backslash are lines git rejects: they cost only themselves.
+    write(workspace, ".gitignore", "!\n*.tmp\nout\\\ndocs/**/draft_*.md\n")
+    write(workspace, "pkg/.gitignore", "fixtures/\n!keep.tmp\n")
+    for rel in ("a.tmp", "pkg/keep.tmp", "pkg/fixtures/data.py", "docs/x/y/draft_1.md", "docs/final.md"):
+        write(workspace, rel, "x = 1\n")
+    write(workspace, "deep/er/id_ed25519", "PRIVATE KEY\n")
+    write(workspace, "deep/er/service-account-prod.json", "{}\n")
+    index, project = open_index(workspace, tmp_path / "cache")
+    project.build()
+    files = project.list_files()
+    assert "pkg/keep.tmp" in files and "docs/final.md" in files
+    assert not {"a.tmp", "pkg/fixtures/data.py", "docs/x/y/draft_1.md"} & set(files)
+    assert not any(f.startswith("deep/") for f in files)
+    for rel in ("deep/er/id_ed25519", "deep/er/service-account-prod.json"):
+        with pytest.raises(SecretPath):
+            project.resolve_path(rel)
+    gitignored = project.workspace.gitignored
+    assert gitignored("pkg/fixtures/late.py") and not gitignored("pkg/x.py")
+    index.close()
+
+
+def test_a_folder_named_in_the_secrets_list_covers_everything_in_it(workspace, tmp_path):
+    write(workspace, "private/deploy/token.txt", "hunter2\n")
+    write(workspace, "privateer.py", "def sail():\n    pass\n")
+    index, project = open_index(workspace, tmp_path / "cache", secrets=["private/"])
+    project.build()
+    assert "privateer.py" in project.list_files()
+    assert not any(f.startswith("private/") for f in project.list_files())
+    with pytest.raises(SecretPath):
+        project.resolve_path("private/deploy/token.txt")
+    assert index.is_secret(str(workspace / "private" / "deploy" / "token.txt"))
+    index.close()
+
+
 def test_bad_inputs_are_skipped_with_a_log_line_never_a_crash(workspace, tmp_path, caplog):
     write(workspace, "bad_utf8.py", b"def ok():\n    pass\n# \xff\xfe broken\n")
     write(workspace, "nul.py", b"def x():\n\x00\x00\n")
@@ -182,6 +218,22 @@ def test_a_restart_rereads_only_changed_files(workspace, tmp_path):
     third = project.build()
     assert third.parsed == 1
     assert project.find_definitions("solve")[0].signature == "def solve(x, y):"
+    index.close()
+
+
+def test_an_index_cache_from_the_old_location_is_moved_and_used(workspace, tmp_path):
+    cache = tmp_path / "cache"
+    index, project = open_index(workspace, cache)
+    project.build()
+    index.close()
+    new = project.store.path
+    assert new.parent == workspace_cache_dir(workspace, str(cache))  # beside the chat sessions
+    old = cache / "index" / f"{new.parent.name}.sqlite"  # where it was before issue 24
+    old.parent.mkdir()
+    new.rename(old)
+    index, project = open_index(workspace, cache)
+    warm = project.build()
+    assert warm.parsed == 0 and warm.reused == 3 and new.exists() and not old.exists()
     index.close()
 
 

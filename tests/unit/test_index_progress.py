@@ -1,4 +1,4 @@
-"""The index's work-done progress ends however the crawl ends."""
+"""The index's work-done progress ends however the crawl ends, and never holds the crawl up."""
 
 from __future__ import annotations
 
@@ -13,11 +13,15 @@ from aicockpit.features.index import IndexFeature
 
 
 class FakeProgress:
-    def __init__(self):
+    def __init__(self, answered: asyncio.Event | None = None):
         self.events = []
+        self.tokens = {}
+        self.answered = answered  # a client that answers window/workDoneProgress/create when this is set
 
     async def create_async(self, token):
         self.events.append(("create", token))
+        if self.answered is not None:
+            await self.answered.wait()
 
     def begin(self, token, value):
         self.events.append(("begin", value.message))
@@ -36,8 +40,8 @@ class FakeIndex:
         self.build = build
 
 
-def feature() -> tuple[IndexFeature, FakeProgress]:
-    progress = FakeProgress()
+def feature(answered: asyncio.Event | None = None) -> tuple[IndexFeature, FakeProgress]:
+    progress = FakeProgress(answered)
     server = SimpleNamespace(
         client_capabilities=SimpleNamespace(window=SimpleNamespace(work_done_progress=True)),
         work_done_progress=progress,
@@ -72,3 +76,19 @@ async def test_a_cancelled_crawl_ends_its_progress():
         await task
     release.set()
     assert progress.events[-1] == ("end", "indexing project stopped")
+
+
+async def test_the_crawl_does_not_wait_for_the_client_to_accept_its_progress_token():
+    answered = asyncio.Event()
+    crawled = threading.Event()
+
+    def build(report):
+        crawled.set()
+        report(1, 2)
+        return SimpleNamespace(files=2, definitions=3, seconds=0.1, parsed=2, skipped=0)
+
+    index_feature, progress = feature(answered)
+    index = FakeIndex(build)
+    await asyncio.wait_for(index_feature._crawl(index), 10)  # the client never answered meanwhile
+    assert crawled.is_set() and index.ready.is_set()
+    assert [kind for kind, _ in progress.events] == ["create"]  # nothing begun, nothing to end

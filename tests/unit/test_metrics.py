@@ -1,4 +1,4 @@
-"""The Prometheus exporter: loopback only, the same figures as aicockpit/stats."""
+"""The Prometheus exporter, scraped over HTTP: loopback only, the same figures as aicockpit/stats."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from aicockpit.telemetry import MetricsExporter, Telemetry, prometheus_text
+from aicockpit.metrics import MetricsExporter
+from aicockpit.telemetry import Telemetry
 
 
 def sample_stats() -> dict:
@@ -19,30 +21,39 @@ def sample_stats() -> dict:
     return {**telemetry.summary(), "engine": {"state": "ready", "unfinished_requests": 0}}
 
 
-def test_text_format_has_the_stats_figures():
-    text = prometheus_text(sample_stats())
-    assert 'aicockpit_completion_requests_total{outcome="served"} 1.0' in text
-    assert 'aicockpit_completion_requests_total{outcome="superseded"} 1.0' in text
-    assert "aicockpit_prefix_cache_hit_ratio 0.9" in text
-    assert 'aicockpit_stage_milliseconds{stage="answered",quantile="0.5"}' in text
-    assert 'aicockpit_engine_ready{state="ready"} 1' in text
-    for line in text.splitlines():
-        assert line.startswith("# ") or line.startswith("aicockpit_"), line
+def scrape(exporter: MetricsExporter, path: str = "/metrics") -> tuple[str, str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{exporter.port}{path}", timeout=5) as response:
+        return response.headers["Content-Type"], response.read().decode()
 
 
-def test_exporter_serves_metrics_on_loopback_only():
+@pytest.fixture
+def exporter():
     exporter = MetricsExporter(0, sample_stats).start()
-    try:
-        assert exporter._httpd.server_address[0] == "127.0.0.1"
-        with urllib.request.urlopen(f"http://127.0.0.1:{exporter.port}/metrics", timeout=5) as response:
-            body = response.read().decode()
-            assert response.headers["Content-Type"].startswith("text/plain")
-        assert "aicockpit_generated_tokens_total 8" in body
-        with pytest.raises(urllib.error.HTTPError) as missing:
-            urllib.request.urlopen(f"http://127.0.0.1:{exporter.port}/secrets", timeout=5)
-        assert missing.value.code == 404
-    finally:
-        exporter.stop()
+    yield exporter
+    exporter.stop()
+
+
+def test_a_scrape_has_the_stats_figures_under_their_names(exporter):
+    kind, text = scrape(exporter)
+    assert kind.startswith("text/plain")
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("aicockpit_completion_requests_total", (("outcome", "served"),))] == 1
+    assert samples[("aicockpit_completion_requests_total", (("outcome", "superseded"),))] == 1
+    assert samples[("aicockpit_generated_tokens_total", ())] == 8
+    assert samples[("aicockpit_prefix_cache_hit_ratio", ())] == 0.9
+    assert ("aicockpit_stage_milliseconds", (("quantile", "0.5"), ("stage", "answered"))) in samples
+    assert samples[("aicockpit_engine_ready", (("state", "ready"),))] == 1
+    # Our figures only: no process or Python collectors of prometheus_client's default registry.
+    assert {name for name, _ in samples} == {name for name, _ in samples if name.startswith("aicockpit_")}
+
+
+def test_the_exporter_listens_on_loopback_only(exporter):
+    assert exporter.address == "127.0.0.1"
+    assert "aicockpit_accepted_total" in scrape(exporter)[1]
 
 
 def test_a_failing_scrape_answers_500_and_the_exporter_goes_on():
@@ -57,9 +68,17 @@ def test_a_failing_scrape_answers_500_and_the_exporter_goes_on():
     exporter = MetricsExporter(0, flaky).start()
     try:
         with pytest.raises(urllib.error.HTTPError) as failed:
-            urllib.request.urlopen(f"http://127.0.0.1:{exporter.port}/metrics", timeout=5)
+            scrape(exporter)
         assert failed.value.code == 500
-        with urllib.request.urlopen(f"http://127.0.0.1:{exporter.port}/metrics", timeout=5) as response:
-            assert response.status == 200
+        assert "aicockpit_accepted_total" in scrape(exporter)[1]
     finally:
         exporter.stop()
+
+
+def test_a_taken_port_is_an_error_at_start():
+    first = MetricsExporter(0, sample_stats).start()
+    try:
+        with pytest.raises(OSError):
+            MetricsExporter(first.port, sample_stats).start()
+    finally:
+        first.stop()

@@ -63,6 +63,9 @@ class LspClient:
         self.notifications: deque[dict[str, Any]] = deque(maxlen=NOTIFICATIONS_KEPT)
         self._transport: asyncio.SubprocessTransport | None = None
         self._pipes: _ServerPipes | None = None
+        # Server-to-client requests of these methods are kept in ``held``, never answered: a slow editor.
+        self.unanswered: set[str] = set()
+        self.held: list[dict[str, Any]] = []
 
     @classmethod
     async def spawn(
@@ -137,6 +140,8 @@ class LspClient:
         if "method" in message:
             if "id" not in message:
                 self.notifications.append(message)
+            elif message["method"] in self.unanswered:
+                self.held.append(message)
             else:  # a server-to-client request: answer like a quiet editor
                 result = None
                 if message["method"] == "workspace/configuration":

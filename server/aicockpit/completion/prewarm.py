@@ -89,14 +89,6 @@ class Prewarmer:
         if (position := self._cursors.get(uri)) is not None:
             self.cursor_seen(uri, position)
 
-    def changed(self, uri: str) -> None:
-        """The document changed: its warm prompt no longer matches, the next cursor warms again.
-
-        A change does not stop a running pre-warm: what it prefilled stays useful
-        above the edit, and typing sends a real request soon, which does stop it.
-        """
-        self._warmed.pop(uri, None)
-
     def yield_now(self) -> None:
         """A real request is starting: stop at once (the chunk in the engine is aborted)."""
         self._stop("yielded")
@@ -136,7 +128,13 @@ class Prewarmer:
     async def _warm(self, uri: str, position: Position, block: int) -> None:
         trace = self._telemetry.start("prewarm")
         trace.engine_accounted = True  # the router accounts each chunk's tokens
-        record: dict[str, Any] = {"uri": uri, "line": position.line, "chunks": 0, "prefilled_tokens": 0}
+        record: dict[str, Any] = {
+            "uri": uri,
+            "line": position.line,
+            "chunks": 0,  # prefilled
+            "chunks_started": 0,
+            "prefilled_tokens": 0,
+        }
         outcome = "error"
         try:
             outcome = await self._prefill(uri, position, record)
@@ -173,6 +171,7 @@ class Prewarmer:
         record["chunk_ends"] = len(ends)
         warm_id = uuid.uuid4().hex[:12]
         for i, end in enumerate(ends):
+            record["chunks_started"] = i + 1
             request = GenerationRequest(
                 request_id=f"warm-{warm_id}-{i}",
                 prompt=stable[:end],

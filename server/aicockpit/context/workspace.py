@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import pathspec
 
 log = logging.getLogger(__name__)
 
@@ -34,55 +35,32 @@ class SecretPath(RefusedPath):
     """A path that names a secrets file (never read, never sent to a model)."""
 
 
-@lru_cache(maxsize=4096)
-def _pattern(pattern: str) -> tuple[re.Pattern[str], bool, bool]:
-    """gitignore pattern -> (regex on a relative path, negated, directories only)."""
-    negated = pattern.startswith("!")
-    if negated:
-        pattern = pattern[1:]
-    dir_only = pattern.endswith("/")
-    pattern = pattern.rstrip("/")
-    anchored = "/" in pattern
-    pattern = pattern.lstrip("/")
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("/.*")
-            i += 3
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            out.append("[" + pattern[i + 1 : end].replace("!", "^", 1) + "]")
-            i = end + 1
-        elif pattern[i] == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    body = "".join(out)
-    regex = ("^" if anchored else "^(?:.*/)?") + body + "$"
-    return re.compile(regex), negated, dir_only
+@lru_cache(maxsize=256)
+def _spec(lines: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    """gitignore lines compiled once (the same lists come back: the config's, each folder's file).
+
+    A line git itself would reject (a lone ``!``, a trailing backslash) is left out
+    with a note in the log: one bad line must not cost the others.
+    """
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except ValueError:
+        good = []
+        for line in lines:
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+                good.append(line)
+            except ValueError as err:
+                log.info("ignore rules: skipped an invalid pattern: %s", err)
+        return pathspec.GitIgnoreSpec.from_lines(good)
 
 
 class IgnoreRules:
-    """gitignore-style rules, evaluated in order: the last matching rule wins."""
+    """gitignore-style rules (pathspec's ``GitIgnoreSpec``): the last matching rule wins."""
 
     def __init__(self, patterns: list[str], base: str = "") -> None:
         self.base = base  # the folder the rules belong to, relative, "" for the root
-        self.rules = []
-        for line in patterns:
-            line = line.rstrip("\n").rstrip()
-            if line and not line.startswith("#"):
-                self.rules.append(_pattern(line))
+        self.spec = _spec(tuple(patterns))
 
     def decide(self, rel: str, is_dir: bool) -> bool | None:
         """True: ignored; False: re-included; None: no rule matched."""
@@ -90,13 +68,8 @@ class IgnoreRules:
             if not rel.startswith(self.base + "/"):
                 return None
             rel = rel[len(self.base) + 1 :]
-        verdict = None
-        for regex, negated, dir_only in self.rules:
-            if dir_only and not is_dir:
-                continue
-            if regex.match(rel):
-                verdict = not negated
-        return verdict
+        # A trailing slash is how pathspec tells a directory (``build/`` matches only those).
+        return self.spec.check_file(rel + "/" if is_dir else rel).include
 
 
 def ignored(rules: list[IgnoreRules], rel: str, is_dir: bool) -> bool:
@@ -168,11 +141,8 @@ class Workspace:
 
     def allowed(self, rel: str, is_dir: bool = False) -> bool:
         """Not excluded by config and not a secret (gitignore is checked by the walk)."""
-        parts = rel.split("/")
-        for depth in range(1, len(parts)):
-            if ignored([self.exclude], "/".join(parts[:depth]), True):
-                return False
-        return not ignored([self.exclude], rel, is_dir) and (is_dir or not self.is_secret(rel))
+        # gitignore semantics: a rule that matches a folder matches everything in it.
+        return not self.exclude.decide(rel, is_dir) and (is_dir or not self.is_secret(rel))
 
     def gitignored(self, rel: str) -> bool:
         """Whether the .gitignore files on the way to ``rel`` ignore it (for single file events)."""
@@ -185,8 +155,7 @@ class Workspace:
             except OSError:
                 continue
             rules.append(IgnoreRules(text.split("\n"), base))
-        folders = ("/".join(parts[:depth]) for depth in range(1, len(parts)))
-        return any(ignored(rules, folder, True) for folder in folders) or ignored(rules, rel, False)
+        return ignored(rules, rel, False)  # a rule that matches a folder on the way matches ``rel`` too
 
     def walk(self) -> Iterator[WalkedFile]:
         """Every file that may be indexed. Unreadable folders and symlinked folders are skipped."""

@@ -27,6 +27,7 @@ class WorkspaceIndex:
     def __init__(self, config: IndexConfig | None = None) -> None:
         self.config = config or IndexConfig()
         self.folders: list[ProjectIndex] = []
+        self.started = False  # a folder was added, or the server began indexing none: not ready before
         self._folder_of: dict[str, tuple[ProjectIndex, str] | None] = {}  # path -> folder_of (folders fixed)
         self._secrets = IgnoreRules(self.config.secrets)
         # Set by the server: re-read files later, in the file-event thread (watch.py); unset, at once.
@@ -50,6 +51,7 @@ class WorkspaceIndex:
         store_path = database_path(config.cache_dir, real) if persist else None
         index = ProjectIndex(workspace, store_path, config.max_line_chars)
         self.folders.append(index)
+        self.started = True
         self._folders_changed()
         return index
 
@@ -88,6 +90,7 @@ class WorkspaceIndex:
     def status(self) -> dict:
         return {
             "ready": self.ready,
+            "started": self.started,
             "folders": [
                 {
                     "root": str(index.root),
@@ -187,7 +190,8 @@ class WorkspaceIndex:
 
     @property
     def ready(self) -> bool:
-        return all(index.ready.is_set() for index in self.folders)
+        """Every folder crawled once; not before indexing started (no folders yet is not "done")."""
+        return self.started and all(index.ready.is_set() for index in self.folders)
 
     def close(self) -> None:
         for index in self.folders:

@@ -6,7 +6,7 @@ import enum
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
+from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat, TokenCounter
 
 
 class EngineState(enum.StrEnum):
@@ -36,16 +36,9 @@ class BackendError(RuntimeError):
         self.retryable = retryable
 
 
-class Tokenizer(Protocol):
-    def count(self, text: str) -> int: ...
-    def head(self, text: str, tokens: int) -> str: ...
-    def tail(self, text: str, tokens: int) -> str: ...
-    def special_tokens(self) -> set[str]: ...
-
-
 class Engine(Protocol):
     model_name: str
-    tokenizer: Tokenizer
+    tokenizer: TokenCounter
     prompt_format: PromptFormat  # what the prompt layer must build for this engine
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:

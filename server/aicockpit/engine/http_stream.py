@@ -1,12 +1,17 @@
 """A lean HTTP/1.1 client for the remote backend's streamed answers (engine/openai_remote.py).
 
-Ghost text sends one small POST per keystroke and reads a short event stream
-back, so the client's own cost is on every keystroke's path. httpx spends
-~1.1 ms of CPU per streamed request here (anyio checkpoints around each
-write, h11's state machine, pool locks: ~14 loop turns a request) against
-~0.2 ms for this one: the request goes out in one ``transport.write``, and
-the answer's bytes are decoded in the protocol's ``data_received`` as they
-arrive. It keeps connections alive between requests, notices at once when
+Why our own and not a library: ghost text sends one small POST per keystroke and
+reads a short event stream back, so the client's own cost is on every keystroke's
+path, and the remote path's goal is a server overhead of at most 4 ms p50 and at
+most half of tabby-agent's. Measured in one run, interleaved (docs/performance.md,
+"The HTTP client: ours, httpx or aiohttp", 2026-12-07): with httpx the server's
+overhead p50 was ~1.6 ms higher and its CPU ~1.8 ms a request higher (anyio
+checkpoints around each write, h11's state machine, pool locks: ~14 loop turns a
+request); with aiohttp ~0.6 ms and ~1.1-1.8 ms higher. Either would spend a
+quarter to a half of that 4 ms budget, and turn a third of tabby-agent's overhead
+into nearly half of it. So this client stays: the request goes out in one
+``transport.write``, and the answer's bytes are decoded in the protocol's
+``data_received`` as they arrive. It keeps connections alive between requests, notices at once when
 the server closes one (the event loop reports it), and can open one ahead
 of need (``warm``) so that no keystroke waits for a TCP or TLS handshake.
 

@@ -14,7 +14,6 @@ ever goes into the Authorization header: never into logs, errors or stats.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -212,7 +211,7 @@ async def _check_response(response: HttpResponse) -> None:
         return
     detail = (await _read_limited(response, MAX_ERROR_BODY)).decode("utf-8", "replace").strip()
     try:
-        error = json.loads(detail)
+        error = msgspec.json.decode(detail)
         detail = str(error.get("error", {}).get("message") or error.get("message") or detail)
     except (ValueError, AttributeError):
         pass
@@ -229,19 +228,20 @@ async def _read_limited(response: HttpResponse, limit: int) -> bytes:
     return data[:limit]
 
 
-async def _lines(response: HttpResponse) -> AsyncIterator[tuple[str, float]]:
-    """The stream's lines, each with the time its last bytes arrived."""
+async def _lines(response: HttpResponse) -> AsyncIterator[tuple[bytes, float]]:
+    """The stream's lines (bytes: msgspec decodes the JSON in them as is), each with the time its last
+    bytes arrived."""
     buffer = b""
     async for chunk in response.chunks():
         at = response.arrived_at
         buffer += chunk
         while (cut := buffer.find(b"\n")) >= 0:
             line, buffer = buffer[:cut], buffer[cut + 1 :]
-            yield line.rstrip(b"\r").decode("utf-8", "replace"), at
+            yield line.rstrip(b"\r"), at
         if len(buffer) > MAX_LINE_BYTES:
             raise BackendError(f"an event line longer than {MAX_LINE_BYTES} bytes")
     if buffer.strip():
-        yield buffer.decode("utf-8", "replace"), response.arrived_at
+        yield buffer, response.arrived_at
 
 
 async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[GenerationDelta]:
@@ -251,10 +251,10 @@ async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[Generatio
     timings: dict[str, Any] = {}  # llama.cpp's, on its last chunk
     generated = 0
     async for line, at in _lines(response):
-        if not line.startswith("data:"):
+        if not line.startswith(b"data:"):
             continue  # comments (keep-alives), event names, blank separators
         data = line[5:].strip()
-        if data == "[DONE]":
+        if data == b"[DONE]":
             final = _final(finish_reason, usage, generated, timings)
             final.received_at = at
             yield final
@@ -265,11 +265,11 @@ async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[Generatio
                 pass  # the answer was complete; the connection is closed instead of kept
             return
         try:
-            event = json.loads(data)
+            event = msgspec.json.decode(data)
         except ValueError:
-            raise BackendError(f"malformed event in the stream: {data[:120]!r}") from None
+            raise BackendError(f"malformed event in the stream: {_shown(data)!r}") from None
         if not isinstance(event, dict):
-            raise BackendError(f"unexpected event in the stream: {data[:120]!r}")
+            raise BackendError(f"unexpected event in the stream: {_shown(data)!r}")
         if "error" in event:
             raise BackendError(f"the server reported an error: {str(event['error'])[:300]}")
         if isinstance(event.get("usage"), dict):
@@ -285,6 +285,10 @@ async def _events(response: HttpResponse, chat: bool) -> AsyncIterator[Generatio
     if finish_reason is None:
         raise BackendError("the stream ended before the answer was complete")
     yield _final(finish_reason, usage, generated, timings)  # servers that finish without [DONE]
+
+
+def _shown(data: bytes) -> str:
+    return data[:120].decode("utf-8", "replace")
 
 
 def _choice_text(choice: Any, chat: bool) -> str:
@@ -319,7 +323,7 @@ def _count(value: Any) -> int:
 
 def _whole_answer(data: bytes, chat: bool) -> GenerationDelta:
     try:
-        answer = json.loads(data)
+        answer = msgspec.json.decode(data)
         choice = answer["choices"][0]
         text = choice["message"]["content"] if chat else choice["text"]
         if not isinstance(text, str):

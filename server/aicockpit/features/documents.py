@@ -56,7 +56,6 @@ def setup(server, app) -> None:
             log.warning("didChange for a document that is not open: %s", params.text_document.uri)
             return
         app.scheduler.note_change(params.text_document.uri)
-        app.prewarmer.changed(params.text_document.uri)
 
     @server.feature(DID_FOCUS)
     def did_focus(params: Any) -> None:

@@ -29,6 +29,7 @@ from aicockpit.context.positions import Position
 from aicockpit.context.watch import ChangeCoalescer, WatchdogWatcher
 from aicockpit.engine.base import EngineUnavailable
 from aicockpit.features.params import DocumentArg, PositionArg, decode
+from aicockpit.features.progress import WorkDone
 from aicockpit.prompt.assemble import describe_prompt
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class IndexFeature:
         self.mode = await self._choose_watch_mode(config.watch)
         for folder in self.folders():
             self.add_folder(folder)
+        self.app.index.started = True
 
     async def _choose_watch_mode(self, setting: str) -> str:
         caps = self.server.client_capabilities.workspace
@@ -127,19 +129,21 @@ class IndexFeature:
 
     async def _crawl(self, index) -> None:
         loop = asyncio.get_running_loop()
-        token = await self._progress_begin(f"indexing {index.root.name}")
+        # Shown when the client accepts the token; the crawl does not wait for that.
+        progress = WorkDone(self.server, "aicockpit", cancellable=False, own_status_shows_it=False)
+        progress.start(f"indexing {index.root.name}", percentage=0)
         last = [0.0]
 
-        def progress(done: int, total: int) -> None:  # called from the worker thread
+        def report(done: int, total: int) -> None:  # called from the worker thread
             now = time.monotonic()
-            if token and (now - last[0] > 0.5 or done == total):
+            if now - last[0] > 0.5 or done == total:
                 last[0] = now
                 message = f"indexing {index.root.name}: {done}/{total} files"
-                loop.call_soon_threadsafe(self._progress_report, token, message, done * 100 // max(total, 1))
+                loop.call_soon_threadsafe(progress.report, message, done * 100 // max(total, 1))
 
         message = f"indexing {index.root.name} stopped"
         try:
-            stats = await asyncio.to_thread(index.build, progress)
+            stats = await asyncio.to_thread(index.build, report)
             message = f"indexed {stats.files} files, {stats.definitions} definitions in {stats.seconds:.1f} s"
             log.info("%s: %s (%d parsed, %d skipped)", index.root, message, stats.parsed, stats.skipped)
         except Exception as err:  # logged by spawn, with its traceback
@@ -147,32 +151,11 @@ class IndexFeature:
             raise
         finally:
             index.ready.set()  # never leave event handlers waiting on a failed crawl
-            if token:  # the editor's progress ends however the crawl did
-                self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+            progress.end(message)  # the editor's progress ends however the crawl did
         # The index lives as long as the session; so do most objects made before now. Frozen,
         # the collector's passes skip them: without an embedded engine (which freezes the heap
         # once it is loaded) a collection walked them all, 2-40 ms on the event loop.
         gc.freeze()
-
-    async def _progress_begin(self, title: str) -> str | None:
-        caps = self.server.client_capabilities.window
-        if caps is None or not caps.work_done_progress:
-            return None
-        token = f"aicockpit-index-{time.monotonic_ns()}"
-        try:
-            await self.server.work_done_progress.create_async(token)
-        except Exception as err:
-            log.warning("client refused a progress token: %s", err)
-            return None
-        self.server.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title="aicockpit", message=title, percentage=0)
-        )
-        return token
-
-    def _progress_report(self, token: str, message: str, percentage: int) -> None:
-        self.server.work_done_progress.report(
-            token, types.WorkDoneProgressReport(message=message, percentage=percentage)
-        )
 
     async def stop(self) -> None:
         """Stop crawling and watching (server shutdown), without waiting for the threads to finish.

@@ -130,9 +130,12 @@ def setup(server, app) -> None:
             app.health.evaluate()
 
     async def start_engine() -> None:
-        # The router loads the embedded engines the roles use (none when all are remote).
+        # The router loads the embedded engines the roles use (none when all are remote). The
+        # progress is shown in the background, in order with the engine's states: what follows
+        # (the index's crawl) must not wait for the client to accept a progress token.
         if app.router.uses_default_engine():
-            await progress.begin(f"loading {app.config.engine.model}")
+            message = f"loading {app.config.engine.model}"
+            background.spawn(show_progress(EngineState.LOADING, message), name="engine progress")
         await app.router.apply(app.config)
 
     server.start_engine = start_engine

@@ -8,6 +8,8 @@ import threading
 
 from lsprotocol import types
 
+from aicockpit.log_setup import set_level
+
 LEVELS = {
     logging.ERROR: types.MessageType.Error,
     logging.WARNING: types.MessageType.Warning,
@@ -40,12 +42,8 @@ class LogMessageHandler(logging.Handler):
             pass
 
 
-def apply_level(level: str) -> None:
-    logging.getLogger("aicockpit").setLevel(level.upper())
-
-
 def setup(server, app) -> None:
     handler = LogMessageHandler(server)
     logging.getLogger("aicockpit").addHandler(handler)
     server.log_handler = handler
-    app.subscribe("logging", lambda _old, new: apply_level(new.level))
+    app.subscribe("logging", lambda _old, new: set_level(new.level))

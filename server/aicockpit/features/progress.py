@@ -1,10 +1,15 @@
-"""Work-done progress: long commands (cancellable from the editor's progress UI) and the engine's loading.
+"""Work-done progress, the one class for it: long commands (cancellable from the editor's progress
+UI), the engine's loading, the index's crawl.
 
 Who shows what: a request that carries a ``workDoneToken`` gets its progress on that
 token (client-initiated). Otherwise the server creates a token, unless the client
 declared ``experimental.aicockpit.ownStatus``: such a client (the VS Code extension)
 shows the engine's state from ``aicockpit/stats`` and its own progress for what it
-asks, so a server-created progress would be a second, different indicator.
+asks, so a server-created progress would be a second, different indicator. The
+index's crawl is neither, so it is shown to every client that takes progress.
+
+Background work never waits for the client to accept a token (``start``): a client
+slow to answer ``window/workDoneProgress/create`` would hold it up.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class WorkDone:
         cancellable: bool = True,
         token: int | str | None = None,
         message: str = "",
+        own_status_shows_it: bool = True,
     ) -> None:
         self._server = server
         self._title = title
@@ -56,14 +62,18 @@ class WorkDone:
         # The request's own workDoneToken, if it carried one (a command's is found by itself).
         self._given = token if token is not None else COMMAND_WORK_DONE_TOKEN.get()
         self._token: int | str | None = None
+        self._own_status_shows_it = own_status_shows_it  # an ownStatus client shows this itself
+        self._starting: asyncio.Task | None = None
 
-    async def begin(self, message: str = "") -> bool:
+    async def begin(self, message: str = "", percentage: int | None = None) -> bool:
         """Show the progress, if the client takes it (returns whether it did)."""
         if self._given is not None:
             token = self._given
         else:
             caps = self._server.client_capabilities.window
-            if caps is None or not caps.work_done_progress or client_shows_own_status(self._server):
+            if caps is None or not caps.work_done_progress:
+                return False
+            if self._own_status_shows_it and client_shows_own_status(self._server):
                 return False
             token = f"aicockpit-{uuid.uuid4().hex[:12]}"
             try:
@@ -74,19 +84,31 @@ class WorkDone:
         self._token = token
         self._server.work_done_progress.begin(
             token,
-            types.WorkDoneProgressBegin(title=self._title, cancellable=self._cancellable, message=message),
+            types.WorkDoneProgressBegin(
+                title=self._title, cancellable=self._cancellable, message=message, percentage=percentage
+            ),
         )
         return True
+
+    def start(self, message: str = "", percentage: int | None = None) -> None:
+        """``begin`` in the background: the work goes on meanwhile; reports before the client
+        accepted the token are dropped, and ``end`` before that leaves nothing shown."""
+        self._starting = spawn(self.begin(message, percentage), name=f"progress: {self._title}")
 
     @property
     def active(self) -> bool:
         return self._token is not None
 
-    def report(self, message: str) -> None:
+    def report(self, message: str, percentage: int | None = None) -> None:
         if self._token is not None:
-            self._server.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=message))
+            self._server.work_done_progress.report(
+                self._token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+            )
 
     def end(self, message: str) -> None:
+        if self._starting is not None:
+            self._starting.cancel()  # still waiting for the client: it will show nothing
+            self._starting = None
         if self._token is None:
             return
         progress = self._server.work_done_progress

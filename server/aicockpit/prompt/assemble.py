@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 HEADER_MAX_LINES = 40
 UNHURRIED = 10  # times the retrieval time box, for prompts built in the background
+# Times the time box for a document's first prompt: its caches are cold, and a context cut
+# short there would differ from the next prompt's, which the prefix cache would then miss.
+FIRST_BUILD = 3
 RELATED_DEFINITIONS = 6  # for an edit or a chat selection; the conversation's budget may keep fewer
 _DEFINITION_WORDS = ("function", "class", "method", "decorated", "impl", "struct", "type_", "interface")
 
@@ -234,11 +237,12 @@ class PromptAssembler:
     ) -> None:
         context = self._settings().context
         query = CursorQuery(doc, pieces.path, offset, line, window)
+        factor = UNHURRIED if unhurried else 1 if self.layout.knows(doc.uri) else FIRST_BUILD
         try:
             self._sync_open_documents(doc.uri)
             candidates = self.retriever.candidates(
                 query,
-                context.time_budget_ms / 1000 * (UNHURRIED if unhurried else 1),
+                context.time_budget_ms / 1000 * factor,
                 context.definitions,
                 context.similar_code,
                 context.recent_edits,
@@ -247,7 +251,7 @@ class PromptAssembler:
             log.exception("context retrieval failed")
             candidates = []
         pieces.snippets, pieces.snippet_tokens = self.layout.fit(
-            doc.uri, candidates, budgets.context, tokens, form
+            doc.uri, candidates, budgets.context, tokens, form, keep_previous=self.retriever.cut_short
         )
 
     def counter(self, tokens: TokenCounter) -> LineCachedCounter:

@@ -15,17 +15,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Protocol
+
+from aicockpit.generation import TokenCounter
 
 ANCHOR_LINES = 32
 CHARS_PER_TOKEN_GUESS = 8  # generous, so the character pre-cut never starves the budget
-
-
-class TokenCounter(Protocol):
-    def count(self, text: str) -> int: ...
-    def head(self, text: str, tokens: int) -> str: ...
-    def tail(self, text: str, tokens: int) -> str: ...
-    def special_tokens(self) -> set[str]: ...
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ the next line's indentation; it errs towards more tokens, so budgets hold.
 
 from __future__ import annotations
 
-from aicockpit.prompt.fim import TokenCounter
+from aicockpit.generation import TokenCounter
 
 MAX_LINES = 200_000
 
