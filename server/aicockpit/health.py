@@ -156,6 +156,9 @@ class HealthMonitor:
             message = f"slow: {first / 1000:.1f} s to first token {where}"
         else:
             message = f"slow: {missed:.0%} of recent completions missed their deadline"
+        if not backend.embedded:
+            fix = f"the server at {backend.profile.url} is slow or busy; a faster profile would help"
+            return "slow", message, fix
         explicit = [
             name
             for name, value in (
@@ -169,13 +172,11 @@ class HealthMonitor:
             fix = f"unset {', '.join(explicit)} so budgets follow this machine's speed, or use a faster model"
         elif not config.completion.adaptive_budgets:
             fix = "turn completion.adaptive_budgets on so prompts are sized to this machine"
-        elif backend.embedded:
+        else:
             fix = (
                 "prompts are already sized to completion.latency_target_ms; a smaller model, a GPU,"
                 " or a remote profile (roles.completion.profile) would answer faster"
             )
-        else:
-            fix = f"the server at {backend.profile.url} is slow or busy; a faster profile would help"
         return "slow", message, fix
 
     def _missed_share(self) -> float:

@@ -53,8 +53,6 @@ USER_SETTINGS: dict[str, Any] = {
     # No editor.* or remote.* setting: the editor behaves as a new user's does (quick
     # suggestions, word-based suggestions, auto-closing pairs, auto-forwarded ports).
     "aicockpit.completion.max_tokens": 16,
-    # Generous on a loaded 2-core machine: a timed-out completion is an empty one.
-    "aicockpit.completion.timeout_ms": 15000,
     "aicockpit.edit.max_tokens": 48,
     # Long enough to stream for a second or more: 48 tokens can arrive before the
     # test's polling of the view sees it busy.
