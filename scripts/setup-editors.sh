@@ -3,9 +3,11 @@
 # packages. They need a newer glibc than this system's, so nothing is installed: the .debs
 # (sid's libc and loader among them) are fetched with `apt-get download` through an apt
 # state of their own (.cache/apt-sid; the system's sources and lists stay untouched),
-# checked against the versions and SHA256 sums pinned below, unpacked into .cache/sid-root,
-# and run through sid's loader by the wrappers .cache/sid-root/bin/nvim and hx.
-# tmux drives Helix in the tests. Called by scripts/setup.sh; safe to run again (nothing is
+# checked against the versions and SHA256 sums pinned below and unpacked into
+# .cache/sid-root. patchelf points the two programs at sid's loader and libraries there (so
+# Neovim's TUI can start its own `nvim --embed`, which a run through the loader could not);
+# .cache/sid-root/bin/nvim and hx run them with their runtime files. tmux drives the TUIs
+# in the tests. Called by scripts/setup.sh; safe to run again (nothing is
 # fetched while the unpacked packages match the pins).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,10 +36,14 @@ SID=.cache/sid-root
 DEBS=.cache/debs
 APT=.cache/apt-sid
 
-if ! command -v tmux >/dev/null; then
+missing=()
+for pkg in tmux patchelf; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get install -y -q tmux >/dev/null || {
-    $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q tmux >/dev/null; }
+  $SUDO apt-get install -y -q "${missing[@]}" >/dev/null || {
+    $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "${missing[@]}" >/dev/null; }
 fi
 
 pinned=$(printf '%s\n' "${PINS[@]}")
@@ -86,14 +92,15 @@ done
 
 rm -rf "$SID" && mkdir -p "$SID/bin"
 for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$SID"; done
-# The programs run through sid's loader with sid's libraries; what they start runs normally.
+# The programs load sid's libc through sid's loader; what they start runs as usual.
+lib=$(cd "$SID" && pwd -P)/usr/lib/x86_64-linux-gnu
 wrapper() {  # program, the variable naming its runtime folder, that folder
+  patchelf --set-interpreter "$lib/ld-linux-x86-64.so.2" --force-rpath --set-rpath "$lib" "$SID/usr/bin/$1"
   cat > "$SID/bin/$1" <<EOF
 #!/bin/sh
 R=\$(cd "\$(dirname "\$0")/.." && pwd)
 export $2="\$R/$3"
-exec "\$R/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "\$R/usr/lib/x86_64-linux-gnu" \\
-  "\$R/usr/bin/$1" "\$@"
+exec "\$R/usr/bin/$1" "\$@"
 EOF
   chmod +x "$SID/bin/$1"
 }
