@@ -137,6 +137,10 @@ def setup(server, app) -> None:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:
+        if action.data is None and action.command is not None:
+            # Nothing to resolve: an action that runs a command (Neovim resolves every action
+            # without an edit, the aicockpit.applyAction ones too, before running its command).
+            return action
         data = decode(action.data, ActionData, "code action data (not one of aicockpit's)")
         proposal = await compute(data)
         action.edit = to_workspace_edit(server, app, proposal)
