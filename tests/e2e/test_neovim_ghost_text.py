@@ -1,7 +1,7 @@
 """Ghost text in a real headless Neovim with editors/neovim/aicockpit.lua: drawn by the
 integration on 0.11, Neovim's own vim.lsp.inline_completion on 0.12, the same keys on both.
 
-Every role is a scripted model (tests/e2e/completion_model.py) whose suggestion depends on
+Every role is a scripted model (tests/e2e/scripted_model.py) whose suggestion depends on
 the cursor's line, so the ghost text is known in advance and no engine loads. The driver
 (nvim/ghost_text.lua) types with Neovim's own key handling.
 """
@@ -14,8 +14,8 @@ import pytest
 
 from aicockpit.config import ROLES
 from tests.e2e import next_edit_model
-from tests.e2e.completion_model import completing
 from tests.e2e.helpers import NVIM_VERSIONS, nvim_env, run_nvim
+from tests.e2e.scripted_model import scripted
 from tests.fake_openai import FakeOpenAI
 from tests.support import ROOT
 
@@ -28,7 +28,7 @@ MEAN = "result = sum(values) / len(values)\n    if result < 0:\n        raise Va
 ANSWERS = {"    total = ": "sum(prices)", "    ": MEAN}  # "    ": a blank line of the body
 
 
-def scripted(url: str) -> dict:
+def init_options(url: str) -> dict:
     profile = next_edit_model.PROFILE
     return {
         "profiles": {profile: next_edit_model.profile(url)},
@@ -42,8 +42,8 @@ async def test_neovim_shows_ghost_text_that_tab_takes_as_one_undo_step(tmp_path,
     root = tmp_path / "project"
     (root / ".git").mkdir(parents=True)
     (root / "shop.py").write_text(SOURCE)
-    async with FakeOpenAI(answer=completing(ANSWERS)) as model:
-        env = nvim_env(tmp_path, file=str(root / "shop.py"), init=json.dumps(scripted(model.url)))
+    async with FakeOpenAI(answer=scripted(completions=ANSWERS)) as model:
+        env = nvim_env(tmp_path, file=str(root / "shop.py"), init=json.dumps(init_options(model.url)))
         out = await run_nvim(version, DRIVER, env, root)
     assert out.get("error") is None, (out.get("error"), out["steps"])
     assert out["native"] is (version == "0.12")

@@ -14,7 +14,7 @@ from lsprotocol import types
 from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
 from aicockpit.features.chat import EXPLAIN
 from aicockpit.features.edit import apply, lines_written, run_guarded, to_workspace_edit, where
-from aicockpit.features.next_edit import code_action as next_edit_action
+from aicockpit.features.next_edit import code_action_now as next_edit_action
 from aicockpit.features.params import LspInt, decode, decode_args
 from aicockpit.features.progress import WorkDone
 
@@ -81,12 +81,12 @@ def setup(server, app) -> None:
             resolve_provider=True,
         ),
     )
-    def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    async def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
         uri = params.text_document.uri
         if uri not in app.documents or app.is_secret(app.documents.get(uri)):
             return []  # nothing offered in a secrets file: its text never goes to a model
         actions = []
-        suggested = next_edit_action(app, uri)
+        suggested = await next_edit_action(app, uri, params.range.start)
         if suggested is not None:
             actions.append(suggested)
         for title, kind, data, diagnostics in plan(app, params):

@@ -2,7 +2,7 @@
 -- own inline completion) with the integration's keys: <Tab> indenting while nothing is shown,
 -- a suggestion typed through and taken as one undo step, one taken a word and a line at a
 -- time, one dismissed with <C-]>, one dismissed by typing on, and none drawn for a text that
--- changed while it was asked for. The model is scripted (tests/e2e/completion_model.py).
+-- changed while it was asked for. The model is scripted (tests/e2e/scripted_model.py).
 local steps = dofile(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)) .. "/steps.lua")
 local keys, lines = steps.keys, steps.lines
 local out = { native = vim.lsp.inline_completion ~= nil }

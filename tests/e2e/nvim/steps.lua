@@ -1,6 +1,6 @@
--- Runs a driver's steps in a real Neovim: each step is { name, act, check }; `act` (optional)
--- does something (keys typed through Neovim's own main loop), `check` is polled every 50 ms
--- until it returns true (a minute at most). Steps run from a timer, never inside vim.wait, so
+-- Runs a driver's steps in a real Neovim: each step is { name, act, check, timeout_s }; `act`
+-- (optional) does something (keys typed through Neovim's own main loop), `check` is polled
+-- every 50 ms until it returns true (for timeout_s, a minute unless given). Steps run from a timer, never inside vim.wait, so
 -- typed keys are handled as a user's are. Writes `out` as JSON to $AICOCKPIT_OUT at the end.
 local M = {}
 
@@ -56,7 +56,7 @@ function M.run(steps, out)
       table.insert(out.steps, step[1])
       return start_next()
     end
-    if vim.uv.now() - started > 60000 then stop("timed out at step " .. step[1]) end
+    if vim.uv.now() - started > (step[4] or 60) * 1000 then stop("timed out at step " .. step[1]) end
   end))
 end
 
