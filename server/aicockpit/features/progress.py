@@ -56,6 +56,7 @@ class WorkDone:
         # The request's own workDoneToken, if it carried one (a command's is found by itself).
         self._given = token if token is not None else COMMAND_WORK_DONE_TOKEN.get()
         self._token: int | str | None = None
+        self._starting: asyncio.Task | None = None  # a block's token being created
 
     async def begin(self, message: str = "") -> bool:
         """Show the progress, if the client takes it (returns whether it did)."""
@@ -85,8 +86,13 @@ class WorkDone:
     def report(self, message: str) -> None:
         if self._token is not None:
             self._server.work_done_progress.report(self._token, types.WorkDoneProgressReport(message=message))
+        else:
+            self._message = message  # what begin shows, once the client has created the token
 
     def end(self, message: str) -> None:
+        if self._starting is not None:
+            self._starting.cancel()  # the block is over before the client answered: nothing to show
+            self._starting = None
         if self._token is None:
             return
         progress = self._server.work_done_progress
@@ -96,10 +102,19 @@ class WorkDone:
 
     async def __aenter__(self) -> WorkDone:
         task = asyncio.current_task()
-        if await self.begin(self._message) and task is not None:
-            tokens = self._server.work_done_progress.tokens
-            if (future := tokens.get(self._token)) is not None:
-                future.add_done_callback(lambda f: f.cancelled() and task.cancel())
+
+        async def start() -> None:
+            if await self.begin(self._message) and task is not None:
+                tokens = self._server.work_done_progress.tokens
+                if (future := tokens.get(self._token)) is not None:
+                    future.add_done_callback(lambda f: f.cancelled() and task.cancel())
+
+        if self._given is not None:
+            await start()
+        else:
+            # The work does not wait for the client to create the token: Helix answers that
+            # request only after the one this block serves (it blocks on codeAction/resolve).
+            self._starting = spawn(start(), name="work-done progress")
         return self
 
     async def __aexit__(self, kind, error, tb) -> None:

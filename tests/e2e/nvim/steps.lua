@@ -17,7 +17,7 @@ end
 function M.lines() return vim.api.nvim_buf_get_lines(0, 0, -1, false) end
 
 function M.run(steps, out)
-  out.steps = out.steps or {}
+  out.steps, out.step_ms = out.steps or {}, {}
   local index, started, busy = 0, 0, false
   local timer = vim.uv.new_timer()
   local function stop(error)
@@ -39,13 +39,15 @@ function M.run(steps, out)
     if not step then return stop(nil) end
     started = vim.uv.now()
     if step[2] then
+      busy = true -- an act may wait (request_sync), which runs the timer: no check meanwhile
       local ok, err = pcall(step[2])
+      busy = false
       if not ok then return stop(step[1] .. ": " .. tostring(err)) end
     end
   end
   start_next()
   timer:start(50, 50, vim.schedule_wrap(function()
-    -- request_sync waits with vim.wait, which runs this timer again: one look at a time.
+    -- request_sync waits with vim.wait, which runs this timer again: one step at a time.
     if busy or index > #steps then return end
     busy = true
     local step = steps[index]
@@ -54,6 +56,7 @@ function M.run(steps, out)
     if not ok then return stop(step[1] .. ": " .. tostring(done)) end
     if done then
       table.insert(out.steps, step[1])
+      out.step_ms[step[1]] = vim.uv.now() - started
       return start_next()
     end
     if vim.uv.now() - started > (step[4] or 60) * 1000 then stop("timed out at step " .. step[1]) end
