@@ -44,7 +44,7 @@ local function hint()
   local found = vim.api.nvim_buf_get_extmarks(0, hint_ns, 0, -1, { details = true })[1]
   return found and { row = found[2], text = found[4].virt_text[1][1] } or nil
 end
-local function tab_mapped(mode) return vim.fn.maparg("<Tab>", mode, false, true).buffer == 1 end
+local function tab_mapped(mode) return vim.fn.maparg("<Tab>", mode, false, true).desc == "aicockpit: take the next edit" end
 local function counted(field)
   local r = client():request_sync("aicockpit/stats", vim.empty_dict(), 5000, 0)
   return r and r.result and r.result.next_edit[field] or 0
