@@ -61,6 +61,10 @@ end
 
 local function show(text)
   if options.progress == false then return end
+  -- Cut to the command line: a longer message would stop the editor at a hit-enter prompt.
+  if vim.fn.strdisplaywidth(text) > vim.v.echospace then
+    text = vim.fn.strcharpart(text, 0, math.max(vim.v.echospace - 1, 0)) .. "…"
+  end
   -- Not kept in :messages; the latest state replaces the previous one.
   vim.api.nvim_echo({ { text } }, false, {})
   vim.cmd.redrawstatus()

@@ -20,6 +20,7 @@ from tests.fake_openai import FakeOpenAI
 from tests.support import ROOT
 
 DRIVER = ROOT / "tests" / "e2e" / "nvim" / "ghost_text.lua"
+ITEM_DRIVER = ROOT / "tests" / "e2e" / "nvim" / "completion_item.lua"
 SOURCE = (
     "def subtotal(prices):\n    total = \n    return total\n\n\n"
     "def mean(values):\n    \n    return result\n\n"
@@ -75,3 +76,21 @@ async def test_neovim_shows_ghost_text_that_tab_takes_as_one_undo_step(tmp_path,
         # The answer to a request for a text changed meanwhile was not drawn.
         assert out["lines_after_stale"][-1] == "# changed meanwhile"
         assert out.get("ghost_after_stale") is None
+
+
+@pytest.mark.parametrize("version", NVIM_VERSIONS)
+async def test_without_ghost_text_the_suggestion_is_a_completion_item(tmp_path, version):
+    """setup's ghost_text = false (nvim-cmp, blink.cmp, omnifunc): even Neovim 0.12, which has
+    inline completion, does not declare it, so the server offers its completion item."""
+    root = tmp_path / "project"
+    (root / ".git").mkdir(parents=True)
+    (root / "shop.py").write_text(SOURCE)
+    async with FakeOpenAI(answer=scripted(completions=ANSWERS)) as model:
+        env = nvim_env(tmp_path, file=str(root / "shop.py"), init=json.dumps(init_options(model.url)))
+        out = await run_nvim(version, ITEM_DRIVER, env, root)
+    assert out.get("error") is None, (out.get("error"), out["steps"])
+    assert out["completion_provider"] is True
+    assert out["omnifunc"] == "v:lua.vim.lsp.omnifunc"
+    # <C-x><C-o> asked the server and Neovim inserted its only match.
+    assert out["line"] == "    total = sum(prices)"
+    assert out["ghost_marks"] == 0 and not (out.get("tab_mapping") or "").startswith("aicockpit")
