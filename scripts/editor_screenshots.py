@@ -60,10 +60,11 @@ def serve() -> list[str]:
 
 
 def environment(folder: Path) -> dict[str, str]:
-    keep = ("PYTHONPATH", "PATH", "AICOCKPIT_CACHE_DIR", "XDG_CACHE_HOME", "VLLM_CACHE_ROOT", "HF_HOME")
+    keep = ("PYTHONPATH", "PATH", "AICOCKPIT_CACHE_DIR", "VLLM_CACHE_ROOT", "HF_HOME")
     return {
         **{k: v for k, v in server_env().items() if k in keep},
         "XDG_CONFIG_HOME": str(folder / "config"),
+        "XDG_CACHE_HOME": str(folder / "cache"),
         "XDG_STATE_HOME": str(folder / "state"),
         "XDG_DATA_HOME": str(folder / "data"),
         "TERM": "tmux-256color",
@@ -156,12 +157,17 @@ async def until(condition, what: str, timeout: float) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    parser.add_argument("--only", choices=["neovim-0.11", "neovim-0.12", "helix"], action="append")
     args = parser.parse_args()
+    wanted = args.only or ["neovim-0.11", "neovim-0.12", "helix"]
     with tempfile.TemporaryDirectory(prefix="aicockpit-shots-") as scratch:
         base = Path(scratch)
-        await neovim_ghost_text("0.11", args.out / "neovim-0.11-ghost-text.png", base / "nvim-0.11")
-        await neovim_ghost_text("0.12", args.out / "neovim-0.12-ghost-text.png", base / "nvim-0.12")
-        await helix_menu(args.out / "helix-completion.png", base / "helix")
+        for version in ("0.11", "0.12"):
+            if f"neovim-{version}" in wanted:
+                out = args.out / f"neovim-{version}-ghost-text.png"
+                await neovim_ghost_text(version, out, base / f"nvim-{version}")
+        if "helix" in wanted:
+            await helix_menu(args.out / "helix-completion.png", base / "helix")
 
 
 if __name__ == "__main__":

@@ -14,25 +14,18 @@ if not vim.tbl_contains(vim.api.nvim_list_runtime_paths(), here) then vim.opt.ru
 local ghost_text = require("aicockpit.ghost_text")
 local review = require("aicockpit.review")
 local health = require("aicockpit.health")
+local chat = require("aicockpit.chat")
 
 local M = {}
 package.loaded["aicockpit"] = M
 
 --- Work-done progress of aicockpit now running, by token: { title, message, cancellable }.
 M.running = {}
---- Chat answers being streamed, by partialResultToken: function(delta).
-local streams = {}
---- In-flight chat requests, by request id, so :AiCancel can stop them.
-local chats = {}
 local options = {}
 
 local function client_for(bufnr)
   return vim.lsp.get_clients({ name = "aicockpit", bufnr = bufnr or 0 })[1]
     or vim.lsp.get_clients({ name = "aicockpit" })[1]
-end
-
-local function token(kind)
-  return string.format("aicockpit-nvim-%s-%d-%d", kind, vim.uv.hrtime(), math.random(1e6))
 end
 
 --- What aicockpit is doing, or what fails, for a statusline: "aicockpit: editing app.py: 3
@@ -78,7 +71,7 @@ local function on_progress(ev)
   local value = params.value
   if type(value) ~= "table" then return end
   if value.kind == nil then -- a partial result: a piece of a chat answer
-    local stream = streams[params.token]
+    local stream = chat.streams[params.token]
     if stream and type(value.delta) == "string" then stream(value.delta) end
     return
   end
@@ -105,7 +98,7 @@ function M.cancel()
       client:notify("window/workDoneProgress/cancel", { token = progress_token })
     end
   end
-  for id in pairs(chats) do client:cancel_request(id) end
+  for id in pairs(chat.requests) do client:cancel_request(id) end
 end
 
 local function reviewing() return options.review ~= false end
@@ -165,43 +158,10 @@ local function review_code_action(command, ctx)
   end, ctx.bufnr)
 end
 
---- The chat buffer, shown in a split at the bottom (opened, or reused when it still is).
-local function chat_buffer()
-  local buf = M.chat_buf
-  if not (buf and vim.api.nvim_buf_is_valid(buf)) then
-    buf = vim.api.nvim_create_buf(false, true)
-    vim.bo[buf].filetype = "markdown"
-    vim.bo[buf].bufhidden = "hide"
-    pcall(vim.api.nvim_buf_set_name, buf, "aicockpit://chat")
-    M.chat_buf = buf
-  end
-  local win = vim.fn.bufwinid(buf)
-  if win == -1 then
-    vim.cmd("botright split")
-    win = vim.api.nvim_get_current_win()
-    vim.api.nvim_win_set_buf(win, buf)
-    vim.wo[win].wrap, vim.wo[win].linebreak = true, true
-  else
-    vim.api.nvim_set_current_win(win)
-  end
-  return buf, win
-end
-
-local function render(buf, lines)
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  local win = vim.fn.bufwinid(buf)
-  if win ~= -1 then vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(buf), 0 }) end
-end
-
---- A conversation as markdown lines.
-local function conversation(messages)
-  local lines = {}
-  for _, m in ipairs(messages) do
-    vim.list_extend(lines, { m.role == "user" and "## You" or "## aicockpit", "" })
-    vim.list_extend(lines, vim.split(m.content or "", "\n"))
-    lines[#lines + 1] = ""
-  end
-  return lines
+local function running_client()
+  local client = client_for(0)
+  if not client then vim.notify("aicockpit is not running here", vim.log.levels.WARN) end
+  return client
 end
 
 --- Ask aicockpit; the answer streams into a split. @path and @symbol add context.
@@ -209,88 +169,21 @@ end
 --- (an LSP range) to ask about, on_done(err, result).
 function M.chat(message, opts)
   if type(opts) == "function" then opts = { on_done = opts } end -- the old (message, on_done)
-  opts = opts or {}
-  local client = client_for(0)
-  if not client then return vim.notify("aicockpit is not running here", vim.log.levels.WARN) end
-  local session = opts.session
-  if session == nil then session = vim.g.aicockpit_session end
-  if session == false or session ~= vim.g.aicockpit_session then M.history = {} end
-  M.history = M.history or {}
-  table.insert(M.history, { role = "user", content = message })
-  local reply = { role = "assistant", content = "" }
-  table.insert(M.history, reply)
-  local buf = chat_buffer()
-  render(buf, conversation(M.history))
-  local partial = token("chat")
-  streams[partial] = function(delta)
-    reply.content = reply.content .. delta
-    if vim.api.nvim_buf_is_valid(buf) then render(buf, conversation(M.history)) end
-  end
-  local params = {
-    message = message,
-    session = session or nil,
-    uri = opts.uri,
-    selection = opts.selection,
-    partialResultToken = partial,
-    workDoneToken = token("answer"),
-  }
-  local _, id
-  _, id = client:request("aicockpit/chat", params, function(err, result)
-    streams[partial] = nil
-    if id then chats[id] = nil end
-    if err then
-      reply.content = reply.content .. "\n\n**Error:** " .. err.message
-      vim.notify("aicockpit: " .. err.message, vim.log.levels.ERROR)
-    else
-      vim.g.aicockpit_session = result.session
-      -- The final answer is authoritative (a stream may have been cut short).
-      if #result.reply >= #reply.content then reply.content = result.reply end
-      for _, notice in ipairs(result.notices or {}) do vim.notify(notice, vim.log.levels.WARN) end
-    end
-    if vim.api.nvim_buf_is_valid(buf) then render(buf, conversation(M.history)) end
-    if opts.on_done then opts.on_done(err, result) end
-  end, 0)
-  if id then chats[id] = true end
+  local client = running_client()
+  if client then chat.ask(client, message, opts or {}) end
 end
 
 --- "Explain this code with AI" (a code action): the whole answer, streamed into the chat split,
 --- in a new session that :AiChat then continues.
 function M.explain(args, on_done)
-  local range = { start = { line = args.first, character = 0 }, ["end"] = { line = args.last + 1, character = 0 } }
-  M.chat("Explain this code.", { session = false, uri = args.uri, selection = range, on_done = on_done })
+  local client = running_client()
+  if client then chat.explain(client, args, on_done) end
 end
 
---- Reopen a chat session: its conversation in the split; :AiChat continues it.
-function M.open_session(id, on_done)
-  local client = client_for(0)
-  if not client then return end
-  client:request("aicockpit/chat/history", { session = id }, function(err, result)
-    if err then
-      vim.notify("aicockpit: " .. err.message, vim.log.levels.ERROR)
-    else
-      vim.g.aicockpit_session = id
-      M.history = result.messages or {}
-      render(chat_buffer(), conversation(M.history))
-    end
-    if on_done then on_done(err, result) end
-  end, 0)
-end
-
---- Pick one of this workspace's chat sessions (vim.ui.select) and open it.
+--- Pick one of this workspace's chat sessions (vim.ui.select) and reopen it in the split.
 function M.sessions(on_done)
-  local client = client_for(0)
-  if not client then return vim.notify("aicockpit is not running here", vim.log.levels.WARN) end
-  client:request("aicockpit/chat/sessions", {}, function(err, result)
-    if err then return vim.notify("aicockpit: " .. err.message, vim.log.levels.ERROR) end
-    local sessions = result.sessions or {}
-    if #sessions == 0 then return vim.notify("aicockpit: no chat sessions yet", vim.log.levels.INFO) end
-    vim.ui.select(sessions, {
-      prompt = "aicockpit chat session",
-      format_item = function(s) return (s.title ~= "" and s.title or "untitled") .. "  (" .. s.id .. ")" end,
-    }, function(choice)
-      if choice then M.open_session(choice.id, on_done) end
-    end)
-  end, 0)
+  local client = running_client()
+  if client then chat.sessions(client, on_done) end
 end
 
 -- Next-edit suggestions ------------------------------------------------------------------

@@ -160,10 +160,12 @@ def cells(line: str):
 def render_png(
     lines: list[str], width: int, path: Path, cursor: tuple[int, int] | None = None, size: int = 15
 ) -> None:
+    # The editor's own background (its first cell's) where tmux keeps no colour (line ends).
+    background = next((bg for _, _, bg, _ in cells(lines[0])), BACKGROUND) if lines else BACKGROUND
     regular, bold = ImageFont.truetype(str(FONT), size), ImageFont.truetype(str(BOLD_FONT), size)
     left, top, right, bottom = regular.getbbox("M")
     cell_w, cell_h = round(regular.getlength("M")), round(size * 1.3)
-    image = Image.new("RGB", (width * cell_w + 16, len(lines) * cell_h + 16), BACKGROUND)
+    image = Image.new("RGB", (width * cell_w + 16, len(lines) * cell_h + 16), background)
     draw = ImageDraw.Draw(image)
     for row, line in enumerate(lines):
         y = 8 + row * cell_h
@@ -173,7 +175,7 @@ def render_png(
             if (col, row) == cursor:
                 fg, bg = bg, fg
             x = 8 + col * cell_w
-            if bg != BACKGROUND:
+            if bg != BACKGROUND:  # a colour of its own (else the image's)
                 draw.rectangle([x, y, x + cell_w - 1, y + cell_h - 1], fill=bg)
             if char != " ":
                 draw.text(

@@ -211,7 +211,7 @@ steps.run({
     end
   end, function()
     out.explain_session = vim.g.aicockpit_session
-    out.explain_lines = vim.api.nvim_buf_get_lines(aicockpit.chat_buf, 0, -1, false)
+    out.explain_lines = vim.api.nvim_buf_get_lines(require("aicockpit.chat").buf, 0, -1, false)
     return not out.explain_found or out.explain_session ~= nil
   end },
   -- :AiChatSessions lists the sessions (vim.ui.select, as a picker plugin would) and reopens
@@ -230,7 +230,7 @@ steps.run({
     vim.cmd("AiChatSessions")
   end, function()
     out.reopened_session = vim.g.aicockpit_session
-    out.reopened_lines = vim.api.nvim_buf_get_lines(aicockpit.chat_buf, 0, -1, false)
+    out.reopened_lines = vim.api.nvim_buf_get_lines(require("aicockpit.chat").buf, 0, -1, false)
     return out.reopened_session ~= nil
   end },
 }, out)
