@@ -238,63 +238,73 @@ def score(results: list[dict], syntax: Syntax, key: str) -> dict:
 # -- running --------------------------------------------------------------------------------
 
 
-async def complete_all(model: str, roots: dict[str, Path], cases: list[Case], context: bool) -> list[dict]:
-    """Each case through the completion pipeline: raw model text and the post-processed suggestion."""
+# Context variants: (context settings) over the base. ``full`` and ``no_context`` are the
+# default run; ``--context-ablation`` adds each source alone and a smaller budget.
+VARIANTS = {
+    "full": {"enabled": True, "budget_tokens": 512},
+    "no_context": {"enabled": False},
+}
+ABLATION = {
+    "definitions_512": {"enabled": True, "budget_tokens": 512, "similar_code": False, "recent_edits": False},
+    "definitions_256": {"enabled": True, "budget_tokens": 256, "similar_code": False, "recent_edits": False},
+    "similar_512": {"enabled": True, "budget_tokens": 512, "definitions": False, "recent_edits": False},
+}
+
+
+async def complete_all(model: str, roots: dict[str, Path], cases: list[Case], variants: dict) -> dict:
+    """Each case through the completion pipeline, once per context variant: raw and post-processed text.
+
+    One engine serves every variant; its prefix cache is emptied between them, so that
+    each variant's prompts are prefilled cold, as the first keystroke at a place is.
+    """
     from aicockpit.engine.collect import generate_text
     from aicockpit.engine.host import EngineHost
     from aicockpit.server import App
 
     limits = {"first_token_timeout_ms": 300_000, "timeout_ms": 300_000}
-    app = App(
-        {
-            "engine": {
-                "model": model,
-                "enforce_eager": True,
-                "max_model_len": 4096,
-                "multiprocessing": False,
-            },
-            # CPU-sized budgets: ~800-token prompts instead of ~2,000 (the defaults suit a GPU).
-            "completion": {"max_tokens": 32, "prefix_tokens": 768},
-            "context": {"enabled": context, "budget_tokens": 512},
-            "roles": {"completion": limits},
-            "usage": {"enabled": False},
-        },
-        EngineHost(),
-    )
+    base = {
+        "engine": {"model": model, "enforce_eager": True, "max_model_len": 4096, "multiprocessing": False},
+        # A fixed code budget (the latency target's on this CPU), so that only the context varies.
+        "completion": {"max_tokens": 32, "prefix_tokens": 768},
+        "roles": {"completion": limits},
+        "usage": {"enabled": False},
+    }
+    app = App(base, EngineHost())
     for root in roots.values():
         app.index.add_folder(root, persist=False).build()
     await app.router.apply(app.config)
     await app.router.wait_ready("completion")
-    engine = app.router.for_role("completion")
-    results = []
+    results: dict[str, list[dict]] = {}
     try:
-        for number, case in enumerate(cases):
-            uri = (roots[case.package] / case.rel).as_uri()
-            app.documents.open(uri, "python", number + 1, case.text)
-            doc = app.documents.get(uri)
-            character = len(doc.lines.line(case.line)[: case.column].encode("utf-16-le")) // 2
-            cursor, _ = app.completions.locate(uri, Position(case.line, character))
-            prepared = app.completions.prepare(cursor, engine)
-            started = time.perf_counter()
-            generated = await generate_text(engine, prepared.request)
-            results.append(
-                {
-                    "kind": case.kind,
-                    "case": case,
-                    "expected": case.expected,
-                    "raw": generated.text,
-                    "shaped": app.completions.shape(generated.text, prepared),
-                    "prompt_tokens": generated.prompt_tokens,
-                    "snippets": len(prepared.context),
-                    "seconds": time.perf_counter() - started,
-                }
-            )
-            app.documents.close(uri)
-            if number % 20 == 0:
-                print(
-                    f"quality ({'with' if context else 'without'} context): {number}/{len(cases)}",
-                    file=sys.stderr,
+        for name, context in variants.items():
+            app.configure({**base, "context": context})
+            await app.host.engine.reset_prefix_cache()
+            engine = app.router.for_role("completion")
+            rows = results[name] = []
+            for number, case in enumerate(cases):
+                uri = (roots[case.package] / case.rel).as_uri()
+                app.documents.open(uri, "python", number + 1, case.text)
+                doc = app.documents.get(uri)
+                character = len(doc.lines.line(case.line)[: case.column].encode("utf-16-le")) // 2
+                cursor, _ = app.completions.locate(uri, Position(case.line, character))
+                prepared = app.completions.prepare(cursor, engine)
+                started = time.perf_counter()
+                generated = await generate_text(engine, prepared.request)
+                rows.append(
+                    {
+                        "kind": case.kind,
+                        "case": case,
+                        "expected": case.expected,
+                        "raw": generated.text,
+                        "shaped": app.completions.shape(generated.text, prepared),
+                        "prompt_tokens": generated.prompt_tokens,
+                        "snippets": len(prepared.context),
+                        "seconds": time.perf_counter() - started,
+                    }
                 )
+                app.documents.close(uri)
+                if number % 20 == 0:
+                    print(f"quality ({name}): {number}/{len(cases)}", file=sys.stderr)
     finally:
         await app.router.stop()
     return results
@@ -351,10 +361,27 @@ def table(figures: dict) -> str:
             f"| {kind} | {cells[0]['cases']} | {trio(cells, 'exact_first_line')} | "
             f"{trio(cells, 'edit_similarity')} | {trio(cells, 'valid_in_place')} | {trio(cells, 'empty')} |"
         )
-    return (
+    out = (
         "\n".join(rows)
         + "\n\n(each cell: full pipeline / without repository context / without post-processing)"
     )
+    ablated = [name for name in figures["quality"] if name in ABLATION]
+    if ablated:
+        names = ["no_context", *ablated, "full"]
+        out += "\n\n| context | prompt tokens | s per case | " + " | ".join(KINDS) + " |\n"
+        out += "| --- | --- | --- | " + " | ".join("---" for _ in KINDS) + " |\n"
+        for name in names:
+            cells = [figures["quality"][name].get(kind) for kind in KINDS]
+            shown = " | ".join(
+                "-" if c is None else f"{c['exact_first_line']:.2f} / {c['edit_similarity']:.2f}"
+                for c in cells
+            )
+            out += (
+                f"| {name} | {figures['mean_prompt_tokens'][name]} | {figures['mean_seconds_per_case'][name]}"
+                f" | {shown} |\n"
+            )
+        out += "\n(each kind: exact first line / edit similarity)"
+    return out
 
 
 def quality(args) -> dict:
@@ -372,24 +399,23 @@ def quality(args) -> dict:
             roots[package] = root
             cases += cases_for(package, root, args.per_kind, args.seed)
         syntax = Syntax()
-        full = asyncio.run(complete_all(args.model, roots, cases, context=True))
-        bare = asyncio.run(complete_all(args.model, roots, cases, context=False))
-        for rows in (full, bare):
+        variants = {**VARIANTS, **(ABLATION if args.context_ablation else {})}
+        runs = asyncio.run(complete_all(args.model, roots, cases, variants))
+        for rows in runs.values():
             for r in rows:
                 r["original_errors"] = syntax.errors(r["case"].original)
+        full = runs["full"]
         figures["cases"] = len(cases)
         figures["packages"] = sorted(roots)
-        figures["quality"] = {
-            "full": score(full, syntax, "shaped"),
-            "no_context": score(bare, syntax, "shaped"),
-            "no_postprocessing": score(full, syntax, "raw"),
-        }
+        figures["quality"] = {name: score(rows, syntax, "shaped") for name, rows in runs.items()}
+        figures["quality"]["no_postprocessing"] = score(full, syntax, "raw")
         figures["mean_prompt_tokens"] = {
-            "with_context": round(sum(r["prompt_tokens"] for r in full) / len(full), 1),
-            "without_context": round(sum(r["prompt_tokens"] for r in bare) / len(bare), 1),
+            name: round(sum(r["prompt_tokens"] for r in rows) / len(rows), 1) for name, rows in runs.items()
+        }
+        figures["mean_seconds_per_case"] = {
+            name: round(sum(r["seconds"] for r in rows) / len(rows), 2) for name, rows in runs.items()
         }
         figures["mean_snippets"] = round(sum(r["snippets"] for r in full) / len(full), 2)
-        figures["seconds_per_case"] = round(sum(r["seconds"] for r in full) / len(full), 2)
         figures["examples"] = [
             {"kind": r["kind"], "expected": r["expected"][:120], "suggested": r["shaped"][:120]}
             for r in full[:: max(1, len(full) // 8)]
@@ -408,6 +434,11 @@ def main() -> int:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quality", action="store_true", help="only the latency part")
     parser.add_argument("--latency-timeout-ms", type=int, default=10000)
+    parser.add_argument(
+        "--context-ablation",
+        action="store_true",
+        help="also each context source alone and a smaller context budget (how much context pays)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))

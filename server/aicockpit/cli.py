@@ -93,7 +93,14 @@ def bench(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "warning")
     from aicockpit.bench.run import run_bench
 
-    if args.engine_stub is None and args.remote_mock is None and not args.model:
+    if args.real_project:
+        from aicockpit.bench.real_project import default_model, run_real_project
+
+        args.model = args.model or default_model()
+        run = run_real_project
+    else:
+        run = run_bench
+    if not args.real_project and args.engine_stub is None and args.remote_mock is None and not args.model:
         print(
             "aicockpit bench: give --model (e.g. fixtures/tiny_model/out), --engine-stub MS"
             " or --remote-mock MS",
@@ -101,7 +108,7 @@ def bench(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        report = asyncio.run(run_bench(args))
+        report = asyncio.run(run(args))
     except (ValueError, RuntimeError, TimeoutError, ConnectionError) as err:
         print(f"aicockpit bench: {err}", file=sys.stderr)
         return 1
@@ -368,6 +375,21 @@ def parser() -> argparse.ArgumentParser:
         help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",
     )
     p.add_argument("--server-log", metavar="FILE", help="append the server's log (stderr) to FILE")
+    p.add_argument(
+        "--real-project",
+        action="store_true",
+        help="the real model (default: SmolLM2 in .cache/models) with default settings on real files"
+        " of installed packages, over LSP, with an ablation of adaptive budgets and pre-warming",
+    )
+    p.add_argument(
+        "--packages",
+        default="httpx,click,jinja2,starlette,requests,urllib3,anyio,httpcore",
+        help="--real-project: packages whose longest modules are used",
+    )
+    p.add_argument("--files", type=int, default=4, help="--real-project: how many files")
+    p.add_argument("--pauses", type=int, default=3, help="--real-project: typing pauses per file")
+    p.add_argument("--invoked", type=int, default=3, help="--real-project: invoked completions per file")
+    p.add_argument("--configs", help="--real-project: configurations to run (default: all), comma-separated")
     p.add_argument(
         "--chat-every",
         type=float,

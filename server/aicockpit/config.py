@@ -84,37 +84,75 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = 60.0
 
 
+class LatencyTarget(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How long a suggestion may take, from the request to its text; the prompt budgets follow from it."""
+
+    cold: Annotated[
+        int,
+        msgspec.Meta(ge=50),
+        _doc(
+            "For a prompt the engine has not seen (a file just opened, a jump elsewhere), in ms: the"
+            " prompt is sized so that its prefill and a one-line answer fit in this."
+        ),
+    ] = 2500
+    cached: Annotated[
+        int,
+        msgspec.Meta(ge=20),
+        _doc(
+            "While typing, when all but the cursor's line is in the prefix cache, in ms: the tokens"
+            " generated (and the suffix, computed again at every keystroke) are sized to fit in this."
+        ),
+    ] = 800
+
+
 class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Ghost-text completions."""
 
     enabled: Annotated[bool, _doc("Offer ghost-text completions.")] = True
-    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=1024), _doc("Most tokens generated per completion.")] = (
-        64
-    )
+    latency_target_ms: Annotated[
+        LatencyTarget,
+        _doc(
+            "The latency the budgets aim at. The server measures the engine's prefill and decode speed"
+            " (at warm-up, then from every request) and sizes prompts and max_tokens to meet it: small"
+            " on a CPU, up to what the model can use on a GPU. Budgets set explicitly win."
+        ),
+    ] = msgspec.field(default_factory=LatencyTarget)
+    adaptive_budgets: Annotated[
+        bool,
+        _doc(
+            "Size unset budgets to the latency target from the measured speed; off: the fixed defaults"
+            " (1536 prefix, 128 suffix, 128 header, 1024 context, 64 tokens), whatever the machine."
+        ),
+    ] = True
+    max_tokens: Annotated[
+        Annotated[int, msgspec.Meta(ge=1, le=1024)] | None,
+        _doc("Most tokens generated per completion; unset: sized to the latency target (64 until measured)."),
+    ] = None
     temperature: Annotated[float, msgspec.Meta(ge=0, le=2), _doc("Sampling temperature; 0 is greedy.")] = 0.0
     prefix_tokens: Annotated[
-        int, msgspec.Meta(ge=16), _doc("Token budget for the code before the cursor.")
-    ] = 1536
+        Annotated[int, msgspec.Meta(ge=16)] | None,
+        _doc("Token budget for the code before the cursor; unset: sized to the latency target."),
+    ] = None
     suffix_tokens: Annotated[
-        int,
-        msgspec.Meta(ge=0),
+        Annotated[int, msgspec.Meta(ge=0)] | None,
         _doc(
-            "Token budget for the code after the cursor. It follows the cursor in the prompt, so it is"
-            " computed again at every keystroke: the prefix cache cannot hold it."
+            "Token budget for the code after the cursor; unset: sized to the latency target. It follows"
+            " the cursor in the prompt, so it is computed again at every keystroke: the prefix cache"
+            " cannot hold it."
         ),
-    ] = 128
+    ] = None
     multiline: Annotated[
         Literal["auto", "always", "never"],
         _doc("Suggest several lines: always, never, or auto (at the start of a block or an empty line)."),
     ] = "auto"
     timeout_ms: Annotated[
-        int,
-        msgspec.Meta(ge=10),
+        Annotated[int, msgspec.Meta(ge=10)] | None,
         _doc(
             "Hard time budget per completion in ms, from the keystroke's request on; at the deadline the"
-            " answer is what is ready (500 suits a GPU; CPU engines need more)."
+            " answer is what is ready. Unset: from the measured speed, enough for the prompt at hand"
+            " (at least the cold latency target), so a slow machine answers late rather than never."
         ),
-    ] = 2000
+    ] = None
     debounce_min_ms: Annotated[
         int, msgspec.Meta(ge=0, le=2000), _doc("Shortest wait after a keystroke before generating, in ms.")
     ] = 15
@@ -135,7 +173,19 @@ class CompletionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
         ),
     ] = 100
     prefetch: Annotated[bool, _doc("Compute the next suggestion as soon as one is accepted.")] = True
-    warmup: Annotated[bool, _doc("Run one short generation when the engine is ready.")] = True
+    warmup: Annotated[
+        bool,
+        _doc(
+            "When the engine is ready, run two short generations that measure its prefill and decode speed."
+        ),
+    ] = True
+    prewarm: Annotated[
+        bool,
+        _doc(
+            "When a document is opened or focused, or the cursor moves to another part of it, prefill the"
+            " prompt the next completion there will start with, at the lowest priority (embedded engine)."
+        ),
+    ] = True
 
 
 class EditConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -244,11 +294,16 @@ class ContextConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     enabled: Annotated[bool, _doc("Add repository context (definitions, similar code, recent edits).")] = True
     budget_tokens: Annotated[
-        int, msgspec.Meta(ge=0), _doc("Token budget for retrieved repository context.")
-    ] = 1024
+        Annotated[int, msgspec.Meta(ge=0)] | None,
+        _doc("Token budget for retrieved repository context; unset: sized to the latency target."),
+    ] = None
     header_tokens: Annotated[
-        int, msgspec.Meta(ge=0), _doc("Token budget for the file's imports when the prefix omits them.")
-    ] = 128
+        Annotated[int, msgspec.Meta(ge=0)] | None,
+        _doc(
+            "Token budget for the file's imports when the prefix omits them; unset: sized to the"
+            " latency target."
+        ),
+    ] = None
     definitions: Annotated[bool, _doc("Retrieve definitions of identifiers used near the cursor.")] = True
     similar_code: Annotated[bool, _doc("Retrieve similar code from open and recently edited files.")] = True
     recent_edits: Annotated[bool, _doc("Retrieve recently edited regions of other files.")] = True
@@ -369,11 +424,17 @@ class RoleConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         list[str], _doc("Profiles tried in order when the role's profile fails or its breaker is open.")
     ] = msgspec.field(default_factory=list)
     first_token_timeout_ms: Annotated[
-        int, msgspec.Meta(ge=10), _doc("Give up on a backend (and fall back) when no text came this fast.")
+        int,
+        msgspec.Meta(ge=10),
+        _doc(
+            "Remote backends: give up on one (retry, then fall back) when no text came this fast. An"
+            " embedded engine is never timed out as a failure: slowness is not a fault there (the"
+            " completion deadline and budgets handle it, engine.stall_timeout_s a hang)."
+        ),
     ] = 10000
-    timeout_ms: Annotated[int, msgspec.Meta(ge=10), _doc("Longest a whole generation may take (ms).")] = (
-        120000
-    )
+    timeout_ms: Annotated[
+        int, msgspec.Meta(ge=10), _doc("Remote backends: longest a whole generation may take (ms).")
+    ] = 120000
 
 
 def _role(first_token_ms: int, total_ms: int) -> Any:

@@ -30,7 +30,7 @@ NOTIFICATION_METHODS = frozenset(
 )
 REQUEST_METHODS = frozenset(types.METHOD_TO_TYPES) - NOTIFICATION_METHODS
 # aicockpit's own notifications; its other methods are requests.
-OWN_NOTIFICATIONS = frozenset({"aicockpit/nextEdit/feedback"})
+OWN_NOTIFICATIONS = frozenset({"aicockpit/nextEdit/feedback", "aicockpit/didFocus"})
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class Priority(enum.IntEnum):
     NEXT_EDIT = 1  # a suggestion the user waits for while looking at the code
     EDIT = 2
     CHAT = 3
+    PREWARM = 4  # filling the prefix cache ahead of a completion: anything real goes first
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,29 @@ class PromptFormat:
     max_stops: int | None = None
     # Prompt plus completion, in tokens.
     context_length: int = 8192
+
+
+@dataclass(frozen=True)
+class EngineSpeed:
+    """How fast the backend serving a role has been, as measured (engine/speed.py); None: not yet."""
+
+    prefill_tokens_per_s: float | None = None  # prompt tokens not in the prefix cache, per second
+    decode_ms_per_token: float | None = None
+    base_ms: float | None = None  # a request's time to its first token with nothing to prefill
+    first_token_ms_p50: float | None = None  # of recent requests, as the user waited for them
+    samples: int = 0
+
+    @property
+    def measured(self) -> bool:
+        return self.prefill_tokens_per_s is not None and self.decode_ms_per_token is not None
+
+    def predict_ms(self, uncached_tokens: int, new_tokens: int) -> float | None:
+        """Time to ``new_tokens`` after prefilling ``uncached_tokens``; None until measured."""
+        if self.prefill_tokens_per_s is None or self.decode_ms_per_token is None:
+            return None
+        base = self.base_ms if self.base_ms is not None else self.decode_ms_per_token
+        prefill = uncached_tokens / self.prefill_tokens_per_s * 1000
+        return base + prefill + max(0, new_tokens - 1) * self.decode_ms_per_token
 
 
 @dataclass(frozen=True)

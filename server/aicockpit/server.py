@@ -14,6 +14,7 @@ from aicockpit import __version__
 from aicockpit.cache_dirs import workspace_cache_dir
 from aicockpit.chat.service import ChatService
 from aicockpit.chat.store import ChatStore
+from aicockpit.completion.prewarm import Prewarmer
 from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, UsageConfig, decode_config
@@ -24,6 +25,7 @@ from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.routing import Router
+from aicockpit.health import HealthMonitor
 from aicockpit.next_edit.service import NextEditService
 from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.protocol import RobustProtocol
@@ -78,6 +80,15 @@ class App:
             self.telemetry,
             lambda: self.config.completion,
         )
+        self.prewarmer = Prewarmer(
+            self.completions,
+            self.router.host_for_role("completion"),
+            self.telemetry,
+            lambda: self.config.completion,
+        )
+        self.router.request_listeners.append(self.prewarmer.yield_now)
+        self.health = HealthMonitor(self.router, self.telemetry, lambda: self.config)
+        self.documents.close_listeners.append(self.prewarmer.forget)
         self.edits = EditService(
             self.documents,
             lambda: self.router.for_role("edit"),

@@ -195,6 +195,20 @@ class Telemetry:
             self.wasted_tokens += generated
             self.wasted_by_reason[wasted_reason] += generated
 
+    def now(self) -> float:
+        """The clock traces start on."""
+        return self._clock()
+
+    def recent(self, kind: str, count: int) -> list[RequestTrace]:
+        """The last ``count`` finished traces of ``kind``, oldest first."""
+        found: list[RequestTrace] = []
+        for trace in reversed(self._traces):
+            if trace.kind == kind:
+                found.append(trace)
+                if len(found) == count:
+                    break
+        return found[::-1]
+
     def traces(self, since: int = 0) -> list[dict[str, Any]]:
         return [t.as_dict() for t in list(self._traces) if t.id > since]
 

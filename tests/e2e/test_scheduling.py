@@ -123,3 +123,90 @@ async def test_the_engine_is_warmed_up_once_ready(ready):
     # Once per engine start (a profile switch back to the embedded model starts it again).
     assert current["engine_requests"]["warmup"] >= 1
     assert current["by_kind"]["warmup"]["served"] >= 1
+
+
+LONG = "".join(
+    f"def step_{i}(value, scale={i}):\n    total = value * scale\n    return total\n\n" for i in range(400)
+)
+
+
+async def wait_idle(client) -> None:
+    async with asyncio.timeout(60):
+        while (await stats(client))["engine"]["unfinished_requests"]:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_request_there(ready):
+    """The generation that missed its deadline runs on to its first token: vLLM keeps its KV blocks."""
+    uri = open_doc(ready, LONG + "def last(value):\n    ")
+    line, column = LONG.count("\n") + 1, 4
+    # No repository context here: this is about the engine's cache, and a context chosen
+    # differently by a loaded machine's time box would make the two prompts differ.
+    configure(ready, timeout_ms=10)
+    ready.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={
+                **INIT_OPTIONS,
+                "completion": {**INIT_OPTIONS["completion"], "timeout_ms": 10},
+                "context": {"enabled": False},
+            }  # fmt: skip
+        )
+    )
+    try:
+        params = ready.protocol._converter.unstructure(inline_params(uri, line, column))
+        params["workDoneToken"] = "missed"
+        await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
+        await wait_idle(ready)  # its prefill finished (or it was aborted) in the engine
+        ready.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={
+                    **INIT_OPTIONS,
+                    "completion": {**INIT_OPTIONS["completion"], "timeout_ms": 30000},
+                    "context": {"enabled": False},
+                }  # fmt: skip
+            )
+        )
+        params["workDoneToken"] = "again"
+        await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
+    finally:
+        configure(ready)
+    traces = {t["tag"]: t for t in (await stats_with_traces(ready)) if t["tag"] in ("missed", "again")}
+    assert traces["missed"]["outcome"] == "timed_out"
+    again = traces["again"]
+    assert again["outcome"] in ("served", "empty") and again["prompt_tokens"] > 1000
+    # vLLM's own count: all but the last KV block (32 tokens) came from the cache.
+    assert again["cached_tokens"] >= again["prompt_tokens"] - 64, again
+
+
+async def stats_with_traces(client) -> list[dict]:
+    return plain(await client.protocol.send_request_async("aicockpit/stats", {"traces_since": 0}))["traces"]
+
+
+async def test_huge_documents_a_long_line_and_minified_code_get_bounded_prompts_and_answers(ready):
+    """Opened by mistake or not: pre-warmed, completed, and the server goes on, at the default limits."""
+    documents = {
+        "fifty_thousand": "".join(f"value_{i} = compute({i})\n" for i in range(50_000)),
+        "one_long_line": "x = [" + ", ".join(str(i) for i in range(4000)) + "]",  # ~20,000 characters
+        "minified": "function f(a){return a+1};" * 8000,  # one 200 KB line, as a .min.js is
+    }
+    served_before = (await stats(ready))["prewarm"]["outcomes"].get("served", 0)
+    for name, text in documents.items():
+        language = "javascript" if name == "minified" else "python"
+        uri = open_doc(ready, text, name=name, language=language)
+        lines = text.split("\n")
+        end = {"line": len(lines) - 1, "character": len(lines[-1])}
+        ready.protocol.notify("aicockpit/didFocus", {"textDocument": {"uri": uri}, "position": end})
+        async with asyncio.timeout(60):
+            while (await stats(ready))["prewarm"]["running"]:
+                await asyncio.sleep(0.05)
+        params = ready.protocol._converter.unstructure(inline_params(uri, end["line"], end["character"]))
+        params["context"]["triggerKind"] = 1  # Invoked
+        params["workDoneToken"] = f"huge-{name}"
+        await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
+        done = next(t for t in await stats_with_traces(ready) if t["tag"] == f"huge-{name}")
+        assert done["outcome"] in ("served", "empty"), done
+        assert done["prompt_tokens"] < 4096, done  # bounded by the budgets, whatever the file
+    current = await stats(ready)
+    assert current["engine"]["state"] == "ready"
+    assert current["prewarm"]["outcomes"].get("served", 0) >= served_before + 1
+    assert "error" not in current["prewarm"]["outcomes"]

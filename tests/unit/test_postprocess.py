@@ -62,3 +62,12 @@ def test_a_suggestion_that_rewrites_the_rest_of_the_line_stops_before_it():
     # Part of the rest, ending where a word ends, is a duplicate too; inside a word it is not.
     assert shape_suggestion("base, na", cursor_shape("f(", ", name)"), ", name)\n") == "base, na"
     assert shape_suggestion("base, name", cursor_shape("f(", ", name)"), ", name)\n") == "base"
+
+
+def test_a_block_cut_by_max_tokens_shows_its_complete_lines_only():
+    shape = cursor_shape("    def fetch(self):", "")
+    raw = "\n        if not self.ready:\n            r"
+    assert shape_suggestion(raw, shape, "", truncated=True) == "\n        if not self.ready:"
+    assert shape_suggestion(raw, shape, "", truncated=False) == raw  # it ended there: a complete answer
+    one_line = cursor_shape("    x = compute(", ")")
+    assert shape_suggestion("a, b, c", one_line, ")\n", truncated=True) == "a, b, c"  # nothing better

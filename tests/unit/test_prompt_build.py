@@ -130,7 +130,7 @@ def test_every_prompt_fits_the_models_context_with_room_for_the_answer(index, to
     offset = text.index("loyalty_discount(\n") + len("loyalty_discount(")
     prompt, config = build(index, tokens, text=text, offset=offset, context_length=length, **form)
     sent = tokens.count(prompt.text) + tokens.count(prompt.suffix or "")
-    assert sent + config.completion.max_tokens <= length
+    assert sent + prompt.budgets.max_tokens <= length
     assert prompt.pieces.prefix.endswith("loyalty_discount(")  # the cursor's own line survives
 
 
@@ -193,6 +193,6 @@ def test_thousands_of_candidate_definitions_still_give_a_prompt_within_budget_an
     started = time.perf_counter()
     prompt = assembler.build(doc, len(text), target)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    assert sum(prompt.pieces.snippet_tokens) <= config.context.budget_tokens
+    assert sum(prompt.pieces.snippet_tokens) <= prompt.budgets.context
     assert prompt.pieces.snippets and elapsed_ms < 500  # generous: a shared, noisy machine
     index.close()

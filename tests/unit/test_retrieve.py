@@ -198,7 +198,7 @@ def test_a_10_mb_one_line_file_open_or_edited_costs_no_huge_snippet(index, token
 
 def test_config_defaults():
     config = AicockpitConfig()
-    assert config.context.budget_tokens == 1024
+    assert config.context.budget_tokens is None  # sized to the latency target (prompt/budget.py)
     assert ".env" in config.index.secrets and "node_modules/" in config.index.exclude
 
 
@@ -231,3 +231,20 @@ def test_the_names_near_the_cursor_follow_edits_to_the_lines_around_it(index):
     assert names() == ["alpha_one", "beta_two", "gamma_three"]
     documents.change(doc.uri, 2, [TextChange("delta_four = beta_two", Position(1, 4), Position(1, 37))])
     assert names() == ["beta_two", "delta_four", "alpha_one"]
+
+
+def test_a_retrieval_cut_short_by_its_time_box_keeps_the_previous_choice_whole():
+    """Else a snippet missing from the middle of the context makes the code after it new to the cache."""
+    from aicockpit.context.retrieve import ContextSnippet
+    from aicockpit.prompt.fim import FIM_TEMPLATES
+    from aicockpit.prompt.layout import CodeFormat, SnippetLayout
+    from tests.unit.test_scheduler import CharTokenizer
+
+    form = CodeFormat(FIM_TEMPLATES["prefix"], None, "#")
+    a, b, c = (
+        ContextSnippet(f"{n}.py", 0, 1, f"def {n}(): pass\n", f"definition of {n}", 1.0) for n in "abc"
+    )
+    layout = SnippetLayout()
+    assert layout.fit("u", [a, b, c], 500, CharTokenizer(), form)[0] == [a, b, c]
+    assert layout.fit("u", [a, c], 500, CharTokenizer(), form, keep_previous=True)[0] == [a, b, c]
+    assert layout.fit("u", [a, c], 500, CharTokenizer(), form)[0] == [a, c]  # a full retrieval decides

@@ -322,3 +322,66 @@ async def test_an_unresponsive_engine_opens_its_breakers_and_a_restarted_one_clo
     assert backend.breaker.state is BreakerState.CLOSED
     assert await run(router) == "from tiny"
     await router.stop()
+
+
+class Slow(FakeEngine):
+    """An embedded engine that takes its time (a CPU prefilling a long prompt), or fails."""
+
+    def __init__(self, model: str, first_s: float = 0.0, error: str | None = None):
+        super().__init__(model)
+        self.first_s, self.error = first_s, error
+
+    async def generate(self, request):
+        self.requests.append(request)
+        if self.error:
+            raise BackendError(self.error)
+        await asyncio.sleep(self.first_s)
+        yield GenerationDelta("slow", prompt_tokens=400, generated_tokens=1)
+        await asyncio.sleep(0.02)
+        yield GenerationDelta(" but", prompt_tokens=400, generated_tokens=2)
+        yield GenerationDelta("", finished=True, finish_reason="stop", prompt_tokens=400, generated_tokens=3)
+
+
+async def test_a_slow_embedded_engine_is_waited_for_not_retried_or_tripped(tmp_path):
+    """A local engine is not a flaky network: the role's time limits are for remote backends."""
+    roles = {"completion": {"first_token_timeout_ms": 50, "timeout_ms": 100}}
+    router = await make_router({"roles": roles, "profiles": {"default": {"retries": 2}}}, tmp_path)
+    engine = router.for_role("completion")
+    slow = Slow("m", first_s=0.3)
+    engine._candidates = [(backend, slow) for backend, _ in engine._candidates]
+    for _ in range(4):  # more than breaker_failures (3) slow requests in a row
+        async with aclosing(engine.generate(GenerationRequest("s", "p", 8))) as stream:
+            assert "".join([d.text async for d in stream]) == "slow but"
+    backend = router.status()["backends"]["default"]
+    assert len(slow.requests) == 4  # each once: no retry
+    assert backend["breaker"] == "closed" and backend["failures"] == 0 and backend["successes"] == 4
+    speed = backend["speed"]  # each request was a sample of the engine's speed
+    assert speed["samples"] == 4 and speed["decode_ms_per_token"] > 0
+    await router.stop()
+
+
+async def test_an_embedded_engine_that_fails_is_not_retried(tmp_path):
+    router = await make_router({"profiles": {"default": {"retries": 2}}}, tmp_path)
+    engine = router.for_role("completion")
+    broken = Slow("m", error="the engine died")
+    engine._candidates = [(backend, broken) for backend, _ in engine._candidates]
+    with pytest.raises(BackendError, match="the engine died"):
+        async with aclosing(engine.generate(GenerationRequest("f", "p", 8))) as stream:
+            [d async for d in stream]
+    assert len(broken.requests) == 1
+    assert router.status()["backends"]["default"]["failures"] == 1  # a crash is a failure
+    await router.stop()
+
+
+async def test_real_requests_tell_the_listeners_and_pre_warms_do_not(tmp_path):
+    from aicockpit.generation import Priority
+
+    router = await make_router({}, tmp_path)
+    heard = []
+    router.request_listeners.append(lambda: heard.append("real"))
+    await run(router, request=GenerationRequest("w", "p", 1, priority=Priority.PREWARM))
+    assert heard == []
+    await run(router, request=GenerationRequest("c", "p", 8, priority=Priority.COMPLETION))
+    await run(router, "chat", GenerationRequest("h", "p", 8, priority=Priority.CHAT))
+    assert heard == ["real", "real"]
+    await router.stop()

@@ -16,6 +16,7 @@ from aicockpit.context.positions import Position
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.generation import GenerationDelta, PromptFormat
 from aicockpit.prompt.assemble import PromptAssembler
+from aicockpit.prompt.budget import FIXED
 from aicockpit.telemetry import Telemetry
 
 URI = "file:///w/calc.py"
@@ -307,6 +308,42 @@ async def test_at_the_deadline_the_answer_is_what_is_ready():
     assert rig.telemetry.wasted_by_reason == {"timed_out": 2}
 
 
+async def test_a_deadline_missed_before_the_first_token_lets_the_prefill_finish_then_stops():
+    """The engine keeps the KV blocks it computed: the next request here starts from the cache."""
+    rig = Rig(timeout_ms=500)
+    task = await rig.request()
+    await rig.clock.advance(0.6)  # the prompt's prefill takes longer than the deadline
+    assert await task is None and rig.outcomes() == {"timed_out": 1}
+    stream = rig.engine.streams[0]
+    assert not stream.closed  # not aborted: its prefill goes on
+    stream.send("ret")  # the first token: the prompt is in the cache now
+    await settle()
+    assert stream.aborted  # and nothing more is generated for nobody
+    assert rig.telemetry.wasted_by_reason == {"timed_out": 1}
+
+
+async def test_a_request_at_the_same_place_attaches_to_a_generation_finishing_its_prefill():
+    rig = Rig(timeout_ms=500)
+    first = await rig.request()
+    await rig.clock.advance(0.6)
+    assert await first is None
+    second = await rig.request()  # the user asks again, at the same place
+    stream = rig.engine.streams[0]
+    stream.send("return", " a", finish=True)
+    suggestion = await second
+    assert suggestion.text == "return a" and len(rig.engine.streams) == 1  # no second prefill
+    assert not stream.aborted
+
+
+async def test_an_invoked_request_skips_the_debounce():
+    rig = Rig(debounce_min_ms=100)
+    task = asyncio.ensure_future(rig.scheduler.complete(URI, END, invoked=True))
+    await settle()
+    assert len(rig.engine.streams) == 1  # no wait for a next key: the user asked
+    rig.engine.streams[0].send("pass", finish=True)
+    assert (await task).text == "pass"
+
+
 async def test_generation_stops_once_the_block_has_ended():
     rig = Rig()
     task = await rig.request()
@@ -320,7 +357,7 @@ async def test_generation_stops_once_the_block_has_ended():
     assert stream.queue.qsize() == 2  # the unindented "x" was enough: the rest was never asked for
     summary = rig.telemetry.summary()
     assert summary["early_stops"] == 1
-    assert summary["early_stop_saved_tokens"] == rig.config.max_tokens - 3  # at most: 3 of max_tokens written
+    assert summary["early_stop_saved_tokens"] == FIXED.max_tokens - 3  # at most: 3 of max_tokens written
 
 
 class LingeringEngine(ScriptedEngine):

@@ -46,8 +46,12 @@ def stop_strings(shape: CursorShape) -> tuple[str, ...]:
     return ("\n",) if not shape.multiline else ("\n\n\n",)
 
 
-def shape_suggestion(raw: str, shape: CursorShape, suffix: str) -> str:
+def shape_suggestion(raw: str, shape: CursorShape, suffix: str, truncated: bool = False) -> str:
+    """``truncated``: the model stopped at ``max_tokens``, in the middle of whatever it was writing."""
     text = _cut_repetition(raw)
+    if truncated and shape.multiline and "\n" in text.strip("\n"):
+        # Several lines, the last cut short by the token budget: show the complete ones.
+        text = text[: text.rstrip("\n").rfind("\n")]
     if shape.line_before[-1:] in (" ", "\t"):
         # The cursor already sits after whitespace (an indentation, "return "): a model whose
         # tokens carry their leading space would double it (real models do, at a prompt that

@@ -12,10 +12,16 @@ Keystroke to ghost text, in order (each step can answer early):
 4. build the prompt while a debounce, adapted to the user's typing rhythm,
    waits for the next key; then start one engine request (a ``Flight``),
    which stops early as soon as post-processing knows where the suggestion ends;
-5. a hard deadline per request: at the deadline, answer with what is ready.
+5. a deadline per request (the setting, else sized to the prompt on the
+   measured machine: prompt/budget.py): at the deadline, answer with what is
+   ready. A generation that missed it with nobody else waiting runs on until its
+   prompt is prefilled (its first token), then stops: vLLM keeps the KV blocks it
+   computed, so the next request at that place starts from the prefix cache
+   instead of from nothing.
 
 Accepting a suggestion (the item's command) prefetches the next one, and the
-engine is warmed up once it is ready. Every request leaves a ``RequestTrace``.
+engine is warmed up once it is ready: two short generations that measure its
+prefill and decode speed, which the budgets are sized from. Every request leaves a ``RequestTrace``.
 All times come from a ``Clock`` so the unit tests can drive time by hand.
 """
 
@@ -46,7 +52,16 @@ log = logging.getLogger(__name__)
 PAUSE_S = 1.0  # a gap longer than this is a pause, not typing rhythm
 RHYTHM_GAPS = 8  # the rhythm is the median of this many recent gaps (robust to a pause or two)
 DEBOUNCE_FACTOR = 2.0  # wait this many typical gaps for the next keystroke (few keys of a burst leak)
-WARMUP_TEXT = "def add(a, b):\n    "
+# Warm-up: a synthetic module of about 400 tokens, prefilled cold and then again from the
+# cache: the first figures of the engine's prefill and decode speed.
+WARMUP_TEXT = (
+    "".join(
+        f"def step_{i}(value, scale={i}):\n    total = value * scale + {i * 7}\n    return total - {i}\n\n"
+        for i in range(16)
+    )
+    + "def add(a, b):\n    "
+)
+WARMUP_TOKENS = 8
 # A sleep ends late: asyncio rounds the poll timeout up to the next millisecond
 # (0-1 ms, depending on where the wait starts) and waking takes ~0.4 ms more. The
 # debounce aims 1 ms early, so that on average its wait ends when intended.
@@ -71,6 +86,10 @@ class Flight:
     first_token_at: float | None = None
     finished_at: float | None = None  # when the output that ended it arrived (else when it ended)
     stopped_early: bool = False
+    truncated: bool = False  # max_tokens cut the output
+    # Nobody waits any more, but the prompt's prefill goes on to its end (then the
+    # generation stops): the next request at this place finds it in the prefix cache.
+    prefill_only: bool = False
     abort_reason: str | None = None
     error: str | None = None  # the engine or backend failed: nothing it streamed is served
     shaped: str | None = None  # the post-processed output, once done
@@ -185,12 +204,18 @@ class CompletionScheduler:
     # -- requests ----------------------------------------------------------
 
     async def complete(
-        self, uri: str, position: Position, tag: str | None = None, channel: str = "inline"
+        self,
+        uri: str,
+        position: Position,
+        tag: str | None = None,
+        channel: str = "inline",
+        invoked: bool = False,
     ) -> Suggestion | None:
         """One suggestion; ``channel`` keeps inline and completion-list requests from superseding each other.
 
         Editors such as VS Code ask both at the same keystroke: they share the
-        cache and the generation instead of cancelling one another.
+        cache and the generation instead of cancelling one another. ``invoked``:
+        the user asked (a key, not typing): no debounce, and a longer deadline.
         """
         trace = self._telemetry.start("completion", tag)
         trace.engine_accounted = True
@@ -199,7 +224,7 @@ class CompletionScheduler:
             older.superseded.set()  # older requests of this document answer now, empty
         ticket = state.tickets[channel] = _Ticket()
         try:
-            suggestion, outcome = await self._complete(uri, position, state, ticket, trace)
+            suggestion, outcome = await self._complete(uri, position, state, ticket, trace, invoked)
         except asyncio.CancelledError:
             self._telemetry.finish(trace, "cancelled")
             raise
@@ -214,10 +239,14 @@ class CompletionScheduler:
         return suggestion
 
     async def _complete(
-        self, uri: str, position: Position, state: _DocumentState, ticket: _Ticket, trace: RequestTrace
+        self,
+        uri: str,
+        position: Position,
+        state: _DocumentState,
+        ticket: _Ticket,
+        trace: RequestTrace,
+        invoked: bool,
     ) -> tuple[Suggestion | None, str]:
-        config = self._settings()
-        deadline = trace.started + config.timeout_ms / 1000
         cursor, outcome = self._service.locate(uri, position)
         if cursor is None:
             return None, outcome
@@ -225,12 +254,12 @@ class CompletionScheduler:
             engine = self._host.engine  # while the role loads or switches profile, nothing is served,
         except EngineUnavailable:  # not even from the cache of the profile being left
             return None, "engine_unavailable"
-        early = await self._answer_early(state, cursor, ticket, trace, deadline)
+        early = await self._answer_early(state, cursor, ticket, trace, invoked)
         if early is not None:
             return early
         # 4. debounce. The prompt is built while the debounce waits for the next key:
         # that time is spent anyway, and a superseded prompt costs only CPU.
-        wait = self.debounce_s(uri)
+        wait = 0.0 if invoked else self.debounce_s(uri)
         debounce_end = trace.started + wait
         prepared = self._service.prepare(cursor, engine)
         if prepared is None:
@@ -246,7 +275,7 @@ class CompletionScheduler:
         # may have started a generation this one can share.
         if not self._is_current(cursor):
             return None, "superseded"
-        early = await self._answer_early(state, cursor, ticket, trace, deadline)
+        early = await self._answer_early(state, cursor, ticket, trace, invoked)
         if early is not None:
             return early
         try:
@@ -255,10 +284,15 @@ class CompletionScheduler:
             return None, "engine_unavailable"
         flight = self._launch(prepared, engine, "completion", state)
         trace.mark("engine_enqueued")
+        deadline = self._deadline(trace, prepared, invoked)
         return await self._await_flight(flight, cursor, "", ticket, trace, deadline, "served")
 
+    def _deadline(self, trace: RequestTrace, prepared: PreparedCompletion, invoked: bool) -> float:
+        """When this request answers with what is ready (clock seconds)."""
+        return trace.started + self._service.deadline_ms(prepared, invoked) / 1000
+
     async def _answer_early(
-        self, state: _DocumentState, cursor: Cursor, ticket: _Ticket, trace: RequestTrace, deadline: float
+        self, state: _DocumentState, cursor: Cursor, ticket: _Ticket, trace: RequestTrace, invoked: bool
     ) -> tuple[Suggestion | None, str] | None:
         """Steps 1-3: answer from the cache or a running generation, else abort that generation."""
         rest = state.cache.lookup(cursor)
@@ -270,6 +304,7 @@ class CompletionScheduler:
         typed = flight.typed_since(cursor)
         if typed is not None and flight.raw.startswith(typed):
             trace.mark("attached")
+            deadline = self._deadline(trace, flight.prepared, invoked)
             return await self._await_flight(flight, cursor, typed, ticket, trace, deadline, "reused")
         flight.abort("superseded")  # this document's other generation is of no use any more
         return None
@@ -286,6 +321,7 @@ class CompletionScheduler:
     ) -> tuple[Suggestion | None, str]:
         """Wait for ``flight`` (until the deadline, or until superseded) and answer from its output."""
         flight.waiters += 1
+        flight.prefill_only = False  # someone waits for its text again
         attached_at = self._clock.now()
         orphan_reason = "cancelled"
         try:
@@ -335,12 +371,20 @@ class CompletionScheduler:
     def _orphaned(self, flight: Flight, reason: str) -> None:
         """Nobody waits for ``flight`` any more.
 
-        A timed-out flight is aborted at once. A cancelled or superseded one lives
-        on for a short grace period: editors cancel the previous request before
-        sending the next one, which may well be able to reuse this generation.
+        A timed-out flight stops as soon as its prompt is prefilled (at once if it
+        is): what the engine computed stays in its prefix cache for the next request
+        here. A cancelled or superseded one lives on for a short grace period:
+        editors cancel the previous request before sending the next one, which may
+        well be able to reuse this generation.
         """
+        if reason == "timed_out":
+            if flight.first_token_at is not None:
+                flight.abort(reason)
+            else:
+                flight.prefill_only = True
+            return
         grace = self._settings().orphan_grace_ms / 1000
-        if reason == "timed_out" or grace <= 0:
+        if grace <= 0:
             flight.abort(reason)
             return
 
@@ -372,12 +416,17 @@ class CompletionScheduler:
                     flight.sent_at = delta.sent_at
                 if flight.first_token_at is None:
                     flight.first_token_at = arrived
-                flight.raw += delta.text
                 flight.prompt_tokens = delta.prompt_tokens
                 flight.cached_tokens = delta.cached_tokens
                 flight.generated_tokens = delta.generated_tokens
+                if flight.prefill_only and flight.waiters == 0:
+                    # The deadline passed with nobody waiting: the prompt is in the cache now.
+                    flight.abort_reason = "timed_out"
+                    break
+                flight.raw += delta.text
                 if delta.finished:
                     finished = True
+                    flight.truncated = delta.finish_reason == "length"
                     break
                 if suggestion_settled(flight.raw, cursor.shape, suffix):
                     # Post-processing would cut here anyway: stop paying for tokens.
@@ -421,7 +470,7 @@ class CompletionScheduler:
         if not flight.done.is_set():
             return self._service.shape(flight.raw, flight.prepared)
         if flight.shaped is None:
-            flight.shaped = self._service.shape(flight.raw, flight.prepared)
+            flight.shaped = self._service.shape(flight.raw, flight.prepared, flight.truncated)
         return flight.shaped
 
     def _is_current(self, cursor: Cursor) -> bool:
@@ -481,7 +530,8 @@ class CompletionScheduler:
         return True
 
     async def warm_up(self) -> None:
-        """One short generation once the engine is ready, so the first keystroke is not cold."""
+        """Once the engine is ready: a cold and a cached generation, so that its speed is measured
+        (the router records both) before the first keystroke, and the first one is not cold."""
         for _ in range(WARMUP_WAIT_TRIES):
             try:
                 engine = self._host.engine
@@ -496,18 +546,28 @@ class CompletionScheduler:
         trace.engine_accounted = True
         shape = cursor_shape(WARMUP_TEXT.rsplit("\n", 1)[-1], "", "auto")
         doc = TextDocument("aicockpit:warmup", "python", 0, WARMUP_TEXT)
-        cursor = Cursor(doc.uri, "python", 0, WARMUP_TEXT, len(WARMUP_TEXT), Position(1, 4), shape, doc)
+        at = doc.lines.position(len(WARMUP_TEXT))
+        cursor = Cursor(doc.uri, "python", 0, WARMUP_TEXT, len(WARMUP_TEXT), at, shape, doc)
         prepared = self._service.prepare(cursor, engine)
         if prepared is None:
             self.warmup = "failed"
             self._telemetry.finish(trace, "error")
             return
-        prepared = dataclasses.replace(prepared, request=dataclasses.replace(prepared.request, max_tokens=4))
-        flight = self._launch(prepared, engine, "warmup", None)
-        await flight.done.wait()
-        self.warmup = "done" if flight.abort_reason is None and flight.generated_tokens else "failed"
-        trace.generated_tokens = flight.generated_tokens
-        self._telemetry.finish(trace, flight.abort_reason or "served")
+        generated = 0
+        outcome = "served"
+        # Cold, then the same prompt from the prefix cache: prefill speed, decode speed, fixed cost.
+        for max_tokens in (WARMUP_TOKENS, 1):
+            request_id = f"{prepared.request.request_id}-{max_tokens}"
+            request = dataclasses.replace(prepared.request, request_id=request_id, max_tokens=max_tokens)
+            flight = self._launch(dataclasses.replace(prepared, request=request), engine, "warmup", None)
+            await flight.done.wait()
+            generated += flight.generated_tokens
+            if flight.abort_reason is not None or flight.error is not None or not flight.generated_tokens:
+                outcome = flight.abort_reason or "error"
+                break
+        self.warmup = "done" if outcome == "served" else "failed"
+        trace.generated_tokens = generated
+        self._telemetry.finish(trace, outcome)
 
     # -- housekeeping ------------------------------------------------------
 

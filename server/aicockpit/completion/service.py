@@ -25,7 +25,7 @@ from aicockpit.context.positions import Position
 from aicockpit.engine.base import Engine, EngineUnavailable
 from aicockpit.engine.host import EngineHost
 from aicockpit.generation import GenerationRequest, Priority
-from aicockpit.prompt.assemble import CompletionPrompt, PromptAssembler
+from aicockpit.prompt.assemble import CompletionPrompt, PromptAssembler, speed_of
 from aicockpit.telemetry import RequestTrace, Telemetry
 
 log = logging.getLogger(__name__)
@@ -119,10 +119,10 @@ class CompletionService:
             return None, "secret_file"
         trace.context = prepared.context
         trace.mark("context_built")
-        raw, outcome = await self._generate(
-            engine, prepared.request, trace, prepared.config.timeout_ms / 1000
+        raw, outcome, truncated = await self._generate(
+            engine, prepared.request, trace, self.deadline_ms(prepared) / 1000
         )
-        suggestion = self.shape(raw, prepared)
+        suggestion = self.shape(raw, prepared, truncated)
         trace.mark("post_processed")
         if not suggestion.strip():
             return None, "empty" if outcome == "served" else outcome
@@ -145,15 +145,24 @@ class CompletionService:
         shape = syntax_cursor_shape(doc, offset, config.multiline)
         return Cursor(uri, doc.language_id, doc.version, doc.text, offset, position, shape, doc), "ok"
 
-    def prepare(self, cursor: Cursor, engine: Engine) -> PreparedCompletion | None:
-        """The engine request for ``cursor``, its prompt built for ``engine``; None in a secrets file."""
+    def prepare(self, cursor: Cursor, engine: Engine, unhurried: bool = False) -> PreparedCompletion | None:
+        """The engine request for ``cursor``, its prompt built for ``engine``; None in a secrets file.
+
+        ``unhurried``: built in the background (pre-warming), retrieval may take its time.
+        """
         request_id = f"cmpl-{uuid.uuid4().hex[:12]}"
-        return self._prepare(cursor, engine, self._settings(), request_id)
+        return self._prepare(cursor, engine, self._settings(), request_id, unhurried)
 
     def _prepare(
-        self, cursor: Cursor, engine: Engine, config: CompletionConfig, request_id: str
+        self,
+        cursor: Cursor,
+        engine: Engine,
+        config: CompletionConfig,
+        request_id: str,
+        unhurried: bool = False,
     ) -> PreparedCompletion | None:
-        prompt = self._assembler.build(cursor.doc, cursor.offset, engine, stop_strings(cursor.shape))
+        stops = stop_strings(cursor.shape)
+        prompt = self._assembler.build(cursor.doc, cursor.offset, engine, stops, unhurried)
         if prompt is None:
             return None  # a secrets file: never sent to a model
 
@@ -170,7 +179,7 @@ class CompletionService:
             request_id=request_id,
             prompt=prompt.text,
             suffix=prompt.suffix,
-            max_tokens=config.max_tokens,
+            max_tokens=prompt.budgets.max_tokens,
             temperature=config.temperature,
             stop=prompt.stop,
             priority=Priority.COMPLETION,
@@ -179,18 +188,31 @@ class CompletionService:
         )
         return PreparedCompletion(cursor, prompt, request, config)
 
-    def shape(self, raw: str, prepared: PreparedCompletion) -> str:
-        """Post-processing: the raw model output cut to fit where the cursor is."""
+    def deadline_ms(self, prepared: PreparedCompletion, invoked: bool = False) -> float:
+        """How long this completion may take: the setting, else enough for its prompt on this machine."""
+        return self._assembler.budgets.deadline_ms(
+            prepared.config, speed_of(prepared.request.target), prepared.prompt.tokens, invoked
+        )
+
+    def line_token_counts(self, text: str, engine: Engine) -> list[int]:
+        """Tokens of each line of ``text`` (``text.split("\\n")``), counted as the prompt builder counts."""
+        return self._assembler.counter(engine.tokenizer).piece_counts(text.split("\n"))
+
+    def shape(self, raw: str, prepared: PreparedCompletion, truncated: bool = False) -> str:
+        """Post-processing: the raw model output cut to fit where the cursor is (``truncated``: cut by
+        ``max_tokens``)."""
         cursor = prepared.cursor
-        suggestion = shape_suggestion(raw, cursor.shape, prepared.suffix)
+        suggestion = shape_suggestion(raw, cursor.shape, prepared.suffix, truncated)
         if cursor.doc.version == cursor.version:  # the tree still matches the text the cursor was in
             suggestion = check_insertion(cursor.doc, cursor.offset, suggestion)
         return suggestion
 
     async def _generate(
         self, engine: Engine, request: GenerationRequest, trace: RequestTrace, budget_s: float
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, bool]:
+        """The text, the outcome, and whether ``max_tokens`` cut it."""
         pieces: list[str] = []
+        truncated = False
         trace.mark("engine_enqueued")
         try:
             async with asyncio.timeout(budget_s):
@@ -201,11 +223,12 @@ class CompletionService:
                         if not pieces:
                             trace.mark("first_token")
                         pieces.append(delta.text)
+                        truncated = delta.finish_reason == "length"
                         trace.prompt_tokens = delta.prompt_tokens
                         trace.cached_tokens = delta.cached_tokens
                         trace.generated_tokens = delta.generated_tokens
         except TimeoutError:
             trace.mark("last_token")
-            return "".join(pieces), "timed_out"
+            return "".join(pieces), "timed_out", truncated
         trace.mark("last_token")
-        return "".join(pieces), "served"
+        return "".join(pieces), "served", truncated

@@ -103,11 +103,16 @@ class Retriever:
         self._index = index
         self._windows: dict[tuple[str, int], list[tuple[int, frozenset[str]]]] = {}
         self._line_names: dict[str, tuple[tuple[str, int, int], ...]] = {}
+        self.cut_short = False
 
     def candidates(
         self, query: CursorQuery, budget_s: float, definitions=True, similar=True, recent=True
     ) -> list[ContextSnippet]:
-        """Ranked candidates (best first), before the token budget is applied."""
+        """Ranked candidates (best first), before the token budget is applied.
+
+        ``cut_short`` says afterwards whether a source stopped at its time box.
+        """
+        self.cut_short = False
         started = time.perf_counter()
         found: list[ContextSnippet] = []
         if definitions:
@@ -201,6 +206,7 @@ class Retriever:
             # The best few names are always looked up: a slow first request (cold caches)
             # or a busy machine must not cost the definitions the model needs most.
             if number >= ALWAYS_LOOKED_UP and time.perf_counter() > deadline:
+                self.cut_short = True
                 break
             found = self._index.find_definitions(name)
             if not found:
@@ -248,6 +254,7 @@ class Retriever:
         language = family(_language_of(query.doc))
         for doc in self._documents.all():
             if time.perf_counter() > deadline:
+                self.cut_short = True
                 break
             if doc.uri == query.doc.uri or family(_language_of(doc)) != language:
                 continue

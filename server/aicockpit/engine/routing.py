@@ -2,9 +2,13 @@
 
 The features call ``router.for_role(role)`` and get an ``Engine``; its
 ``generate`` tries the role's profile, then its fallbacks in order. Per
-backend: a circuit breaker, retries with backoff only before the first text
-arrives (afterwards the user has seen text: a failure ends the request), and
-the role's time limits. Every request ends in the usage store.
+backend: a circuit breaker, and for remote backends retries with backoff only
+before the first text arrives (afterwards the user has seen text: a failure ends
+the request) and the role's time limits. An embedded engine is not a flaky
+network: it is never retried or timed out as a failure (the caller's own deadline
+decides how long to wait; a crash or a hang reaches its breaker from the engine's
+host). Every request ends in the usage store, and leaves a speed sample
+(engine/speed.py) that the prompt budgets are sized from.
 
 Embedded profiles share one ``EngineHost`` per distinct engine setting (one
 model can serve several roles); the top-level ``engine`` section always runs in
@@ -31,7 +35,8 @@ from aicockpit.engine.base import BackendError, Engine, EngineState, EngineUnava
 from aicockpit.engine.breaker import BreakerState, CircuitBreaker
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.openai_remote import OpenAIRemoteEngine, load_tokenizer
-from aicockpit.generation import GenerationDelta, GenerationRequest
+from aicockpit.engine.speed import SpeedMeter, SpeedSample
+from aicockpit.generation import EngineSpeed, GenerationDelta, GenerationRequest, Priority
 from aicockpit.telemetry import PromptLog
 from aicockpit.usage import UsageStore
 
@@ -63,6 +68,7 @@ class Backend:
         self.breaker = CircuitBreaker(profile.breaker_failures, profile.breaker_cooldown_s)
         self.error = ""
         self.last_first_token_ms: float | None = None
+        self.speed = SpeedMeter()
 
     @property
     def embedded(self) -> bool:
@@ -113,6 +119,7 @@ class Backend:
         except EngineUnavailable:
             out["unfinished_requests"] = 0
         out["last_first_token_ms"] = self.last_first_token_ms
+        out["speed"] = speed_status(self.speed.snapshot())
         out.update(self.breaker.status())
         return out
 
@@ -142,6 +149,8 @@ class Router:
         self._switching: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self.started = False
+        # Told when a real request (not a pre-warm) starts: pre-warming steps aside for it.
+        self.request_listeners: list[Callable[[], None]] = []
         self._watch_host(default_host)
 
     def _watch_host(self, host: EngineHost) -> None:
@@ -189,6 +198,12 @@ class Router:
         for backend in self._backends.values():  # engines whose settings changed are reassigned in apply
             if backend.embedded and backend.host is not self._hosts.get(self._engine_key(backend)):
                 backend.host = None
+
+    def backend(self, name: str) -> Backend | None:
+        return self._backends.get(name)
+
+    def switching_to(self, role: str) -> str | None:
+        return self._switching.get(role)
 
     def profile_for(self, role: str) -> str:
         return self._overrides.get(role) or getattr(self._config.roles, role).profile
@@ -313,7 +328,16 @@ class Router:
         if not usable:
             reasons = "; ".join(f"{b.name}: {b.status()['state']}" for b in backends)
             raise EngineUnavailable(f"no backend for {role} is ready ({reasons})")
-        return RoleEngine(role, getattr(self._config.roles, role), usable, self.usage, self.prompts)
+        return RoleEngine(
+            role, getattr(self._config.roles, role), usable, self.usage, self.prompts, self._request_started
+        )
+
+    def _request_started(self) -> None:
+        for listener in self.request_listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("request listener failed")
 
     def host_for_role(self, role: str) -> RoleHost:
         return RoleHost(self, role)
@@ -356,8 +380,10 @@ class RoleEngine:
         candidates: list[tuple[Backend, Engine]],
         usage,
         prompts: PromptLog | None = None,
+        on_request: Callable[[], None] | None = None,
     ) -> None:
         self.role = role
+        self._on_request = on_request
         self._limits = limits
         self._candidates = candidates
         self._usage = usage
@@ -369,6 +395,13 @@ class RoleEngine:
         self.tokenizer = first[1].tokenizer
         self.prompt_format = first[1].prompt_format
         self.backend = first[0].name
+        self.embedded = first[0].embedded
+        self._first = first[0]
+
+    @property
+    def speed(self) -> EngineSpeed:
+        """How fast the backend this role's prompts are built for has been (the budgets follow it)."""
+        return self._first.speed.snapshot()
 
     def unfinished_requests(self) -> int:
         return sum(engine.unfinished_requests() for _, engine in self._candidates)
@@ -392,6 +425,8 @@ class RoleEngine:
         """Engines belong to their hosts; a role view has nothing to release."""
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+        if self._on_request is not None and request.priority < Priority.PREWARM:
+            self._on_request()
         deadline = time.monotonic() + self._limits.timeout_ms / 1000
         reasons: list[str] = []
         for backend, engine in self._candidates:
@@ -404,7 +439,10 @@ class RoleEngine:
                 log.warning("%s request: no prompt for %s: %s", self.role, backend.name, err)
                 reasons.append(f"{backend.name}: no prompt for its format")
                 continue
+            # A local engine that failed will not do better at once: only remote backends retry.
             retries = backend.profile.retries if backend.breaker.state is BreakerState.CLOSED else 0
+            if backend.embedded:
+                retries = 0
             for attempt in range(retries + 1):
                 outcome = _Attempt()
                 try:
@@ -449,7 +487,11 @@ class RoleEngine:
         outcome: _Attempt,
     ) -> AsyncIterator[GenerationDelta]:
         request = _for_profile(request, backend.profile, attempt)
-        started = time.monotonic()
+        outcome.begin(busy=engine.unfinished_requests() > 0)
+        started = outcome.started_at
+        # A remote backend that keeps the user waiting is given up on (and retried or fallen
+        # back from); an embedded engine is waited for as long as the caller waits.
+        timed = not backend.embedded
         first_deadline = min(deadline, started + self._limits.first_token_timeout_ms / 1000)
         async with aclosing(engine.generate(request)) as stream:
             while True:
@@ -457,7 +499,7 @@ class RoleEngine:
                 # consumer's own work between pieces.
                 limit = deadline if outcome.started else first_deadline
                 try:
-                    async with asyncio.timeout_at(_loop_time(limit)):
+                    async with asyncio.timeout_at(_loop_time(limit) if timed else None):
                         delta = await anext(stream)
                 except StopAsyncIteration:
                     return
@@ -485,6 +527,9 @@ class RoleEngine:
                 backend.breaker.success()
             else:
                 backend.breaker.failure(failed)
+        sample = outcome.speed_sample()
+        if sample is not None:
+            backend.speed.observe(sample)
         if self._usage is not None:
             self._usage.record(
                 self.role,
@@ -508,16 +553,51 @@ def _prompt_for(request: GenerationRequest, engine: Engine) -> GenerationRequest
 
 @dataclasses.dataclass
 class _Attempt:
-    started: bool = False
+    started: bool = False  # text arrived
     recorded: bool = False
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated_tokens: int = 0
+    busy: bool = False  # the backend was serving another request when this one began
+    started_at: float = 0.0
+    first_at: float | None = None  # the first output (the prompt's prefill is done)
+    first_generated: int = 0
+    last_at: float | None = None
+
+    def begin(self, busy: bool) -> None:
+        self.busy, self.started_at = busy, time.monotonic()
 
     def update(self, delta: GenerationDelta) -> None:
+        now = time.monotonic()
+        if self.first_at is None:
+            self.first_at, self.first_generated = now, max(1, delta.generated_tokens)
+        self.last_at = now
         self.prompt_tokens = max(self.prompt_tokens, delta.prompt_tokens)
         self.cached_tokens = max(self.cached_tokens, delta.cached_tokens)
         self.generated_tokens = max(self.generated_tokens, delta.generated_tokens)
+
+    def speed_sample(self) -> SpeedSample | None:
+        """What this attempt says about the backend's speed; None when no output came."""
+        if self.first_at is None or self.last_at is None or not self.prompt_tokens:
+            return None
+        return SpeedSample(
+            prompt_tokens=self.prompt_tokens,
+            cached_tokens=self.cached_tokens,
+            first_token_s=self.first_at - self.started_at,
+            decode_s=self.last_at - self.first_at,
+            generated_tokens=self.generated_tokens - self.first_generated + 1,
+            busy=self.busy,
+        )
+
+
+def speed_status(speed: EngineSpeed) -> dict[str, Any]:
+    """The measured speed as ``aicockpit/stats`` reports it."""
+    return {
+        "prefill_tokens_per_s": speed.prefill_tokens_per_s,
+        "decode_ms_per_token": speed.decode_ms_per_token,
+        "first_token_ms_p50": speed.first_token_ms_p50,
+        "samples": speed.samples,
+    }
 
 
 def _for_profile(request: GenerationRequest, profile: ProfileConfig, attempt: int) -> GenerationRequest:

@@ -189,6 +189,11 @@ class VllmEngine:
     def unfinished_requests(self) -> int:
         return self._llm.get_num_unfinished_requests() if self._llm is not None else 0
 
+    async def reset_prefix_cache(self) -> None:
+        """Forget every cached prompt block (benchmarks: so that each variant starts cold)."""
+        if self._llm is not None:
+            await self._llm.reset_prefix_cache()
+
     def failure(self) -> str | None:
         """A dead engine core (killed, crashed) or an engine vLLM declared dead."""
         if self._llm is None:

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from lsprotocol import types
 
+from aicockpit.context.positions import Position
 from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
 from aicockpit.features.chat import EXPLAIN
 from aicockpit.features.edit import apply, lines_written, run_guarded, to_workspace_edit, where
@@ -85,6 +86,9 @@ def setup(server, app) -> None:
         uri = params.text_document.uri
         if uri not in app.documents or app.is_secret(app.documents.get(uri)):
             return []  # nothing offered in a secrets file: its text never goes to a model
+        # Editors ask for code actions as the cursor moves (VS Code's light bulb): where it is.
+        end = params.range.end
+        app.prewarmer.cursor_seen(uri, Position(end.line, end.character))
         actions = []
         suggested = await next_edit_action(app, uri, params.range.start)
         if suggested is not None:

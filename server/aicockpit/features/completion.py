@@ -48,8 +48,13 @@ def setup(server, app) -> None:
     async def completion(params: types.CompletionParams) -> types.CompletionList:
         uri = params.text_document.uri
         tag = params.work_done_token if isinstance(params.work_done_token, str) else None
+        position = Position(params.position.line, params.position.character)
+        app.prewarmer.served(uri, position)
+        # Asked by a key (not by typing a trigger character): the user waits for it.
+        context = params.context
+        invoked = context is None or context.trigger_kind == types.CompletionTriggerKind.Invoked
         suggestion = await app.scheduler.complete(
-            uri, Position(params.position.line, params.position.character), tag=tag, channel="completion"
+            uri, position, tag=tag, channel="completion", invoked=invoked
         )
         if suggestion is None:
             return types.CompletionList(is_incomplete=True, items=[])

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import msgspec
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 
 from aicockpit.context.documents import TextChange, UnknownDocument
 from aicockpit.context.positions import Position
+from aicockpit.features.params import DocumentArg, PositionArg, decode
 
 log = logging.getLogger(__name__)
+
+DID_FOCUS = "aicockpit/didFocus"
+
+
+class FocusParams(msgspec.Struct):
+    """``{textDocument: {uri}, position}``: sent by the editor integrations when a document is shown
+    or the cursor moves (a notification: no answer)."""
+
+    textDocument: DocumentArg  # noqa: N815 (the LSP's spelling)
+    position: PositionArg
 
 
 def to_change(change: types.TextDocumentContentChangeEvent) -> TextChange:
@@ -28,6 +42,7 @@ def setup(server, app) -> None:
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
         app.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
+        app.prewarmer.opened(doc.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: types.DidChangeTextDocumentParams) -> None:
@@ -41,6 +56,19 @@ def setup(server, app) -> None:
             log.warning("didChange for a document that is not open: %s", params.text_document.uri)
             return
         app.scheduler.note_change(params.text_document.uri)
+
+    @server.feature(DID_FOCUS)
+    def did_focus(params: Any) -> None:
+        """The editor shows this document with the cursor here: the next completion is warmed."""
+        try:
+            focus = decode(params, FocusParams)
+        except JsonRpcInvalidParams as err:
+            log.warning("%s: %s", DID_FOCUS, err)
+            return
+        if focus.textDocument.uri in app.documents:
+            app.prewarmer.cursor_seen(
+                focus.textDocument.uri, Position(focus.position.line, focus.position.character)
+            )
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:

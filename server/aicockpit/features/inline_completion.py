@@ -64,7 +64,9 @@ def setup(server, app) -> None:
         uri = params.text_document.uri
         tag = params.work_done_token if isinstance(params.work_done_token, str) else None
         position = Position(params.position.line, params.position.character)
-        suggestion = await app.scheduler.complete(uri, position, tag=tag)
+        app.prewarmer.served(uri, position)
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        suggestion = await app.scheduler.complete(uri, position, tag=tag, invoked=invoked)
         items = []
         if suggestion is not None:
             at = to_lsp(suggestion.position)

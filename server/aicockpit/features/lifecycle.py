@@ -29,6 +29,8 @@ from aicockpit.features.stats import engine_fix
 
 log = logging.getLogger(__name__)
 
+HEALTH_INTERVAL_S = 1.0
+
 
 def workspace_from(
     params: types.InitializeParams, settings: Callable[[], IndexConfig]
@@ -119,6 +121,13 @@ def setup(server, app) -> None:
         await start_engine()
         for hook in app.startup_hooks:
             await hook()
+        background.spawn(watch_health(), name="role health")
+
+    async def watch_health() -> None:
+        """Each role's state is judged once a second, so a change is logged when it happens."""
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL_S)
+            app.health.evaluate()
 
     async def start_engine() -> None:
         # The router loads the embedded engines the roles use (none when all are remote).

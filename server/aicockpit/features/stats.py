@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from aicockpit.engine.base import EngineState, EngineUnavailable
+from aicockpit.engine.routing import speed_status
 from aicockpit.features.params import decode
 
 STATS = "aicockpit/stats"
@@ -48,13 +49,30 @@ def setup(server, app) -> None:
 
 def stats_payload(app) -> dict[str, Any]:
     """What ``aicockpit/stats`` and the Prometheus exporter report."""
-    return {
+    payload = {
         **app.telemetry.summary(),
         "engine": engine_status(app),
         "next_edit": app.next_edits.stats(),
+        "prewarm": app.prewarmer.status(),
         "event_loop": app.telemetry.loop_lag.summary(),
         **app.router.status(),
     }
+    for role, health in app.health.evaluate().items():
+        payload["roles"][role].update(health=health, **role_budget_and_speed(app, role))
+    return payload
+
+
+def role_budget_and_speed(app, role: str) -> dict[str, Any]:
+    """The budgets the role's next prompt gets (completion), and its backend's measured speed."""
+    backend = app.router.backend(app.router.profile_for(role))
+    speed = speed_status(backend.speed.snapshot()) if backend is not None else None
+    budget = None
+    if role == "completion":
+        try:
+            budget = app.assembler.budgets_for(app.router.for_role(role)).describe(app.config.completion)
+        except EngineUnavailable:
+            pass
+    return {"budget": budget, "speed": speed}
 
 
 def engine_fix(app) -> dict[str, str]:

@@ -10,6 +10,7 @@ Engines send it unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -22,7 +23,8 @@ from aicockpit.context.documents import DocumentStore, TextDocument, uri_to_path
 from aicockpit.context.languages import for_document
 from aicockpit.context.retrieve import ContextSnippet, CursorQuery, Retriever, dedupe
 from aicockpit.context.workspace_index import WorkspaceIndex
-from aicockpit.generation import PromptFormat
+from aicockpit.generation import EngineSpeed, PromptFormat
+from aicockpit.prompt.budget import FIXED, BudgetPlanner, Budgets
 from aicockpit.prompt.fim import FimTemplate, TokenCounter, detect_template, fim_window
 from aicockpit.prompt.layout import CodeFormat, PromptPieces, RepoFormat, SnippetLayout, repo_format_for
 from aicockpit.prompt.tokens import LineCachedCounter
@@ -30,18 +32,27 @@ from aicockpit.prompt.tokens import LineCachedCounter
 log = logging.getLogger(__name__)
 
 HEADER_MAX_LINES = 40
+UNHURRIED = 10  # times the retrieval time box, for prompts built in the background
+# Times the time box for a document's first prompt: its caches are cold, and a context cut
+# short there would differ from the next prompt's, which the prefix cache would then miss.
+FIRST_BUILD = 3
 RELATED_DEFINITIONS = 6  # for an edit or a chat selection; the conversation's budget may keep fewer
-# Room left for what per-line token counts cannot see: tokens merging across the
-# joins between snippets, markers and code.
-SAFETY_TOKENS = 16
 _DEFINITION_WORDS = ("function", "class", "method", "decorated", "impl", "struct", "type_", "interface")
 
 
 class PromptTarget(Protocol):
-    """The engine a prompt is for (any ``Engine``, or a tokenizer and format without one)."""
+    """The engine a prompt is for (any ``Engine``, or a tokenizer and format without one).
+
+    A target that also has ``speed`` (an ``EngineSpeed``: the router's role engines) gets
+    budgets sized to it.
+    """
 
     tokenizer: TokenCounter
     prompt_format: PromptFormat
+
+
+def speed_of(target: object) -> EngineSpeed | None:
+    return getattr(target, "speed", None)
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,11 @@ class CompletionPrompt:
     stop: tuple[str, ...]
     template: str
     pieces: PromptPieces  # what it is made of: snippets, header, prefix, the document's suffix
+    budgets: Budgets  # what it was sized to (max_tokens included)
+    tokens: int  # about how many tokens ``text`` is (counted per line)
+    # The start of ``text`` that any keystroke on the cursor's line leaves as it is:
+    # what pre-warming fills the prefix cache with.
+    stable: str
 
     def describe(self) -> list[dict]:
         return self.pieces.describe()
@@ -67,36 +83,8 @@ def describe_prompt(prompt: CompletionPrompt, backend: str) -> dict:
         "prompt": prompt.text,
         "suffix": prompt.suffix,
         "stop": list(prompt.stop),
+        "budgets": dataclasses.asdict(prompt.budgets),
     }
-
-
-@dataclass(frozen=True)
-class Budgets:
-    prefix: int
-    suffix: int  # sent in the prompt or the suffix field; 0 when the format sends none
-    header: int
-    context: int
-
-
-def fit_budgets(config: AicockpitConfig, context_length: int, framing: int, sends_suffix: bool) -> Budgets:
-    """The configured budgets, cut to what the model's context holds after the completion.
-
-    When they do not all fit, repository context gives way first, then the
-    file's header, then the suffix; the code before the cursor goes last.
-    """
-    completion = config.completion
-    room = max(0, context_length - completion.max_tokens - framing - SAFETY_TOKENS)
-    wanted = (
-        completion.prefix_tokens,
-        completion.suffix_tokens if sends_suffix else 0,
-        config.context.header_tokens,
-        config.context.budget_tokens if config.context.enabled else 0,
-    )
-    granted = []
-    for want in wanted:
-        granted.append(min(want, room))
-        room -= granted[-1]
-    return Budgets(*granted)
 
 
 class PromptAssembler:
@@ -110,32 +98,42 @@ class PromptAssembler:
         self.index = index
         self.retriever = Retriever(documents, index)
         self.layout = SnippetLayout()
+        self.budgets = BudgetPlanner()
         self._settings = settings
         self._cached: LineCachedCounter | None = None
         self._synced: dict[str, int] = {}
         self._templates: dict[tuple[int, PromptFormat], tuple[FimTemplate, RepoFormat | None]] = {}
 
     def build(
-        self, doc: TextDocument, offset: int, target: PromptTarget, stops: Sequence[str] = ()
+        self,
+        doc: TextDocument,
+        offset: int,
+        target: PromptTarget,
+        stops: Sequence[str] = (),
+        unhurried: bool = False,
     ) -> CompletionPrompt | None:
         """The prompt for a completion at ``offset``; None when the document must never reach a model.
 
         ``stops`` come first in the stop list (the post-processing's, for where the
-        cursor is), then the template's, up to what the API accepts.
+        cursor is), then the template's, up to what the API accepts. ``unhurried``
+        (pre-warming, in the background): retrieval gets ``UNHURRIED`` times its time
+        box, so that it finds what an unloaded machine would, and the completions that
+        follow (with warm caches) choose the same context.
         """
         if self.index.is_secret(doc.path, doc.uri):
             return None
         config = self._settings()
-        tokens = self._counter(target.tokenizer)
+        tokens = self.counter(target.tokenizer)
         form = self.code_format(target, doc)
         display = self.index.display_path(doc.path, doc.uri) or os.path.basename(doc.uri)
         pieces = PromptPieces(repo=self._repo_name(doc), path=display)
         framing = self.layout.count(pieces.render(form)[0], tokens)
-        budgets = fit_budgets(config, target.prompt_format.context_length, framing, form.sends_suffix)
+        budgets = self.plan(target, framing, form)
         text = doc.text
         # The suffix window is cut even when it is not sent: post-processing stops a
         # suggestion before code that already follows.
-        suffix_window = budgets.suffix if form.sends_suffix else config.completion.suffix_tokens
+        unsent = config.completion.suffix_tokens
+        suffix_window = budgets.suffix if form.sends_suffix else FIXED.suffix if unsent is None else unsent
         pieces.prefix, pieces.suffix = fim_window(
             text, offset, tokens, budgets.prefix, suffix_window, doc.lines.starts
         )
@@ -145,13 +143,42 @@ class PromptAssembler:
         if first_line > 0 and budgets.header > 0:
             pieces.header = self._header(doc, first_line, tokens, budgets.header)
         if budgets.context > 0:
-            self._add_context(pieces, doc, offset, line, (first_line, last_line), tokens, form, budgets)
+            window = (first_line, last_line)
+            self._add_context(pieces, doc, offset, line, window, tokens, form, budgets, unhurried)
         prompt, suffix = pieces.render(form)
         stop = tuple(dict.fromkeys([*stops, *form.template.stop]))[: form.max_stops]
-        return CompletionPrompt(prompt, suffix, stop, form.template.name, pieces)
+        # About the prompt's size (per-line counts, cached), for the deadline's prediction.
+        size = framing + sum(pieces.snippet_tokens) + tokens.count(pieces.header + pieces.prefix)
+        if form.sends_suffix:
+            size += tokens.count(pieces.suffix)
+        stable = pieces.stable_head(form)
+        return CompletionPrompt(prompt, suffix, stop, form.template.name, pieces, budgets, size, stable)
+
+    def plan(self, target: PromptTarget, framing: int, form: CodeFormat) -> Budgets:
+        """The budgets of a prompt for ``target``: the settings, else sized to its measured speed."""
+        return self.budgets.plan(
+            self._settings(),
+            speed_of(target),
+            target.prompt_format.context_length,
+            framing,
+            form.sends_suffix,
+            form.template.fills_middle,
+        )
 
     def code_format(self, target: PromptTarget, doc: TextDocument) -> CodeFormat:
         """The layout for ``target``: its template and repository tokens (detected once per tokenizer)."""
+        template, repo = self._template(target)
+        spec = for_document(doc.language_id, doc.uri)
+        prompt_format = target.prompt_format
+        return CodeFormat(
+            template,
+            repo,
+            spec.comment if spec else "#",
+            prompt_format.suffix_field,
+            prompt_format.max_stops,
+        )
+
+    def _template(self, target: PromptTarget) -> tuple[FimTemplate, RepoFormat | None]:
         prompt_format = target.prompt_format
         key = (id(target.tokenizer), prompt_format)
         found = self._templates.get(key)
@@ -162,13 +189,19 @@ class PromptAssembler:
             if len(self._templates) > 16:  # engines come and go with profile switches
                 self._templates.clear()
             self._templates[key] = found
-        spec = for_document(doc.language_id, doc.uri)
-        return CodeFormat(
-            found[0],
-            found[1],
-            spec.comment if spec else "#",
-            prompt_format.suffix_field,
-            prompt_format.max_stops,
+        return found
+
+    def budgets_for(self, target: PromptTarget) -> Budgets:
+        """What a completion prompt for ``target`` gets now (before its framing), for stats."""
+        template, _ = self._template(target)
+        sends_suffix = target.prompt_format.suffix_field or template.fills_middle
+        return self.budgets.plan(
+            self._settings(),
+            speed_of(target),
+            target.prompt_format.context_length,
+            0,
+            sends_suffix,
+            template.fills_middle,
         )
 
     def related_definitions(self, doc: TextDocument, first: int, last: int) -> list[ContextSnippet]:
@@ -200,14 +233,16 @@ class PromptAssembler:
         tokens: TokenCounter,
         form: CodeFormat,
         budgets: Budgets,
+        unhurried: bool = False,
     ) -> None:
         context = self._settings().context
         query = CursorQuery(doc, pieces.path, offset, line, window)
+        factor = UNHURRIED if unhurried else 1 if self.layout.knows(doc.uri) else FIRST_BUILD
         try:
             self._sync_open_documents(doc.uri)
             candidates = self.retriever.candidates(
                 query,
-                context.time_budget_ms / 1000,
+                context.time_budget_ms / 1000 * factor,
                 context.definitions,
                 context.similar_code,
                 context.recent_edits,
@@ -216,10 +251,10 @@ class PromptAssembler:
             log.exception("context retrieval failed")
             candidates = []
         pieces.snippets, pieces.snippet_tokens = self.layout.fit(
-            doc.uri, candidates, budgets.context, tokens, form
+            doc.uri, candidates, budgets.context, tokens, form, keep_previous=self.retriever.cut_short
         )
 
-    def _counter(self, tokens: TokenCounter) -> LineCachedCounter:
+    def counter(self, tokens: TokenCounter) -> LineCachedCounter:
         if isinstance(tokens, LineCachedCounter):
             return tokens
         if self._cached is None or self._cached.tokens is not tokens:

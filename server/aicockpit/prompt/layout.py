@@ -15,7 +15,11 @@ file's path always comes right before its code, snippets or not.
 
 Between keystrokes the snippets keep their order and text: a snippet chosen
 before stays where it was, new ones are appended after the old ones, and the
-previous choice gets a small ranking bonus so near-ties do not flip.
+previous choice gets a small ranking bonus so near-ties do not flip. When
+retrieval stopped at its time box (a loaded machine, cold caches), the previous
+choice is kept in full rather than losing a snippet at random: a snippet missing
+from the middle of the context would make everything after it, the code
+included, new to the prefix cache.
 """
 
 from __future__ import annotations
@@ -107,6 +111,22 @@ class PromptPieces:
             return context + form.template.render(code, self.suffix), None
         return form.template.render(context + code, self.suffix), None
 
+    def stable_head(self, form: CodeFormat) -> str:
+        """The start of the rendered prompt up to the cursor's line: what typing on that line keeps.
+
+        The same layout as ``render``, with the code cut at the start of the cursor's
+        line and nothing after it, so it is a prefix of every prompt built on this line.
+        """
+        line_start = self.prefix.rfind("\n") + 1
+        cut = PromptPieces(
+            self.repo, self.path, self.snippets, self.snippet_tokens, self.header, self.prefix[:line_start]
+        )
+        text, _ = cut.render(form)
+        if form.template.fills_middle and not form.suffix_field:
+            # It ends in the template's suffix marker, an empty suffix and the middle marker.
+            text = text[: len(text) - len(form.template.suffix) - len(form.template.middle)]
+        return text
+
     def describe(self) -> list[dict]:
         """The chosen snippets, for ``aicockpit context``, ``aicockpit/context`` and stats."""
         return [
@@ -140,7 +160,7 @@ class SnippetLayout:
     """Fits snippets to a token budget, keeping each document's previous order."""
 
     def __init__(self) -> None:
-        self._previous: OrderedDict[str, list[tuple[str, int, int]]] = OrderedDict()
+        self._previous: OrderedDict[str, list[ContextSnippet]] = OrderedDict()
         self._tokens: OrderedDict[str, int] = OrderedDict()
 
     def count(self, text: str, tokens: TokenCounter) -> int:
@@ -158,9 +178,14 @@ class SnippetLayout:
         budget: int,
         tokens: TokenCounter,
         form: CodeFormat,
+        keep_previous: bool = False,
     ) -> tuple[list[ContextSnippet], list[int]]:
+        """Snippets within ``budget``; ``keep_previous``: retrieval was cut short, keep the last choice."""
         previous = self._previous.get(uri, [])
-        rank = {key: i for i, key in enumerate(previous)}
+        rank = {snippet.key: i for i, snippet in enumerate(previous)}
+        if keep_previous:
+            found = {snippet.key for snippet in candidates}
+            candidates = candidates + [s for s in previous if s.key not in found]
         ordered = sorted(candidates, key=lambda s: -(s.score * (STICKY_BONUS if s.key in rank else 1.0)))
         chosen: list[tuple[ContextSnippet, int]] = []
         used = 0
@@ -172,12 +197,15 @@ class SnippetLayout:
             used += cost
         # Stable order: what was there before keeps its place; newcomers go after it.
         chosen.sort(key=lambda item: rank.get(item[0].key, len(rank)))
-        keys = [s.key for s, _ in chosen]
-        self._previous[uri] = keys
+        self._previous[uri] = [s for s, _ in chosen]
         self._previous.move_to_end(uri)
         if len(self._previous) > REMEMBERED_DOCUMENTS:
             self._previous.popitem(last=False)
         return [s for s, _ in chosen], [cost for _, cost in chosen]
+
+    def knows(self, uri: str) -> bool:
+        """Has a prompt for this document chosen its snippets before?"""
+        return uri in self._previous
 
     def forget(self, uri: str) -> None:
         self._previous.pop(uri, None)

@@ -1,0 +1,205 @@
+"""Pre-warming: the prompt of the next completion is prefilled before the user pauses.
+
+On a CPU a cold prompt of a thousand tokens takes seconds; from vLLM's prefix
+cache it takes a fraction. When the editor says where the cursor is (the
+document is focused, the cursor moves into another anchor block of
+``ANCHOR_LINES`` lines: ``aicockpit/didFocus``, code-action requests, a reopened
+document's last cursor), the prompt a completion there would be sent is built by
+the one prompt builder, and its start up to the cursor's line (repository
+context, header, the code above: ``CompletionPrompt.stable``) is prefilled:
+
+- at the lowest engine priority, one token, in chunks of about a quarter of a
+  second of prefill each (vLLM runs a whole prefill in one step on a CPU: a
+  real request arriving meanwhile would wait for all of it);
+- any real request (completion, next edit, edit, chat) aborts it at once, so
+  it waits at most for the chunk already in the engine;
+- one at a time in all: a newer one replaces the older, closing its document
+  cancels it.
+
+Only the embedded engine is pre-warmed: a remote backend's cache is not ours to
+fill, and each request there may cost money.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from contextlib import aclosing
+from typing import Any
+
+from aicockpit.background import spawn
+from aicockpit.completion.service import CompletionService
+from aicockpit.config import CompletionConfig
+from aicockpit.context.positions import Position
+from aicockpit.engine.base import EngineUnavailable
+from aicockpit.generation import GenerationRequest, Priority
+from aicockpit.prompt.fim import ANCHOR_LINES
+from aicockpit.telemetry import Telemetry
+
+log = logging.getLogger(__name__)
+
+CHUNK_SECONDS = 0.25  # of prefill per chunk: the longest a real request waits behind one
+CHUNK_TOKENS = (64, 1024)  # bounds; 256 until the engine's speed is measured
+UNMEASURED_CHUNK_TOKENS = 256
+REMEMBERED_CURSORS = 256
+
+
+class Prewarmer:
+    def __init__(
+        self,
+        service: CompletionService,
+        host: Any,  # has ``.engine``: the completion role's engine
+        telemetry: Telemetry,
+        settings: Callable[[], CompletionConfig],
+    ) -> None:
+        self._service = service
+        self._host = host
+        self._telemetry = telemetry
+        self._settings = settings
+        self._task: asyncio.Task | None = None
+        self._running: tuple[str, int] | None = None  # (uri, anchor block) being warmed
+        self._warmed: dict[str, int] = {}  # uri -> the anchor block last warmed
+        self._cursors: OrderedDict[str, Position] = OrderedDict()  # last cursor per uri
+        self.outcomes: Counter[str] = Counter()
+        self.last: dict[str, Any] | None = None
+
+    # -- what the editor tells --------------------------------------------------
+
+    def cursor_seen(self, uri: str, position: Position) -> None:
+        """The cursor is at ``position``: warm there if it is in an anchor block not warmed yet."""
+        self._remember(uri, position)
+        block = position.line // ANCHOR_LINES
+        if self._warmed.get(uri) == block or self._running == (uri, block):
+            return
+        if not self._settings().prewarm:
+            return
+        self._start(uri, position, block)
+
+    def served(self, uri: str, position: Position) -> None:
+        """A completion was asked for at ``position``: its own prefill warms that block."""
+        self._remember(uri, position)
+        self._warmed[uri] = position.line // ANCHOR_LINES
+
+    def opened(self, uri: str) -> None:
+        """A document was opened: a reopened one is warmed where its cursor was."""
+        self._warmed.pop(uri, None)
+        if (position := self._cursors.get(uri)) is not None:
+            self.cursor_seen(uri, position)
+
+    def yield_now(self) -> None:
+        """A real request is starting: stop at once (the chunk in the engine is aborted)."""
+        self._stop("yielded")
+
+    def forget(self, uri: str) -> None:
+        """The document closed."""
+        self._warmed.pop(uri, None)
+        if self._running is not None and self._running[0] == uri:
+            self._stop("cancelled")
+
+    def _remember(self, uri: str, position: Position) -> None:
+        self._cursors[uri] = position
+        self._cursors.move_to_end(uri)
+        if len(self._cursors) > REMEMBERED_CURSORS:
+            self._cursors.popitem(last=False)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "enabled": self._settings().prewarm,
+            "running": self._running is not None,
+            "outcomes": dict(self.outcomes),
+            "last": self.last,
+        }
+
+    # -- the work ---------------------------------------------------------------
+
+    def _stop(self, reason: str) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel(reason)
+
+    def _start(self, uri: str, position: Position, block: int) -> None:
+        self._stop("replaced")
+        self._running = (uri, block)
+        self._task = spawn(self._warm(uri, position, block), name="prewarm")
+
+    async def _warm(self, uri: str, position: Position, block: int) -> None:
+        trace = self._telemetry.start("prewarm")
+        trace.engine_accounted = True  # the router accounts each chunk's tokens
+        record: dict[str, Any] = {
+            "uri": uri,
+            "line": position.line,
+            "chunks": 0,  # prefilled
+            "chunks_started": 0,
+            "prefilled_tokens": 0,
+        }
+        outcome = "error"
+        try:
+            outcome = await self._prefill(uri, position, record)
+            if outcome == "served":
+                self._warmed[uri] = block
+        except asyncio.CancelledError as cancel:
+            outcome = str(cancel.args[0]) if cancel.args else "cancelled"
+        except Exception as err:  # a pre-warm must never cost anything but its own work
+            log.warning("pre-warming %s failed: %s", uri, err)
+        finally:
+            if self._running == (uri, block):
+                self._running = None
+            trace.prompt_tokens = record["prefilled_tokens"]
+            record["outcome"] = outcome
+            self.last = record
+            self.outcomes[outcome] += 1
+            self._telemetry.finish(trace, outcome)
+
+    async def _prefill(self, uri: str, position: Position, record: dict[str, Any]) -> str:
+        cursor, why = self._service.locate(uri, position)
+        if cursor is None:
+            return why
+        try:
+            engine = self._host.engine
+        except EngineUnavailable:
+            return "engine_unavailable"
+        if not getattr(engine, "embedded", False):
+            return "remote"
+        prepared = self._service.prepare(cursor, engine, unhurried=True)
+        if prepared is None:
+            return "secret_file"
+        stable = prepared.prompt.stable
+        ends = self._chunk_ends(stable, engine)
+        record["chunk_ends"] = len(ends)
+        warm_id = uuid.uuid4().hex[:12]
+        for i, end in enumerate(ends):
+            record["chunks_started"] = i + 1
+            request = GenerationRequest(
+                request_id=f"warm-{warm_id}-{i}",
+                prompt=stable[:end],
+                max_tokens=1,
+                priority=Priority.PREWARM,
+                target=engine,
+            )
+            async with aclosing(engine.generate(request)) as stream:
+                async for delta in stream:
+                    record["prefilled_tokens"] = delta.prompt_tokens
+                    record["cached_tokens"] = delta.cached_tokens
+            record["chunks"] = i + 1
+        return "served"
+
+    def _chunk_ends(self, text: str, engine: Any) -> list[int]:
+        """Where the chunks end: line ends, each about ``CHUNK_SECONDS`` of prefill after the last."""
+        speed = getattr(engine, "speed", None)
+        rate = speed.prefill_tokens_per_s if speed is not None else None
+        low, high = CHUNK_TOKENS
+        size = UNMEASURED_CHUNK_TOKENS if rate is None else int(max(low, min(high, rate * CHUNK_SECONDS)))
+        counts = self._service.line_token_counts(text, engine)
+        ends, used, offset = [], 0, 0
+        for line, count in zip(text.split("\n"), counts, strict=True):
+            offset += len(line) + 1
+            used += count
+            if used >= size:
+                ends.append(min(offset, len(text)))
+                used = 0
+        if not ends or ends[-1] < len(text):
+            ends.append(len(text))
+        return [end for end in ends if end > 0]
