@@ -1,7 +1,7 @@
 -- Drives a real headless Neovim while its completion backend stalls, then recovers: typing in
 -- Insert mode asks for suggestions; the integration's status(), statusline() and notifications
--- say what the server reports (aicockpit/stats roles.<role>.health), then go quiet again by
--- themselves. The test un-stalls the backend when $AICOCKPIT_STALLED exists.
+-- say what the server reports (aicockpit/stats roles.<role>.health: failing, then unreachable
+-- once the breaker opens), then go quiet again by themselves. The test un-stalls the backend when $AICOCKPIT_STALLED exists.
 local steps = dofile(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)) .. "/steps.lua")
 local out = { notices = {} }
 local aicockpit = dofile(vim.env.AICOCKPIT_PLUGIN)
@@ -33,6 +33,14 @@ steps.run({
     if aicockpit.status() == "" then return false end
     out.failing = { status = aicockpit.status(), statusline = aicockpit.statusline() }
     out.failing_health = steps.stats().roles.completion.health
+    return true
+  end, 120 },
+  -- Still stalled, the breaker opens: the line follows the server's state.
+  { "unreachable", nil, function()
+    type_on()
+    if not aicockpit.status():find("unreachable", 1, true) then return false end
+    out.unreachable = { status = aicockpit.status(), statusline = aicockpit.statusline() }
+    out.unreachable_health = steps.stats().roles.completion.health
     return true
   end, 120 },
   -- The test lets the backend answer again; typing on, the line goes away by itself.

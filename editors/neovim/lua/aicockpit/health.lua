@@ -12,46 +12,44 @@ local QUIET = { ok = true, loading = true } -- loading shows as progress
 M.roles = {}
 local asking, again = false, false
 
-local function unhealthy()
-  local found = {}
+--- The failures, each message once (roles on one backend fail alike), in role order, with
+--- the first role's fix: { message, fix }.
+local function failures()
+  local found, seen = {}, {}
   for _, role in ipairs(ROLES) do
     local health = M.roles[role]
-    if health and not QUIET[health.state] then table.insert(found, { role = role, health = health }) end
+    if health and not QUIET[health.state] then
+      local message = health.message ~= "" and health.message or (role .. ": " .. health.state)
+      if not seen[message] then
+        seen[message] = true
+        table.insert(found, { message = message, fix = health.fix or "" })
+      end
+    end
   end
   return found
 end
 
---- The failures in one line ("" when every role is fine); the same message once.
+--- The failures in one line ("" when every role is fine).
 function M.line()
-  local messages, seen = {}, {}
-  for _, found in ipairs(unhealthy()) do
-    local message = found.health.message ~= "" and found.health.message or (found.role .. ": " .. found.health.state)
-    if not seen[message] then
-      seen[message] = true
-      table.insert(messages, message)
-    end
-  end
-  return table.concat(messages, "; ")
+  return table.concat(vim.tbl_map(function(f) return f.message end, failures()), "; ")
 end
 
-function M.is_unhealthy() return #unhealthy() > 0 end
+function M.is_unhealthy() return #failures() > 0 end
 
 --- Takes in the roles of an aicockpit/stats answer; tells the user what changed.
 function M.update(roles)
   local before = M.line()
-  local fixes = {}
   M.roles = {}
   for role, info in pairs(roles or {}) do
-    if type(info) == "table" and type(info.health) == "table" then
-      M.roles[role] = info.health
-      if not QUIET[info.health.state] and (info.health.fix or "") ~= "" then fixes[info.health.fix] = true end
-    end
+    if type(info) == "table" and type(info.health) == "table" then M.roles[role] = info.health end
   end
   local now = M.line()
   if now == before then return end
   if now ~= "" then
     local text = "aicockpit: " .. now
-    for fix in pairs(fixes) do text = text .. "\n  " .. fix end
+    for _, failure in ipairs(failures()) do
+      if failure.fix ~= "" then text = text .. "\n  " .. failure.fix end
+    end
     vim.notify(text, vim.log.levels.WARN)
   else
     vim.notify("aicockpit: answering in time again", vim.log.levels.INFO)
