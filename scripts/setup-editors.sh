@@ -37,7 +37,7 @@ DEBS=.cache/debs
 APT=.cache/apt-sid
 
 missing=()
-for pkg in tmux patchelf; do
+for pkg in tmux patchelf fonts-dejavu-core; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
