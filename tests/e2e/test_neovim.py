@@ -56,11 +56,13 @@ async def test_neovim_gets_ghost_text_reviewed_edits_chat_and_progress_with_the_
     assert out["ready"] is True
     # Ghost text: the client declared inline completion, so no completion item is offered.
     assert out["inline_provider"] is True and out["completion_provider"] is False
-    # <Tab> took the suggestion shown after `    return `: its first line where the cursor
-    # was, its other lines below; one `u` took it back.
+    # The suggestion shown after `    return `; typing its first character kept the rest on
+    # screen; <Tab> took it: its first line where the cursor was, its other lines below; one
+    # `u` took back the suggestion, not the character typed before.
     ghost = out["ghost"]
+    assert out["ghost_after_typing"]["text"] == ghost["text"][1:] or len(ghost["text"]) == 1
     assert out["after_ghost"] == ["    return " + ghost["text"], *ghost["below"]], (ghost, out["after_ghost"])
-    assert out["ghost_undone"] == "    return "
+    assert out["ghost_undone"] == "    return " + ghost["text"][0]
 
     # The instruction's code action, from Neovim's code action UI: shown as a diff beside the
     # buffer (both windows in diff mode, the proposal focused, the keys said), applied by `ga`.
@@ -74,7 +76,7 @@ async def test_neovim_gets_ghost_text_reviewed_edits_chat_and_progress_with_the_
     assert out.get("review_after_accept") is None and out["diff_after_accept"] is False
     assert "# ai: rewrite this with sum()" not in after  # the instruction is consumed
     assert after[:comment] == lines[:comment]  # everything above is untouched
-    assert after[-2:] == ["def last_function() -> None:", "    return "]  # and below
+    assert after[-2:] == ["def last_function() -> None:", out["ghost_undone"]]  # and below
 
     # <leader>ak's edit: `gr` rejected it (nothing changed); one proposed for a buffer that
     # changed meanwhile was refused with a message; accepted, only the selected lines changed.

@@ -68,6 +68,10 @@ async def test_neovim_says_when_completions_stall_and_recovers_by_itself(tmp_pat
         assert out[seen]["status"] == f"aicockpit: {health['message']}"
         assert out[seen]["statusline"] == f"%#AicockpitWarning#aicockpit: {health['message']}%*"
         assert f"aicockpit: {health['message']}\n  {health['fix']}" in warnings, (health, warnings)
+    # :checkhealth aicockpit: the role and its message, what to change as advice.
+    report = "\n".join(out["checkhealth"])
+    assert f"completion: {out['unreachable_health']['message']}" in report, report
+    assert out["unreachable_health"]["fix"] in report
     # Answers came back in time: quiet again, without the user doing anything about it.
     assert out["recovered"] == {"status": "", "statusline": ""}
     assert out["recovered_health"]["state"] == "ok"

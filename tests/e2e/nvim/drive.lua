@@ -108,16 +108,24 @@ steps.run({
     out.ghost = ghost()
     return out.ghost ~= nil and out.ghost.text ~= ""
   end },
-  { "ghost_taken", function()
+  -- Typing its first character: the rest of it stays shown.
+  { "ghost_typed_through", function()
     out.ghost_row = out.ghost.row
+    vim.api.nvim_feedkeys(vim.fn.strcharpart(out.ghost.text, 0, 1), "nt", false)
+  end, function()
+    out.ghost_after_typing = ghost()
+    local rest = vim.fn.strcharpart(out.ghost.text, 1)
+    return rest == "" or (out.ghost_after_typing ~= nil and out.ghost_after_typing.text == rest)
+  end },
+  { "ghost_taken", function()
     keys("<Tab>")
   end, function()
     out.after_ghost = vim.list_slice(lines(), out.ghost_row + 1, out.ghost_row + 1 + #out.ghost.below)
-    return out.after_ghost[1] ~= "    return "
+    return out.after_ghost[1] ~= "    return " .. vim.fn.strcharpart(out.ghost.text, 0, 1)
   end },
   { "ghost_undone", function() keys("<Esc>u") end, function()
     out.ghost_undone = lines()[out.ghost_row + 1]
-    return vim.api.nvim_get_mode().mode == "n" and out.ghost_undone == "    return "
+    return vim.api.nvim_get_mode().mode == "n" and out.ghost_undone ~= out.after_ghost[1]
   end },
   -- The code action, from Neovim's own code action UI: reviewed, then accepted with `ga`.
   { "actions", function()

@@ -45,6 +45,10 @@ steps.run({
   end, 120 },
   -- The test lets the backend answer again; typing on, the line goes away by itself.
   { "recovered", function()
+    -- :checkhealth aicockpit, meanwhile: each role, with what to change.
+    vim.cmd("checkhealth aicockpit")
+    out.checkhealth = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+    vim.cmd.tabclose()
     local marker = assert(io.open(vim.env.AICOCKPIT_STALLED, "w"))
     marker:close()
   end, function()

@@ -15,7 +15,8 @@ M.DEFAULTS = { accept = "<Tab>", accept_word = "<M-Right>", accept_line = "<M-C-
 M.native = vim.lsp.inline_completion ~= nil
 local ns = vim.api.nvim_create_namespace("aicockpit_ghost_text")
 --- Per buffer: client, request = { id } (in flight), asked (version:row:col last handled),
---- shown = { row, col (byte), text, command, version }: the suggestion starts at row, col.
+--- shown = { row, col (byte), text, command }: the suggestion starts at row, col (what is
+--- typed from there on must be its beginning for the rest to stay shown).
 local states = {}
 
 local function highlights()
@@ -117,7 +118,6 @@ local function request(bufnr)
     if now_row ~= row or now_col ~= col then return end
     local shown = usable(bufnr, client, result, row, col)
     if not shown then return clear(bufnr) end
-    shown.version = version
     state.shown = shown
     draw(bufnr, remaining(bufnr, shown, row, col), row, col)
   end, bufnr)
@@ -137,7 +137,6 @@ local function on_insert_event(bufnr)
   local shown = state.shown
   local rest = shown and remaining(bufnr, shown, row, col)
   if rest then
-    shown.version = version
     draw(bufnr, rest, row, col)
   else
     clear(bufnr)
