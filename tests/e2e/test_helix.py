@@ -78,6 +78,12 @@ def languages_toml(config: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+async def normal_mode(terminal: Terminal) -> None:
+    """Escape, and wait for it: a key sent right after it would make it Alt+key."""
+    terminal.keys("Escape")
+    await terminal.wait_for(lambda s: " NOR " in s[-2], "Normal mode")
+
+
 def menu_rows(screen: list[str], titles: list[str]) -> list[int]:
     return [n for n, line in enumerate(screen) for t in titles if t in line]
 
@@ -132,8 +138,9 @@ async def drive(terminal: Terminal, root: Path, log: Path) -> None:
     terminal.type("su")
     screen = await terminal.wait_for(lambda s: any("sum(prices)" in line for line in s[6:9]), "the menu")
     terminal.png(ARTIFACTS / "completion-menu.png", rows=(0, 10))
-    terminal.keys("Tab", "Enter", "Escape")
+    terminal.keys("Tab", "Enter")
     await terminal.wait_for(lambda s: s[5].endswith("total = sum(prices)"), "the suggestion taken")
+    await normal_mode(terminal)
 
     # `space a` on the function under the instruction: "Apply AI instruction", the first
     # entry (selected), applied by Enter.
@@ -155,7 +162,8 @@ async def drive(terminal: Terminal, root: Path, log: Path) -> None:
     terminal.type("/width")
     terminal.keys("Enter", "c")
     terminal.type("size")
-    terminal.keys("Escape", "Space", "a")
+    await normal_mode(terminal)
+    terminal.keys("Space", "a")
     screen = await terminal.wait_for(lambda s: menu_rows(s, ["Apply suggested edit"]), "the suggested edit")
     terminal.keys("Enter")
     await terminal.wait_for(lambda s: s[1].endswith("return size * height"), "the next edit applied")

@@ -32,21 +32,28 @@ ANSWERS = {"    total = ": "sum(prices)", "    ": MEAN}  # "    ": a blank line 
 def init_options(url: str) -> dict:
     profile = next_edit_model.PROFILE
     return {
-        "profiles": {profile: next_edit_model.profile(url)},
+        # No tokenizer: ready at once (token budgets estimated; Qwen's FIM tokens all the same).
+        "profiles": {profile: {**next_edit_model.profile(url), "tokenizer": None}},
         "roles": {role: {"profile": profile} for role in ROLES},
         "next_edit": {"enabled": False},  # the suggestions here are the completion's alone
     }
 
 
-@pytest.mark.parametrize("version", NVIM_VERSIONS)
-async def test_neovim_shows_ghost_text_that_tab_takes_as_one_undo_step(tmp_path, version):
+async def drive(tmp_path, version: str, driver) -> dict:
+    """Runs ``driver`` in Neovim ``version`` on shop.py, the scripted model answering."""
     root = tmp_path / "project"
     (root / ".git").mkdir(parents=True)
     (root / "shop.py").write_text(SOURCE)
     async with FakeOpenAI(answer=scripted(completions=ANSWERS)) as model:
         env = nvim_env(tmp_path, file=str(root / "shop.py"), init=json.dumps(init_options(model.url)))
-        out = await run_nvim(version, DRIVER, env, root)
+        out = await run_nvim(version, driver, env, root)
     assert out.get("error") is None, (out.get("error"), out["steps"])
+    return out
+
+
+@pytest.mark.parametrize("version", NVIM_VERSIONS)
+async def test_neovim_shows_ghost_text_that_tab_takes_as_one_undo_step(tmp_path, version):
+    out = await drive(tmp_path, version, DRIVER)
     assert out["native"] is (version == "0.12")
 
     # Nothing shown: <Tab> indented as ever.
@@ -82,13 +89,7 @@ async def test_neovim_shows_ghost_text_that_tab_takes_as_one_undo_step(tmp_path,
 async def test_without_ghost_text_the_suggestion_is_a_completion_item(tmp_path, version):
     """setup's ghost_text = false (nvim-cmp, blink.cmp, omnifunc): even Neovim 0.12, which has
     inline completion, does not declare it, so the server offers its completion item."""
-    root = tmp_path / "project"
-    (root / ".git").mkdir(parents=True)
-    (root / "shop.py").write_text(SOURCE)
-    async with FakeOpenAI(answer=scripted(completions=ANSWERS)) as model:
-        env = nvim_env(tmp_path, file=str(root / "shop.py"), init=json.dumps(init_options(model.url)))
-        out = await run_nvim(version, ITEM_DRIVER, env, root)
-    assert out.get("error") is None, (out.get("error"), out["steps"])
+    out = await drive(tmp_path, version, ITEM_DRIVER)
     assert out["completion_provider"] is True
     assert out["omnifunc"] == "v:lua.vim.lsp.omnifunc"
     # <C-x><C-o> asked the server and Neovim inserted its only match.

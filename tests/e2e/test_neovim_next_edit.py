@@ -35,7 +35,8 @@ async def test_neovim_shows_next_edits_as_extmarks_and_its_keys_take_or_dismiss_
     async with FakeOpenAI(answer=scripted(next_edits=renames)) as model:
         profile = next_edit_model.PROFILE
         init = {
-            "profiles": {profile: next_edit_model.profile(model.url)},
+            # No tokenizer: ready at once (token budgets estimated).
+            "profiles": {profile: {**next_edit_model.profile(model.url), "tokenizer": None}},
             "roles": {role: {"profile": profile} for role in ROLES},
             "next_edit": {"region_lines": 40},  # far.py's last line is in the region
         }

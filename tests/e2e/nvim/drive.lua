@@ -26,12 +26,17 @@ local function sample()
 end
 -- Every $/progress the integration sees (it has handled it when this runs), and what it
 -- tells the user.
+local chat_buf
 vim.api.nvim_create_autocmd("LspProgress", {
   callback = function(ev)
     local value = ev.data.params.value
     if type(value) == "table" and value.kind then
       table.insert(out.progress, { kind = value.kind, title = value.title, message = value.message })
       sample()
+    elseif type(value) == "table" and value.delta and chat_buf and not out.chat_session then
+      -- A piece of a chat answer: the split's size once it has shown it.
+      local size = #table.concat(vim.api.nvim_buf_get_lines(chat_buf, 0, -1, false), "\n")
+      if out.chat_sizes[#out.chat_sizes] ~= size then table.insert(out.chat_sizes, size) end
     end
   end,
 })
@@ -77,7 +82,6 @@ local function edit(result_key)
   end)
 end
 
-local chat_buf
 steps.run({
   { "attached", function() vim.cmd.edit(vim.env.AICOCKPIT_FILE) end, function()
     buf = vim.api.nvim_get_current_buf()
@@ -195,8 +199,6 @@ steps.run({
     out.chat_sizes = {}
   end, function()
     sample()
-    local size = #table.concat(vim.api.nvim_buf_get_lines(chat_buf, 0, -1, false), "\n")
-    if out.chat_sizes[#out.chat_sizes] ~= size then table.insert(out.chat_sizes, size) end
     out.chat_session = vim.g.aicockpit_session
     out.chat_lines = vim.api.nvim_buf_get_lines(chat_buf, 0, -1, false)
     out.chat_filetype = vim.bo[chat_buf].filetype
