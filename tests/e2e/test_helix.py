@@ -162,6 +162,7 @@ async def drive(terminal: Terminal, root: Path, log: Path) -> None:
     terminal.type("/width")
     terminal.keys("Enter", "c")
     terminal.type("size")
+    await terminal.wait_for(lambda s: "def area(size," in s[0], "the rename typed")
     await normal_mode(terminal)
     terminal.keys("Space", "a")
     screen = await terminal.wait_for(lambda s: menu_rows(s, ["Apply suggested edit"]), "the suggested edit")

@@ -62,9 +62,13 @@ async def test_neovim_says_when_completions_stall_and_recovers_by_itself(tmp_pat
     # Each state the server reported, in its own words, in the warning colour, and a
     # notification with what to change.
     warnings = [n["message"] for n in out["notices"] if n["level"] == 3]
-    for seen in ("failing", "unreachable"):
-        health = out[f"{seen}_health"]
-        assert health["state"] == seen and health["message"], health
+    expected = {
+        "failing": "failing: scripted: timed out waiting for the first token",
+        "unreachable": "backend unreachable: scripted",
+    }
+    for seen, message in expected.items():
+        health = out[f"{seen}_health"]  # the role's health in the server's last stats answer
+        assert health["state"] == seen and health["message"] == message, health
         assert out[seen]["status"] == f"aicockpit: {health['message']}"
         assert out[seen]["statusline"] == f"%#AicockpitWarning#aicockpit: {health['message']}%*"
         assert f"aicockpit: {health['message']}\n  {health['fix']}" in warnings, (health, warnings)

@@ -5,6 +5,7 @@
 local steps = dofile(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)) .. "/steps.lua")
 local out = { notices = {} }
 local aicockpit = dofile(vim.env.AICOCKPIT_PLUGIN)
+local health = require("aicockpit.health")
 aicockpit.setup({ cmd = vim.json.decode(vim.env.AICOCKPIT_CMD), init_options = vim.json.decode(vim.env.AICOCKPIT_INIT) })
 local notify = vim.notify
 vim.notify = function(message, level, ...)
@@ -30,9 +31,10 @@ steps.run({
   -- The backend stalls: the line appears, in the warning colour, with the server's words.
   { "failing", nil, function()
     type_on()
-    if aicockpit.status() == "" then return false end
+    -- (status() also has progress, the workspace's indexing at first: wait for the failure.)
+    if health.line() == "" or aicockpit.status():find("indexing", 1, true) then return false end
     out.failing = { status = aicockpit.status(), statusline = aicockpit.statusline() }
-    out.failing_health = steps.stats().roles.completion.health
+    out.failing_health = health.roles.completion -- as the server said it (aicockpit/stats)
     return true
   end, 120 },
   -- Still stalled, the breaker opens: the line follows the server's state.
@@ -40,7 +42,7 @@ steps.run({
     type_on()
     if not aicockpit.status():find("unreachable", 1, true) then return false end
     out.unreachable = { status = aicockpit.status(), statusline = aicockpit.statusline() }
-    out.unreachable_health = steps.stats().roles.completion.health
+    out.unreachable_health = health.roles.completion
     return true
   end, 120 },
   -- The test lets the backend answer again; typing on, the line goes away by itself.
