@@ -13,10 +13,12 @@ vim.notify = function(message, level, ...)
   return notify(message, level, ...)
 end
 
--- A user typing on, a key now and then, so that suggestions keep being asked for.
+-- A user typing on, a key now and then, so that suggestions keep being asked for. (A pause
+-- each time: the server waits for one before it asks the backend, and a key that comes sooner
+-- supersedes the request instead of letting it time out.)
 local last_key = 0
 local function type_on()
-  if vim.uv.now() - last_key > 1000 then
+  if vim.uv.now() - last_key > 2500 then
     last_key = vim.uv.now()
     steps.keys("a")
   end
