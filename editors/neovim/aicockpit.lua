@@ -1,18 +1,26 @@
--- aicockpit for Neovim 0.11+: completions, next-edit suggestions, AI code actions, Ctrl+K-style
--- edits, a streamed :AiChat, and the server's progress (engine loading, edits, answers) where
--- you can see it.
+-- aicockpit for Neovim 0.11+: ghost text (Neovim 0.12's own inline completion, drawn here on
+-- 0.11), next-edit suggestions, AI code actions and edits reviewed as a diff, a streamed
+-- :AiChat, and the server's progress and health where you can see it.
 --
---   require("aicockpit").setup({ cmd = { "/path/to/aicockpit/.venv/bin/aicockpit", "serve" } })
+--   dofile("/path/to/aicockpit/editors/neovim/aicockpit.lua").setup({
+--     cmd = { "/path/to/aicockpit/.venv/bin/aicockpit", "serve" },
+--   })
 --
--- (put this file on 'runtimepath' as lua/aicockpit.lua, or dofile() it).
+-- Its parts are in lua/aicockpit/ beside this file: loading it puts this folder on
+-- 'runtimepath' (which also gives `:checkhealth aicockpit`), and `require("aicockpit")`
+-- returns this module afterwards.
+local here = vim.fs.dirname(debug.getinfo(1, "S").source:sub(2))
+if not vim.tbl_contains(vim.api.nvim_list_runtime_paths(), here) then vim.opt.runtimepath:append(here) end
+local ghost_text = require("aicockpit.ghost_text")
+local review = require("aicockpit.review")
+local health = require("aicockpit.health")
+local chat = require("aicockpit.chat")
+
 local M = {}
+package.loaded["aicockpit"] = M
 
 --- Work-done progress of aicockpit now running, by token: { title, message, cancellable }.
 M.running = {}
---- Chat answers being streamed, by partialResultToken: function(delta).
-local streams = {}
---- In-flight chat requests, by request id, so :AiCancel can stop them.
-local chats = {}
 local options = {}
 
 local function client_for(bufnr)
@@ -20,23 +28,36 @@ local function client_for(bufnr)
     or vim.lsp.get_clients({ name = "aicockpit" })[1]
 end
 
-local function token(kind)
-  return string.format("aicockpit-nvim-%s-%d-%d", kind, vim.uv.hrtime(), math.random(1e6))
-end
-
---- What aicockpit is doing, for a statusline: "aicockpit: editing app.py: 3 lines written".
---- Empty when idle. (vim.lsp.status() reports the same messages for every server.)
+--- What aicockpit is doing, or what fails, for a statusline: "aicockpit: editing app.py: 3
+--- lines written", "slow: 6.1 s to first token on this machine". Empty when idle and well.
+--- (vim.lsp.status() reports the progress messages of every server.)
 function M.status()
   local parts = {}
   for _, p in pairs(M.running) do
     parts[#parts + 1] = p.message and p.message ~= "" and (p.title .. ": " .. p.message) or p.title
   end
   table.sort(parts)
+  local failing = health.line()
+  if failing ~= "" then table.insert(parts, 1, "aicockpit: " .. failing) end
   return table.concat(parts, ", ")
+end
+
+--- status() as a statusline component, failures in the AicockpitWarning colour:
+---   vim.o.statusline = "%f %m%=%{%v:lua.require'aicockpit'.statusline()%}  %l:%c"
+function M.statusline()
+  local text = M.status():gsub("%%", "%%%%")
+  local failing = health.line()
+  if failing == "" then return text end
+  local head = ("aicockpit: " .. failing):gsub("%%", "%%%%")
+  return "%#AicockpitWarning#" .. head .. "%*" .. text:sub(#head + 1)
 end
 
 local function show(text)
   if options.progress == false then return end
+  -- Cut to the command line: a longer message would stop the editor at a hit-enter prompt.
+  if vim.fn.strdisplaywidth(text) > vim.v.echospace then
+    text = vim.fn.strcharpart(text, 0, math.max(vim.v.echospace - 1, 0)) .. "…"
+  end
   -- Not kept in :messages; the latest state replaces the previous one.
   vim.api.nvim_echo({ { text } }, false, {})
   vim.cmd.redrawstatus()
@@ -50,7 +71,7 @@ local function on_progress(ev)
   local value = params.value
   if type(value) ~= "table" then return end
   if value.kind == nil then -- a partial result: a piece of a chat answer
-    local stream = streams[params.token]
+    local stream = chat.streams[params.token]
     if stream and type(value.delta) == "string" then stream(value.delta) end
     return
   end
@@ -77,66 +98,70 @@ function M.cancel()
       client:notify("window/workDoneProgress/cancel", { token = progress_token })
     end
   end
-  for id in pairs(chats) do client:cancel_request(id) end
+  for id in pairs(chat.requests) do client:cancel_request(id) end
 end
 
---- Rewrite lines first..last (0-based, inclusive) of the current buffer as instructed.
+local function reviewing() return options.review ~= false end
+
+--- Shows an AI edit for review (or applies it at once with `review = false`); on_done(accepted).
+local function propose(bufnr, client, edit, title, version, on_done)
+  if not reviewing() then
+    vim.lsp.util.apply_workspace_edit(edit, client.offset_encoding)
+    return on_done(true)
+  end
+  review.propose(bufnr, edit, {
+    title = title, version = version, encoding = client.offset_encoding, keys = options.review, on_done = on_done,
+  })
+end
+
+--- Rewrite lines first..last (0-based, inclusive) of the current buffer as instructed: shown
+--- as a diff to accept or reject (`review = false`: applied at once). on_done(err, result),
+--- result.applied saying whether the buffer changed.
 function M.edit(instruction, first, last, on_done)
   local bufnr = vim.api.nvim_get_current_buf()
   local client = client_for(bufnr)
   if not client then return vim.notify("aicockpit is not running here", vim.log.levels.WARN) end
+  local version = vim.lsp.util.buf_versions[bufnr]
   client:exec_cmd({
     title = "AI edit",
-    command = "aicockpit.edit",
+    command = reviewing() and "aicockpit.previewEdit" or "aicockpit.edit",
     arguments = { {
       uri = vim.uri_from_bufnr(bufnr),
       instruction = instruction,
-      version = vim.lsp.util.buf_versions[bufnr],
+      version = version,
       range = { start = { line = first, character = 0 }, ["end"] = { line = last + 1, character = 0 } },
     } },
   }, { bufnr = bufnr }, function(err, result)
     if err then vim.notify("aicockpit: " .. err.message, vim.log.levels.ERROR) end
-    if on_done then on_done(err, result) end
+    if err or not reviewing() then
+      if on_done then on_done(err, result) end
+      return
+    end
+    propose(bufnr, client, result.edit, instruction, result.version or version, function(accepted)
+      if on_done then on_done(nil, { applied = accepted }) end
+    end)
   end)
 end
 
---- The chat buffer, shown in a split at the bottom (opened, or reused when it still is).
-local function chat_buffer()
-  local buf = M.chat_buf
-  if not (buf and vim.api.nvim_buf_is_valid(buf)) then
-    buf = vim.api.nvim_create_buf(false, true)
-    vim.bo[buf].filetype = "markdown"
-    vim.bo[buf].bufhidden = "hide"
-    pcall(vim.api.nvim_buf_set_name, buf, "aicockpit://chat")
-    M.chat_buf = buf
-  end
-  local win = vim.fn.bufwinid(buf)
-  if win == -1 then
-    vim.cmd("botright split")
-    win = vim.api.nvim_get_current_win()
-    vim.api.nvim_win_set_buf(win, buf)
-    vim.wo[win].wrap, vim.wo[win].linebreak = true, true
-  else
-    vim.api.nvim_set_current_win(win)
-  end
-  return buf, win
+--- An AI code action (aicockpit.applyAction, offered because this client asks for commands
+--- instead of edits): the server computes the edit in codeAction/resolve, it is reviewed here.
+local function review_code_action(command, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  local data = command.arguments and command.arguments[1]
+  if not client or type(data) ~= "table" then return end
+  client:request("codeAction/resolve", { title = command.title, data = data }, function(err, resolved)
+    if err then return vim.notify("aicockpit: " .. err.message, vim.log.levels.ERROR) end
+    if not (resolved and resolved.edit) then return vim.notify("aicockpit: no change proposed", vim.log.levels.INFO) end
+    propose(ctx.bufnr, client, resolved.edit, command.title, data.version, function(accepted)
+      if accepted and resolved.command then client:exec_cmd(resolved.command, { bufnr = ctx.bufnr }) end
+    end)
+  end, ctx.bufnr)
 end
 
-local function render(buf, lines)
-  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  local win = vim.fn.bufwinid(buf)
-  if win ~= -1 then vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(buf), 0 }) end
-end
-
---- A conversation as markdown lines.
-local function conversation(messages)
-  local lines = {}
-  for _, m in ipairs(messages) do
-    vim.list_extend(lines, { m.role == "user" and "## You" or "## aicockpit", "" })
-    vim.list_extend(lines, vim.split(m.content or "", "\n"))
-    lines[#lines + 1] = ""
-  end
-  return lines
+local function running_client()
+  local client = client_for(0)
+  if not client then vim.notify("aicockpit is not running here", vim.log.levels.WARN) end
+  return client
 end
 
 --- Ask aicockpit; the answer streams into a split. @path and @symbol add context.
@@ -144,88 +169,21 @@ end
 --- (an LSP range) to ask about, on_done(err, result).
 function M.chat(message, opts)
   if type(opts) == "function" then opts = { on_done = opts } end -- the old (message, on_done)
-  opts = opts or {}
-  local client = client_for(0)
-  if not client then return vim.notify("aicockpit is not running here", vim.log.levels.WARN) end
-  local session = opts.session
-  if session == nil then session = vim.g.aicockpit_session end
-  if session == false or session ~= vim.g.aicockpit_session then M.history = {} end
-  M.history = M.history or {}
-  table.insert(M.history, { role = "user", content = message })
-  local reply = { role = "assistant", content = "" }
-  table.insert(M.history, reply)
-  local buf = chat_buffer()
-  render(buf, conversation(M.history))
-  local partial = token("chat")
-  streams[partial] = function(delta)
-    reply.content = reply.content .. delta
-    if vim.api.nvim_buf_is_valid(buf) then render(buf, conversation(M.history)) end
-  end
-  local params = {
-    message = message,
-    session = session or nil,
-    uri = opts.uri,
-    selection = opts.selection,
-    partialResultToken = partial,
-    workDoneToken = token("answer"),
-  }
-  local _, id
-  _, id = client:request("aicockpit/chat", params, function(err, result)
-    streams[partial] = nil
-    if id then chats[id] = nil end
-    if err then
-      reply.content = reply.content .. "\n\n**Error:** " .. err.message
-      vim.notify("aicockpit: " .. err.message, vim.log.levels.ERROR)
-    else
-      vim.g.aicockpit_session = result.session
-      -- The final answer is authoritative (a stream may have been cut short).
-      if #result.reply >= #reply.content then reply.content = result.reply end
-      for _, notice in ipairs(result.notices or {}) do vim.notify(notice, vim.log.levels.WARN) end
-    end
-    if vim.api.nvim_buf_is_valid(buf) then render(buf, conversation(M.history)) end
-    if opts.on_done then opts.on_done(err, result) end
-  end, 0)
-  if id then chats[id] = true end
+  local client = running_client()
+  if client then chat.ask(client, message, opts or {}) end
 end
 
 --- "Explain this code with AI" (a code action): the whole answer, streamed into the chat split,
 --- in a new session that :AiChat then continues.
 function M.explain(args, on_done)
-  local range = { start = { line = args.first, character = 0 }, ["end"] = { line = args.last + 1, character = 0 } }
-  M.chat("Explain this code.", { session = false, uri = args.uri, selection = range, on_done = on_done })
+  local client = running_client()
+  if client then chat.explain(client, args, on_done) end
 end
 
---- Reopen a chat session: its conversation in the split; :AiChat continues it.
-function M.open_session(id, on_done)
-  local client = client_for(0)
-  if not client then return end
-  client:request("aicockpit/chat/history", { session = id }, function(err, result)
-    if err then
-      vim.notify("aicockpit: " .. err.message, vim.log.levels.ERROR)
-    else
-      vim.g.aicockpit_session = id
-      M.history = result.messages or {}
-      render(chat_buffer(), conversation(M.history))
-    end
-    if on_done then on_done(err, result) end
-  end, 0)
-end
-
---- Pick one of this workspace's chat sessions (vim.ui.select) and open it.
+--- Pick one of this workspace's chat sessions (vim.ui.select) and reopen it in the split.
 function M.sessions(on_done)
-  local client = client_for(0)
-  if not client then return vim.notify("aicockpit is not running here", vim.log.levels.WARN) end
-  client:request("aicockpit/chat/sessions", {}, function(err, result)
-    if err then return vim.notify("aicockpit: " .. err.message, vim.log.levels.ERROR) end
-    local sessions = result.sessions or {}
-    if #sessions == 0 then return vim.notify("aicockpit: no chat sessions yet", vim.log.levels.INFO) end
-    vim.ui.select(sessions, {
-      prompt = "aicockpit chat session",
-      format_item = function(s) return (s.title ~= "" and s.title or "untitled") .. "  (" .. s.id .. ")" end,
-    }, function(choice)
-      if choice then M.open_session(choice.id, on_done) end
-    end)
-  end, 0)
+  local client = running_client()
+  if client then chat.sessions(client, on_done) end
 end
 
 -- Next-edit suggestions ------------------------------------------------------------------
@@ -250,6 +208,7 @@ local function highlights()
   vim.api.nvim_set_hl(0, "AicockpitNextEditDelete", { default = true, strikethrough = true, fg = deleted.fg })
   vim.api.nvim_set_hl(0, "AicockpitNextEditInsert", { default = true, link = "DiffAdd" })
   vim.api.nvim_set_hl(0, "AicockpitNextEditHint", { default = true, link = "Comment" })
+  vim.api.nvim_set_hl(0, "AicockpitWarning", { default = true, link = "WarningMsg" })
 end
 
 --- An LSP position as a 0-based (row, byte column) of the buffer, clamped to its text.
@@ -482,6 +441,27 @@ local function attach_next_edit(bufnr)
   end)
 end
 
+--- The capabilities aicockpit's client declares, as `setup()`'s options say: ghost text or the
+--- completion item; AI code actions as commands (so that they are reviewed here) or edits.
+local function declare(capabilities)
+  ghost_text.declare(capabilities, options.ghost_text ~= false)
+  local code_action = (capabilities.textDocument or {}).codeAction
+  if reviewing() and code_action and code_action.resolveSupport then
+    local properties = code_action.resolveSupport.properties or {}
+    code_action.resolveSupport.properties = vim.tbl_filter(function(p) return p ~= "edit" end, properties)
+  end
+end
+
+local function on_attach(client, bufnr)
+  if options.ghost_text ~= false then
+    local keys = vim.tbl_extend("force", ghost_text.DEFAULTS, type(options.ghost_text) == "table" and options.ghost_text or {})
+    ghost_text.attach(client, bufnr, keys)
+  end
+  local server_next_edit = (options.init_options or {}).next_edit or {}
+  if options.next_edit ~= false and server_next_edit.enabled ~= false then attach_next_edit(bufnr) end
+  health.refresh(client)
+end
+
 function M.setup(opts)
   options = opts or {}
   vim.api.nvim_create_autocmd("FileType", {
@@ -494,30 +474,33 @@ function M.setup(opts)
         init_options = options.init_options or {},
         -- e.g. require("cmp_nvim_lsp").default_capabilities() or require("blink.cmp").get_lsp_capabilities()
         capabilities = options.capabilities,
+        before_init = function(params) declare(params.capabilities) end,
+        handlers = {
+          ["window/logMessage"] = function(err, result, ctx, config)
+            vim.lsp.handlers["window/logMessage"](err, result, ctx, config)
+            local client = vim.lsp.get_client_by_id(ctx.client_id)
+            if client and result then health.on_log_message(client, result) end
+          end,
+        },
         commands = {
           -- Answered here, in full, instead of as a message cut at 2,000 characters.
           ["aicockpit.explain"] = function(command) M.explain(command.arguments[1]) end,
+          ["aicockpit.applyAction"] = review_code_action,
         },
       }, { bufnr = ev.buf })
     end,
   })
-  vim.api.nvim_create_autocmd("LspProgress", {
-    group = vim.api.nvim_create_augroup("aicockpit_progress", { clear = true }),
-    callback = on_progress,
+  local group = vim.api.nvim_create_augroup("aicockpit", { clear = true })
+  vim.api.nvim_create_autocmd("LspProgress", { group = group, callback = on_progress })
+  vim.api.nvim_create_autocmd("LspAttach", {
+    group = group,
+    callback = function(ev)
+      local client = vim.lsp.get_client_by_id(ev.data.client_id)
+      if client and client.name == "aicockpit" then on_attach(client, ev.buf) end
+    end,
   })
-  local server_next_edit = (options.init_options or {}).next_edit or {}
-  if options.next_edit ~= false and server_next_edit.enabled ~= false then
-    highlights()
-    local group = vim.api.nvim_create_augroup("aicockpit_next_edit", { clear = true })
-    vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = highlights })
-    vim.api.nvim_create_autocmd("LspAttach", {
-      group = group,
-      callback = function(ev)
-        local client = vim.lsp.get_client_by_id(ev.data.client_id)
-        if client and client.name == "aicockpit" then attach_next_edit(ev.buf) end
-      end,
-    })
-  end
+  highlights()
+  vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = highlights })
   -- "Apply AI instruction" (an `# ai: ...` comment in the selection or on the line
   -- above the cursor), "Fix with AI", "Add docstring", "Explain this code".
   vim.keymap.set({ "n", "v" }, "<leader>aa", vim.lsp.buf.code_action, { desc = "AI code actions" })
@@ -533,6 +516,8 @@ function M.setup(opts)
   end, { nargs = "+", desc = "Ask aicockpit in a new chat session" })
   vim.api.nvim_create_user_command("AiChatSessions", function() M.sessions() end, {})
   vim.api.nvim_create_user_command("AiCancel", function() M.cancel() end, {})
+  vim.api.nvim_create_user_command("AiAccept", function() review.accept() end, { desc = "Apply the AI edit under review" })
+  vim.api.nvim_create_user_command("AiReject", function() review.reject() end, { desc = "Reject the AI edit under review" })
 end
 
 return M

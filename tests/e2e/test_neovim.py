@@ -1,14 +1,15 @@
-"""A real headless Neovim (0.11) using aicockpit: completion, the instruction code action,
-an edit, a streamed chat, Explain and the sessions picker, and the progress shown meanwhile."""
+"""A real headless Neovim (0.11 and 0.12) using aicockpit on the embedded engine: ghost text,
+the instruction code action and an edit reviewed as a diff, a streamed chat, Explain and the
+sessions picker, and the progress shown meanwhile."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-from tests.e2e.helpers import nvim
-from tests.support import ROOT, scratch_workspace, serve_command, server_env
+import pytest
+
+from tests.e2e.helpers import NVIM_VERSIONS, nvim_env, run_nvim
+from tests.support import ROOT, scratch_workspace
 
 DRIVER = Path(__file__).parent / "nvim" / "drive.lua"
 SOURCE = '''"""Orders."""
@@ -34,66 +35,64 @@ def last_function() -> None:
 '''
 
 
-def test_neovim_gets_completions_edits_chat_and_progress_with_the_readme_config(tmp_path):
-    path = scratch_workspace() / "orders_nvim.py"
+@pytest.mark.parametrize("version", NVIM_VERSIONS)
+async def test_neovim_gets_ghost_text_reviewed_edits_chat_and_progress_with_the_readme_config(
+    tmp_path, version
+):
+    path = scratch_workspace() / f"orders_nvim_{version.replace('.', '_')}.py"
     path.write_text(SOURCE)
     lines = SOURCE.split("\n")
     comment = lines.index("# ai: rewrite this with sum()")
-    result_file = tmp_path / "out.json"
-    env = {
-        **server_env(),
-        "AICOCKPIT_OUT": str(result_file),
-        "AICOCKPIT_FILE": str(path),
-        "AICOCKPIT_ROOT": str(scratch_workspace()),
-        "AICOCKPIT_CMD": json.dumps(serve_command()),
-        "AICOCKPIT_ROW": str(lines.index("    total = 0")),
-        "AICOCKPIT_COL": str(len("    total = ")),
-        "AICOCKPIT_ACTION_ROW": str(comment + 1),
-        "AICOCKPIT_PLUGIN": str(ROOT / "editors" / "neovim" / "aicockpit.lua"),
-        "AICOCKPIT_EDIT_FIRST": str(lines.index("def subtotal(prices: list[int]) -> int:")),
-        "AICOCKPIT_EDIT_LAST": str(lines.index("    return total")),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-    }
-    subprocess.run(
-        [nvim(), "--headless", "--clean", "-u", "NONE", "-c", f"luafile {DRIVER}"],
-        env=env,
-        cwd=ROOT,
-        timeout=420,
-        capture_output=True,
-        check=False,
+    first, last = lines.index("def subtotal(prices: list[int]) -> int:"), lines.index("    return total")
+    env = nvim_env(
+        tmp_path,
+        file=str(path),
+        action_row=str(comment + 1),
+        edit_first=str(first),
+        edit_last=str(last),
     )
-    out = json.loads(result_file.read_text())
-    assert "error" not in out, out.get("error")
+    out = await run_nvim(version, DRIVER, env, ROOT, timeout=420)
+    assert out.get("error") is None, (out.get("error"), out["steps"])
     assert out["ready"] is True
-    # Neovim 0.11 declares no inline completion: it is offered the completion item.
-    assert out["completion_provider"] is True and out["inline_provider"] is True
-    assert out["omnifunc"] == "v:lua.vim.lsp.omnifunc"  # <C-x><C-o> asks the servers
-    items = out["completion"]["items"]
-    assert len(items) == 1 and items[0]["textEdit"]["newText"]
-    assert out["inline"]["items"][0]["insertText"].strip()
-    assert any(t.startswith("Apply AI instruction: rewrite this with sum()") for t in out["titles"]), out[
-        "titles"
-    ]
-    assert out["had_edit"] is True
+    # Ghost text: the client declared inline completion, so no completion item is offered.
+    assert out["inline_provider"] is True and out["completion_provider"] is False
+    # The suggestion shown after `    return `; typing its first character kept the rest on
+    # screen; <Tab> took it: its first line where the cursor was, its other lines below; one
+    # `u` took back the suggestion, not the character typed before.
+    ghost = out["ghost"]
+    assert out["ghost_after_typing"]["text"] == ghost["text"][1:] or len(ghost["text"]) == 1
+    assert out["after_ghost"] == ["    return " + ghost["text"], *ghost["below"]], (ghost, out["after_ghost"])
+    assert out["ghost_undone"] == "    return " + ghost["text"][0]
+
+    # The instruction's code action, from Neovim's code action UI: shown as a diff beside the
+    # buffer (both windows in diff mode, the proposal focused, the keys said), applied by `ga`.
+    titles = out["titles"]
+    assert any(t.startswith("Apply AI instruction: rewrite this with sum()") for t in titles), titles
+    review = out["action_review"]
+    assert review["diff"] is True and review["current"] is True
+    assert "ga accept" in review["winbar"] and "gr reject" in review["winbar"]
     after = out["lines"]
+    assert after == review["lines"], "what was applied is what was shown"
+    assert out.get("review_after_accept") is None and out["diff_after_accept"] is False
     assert "# ai: rewrite this with sum()" not in after  # the instruction is consumed
     assert after[:comment] == lines[:comment]  # everything above is untouched
-    assert after[-2:] == ["def last_function() -> None:", "    return None"]  # and below
+    assert after[-2:] == ["def last_function() -> None:", out["ghost_undone"]]  # and below
 
-    # <leader>ak: the edit came back applied, and only the selected function changed.
-    assert out["edit"].get("error") is None and out["edit"]["result"]["applied"] is True, out["edit"]
+    # <leader>ak's edit: `gr` rejected it (nothing changed); one proposed for a buffer that
+    # changed meanwhile was refused with a message; accepted, only the selected lines changed.
+    assert out["edit_review"]["lines"] != after
+    assert out["edit_rejected"]["result"] == {"applied": False} and out["lines_after_reject"] == after
+    assert out["edit_stale"]["result"] == {"applied": False}
+    assert out["lines_after_stale"] == out["lines_when_stale"]
+    assert any("the file changed since the edit was proposed" in n for n in out["notices"]), out["notices"]
+    assert out["edit"].get("error") is None and out["edit"]["result"] == {"applied": True}, out["edit"]
     edited = out["lines_after_edit"]
-    first = lines.index("def subtotal(prices: list[int]) -> int:")
     assert edited[:first] == after[:first]
-    assert (
-        edited[-len(after) + lines.index("    return total") + 1 :]
-        == after[lines.index("    return total") + 1 :]
-    )
+    assert edited[-len(after) + last + 1 :] == after[last + 1 :]
+
     # :AiChat: a markdown split opened at once with the question, the answer grew in it
     # while it streamed, and a session was started.
-    assert out["chat_opened"][:3] == ["## You", "", "what does @orders_nvim.py do?"], out["chat_opened"]
+    assert out["chat_opened"][:3] == ["## You", "", f"what does @{path.name} do?"], out["chat_opened"]
     assert out["chat_session"] and out["chat_filetype"] == "markdown"
     assert "## aicockpit" in out["chat_lines"]
     answer = "\n".join(out["chat_lines"][out["chat_lines"].index("## aicockpit") + 1 :]).strip()
@@ -104,13 +103,14 @@ def test_neovim_gets_completions_edits_chat_and_progress_with_the_readme_config(
     # Progress, as the LspProgress autocmd and the statusline function saw it.
     titles = {(p["kind"], p["title"]) for p in out["progress"]}
     assert ("begin", "aicockpit") in titles and ("end", "aicockpit") in titles  # the engine's loading
-    loading = out["status"]["loading"]
+    statuses = out["statuses"]
     # The statusline text said the model was loading, and counted the seconds.
-    assert any("aicockpit: loading " in s and s.endswith(" s)") for s in loading), loading
-    assert ("begin", "aicockpit: editing orders_nvim.py") in titles, titles
-    assert any(s.startswith("aicockpit: editing orders_nvim.py: lines ") for s in out["status"]["edit"])
+    assert any("aicockpit: loading " in s and s.endswith(" s)") for s in statuses), statuses
+    assert ("begin", "aicockpit: applying the instruction") in titles, titles
+    assert ("begin", f"aicockpit: editing {path.name}") in titles, titles
+    assert any(s.startswith(f"aicockpit: editing {path.name}: lines ") for s in statuses), statuses
     assert ("begin", "aicockpit: answering") in titles and ("end", "aicockpit: answering") in titles
-    assert "aicockpit: answering" in out["status"]["chat"]
+    assert "aicockpit: answering" in statuses
     assert out["idle_status"] == ""
 
     # Explain: the whole answer in the chat split (no "full answer in chat session ..."), in
@@ -123,8 +123,3 @@ def test_neovim_gets_completions_edits_chat_and_progress_with_the_readme_config(
     assert any(out["chat_session"] in choice for choice in out["session_choices"]), out["session_choices"]
     assert out["reopened_session"] == out["chat_session"]
     assert out["reopened_lines"][:3] == out["chat_lines"][:3]
-
-    # <C-x><C-o>, typed in insert mode after `    return `, brought the model's suggestion.
-    omni = out["omni"]
-    assert len(omni["words"]) == 1 and omni["words"][0].strip(), omni
-    assert omni["line"] == ("    return " + omni["words"][0]).split("\n")[0], omni  # the only match, inserted

@@ -1,4 +1,4 @@
-"""Next-edit suggestions in a real headless Neovim (0.11) with editors/neovim/aicockpit.lua.
+"""Next-edit suggestions in a real headless Neovim (0.11 and 0.12) with editors/neovim/aicockpit.lua.
 
 Every role is a scripted model (tests/e2e/next_edit_model.py) that finishes the user's
 renames in the region it is given, so the suggestions are known in advance and no engine
@@ -7,14 +7,16 @@ loads. The driver (nvim/next_edit.lua) types with Neovim's own key handling.
 
 from __future__ import annotations
 
-import asyncio
 import json
+
+import pytest
 
 from aicockpit.config import ROLES
 from tests.e2e import next_edit_model
-from tests.e2e.helpers import nvim
+from tests.e2e.helpers import NVIM_VERSIONS, nvim_env, run_nvim
+from tests.e2e.scripted_model import scripted
 from tests.fake_openai import FakeOpenAI
-from tests.support import ROOT, serve_command, server_env
+from tests.support import ROOT
 
 DRIVER = ROOT / "tests" / "e2e" / "nvim" / "next_edit.lua"
 GEOMETRY = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n"
@@ -22,42 +24,26 @@ STEPS = 35  # far.py: its parameter's use is this many lines below, off a 24-lin
 FAR = "def scale(factor):\n" + "".join(f"    # step {n}\n" for n in range(STEPS)) + "    return factor * 2\n"
 
 
-async def test_neovim_shows_next_edits_as_extmarks_and_its_keys_take_or_dismiss_them(tmp_path):
+@pytest.mark.parametrize("version", NVIM_VERSIONS)
+async def test_neovim_shows_next_edits_as_extmarks_and_its_keys_take_or_dismiss_them(tmp_path, version):
     root = tmp_path / "project"
     (root / ".git").mkdir(parents=True)
     (root / "geometry.py").write_text(GEOMETRY)
     (root / "far.py").write_text(FAR)
     renames = next_edit_model.following_renames({"area": ["width", "height"], "scale": ["factor"]})
-    async with FakeOpenAI(answer=renames) as model:
+    # No completions: no ghost text beside the next edits.
+    async with FakeOpenAI(answer=scripted(next_edits=renames)) as model:
         profile = next_edit_model.PROFILE
         init = {
-            "profiles": {profile: next_edit_model.profile(model.url)},
+            # No tokenizer: ready at once (token budgets estimated).
+            "profiles": {profile: {**next_edit_model.profile(model.url), "tokenizer": None}},
             "roles": {role: {"profile": profile} for role in ROLES},
             "next_edit": {"region_lines": 40},  # far.py's last line is in the region
         }
-        env = {
-            **server_env(),
-            "AICOCKPIT_OUT": str(tmp_path / "out.json"),
-            "AICOCKPIT_FILE": str(root / "geometry.py"),
-            "AICOCKPIT_FAR": str(root / "far.py"),
-            "AICOCKPIT_CMD": json.dumps(serve_command()),
-            "AICOCKPIT_INIT": json.dumps(init),
-            "AICOCKPIT_PLUGIN": str(ROOT / "editors" / "neovim" / "aicockpit.lua"),
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-        }
-        process = await asyncio.create_subprocess_exec(
-            nvim(), "--headless", "--clean", "-u", "NONE", "-c", f"luafile {DRIVER}",
-            env=env, cwd=root, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            await asyncio.wait_for(process.wait(), 300)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    out = json.loads((tmp_path / "out.json").read_text())
+        env = nvim_env(
+            tmp_path, file=str(root / "geometry.py"), far=str(root / "far.py"), init=json.dumps(init)
+        )
+        out = await run_nvim(version, DRIVER, env, root)
     assert out.get("error") is None, (out.get("error"), out["steps"])
 
     # Nothing shown: <Tab> indented as ever (Python's ftplugin: four spaces); the mapping

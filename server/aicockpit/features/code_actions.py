@@ -15,7 +15,7 @@ from aicockpit.context.positions import Position
 from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
 from aicockpit.features.chat import EXPLAIN
 from aicockpit.features.edit import apply, lines_written, run_guarded, to_workspace_edit, where
-from aicockpit.features.next_edit import code_action as next_edit_action
+from aicockpit.features.next_edit import code_action_now as next_edit_action
 from aicockpit.features.params import LspInt, decode, decode_args
 from aicockpit.features.progress import WorkDone
 
@@ -84,7 +84,7 @@ def setup(server, app) -> None:
             resolve_provider=True,
         ),
     )
-    def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    async def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
         uri = params.text_document.uri
         if uri not in app.documents or app.is_secret(app.documents.get(uri)):
             return []  # nothing offered in a secrets file: its text never goes to a model
@@ -92,7 +92,7 @@ def setup(server, app) -> None:
         end = params.range.end
         app.prewarmer.cursor_seen(uri, Position(end.line, end.character))
         actions = []
-        suggested = next_edit_action(app, uri)
+        suggested = await next_edit_action(app, uri, params.range.start)
         if suggested is not None:
             actions.append(suggested)
         for title, kind, data, diagnostics in plan(app, params):
@@ -145,6 +145,10 @@ def setup(server, app) -> None:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:
+        if action.data is None and action.command is not None:
+            # Nothing to resolve: an action that runs a command (Neovim resolves every action
+            # without an edit, the aicockpit.applyAction ones too, before running its command).
+            return action
         data = decode(action.data, ActionData, "code action data (not one of aicockpit's)")
         proposal = await compute(data)
         action.edit = to_workspace_edit(server, app, proposal)

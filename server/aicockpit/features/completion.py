@@ -69,12 +69,14 @@ def setup(server, app) -> None:
         at = to_lsp(position)
         column = lines.offset(position) - lines.starts[at.line]
         word = _WORD_BEFORE.search(lines.line(at.line)[:column])
+        typed = word.group(0) if word else ""
         item = types.CompletionItem(
-            label=label_for(suggestion.text),
+            # The word being typed and its end (`sum(prices)` after `su`), as the menu shows words.
+            label=label_for(typed + suggestion.text),
             kind=types.CompletionItemKind.Snippet,
             detail="aicockpit",
             # Clients filter by the word before the cursor; keep it so the item survives.
-            filter_text=(word.group(0) if word else "") + suggestion.text,
+            filter_text=typed + suggestion.text,
             sort_text="0",
             preselect=True,
             insert_text_format=types.InsertTextFormat.PlainText,

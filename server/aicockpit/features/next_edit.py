@@ -6,7 +6,8 @@
 - ``aicockpit/nextEdit/feedback`` ``{id, accepted}`` (notification): the user took or
   dismissed it (counted in ``aicockpit/stats``).
 - Other features read ``app.next_edits.current(uri)``: inline completion shows an edit on
-  the cursor's line as an ordinary item, code actions offer "Apply suggested edit".
+  the cursor's line as an ordinary item, code actions offer "Apply suggested edit" (and, with
+  ``next_edit.in_code_actions``, ask for one first: Helix cannot send aicockpit/nextEdit).
 """
 
 from __future__ import annotations
@@ -104,6 +105,19 @@ def code_action(app, uri: str) -> types.CodeAction | None:
         edit=types.WorkspaceEdit(document_changes=[change]),
         command=accepted_command(suggestion),
     )
+
+
+async def code_action_now(app, uri: str, position: types.Position) -> types.CodeAction | None:
+    """ "Apply suggested edit", computed now at ``position`` when none is held (next_edit.in_code_actions)."""
+    action = code_action(app, uri)
+    if action is not None or not app.config.next_edit.in_code_actions:
+        return action
+    try:
+        await app.next_edits.suggest(uri, Position(position.line, position.character))
+    except (EngineUnavailable, BackendError) as err:
+        log.info("no next edit for the code actions: %s", err)
+        return None
+    return code_action(app, uri)
 
 
 def setup(server, app) -> None:

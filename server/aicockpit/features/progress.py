@@ -104,6 +104,8 @@ class WorkDone:
             self._server.work_done_progress.report(
                 self._token, types.WorkDoneProgressReport(message=message, percentage=percentage)
             )
+        else:
+            self._message = message  # what begin shows, once the client has created the token
 
     def end(self, message: str) -> None:
         if self._starting is not None:
@@ -118,10 +120,19 @@ class WorkDone:
 
     async def __aenter__(self) -> WorkDone:
         task = asyncio.current_task()
-        if await self.begin(self._message) and task is not None:
-            tokens = self._server.work_done_progress.tokens
-            if (future := tokens.get(self._token)) is not None:
-                future.add_done_callback(lambda f: f.cancelled() and task.cancel())
+
+        async def start() -> None:
+            if await self.begin(self._message) and task is not None:
+                tokens = self._server.work_done_progress.tokens
+                if (future := tokens.get(self._token)) is not None:
+                    future.add_done_callback(lambda f: f.cancelled() and task.cancel())
+
+        if self._given is not None:
+            await start()
+        else:
+            # The work does not wait for the client to create the token: Helix answers that
+            # request only after the one this block serves (it blocks on codeAction/resolve).
+            self._starting = spawn(start(), name=f"progress: {self._title}")
         return self
 
     async def __aexit__(self, kind, error, tb) -> None:

@@ -2,15 +2,10 @@
 -- a rename whose next use shows as extmarks and is taken with <Tab> in Normal mode, one
 -- dismissed with <C-]> and one taken with <Tab> in Insert mode, one off screen reached by a
 -- first <Tab> and applied by a second, and <Tab> indenting as ever while nothing is shown.
--- Keys go through Neovim's main loop (nvim_feedkeys), so the steps run from a timer, never
--- inside vim.wait. Writes what happened as JSON to $AICOCKPIT_OUT.
-local out = { steps = {} }
-local function finish()
-  local f = assert(io.open(vim.env.AICOCKPIT_OUT, "w"))
-  f:write(vim.json.encode(out))
-  f:close()
-  vim.cmd("qa!")
-end
+-- Keys go through Neovim's main loop (nvim_feedkeys), so the steps run from a timer
+-- (steps.lua), never inside vim.wait. Writes what happened as JSON to $AICOCKPIT_OUT.
+local runner = dofile(vim.fs.dirname(debug.getinfo(1, "S").source:sub(2)) .. "/steps.lua")
+local out = {}
 
 local aicockpit = dofile(vim.env.AICOCKPIT_PLUGIN)
 aicockpit.setup({
@@ -20,9 +15,7 @@ aicockpit.setup({
 local namespaces = vim.api.nvim_get_namespaces()
 local ns, hint_ns = namespaces.aicockpit_next_edit, namespaces.aicockpit_next_edit_hint
 
-local function keys(k)
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(k, true, false, true), "t", false)
-end
+local keys = runner.keys
 local function lines() return vim.api.nvim_buf_get_lines(0, 0, -1, false) end
 local function client() return vim.lsp.get_clients({ name = "aicockpit", bufnr = 0 })[1] end
 
@@ -44,7 +37,7 @@ local function hint()
   local found = vim.api.nvim_buf_get_extmarks(0, hint_ns, 0, -1, { details = true })[1]
   return found and { row = found[2], text = found[4].virt_text[1][1] } or nil
 end
-local function tab_mapped(mode) return vim.fn.maparg("<Tab>", mode, false, true).buffer == 1 end
+local function tab_mapped(mode) return vim.fn.maparg("<Tab>", mode, false, true).desc == "aicockpit: take the next edit" end
 local function counted(field)
   local r = client():request_sync("aicockpit/stats", vim.empty_dict(), 5000, 0)
   return r and r.result and r.result.next_edit[field] or 0
@@ -124,37 +117,4 @@ local steps = {
 }
 
 vim.cmd.edit(vim.env.AICOCKPIT_FILE)
-local index, started, busy = 0, 0, false
-local timer = vim.uv.new_timer()
-local function stop(error)
-  timer:stop()
-  out.error = error
-  local c = client()
-  if c then
-    c:stop()
-    vim.wait(10000, function() return c:is_stopped() end, 100)
-  end
-  finish()
-end
-local function start_next()
-  index = index + 1
-  local step = steps[index]
-  if not step then return stop(nil) end
-  started = vim.uv.now()
-  if step[2] then step[2]() end
-end
-start_next()
-timer:start(50, 50, vim.schedule_wrap(function()
-  -- request_sync waits with vim.wait, which runs this timer again: one look at a time.
-  if busy or index > #steps then return end
-  busy = true
-  local step = steps[index]
-  local ok, done = pcall(step[3])
-  busy = false
-  if not ok then return stop(step[1] .. ": " .. tostring(done)) end
-  if done then
-    table.insert(out.steps, step[1])
-    return start_next()
-  end
-  if vim.uv.now() - started > 60000 then stop("timed out at step " .. step[1]) end
-end))
+runner.run(steps, out)
