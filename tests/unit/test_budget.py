@@ -71,3 +71,13 @@ def test_a_machine_slower_than_any_target_still_gets_a_prompt_and_a_deadline_to_
     # Unmeasured: twice the cold target; on a fast machine: the cold target.
     assert planner.deadline_ms(config().completion, None, 1000) == 5000
     assert planner.deadline_ms(config().completion, GPU, 4000) == 2500
+
+
+def test_a_model_without_fim_gets_repository_context_only_once_its_code_window_is_full():
+    planner = BudgetPlanner()
+    slow = planner.plan(config(), CPU, 8192, sends_suffix=False, fills_middle=False)
+    assert slow.context == 0 and slow.prefix >= 700  # this CPU: the code before the cursor, all of it
+    fim = planner.plan(config(), CPU, 8192, sends_suffix=True, fills_middle=True)
+    assert fim.context > 0  # a FIM code model is trained with repository context
+    fast = planner.plan(config(), GPU, 8192, sends_suffix=False, fills_middle=False)
+    assert fast.context > 0 and fast.prefix > 1024

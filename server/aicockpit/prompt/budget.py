@@ -17,9 +17,9 @@ off, unset budgets take the fixed defaults (``FIXED``).
 
 How the total is split was decided with ``scripts/bench_quality.py``'s ablations
 (docs/quality.md, "How much context a slow machine gets"): the code before the
-cursor comes first; a model without fill-in-the-middle training gets little
-repository context, since with SmolLM2 it changed no answer while it doubled the
-cold latency.
+cursor comes first; a model without fill-in-the-middle training gets repository
+context only once that code has a full window, since with SmolLM2 context changed
+no answer while it made every prompt much longer.
 """
 
 from __future__ import annotations
@@ -44,8 +44,11 @@ SUFFIX_SHARE_OF_CACHED = 0.25  # of the cached target, the suffix's prefill at e
 SUFFIX_CAP = 512
 HEADER_CAP, HEADER_SHARE = 256, 0.08
 # Of the prompt, the share repository context gets: fill-in-the-middle code models are trained
-# with repository context; models without FIM tokens (general instruct models) made no use of it.
+# with repository context. A model without FIM tokens (a general instruct model) gets context
+# only once the code before the cursor has PREFIX_FIRST tokens: on SmolLM2 it changed no answer
+# (within a case or two of 16 per kind) while it made prompts 74% longer (docs/quality.md).
 CONTEXT_SHARE = {"fim": 0.35, "prefix": 0.15}
+PREFIX_FIRST = 1024
 CONTEXT_CAP = 4096
 
 
@@ -198,6 +201,8 @@ def _sized(
     suffix = min(suffix, int(total * 0.1))
     header = min(HEADER_CAP, int(total * HEADER_SHARE))
     context = min(CONTEXT_CAP, int(total * CONTEXT_SHARE["fim" if fills_middle else "prefix"]))
+    if not fills_middle:
+        context = min(context, max(0, total - PREFIX_FIRST - header))
     if context < MIN_CONTEXT_TOKENS:
         context = 0
     prefix = max(MIN_PREFIX_TOKENS, total - suffix - header - context)
