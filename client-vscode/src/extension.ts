@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import { ExecuteCommandRequest } from "vscode-languageclient/node";
 import { ChatView, CHAT_VIEW } from "./chat";
 import { EditPreviewer, REVIEW_ACTION_COMMAND } from "./edit";
+import { FocusReporter } from "./focus";
 import { NextEdits, SHOWN_CONTEXT } from "./nextEdit";
 import { PREVIEW_SCHEME, VirtualDocuments } from "./preview";
 import { openSetting, SECTION, ServerSupervisor } from "./server";
@@ -25,7 +26,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ supe
   server.middleware = previewer.codeActionMiddleware();
   const chat = new ChatView(context.extensionUri, server, previewer);
   const nextEdits = new NextEdits(server);
+  const focus = new FocusReporter(server);
   context.subscriptions.push(
+    focus,
     server,
     documents,
     status,

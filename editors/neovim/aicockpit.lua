@@ -452,7 +452,27 @@ local function declare(capabilities)
   end
 end
 
+--- Tells the server where the cursor is when the buffer is shown or the cursor moves
+--- (aicockpit/didFocus): it prefills the next completion's prompt there before you pause.
+--- A notification per event, no timer: the server does nothing while the cursor stays in
+--- the same part of the file.
+local function attach_focus(client, bufnr)
+  local group = vim.api.nvim_create_augroup("aicockpit_focus_" .. bufnr, { clear = true })
+  local function report()
+    if vim.api.nvim_get_current_buf() ~= bufnr or client:is_stopped() then return end
+    local params = vim.lsp.util.make_position_params(0, client.offset_encoding or "utf-16")
+    client:notify("aicockpit/didFocus", { textDocument = params.textDocument, position = params.position })
+  end
+  vim.api.nvim_create_autocmd({ "BufEnter", "CursorMoved", "InsertEnter" }, { group = group, buffer = bufnr, callback = report })
+  vim.api.nvim_create_autocmd("BufUnload", {
+    group = group, buffer = bufnr, once = true,
+    callback = function() vim.api.nvim_del_augroup_by_id(group) end,
+  })
+  report()
+end
+
 local function on_attach(client, bufnr)
+  attach_focus(client, bufnr)
   if options.ghost_text ~= false then
     local keys = vim.tbl_extend("force", ghost_text.DEFAULTS, type(options.ghost_text) == "table" and options.ghost_text or {})
     ghost_text.attach(client, bufnr, keys)

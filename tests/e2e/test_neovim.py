@@ -54,6 +54,8 @@ async def test_neovim_gets_ghost_text_reviewed_edits_chat_and_progress_with_the_
     out = await run_nvim(version, DRIVER, env, ROOT, timeout=420)
     assert out.get("error") is None, (out.get("error"), out["steps"])
     assert out["ready"] is True
+    # Moving the cursor told the server where it is: the next completion's prompt was prefilled.
+    assert out["prewarm"]["served"] >= 1, out["prewarm"]
     # Ghost text: the client declared inline completion, so no completion item is offered.
     assert out["inline_provider"] is True and out["completion_provider"] is False
     # The suggestion shown after `    return `; typing its first character kept the rest on

@@ -102,6 +102,13 @@ steps.run({
     out.idle_status = aicockpit.status()
     return out.idle_status == ""
   end },
+  -- The cursor moves: the integration says where (aicockpit/didFocus), the server pre-warms there.
+  { "focused", function() vim.api.nvim_win_set_cursor(0, { row_of("def last_function() -> None:"), 0 }) end,
+    function()
+      local stats = steps.stats()
+      out.prewarm = stats and stats.prewarm.outcomes
+      return out.prewarm ~= nil and (out.prewarm.served or 0) >= 1
+    end },
   -- Ghost text in Insert mode after `    return `, taken with <Tab>, undone in one step.
   { "ghost", function()
     local row = row_of("    return None")
