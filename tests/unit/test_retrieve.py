@@ -6,6 +6,7 @@ import pytest
 
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore, TextChange
+from aicockpit.context.open_documents import follow
 from aicockpit.engine.offline import OfflineTarget
 from aicockpit.generation import PromptFormat
 from aicockpit.prompt.assemble import PromptAssembler
@@ -22,6 +23,7 @@ def assembler_for(index, options: dict | None = None):
     config, problems = decode_config(options or {})
     assert not problems
     documents = DocumentStore()
+    follow(documents, index)
     return documents, PromptAssembler(documents, index, lambda: config)
 
 

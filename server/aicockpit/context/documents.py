@@ -101,12 +101,19 @@ class DocumentStore:
         self.recent_edits: deque[tuple[str, int, float]] = deque(maxlen=RECENT_EDITS)
         self.history = EditHistory()  # the same edits as diffs, for next-edit suggestions
         self.close_listeners: list[Callable[[str], None]] = []
+        # Told the document after each didOpen and didChange (the project index follows the text).
+        self.change_listeners: list[Callable[[TextDocument], None]] = []
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> TextDocument:
         doc = TextDocument(uri, language_id, version, text)
         _ = doc.syntax  # parse now, so every later change is an incremental edit
         self._docs[uri] = doc
+        self._changed(doc)
         return doc
+
+    def _changed(self, doc: TextDocument) -> None:
+        for listener in self.change_listeners:
+            listener(doc)
 
     def change(self, uri: str, version: int, changes: list[TextChange]) -> TextDocument:
         doc = self.get(uri)
@@ -126,6 +133,7 @@ class DocumentStore:
                     recent.append(edit)
         self.history.after_change(uri, doc.text)
         doc.version = version
+        self._changed(doc)
         return doc
 
     def all(self) -> list[TextDocument]:
