@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from lsprotocol import types
 
+from aicockpit.context.positions import Position
 from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
 from aicockpit.features.chat import EXPLAIN
 from aicockpit.features.edit import apply, lines_written, run_guarded, to_workspace_edit, where
@@ -86,7 +87,8 @@ def setup(server, app) -> None:
         if uri not in app.documents or app.is_secret(app.documents.get(uri)):
             return []  # nothing offered in a secrets file: its text never goes to a model
         actions = []
-        suggested = next_edit_action(app, uri)
+        at = params.range.start
+        suggested = next_edit_action(app, uri, Position(at.line, at.character))
         if suggested is not None:
             actions.append(suggested)
         for title, kind, data, diagnostics in plan(app, params):

@@ -54,6 +54,10 @@ class ChangeLog:
         spans = self._spans.setdefault(uri, [])
         delta = len(inserted) - (end - start)
         touched = [s for s in spans if s.start <= end and start <= s.end and len(s.new) <= MAX_SPAN_CHARS]
+        if touched and max(s.serial for s in touched) != spans[-1].serial:
+            # Back at a place changed before other places were: a change of its own (the name
+            # the user typed there then is what is changed now), not the same one continued.
+            touched = []
         kept = [s for s in spans if s not in touched and not (s.start < end and start < s.end)]
         for span in kept:
             if span.start >= end:

@@ -69,9 +69,11 @@ class StructuralFinder:
 
     def _renames(self, parsed: Parsed) -> Iterable[Rename]:
         text, offsets = parsed.doc.text, parsed.offsets
-        for old, new, places in renames(text, self.changes.spans(parsed.doc.uri), parsed.language):
+        spans = self.changes.spans(parsed.doc.uri)
+        changed = [(offsets.byte(s.start), offsets.byte(s.end)) for s in spans]
+        for old, new, places in renames(text, spans, parsed.language):
             ranges = [(offsets.byte(start), offsets.byte(end)) for start, end in places]
-            rename = find_rename(parsed.table, parsed.language, old, new, ranges)
+            rename = find_rename(parsed.table, parsed.language, old, new, ranges, changed)
             if rename is not None:
                 yield rename
 
@@ -123,14 +125,16 @@ class StructuralFinder:
         finder = RepeatFinder(parsed.comment, parsed.language.keywords)
         tree = parsed.table.tree
         rule = finder.rule(tree, doc.text, parsed.offsets, first, second)
-        if rule is None or renames_a_variable(parsed, rule):
+        if rule is None or renames_a_name(parsed, rule):
             return None
         offsets = parsed.offsets
         skip = [(offsets.byte(c.start), offsets.byte(c.end)) for c in newest]
         found = finder.find(tree, offsets, rule, cursor, skip)
         if found is None:
             return None
-        edits = [TextEdit(start, end, text) for start, end, text in found.edits if doc.text[start:end] != text]
+        edits = [
+            TextEdit(start, end, text) for start, end, text in found.edits if doc.text[start:end] != text
+        ]
         if not edits:
             return None
         return StructuralEdit(REPEAT, edits, "repeat the last edit here")
@@ -166,17 +170,18 @@ def imported_uses(table: NameTable, rename: Rename) -> tuple[list, str]:
     return [o for o in uses if not o.in_error], ""
 
 
-def renames_a_variable(parsed: Parsed, rule) -> bool:
-    """A change of one variable's name at two places is a rename's business, not a pattern's:
-    generalised, it would rename a same-named variable of another scope."""
+def renames_a_name(parsed: Parsed, rule) -> bool:
+    """One variable or instance attribute renamed at two places is a rename: the rename
+    finder's business, by scopes. Generalised as a pattern, it would rename another scope's
+    variable or another class's attribute of the same name. (Another object's attribute,
+    ``log.info`` -> ``log.debug``, is a pattern.)"""
     if len(rule.ops) != 1 or rule.ops[0][0] != "replace":
         return False
     _, i1, i2, j1, j2 = rule.ops[0]
     first = rule.first
     if i2 - i1 != 1 or j2 - j1 != 1 or first.before[i1].kind != "word":
         return False
-    offsets = parsed.offsets
     token = first.after[j1]
-    start = offsets.byte(first.start + token.start)
+    start = parsed.offsets.byte(first.start + token.start)
     occurrence = parsed.table.at(start, start + len(token.text.encode("utf-8")))
-    return occurrence is None or occurrence.role in ("definition", "reference") and not occurrence.member
+    return occurrence is None or occurrence.role in ("definition", "reference") or bool(occurrence.member)

@@ -99,7 +99,9 @@ class NameTable:
                     if name.startswith("scope"):
                         if captured.start_byte <= start and end <= captured.end_byte:
                             root = captured.parent is None
-                            scopes.append(Scope(captured.start_byte, captured.end_byte, name == "scope.class", root))
+                            scopes.append(
+                                Scope(captured.start_byte, captured.end_byte, name == "scope.class", root)
+                            )
                     elif name == "member.scope":
                         if captured.start_byte <= start and end <= captured.end_byte:
                             classes.append((captured.start_byte, captured.end_byte))

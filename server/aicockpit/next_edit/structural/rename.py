@@ -85,19 +85,27 @@ def renames(text: str, spans: list[Span], language: StructuralLanguage) -> list[
 
 
 def find_rename(
-    table: NameTable, language: StructuralLanguage, old: str, new: str, renamed: Iterable[tuple[int, int]]
+    table: NameTable,
+    language: StructuralLanguage,
+    old: str,
+    new: str,
+    renamed: Iterable[tuple[int, int]],
+    changed: Iterable[tuple[int, int]] = (),
 ) -> Rename | None:
-    """The rename ``old -> new`` whose changed places (byte ranges) include a binding; None if none does."""
+    """The rename ``old -> new`` whose changed places (byte ranges) include a binding; None if none does.
+
+    ``changed``: the byte ranges of every change span of the document; a use of the new name
+    there was made during the rename, not found in the code before it.
+    """
     renamed = list(renamed)
+    if not language.valid_identifier(new):  # `2w`, `class`: no binding of it can even parse
+        return Rename(old, new, Occurrence(*renamed[0]), renamed, [], "invalid_identifier")
     sites = [o for start, end in renamed if (o := table.at(start, end)) is not None]
     binding = next((o for o in sites if o.role == "definition" and o.kind != "redeclare"), None)
     binding = binding or next((o for o in sites if o.member == "definition"), None)
     if binding is None:
         return None
     rename = Rename(old, new, binding, renamed, [])
-    if not language.valid_identifier(new):
-        rename.problem = "invalid_identifier"
-        return rename
     if binding.in_error:
         rename.problem = "unparsable"
         return rename
@@ -114,10 +122,12 @@ def find_rename(
         rename.uses = [
             o
             for o in olds
-            if o.role in ("definition", "reference") and (o.start, o.end) not in done and resolve(o, bindings) == target
+            if o.role in ("definition", "reference")
+            and (o.start, o.end) not in done
+            and resolve(o, bindings) == target
         ]
     rename.uses = [o for o in rename.uses if not o.in_error]
-    if rename.uses and collides(table, rename, done):
+    if rename.uses and collides(table, rename, done, list(changed)):
         rename.problem = "collision"
     return rename
 
@@ -126,7 +136,9 @@ def _same_member(occurrence: Occurrence, binding: Occurrence) -> bool:
     return bool(occurrence.member) and occurrence.member_scope == binding.member_scope
 
 
-def collides(table: NameTable, rename: Rename, done: set[tuple[int, int]]) -> bool:
+def collides(
+    table: NameTable, rename: Rename, done: set[tuple[int, int]], changed: list[tuple[int, int]]
+) -> bool:
     """Would the new name mean something else somewhere? Another binding of it in the same
     scope (or class), one in a nested scope that would capture a use, or a use of it that
     the renamed binding now captures."""
@@ -146,7 +158,8 @@ def collides(table: NameTable, rename: Rename, done: set[tuple[int, int]]) -> bo
             if binding.scope is not None and binding.scope.contains(other.scope.start, other.scope.end):
                 return True
     bindings = definitions + [binding]
-    return any(o.role == "reference" and resolve(o, bindings) == target for o in others)
+    found_before = [o for o in others if not any(s <= o.start and o.end <= e for s, e in changed)]
+    return any(o.role == "reference" and resolve(o, bindings) == target for o in found_before)
 
 
 def _range(occurrence: Occurrence) -> tuple[int, int]:

@@ -4,17 +4,19 @@ Each change (the spans the user made on one line, one after another) is widened 
 site, the smallest syntax node around it, and further up while needed, until the two
 sites have the same node type, the same number of tokens before the change and a word
 that both share (the anchor). Tokens that differ between the two sites are holes: a
-name, number or string that may be anything at the next site. The change is the token
+expression that may be anything at the next site. The change is the token
 diff of the first site, and it must turn the second site's tokens into exactly what the
-user made of them (with the second site's hole values): only then is it a rule. The next
-site is the first node after the cursor (then from the top) of the same type whose
-tokens match the sites' tokens around the holes.
+user made of them (with the second site's hole values): only then is it a rule. A hole is
+any run of tokens with balanced brackets and no `,` or `;` outside them: one expression.
+The next site is the first node after the cursor (then from the top) of the same type
+whose tokens match the sites' tokens around the holes.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import tree_sitter as ts
@@ -96,12 +98,17 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Hole:
+    first: tuple[int, int]  # token range at the first site (before its change)
+    second: tuple[int, int]  # at the second site
+
+
+@dataclass(frozen=True)
 class Rule:
     node_type: str
-    before: list[str]  # token texts of the first site before its change
-    kinds: list[str]
-    holes: dict[int, tuple[str, str]]  # token index -> its value at the first and second site
-    anchor: int  # index of a word token every match shares
+    template: list[str | Hole]  # the first site's tokens before its change, holes in place
+    anchor: str  # a word every match has, at ``anchor_index`` of its tokens ...
+    anchor_element: int  # ... the template element it is
     ops: list[tuple[str, int, int, int, int]]  # difflib opcodes, first site before -> after
     first: Site
 
@@ -110,6 +117,9 @@ class Rule:
 class RepeatEdit:
     edits: list[tuple[int, int, str]]  # string offsets in the current text
     at: int  # where the next site starts (string offset)
+
+
+_OPEN, _CLOSE = "([{", ")]}"
 
 
 class RepeatFinder:
@@ -126,7 +136,7 @@ class RepeatFinder:
         for _ in range(MAX_LEVELS):
             if node1 is None or node2 is None or node1.parent is None or node2.parent is None:
                 return None
-            if node1.start_byte <= node2.start_byte < node1.end_byte or node2.start_byte <= node1.start_byte < node2.end_byte:
+            if _overlap(node1, node2):
                 return None  # one site holds the other: not two places
             if node1.type == node2.type:
                 site1 = self._site(text, offsets, node1, first)
@@ -152,76 +162,131 @@ class RepeatFinder:
 
     def _rule(self, site1: Site, site2: Site) -> Rule | None:
         b1, b2 = [t.text for t in site1.before], [t.text for t in site2.before]
-        if len(b1) != len(b2) or not b1:
+        if not b1 or not b2:
             return None
-        holes = {}
-        for index, (one, two) in enumerate(zip(site1.before, site2.before, strict=True)):
-            if one.text != two.text:
-                if one.kind != two.kind or one.kind not in ("word", "number", "string"):
-                    return None
-                holes[index] = (one.text, two.text)
+        template: list[str | Hole] = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=b1, b=b2, autojunk=False).get_opcodes():
+            if tag == "equal":
+                template += b1[i1:i2]
+                continue
+            one, two = b1[i1:i2], b2[j1:j2]
+            if not one or not two or not _balanced(one) or not _balanced(two) or _splits(one) or _splits(two):
+                return None
+            template.append(Hole((i1, i2), (j1, j2)))
         anchors = [
-            i for i, t in enumerate(site1.before)
-            if t.kind == "word" and i not in holes and t.text not in self._keywords
+            (len(e), n) for n, e in enumerate(template)
+            if isinstance(e, str) and e not in self._keywords and _WORD.fullmatch(e)
         ]  # fmt: skip
         if not anchors:
             return None
-        ops = [op for op in difflib.SequenceMatcher(a=b1, b=[t.text for t in site1.after], autojunk=False).get_opcodes()]
+        ops = difflib.SequenceMatcher(a=b1, b=[t.text for t in site1.after], autojunk=False).get_opcodes()
         ops = [op for op in ops if op[0] != "equal"]
         if not ops:
             return None
-        anchor = max(anchors, key=lambda i: len(b1[i]))
-        rule = Rule(site1.node.type, b1, [t.kind for t in site1.before], holes, anchor, ops, site1)
+        element = max(anchors)[1]
+        rule = Rule(site1.node.type, template, str(template[element]), element, ops, site1)
         # The rule must make of the second site exactly what the user made of it.
-        values = {i: two for i, (_, two) in holes.items()}
-        made = _apply_text(rule, site2.before_text, site2.before, values)
+        made = apply(rule, site2.before_text, site2.before)
         if made is None or [t.text for t in tokens(self._pattern, made)] != [t.text for t in site2.after]:
             return None
         return rule
 
     def find(self, tree: ts.Tree, offsets: Offsets, rule: Rule, cursor: int, skip: list[tuple[int, int]]
-    ) -> RepeatEdit | None:
+    ) -> RepeatEdit | None:  # fmt: skip
         """The next site (from ``cursor``, string offset) the rule applies to, and its edits."""
-        anchor = rule.before[rule.anchor].encode("utf-8")
+        anchor = rule.anchor.encode("utf-8")
         pattern = re.compile(rb"(?<![\w$])" + re.escape(anchor) + rb"(?![\w$])")
-        hits = [m.start() for _, m in zip(range(MAX_ANCHOR_HITS), pattern.finditer(offsets.source), strict=False)]
+        hits = [
+            m.start() for _, m in zip(range(MAX_ANCHOR_HITS), pattern.finditer(offsets.source), strict=False)
+        ]
         at = offsets.byte(cursor)
-        ordered = [h for h in hits if h >= at] + [h for h in hits if h < at]
-        for hit in ordered:
-            found = self._match(tree, offsets, rule, hit, hit + len(anchor), skip)
-            if found is not None:
-                return found
+        for hit in [h for h in hits if h >= at] + [h for h in hits if h < at]:
+            edit = self._match(tree, offsets, rule, hit, hit + len(anchor), skip)
+            if edit is not None:
+                return edit
         return None
 
-    def _match(self, tree: ts.Tree, offsets: Offsets, rule: Rule, start: int, end: int, skip) -> RepeatEdit | None:
+    def _match(
+        self, tree: ts.Tree, offsets: Offsets, rule: Rule, start: int, end: int, skip
+    ) -> RepeatEdit | None:
         node = tree.root_node.descendant_for_byte_range(start, end)
-        for _ in range(MAX_LEVELS + 2):
-            if node is None:
-                return None
-            if node.type == rule.node_type:
-                break
+        while node is not None and node.type != rule.node_type:
             node = node.parent
-        else:
+        if node is None or node.has_error or any(node.start_byte < e and s < node.end_byte for s, e in skip):
             return None
-        if node.has_error or any(node.start_byte < e and s < node.end_byte for s, e in skip):
-            return None
-        site_start = offsets.char(node.start_byte)
         site_text = node.text.decode("utf-8", "replace")
         if len(site_text) > MAX_SITE_CHARS:
             return None
+        site_start = offsets.char(node.start_byte)
         found = tokens(self._pattern, site_text)
-        if len(found) != len(rule.before) or site_start + found[rule.anchor].start != offsets.char(start):
-            return None
-        values = {}
-        for index, (token, want, kind) in enumerate(zip(found, rule.before, rule.kinds, strict=True)):
-            if index in rule.holes:
-                if token.kind != kind:
-                    return None
-                values[index] = token.text
-            elif token.text != want:
-                return None
-        edits = _edits(rule, found, values)
-        return RepeatEdit([(site_start + s, site_start + e, t) for s, e, t in edits], site_start)
+        for spans in match(rule.template, found):
+            if site_start + found[spans[rule.anchor_element][0]].start != offsets.char(start):
+                continue
+            edits = _edits(rule, site_text, found, spans)
+            if edits is not None:
+                return RepeatEdit([(site_start + s, site_start + e, t) for s, e, t in edits], site_start)
+        return None
+
+
+_WORD = re.compile(r"[^\W\d][\w$]*")
+
+
+def _overlap(one: ts.Node, two: ts.Node) -> bool:
+    return one.start_byte < two.end_byte and two.start_byte < one.end_byte
+
+
+def _balanced(texts: list[str]) -> bool:
+    depth = 0
+    for text in texts:
+        if text in _OPEN:
+            depth += 1
+        elif text in _CLOSE:
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _splits(texts: list[str]) -> bool:
+    """Does the run hold a `,` or `;` outside brackets?"""
+    depth = 0
+    for text in texts:
+        if text in _OPEN:
+            depth += 1
+        elif text in _CLOSE:
+            depth -= 1
+        elif depth == 0 and text in ",;":
+            return True
+    return False
+
+
+def match(template: list[str | Hole], found: list[Token]) -> Iterator[list[tuple[int, int]]]:
+    """Each way ``found`` matches ``template``: the token range of every template element."""
+    spans: list[tuple[int, int]] = []
+
+    def step(element: int, at: int) -> Iterator[list[tuple[int, int]]]:
+        if element == len(template):
+            if at == len(found):
+                yield list(spans)
+            return
+        want = template[element]
+        if isinstance(want, str):
+            if at < len(found) and found[at].text == want:
+                spans.append((at, at + 1))
+                yield from step(element + 1, at + 1)
+                spans.pop()
+            return
+        for end in range(at + 1, len(found) + 1):
+            run = [t.text for t in found[at:end]]
+            if not _balanced(run):
+                continue
+            if _splits(run):
+                break  # a hole is one expression: never two arguments or two statements
+            spans.append((at, end))
+            yield from step(element + 1, end)
+            spans.pop()
+
+    yield from step(0, 0)
 
 
 def _around(tree: ts.Tree, start: int, end: int) -> ts.Node | None:
@@ -231,56 +296,87 @@ def _around(tree: ts.Tree, start: int, end: int) -> ts.Node | None:
     return node
 
 
-def _substitute(token: str, holes: dict[int, tuple[str, str]], values: dict[int, str]) -> str:
-    """A token of the first site's new text, at another site: its hole values swapped in."""
-    for index, (first, _) in holes.items():
-        if token == first:
-            return values[index]
-    for index, (first, _) in holes.items():
-        if len(first) > 1 and first in token:  # a name built from a hole's name (`width` -> `set_width`)
-            return token.replace(first, values[index])
-    return token
+def _positions(rule: Rule, spans: list[tuple[int, int]]) -> dict[int, int]:
+    """First-site token index -> this site's token index, at each template element's start and end."""
+    where: dict[int, int] = {}
+    at = 0
+    for element, (start, end) in zip(rule.template, spans, strict=True):
+        size = element.first[1] - element.first[0] if isinstance(element, Hole) else 1
+        where.setdefault(at, start)
+        where[at + size] = end
+        at += size
+    return where
 
 
-def _new_text(rule: Rule, start: int, end: int, j1: int, j2: int, values: dict[int, str]) -> str:
-    """The first site's new text ``start:end`` (after-tokens ``j1:j2`` and the spacing around
-    them), as it reads at a site whose hole values are ``values``."""
-    after, text = rule.first.after, rule.first.after_text
-    parts, at = [], start
-    for token in after[j1:j2]:
-        parts.append(text[at : token.start])
-        parts.append(_substitute(token.text, rule.holes, values))
-        at = token.end
-    parts.append(text[at:end])
-    return "".join(parts)
-
-
-def _edits(rule: Rule, found: list[Token], values: dict[int, str]) -> list[tuple[int, int, str]]:
-    """The rule's ops at a site whose tokens are ``found`` (offsets relative to the site).
+def _edits(rule: Rule, site_text: str, found: list[Token], spans) -> list[tuple[int, int, str]] | None:
+    """The rule's ops at a site whose tokens are ``found`` (offsets in ``site_text``); None when an
+    op starts or ends inside a hole.
 
     An insertion or deletion carries the spacing before its tokens (after them at the
     site's start), as the first site's new text has it.
     """
+    where = _positions(rule, spans)
+    swaps = _swaps(rule, site_text, found, spans)
     after = rule.first.after
     edits = []
     for tag, i1, i2, j1, j2 in rule.ops:
+        if i1 not in where or i2 not in where:
+            return None
+        a, b = where[i1], where[i2]  # this site's tokens a:b stand for the first site's i1:i2
         if tag == "replace":
-            text = _new_text(rule, after[j1].start, after[j2 - 1].end, j1, j2, values)
-            edits.append((found[i1].start, found[i2 - 1].end, text))
-        elif tag == "insert" and i1 > 0:
-            text = _new_text(rule, after[j1 - 1].end, after[j2 - 1].end, j1, j2, values)
-            edits.append((found[i1 - 1].end, found[i1 - 1].end, text))
+            text = _new_text(rule, after[j1].start, after[j2 - 1].end, swaps)
+            edits.append((found[a].start, found[b - 1].end, text))
+        elif tag == "insert" and a > 0:
+            text = _new_text(rule, after[j1 - 1].end, after[j2 - 1].end, swaps)
+            edits.append((found[a - 1].end, found[a - 1].end, text))
         elif tag == "insert":
-            text = _new_text(rule, after[j1].start, after[j2].start, j1, j2, values)
+            text = _new_text(rule, after[j1].start, after[j2].start, swaps)
             edits.append((found[0].start, found[0].start, text))
-        elif i1 > 0:  # delete
-            edits.append((found[i1 - 1].end, found[i2 - 1].end, ""))
+        elif a > 0:  # delete
+            edits.append((found[a - 1].end, found[b - 1].end, ""))
         else:
-            edits.append((found[0].start, found[i2].start if i2 < len(found) else found[-1].end, ""))
+            edits.append((found[0].start, found[b].start if b < len(found) else found[-1].end, ""))
     return edits
 
 
-def _apply_text(rule: Rule, site_text: str, found: list[Token], values: dict[int, str]) -> str | None:
-    for start, end, new in sorted(_edits(rule, found, values), reverse=True):
-        site_text = site_text[:start] + new + site_text[end:]
-    return site_text
+def _swaps(rule: Rule, site_text: str, found: list[Token], spans) -> list[tuple[str, str]]:
+    """(text at the first site, text at this one) of every hole, longest first."""
+    first = rule.first
+    swaps = []
+    for element, (start, end) in zip(rule.template, spans, strict=True):
+        if isinstance(element, Hole):
+            i1, i2 = element.first
+            one = first.before_text[first.before[i1].start : first.before[i2 - 1].end]
+            swaps.append((one, site_text[found[start].start : found[end - 1].end]))
+    return sorted(swaps, key=lambda s: -len(s[0]))
+
+
+def _new_text(rule: Rule, start: int, end: int, swaps: list[tuple[str, str]]) -> str:
+    """The first site's new text ``start:end``, as it reads with another site's hole values."""
+    text = rule.first.after_text[start:end]
+    if not swaps:
+        return text
+    pattern = re.compile("|".join(_bounded(one) for one, _ in swaps))
+    values = dict(swaps)
+    return pattern.sub(lambda m: values[m.group()], text)
+
+
+def _bounded(text: str) -> str:
+    """``text`` as a regex that matches it as whole words (``width`` not in ``widths``) ..."""
+    escaped = re.escape(text)
+    if _WORD.fullmatch(text) and len(text) == 1:
+        return rf"(?<![\w$]){escaped}(?![\w$])"
+    # ... except that a longer name may be part of a name built from it (`width` -> `set_width`).
+    return escaped
+
+
+def apply(rule: Rule, site_text: str, found: list[Token]) -> str | None:
+    """What the rule makes of a site (its text and tokens), or None when it does not match."""
+    for spans in match(rule.template, found):
+        edits = _edits(rule, site_text, found, spans)
+        if edits is None:
+            continue
+        for start, end, new in sorted(edits, reverse=True):
+            site_text = site_text[:start] + new + site_text[end:]
+        return site_text
+    return None
