@@ -13,10 +13,12 @@ import json
 from aicockpit.config import ROLES
 from tests.e2e import next_edit_model
 from tests.e2e.helpers import nvim
+from tests.e2e.test_structural_next_edit import NEW_NAME, PARAMETER, real_function
 from tests.fake_openai import FakeOpenAI
 from tests.support import ROOT, serve_command, server_env
 
 DRIVER = ROOT / "tests" / "e2e" / "nvim" / "next_edit.lua"
+RENAME_DRIVER = ROOT / "tests" / "e2e" / "nvim" / "structural_rename.lua"
 GEOMETRY = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n"
 STEPS = 35  # far.py: its parameter's use is this many lines below, off a 24-line screen
 FAR = "def scale(factor):\n" + "".join(f"    # step {n}\n" for n in range(STEPS)) + "    return factor * 2\n"
@@ -92,3 +94,51 @@ async def test_neovim_shows_next_edits_as_extmarks_and_its_keys_take_or_dismiss_
     assert out["far_after_jump"][last] == "    return factor * 2" and out["marks_after_jump"]
     assert out["far_after_accept"][last] == "    return k * 2"
     assert out["far_after_accept"][0] == "def scale(k):"
+
+
+async def test_neovim_takes_a_rename_use_by_use_with_tab_until_none_is_left(tmp_path):
+    """A parameter of a real function renamed with `ciw`, then <Tab> on each next edit shown
+    (structural: the scripted model here never suggests anything)."""
+    source, expected = real_function()
+    root = tmp_path / "project"
+    (root / ".git").mkdir(parents=True)
+    path = root / "version_letter.py"
+    path.write_text(source)
+    line = source[: source.index(f"{PARAMETER}:")].count("\n")
+    column = source.index(f"{PARAMETER}:") - source.rfind("\n", 0, source.index(f"{PARAMETER}:")) - 1
+    async with FakeOpenAI(answer=next_edit_model.UNCHANGED) as model:
+        profile = next_edit_model.PROFILE
+        init = {
+            "profiles": {profile: next_edit_model.profile(model.url)},
+            "roles": {role: {"profile": profile} for role in ROLES},
+        }
+        env = {
+            **server_env(),
+            "AICOCKPIT_OUT": str(tmp_path / "out.json"),
+            "AICOCKPIT_FILE": str(path),
+            "AICOCKPIT_LINE": str(line + 1),
+            "AICOCKPIT_COL": str(column),
+            "AICOCKPIT_NEW": NEW_NAME,
+            "AICOCKPIT_CMD": json.dumps(serve_command()),
+            "AICOCKPIT_INIT": json.dumps(init),
+            "AICOCKPIT_PLUGIN": str(ROOT / "editors" / "neovim" / "aicockpit.lua"),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+        }
+        process = await asyncio.create_subprocess_exec(
+            nvim(), "--headless", "--clean", "-u", "NONE", "-c", f"luafile {RENAME_DRIVER}",
+            env=env, cwd=root, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            await asyncio.wait_for(process.wait(), 300)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out.get("error") is None, out
+    assert "\n".join(out["lines"]) + "\n" == expected
+    uses = expected.count(NEW_NAME) - 1
+    assert out["next_edit"]["by_source"]["rename"]["accepted"] == uses, out["next_edit"]
+    assert uses <= out["tabs"] <= 2 * uses  # one <Tab> each, two for one off screen
