@@ -10,6 +10,7 @@ milliseconds and has nothing to wait for.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from aicockpit.context.documents import TextDocument
 from aicockpit.edit.diff import TextEdit, minimal_edits
 from aicockpit.next_edit.structural.changes import ChangeLog
 from aicockpit.next_edit.structural.languages import StructuralLanguage, names_query, structural_language
-from aicockpit.next_edit.structural.names import NameTable, binding_id, resolve
+from aicockpit.next_edit.structural.names import NameTable, binding_id, resolve, settled
 from aicockpit.next_edit.structural.offsets import Offsets
 from aicockpit.next_edit.structural.rename import Rename, find_rename, next_use, renames, replacement
 from aicockpit.next_edit.structural.repeat import RepeatFinder, changes
@@ -71,9 +72,12 @@ class StructuralFinder:
         text, offsets = parsed.doc.text, parsed.offsets
         spans = self.changes.spans(parsed.doc.uri)
         changed = [(offsets.byte(s.start), offsets.byte(s.end)) for s in spans]
-        for old, new, places in renames(text, spans, parsed.language):
+        found = renames(text, spans, parsed.language)
+        pairs = {(old, new) for old, new, _ in found}
+        for old, new, places in found:
             ranges = [(offsets.byte(start), offsets.byte(end)) for start, end in places]
-            rename = find_rename(parsed.table, parsed.language, old, new, ranges, changed)
+            reverting = (new, old) in pairs
+            rename = find_rename(parsed.table, parsed.language, old, new, ranges, changed, reverting)
             if rename is not None:
                 yield rename
 
@@ -98,7 +102,7 @@ class StructuralFinder:
             for rename in self._renames(source):
                 if rename.problem or not rename.module_level or not self._imports(parsed.doc, other):
                     continue
-                uses, problem = imported_uses(parsed.table, rename)
+                uses, problem = imported_uses(parsed.table, rename, module_name(other))
                 if problem:
                     return None, f"rename_{problem}"
                 if uses:
@@ -152,22 +156,37 @@ def parse(doc: TextDocument) -> Parsed | None:
     return Parsed(doc, language, table, Offsets(doc.text, source), syntax.spec.comment)
 
 
-def imported_uses(table: NameTable, rename: Rename) -> tuple[list, str]:
-    """The places in another document that name ``rename.old`` through an import of it: the
-    imported name itself and, when not imported under an alias, the uses it binds."""
+def module_name(doc: TextDocument) -> str:
+    """How imports name a document's module: its file name without the extension."""
+    return doc.uri.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def imported_uses(table: NameTable, rename: Rename, module: str) -> tuple[list, str]:
+    """The places in another document that name ``rename.old`` through an import of it from
+    ``module``: the imported name itself and, unless imported under an alias, its uses."""
     olds = table.occurrences(rename.old)
     if olds is None:
         return [], "too_many_uses"
-    imported = [o for o in olds if o.imported]
-    if not imported:
+    if not any(o.imported for o in olds):
         return [], ""
     news = table.occurrences(rename.new) or []
     if any(o.role == "definition" and o.scope is not None and o.scope.is_root for o in news):
         return [], "collision"
+    olds = settled(olds)
+    imported = [o for o in olds if o.imported and _statement_names(table, o, module)]
     bindings = [o for o in olds if o.role == "definition"]
     targets = {binding_id(o) for o in imported if o.role == "definition"}
-    uses = [o for o in olds if o.imported or (o.role == "reference" and resolve(o, bindings) in targets)]
+    uses = [o for o in olds if o in imported or (o.role == "reference" and resolve(o, bindings) in targets)]
     return [o for o in uses if not o.in_error], ""
+
+
+def _statement_names(table: NameTable, occurrence, module: str) -> bool:
+    """Does the top-level statement holding ``occurrence`` (the import) name ``module``?"""
+    node = table.tree.root_node.descendant_for_byte_range(occurrence.start, occurrence.end)
+    while node is not None and node.parent is not None and node.parent.parent is not None:
+        node = node.parent
+    text = node.text.decode("utf-8", "replace") if node is not None else ""
+    return re.search(rf"(?<![\w$]){re.escape(module)}(?![\w$])", text) is not None
 
 
 def renames_a_name(parsed: Parsed, rule) -> bool:

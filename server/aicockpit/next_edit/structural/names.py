@@ -26,7 +26,7 @@ occurrences, not the size of the file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import tree_sitter as ts
 
@@ -171,24 +171,25 @@ class NameTable:
             occurrence = self.at(match.start(), match.end())
             if occurrence is not None and occurrence.role != "other" or occurrence and occurrence.member:
                 found.append(occurrence)
-        if found is not None:
-            _settle_redeclarations(found)
         self._occurrences[key] = found
         return found
 
 
-def _settle_redeclarations(occurrences: list[Occurrence]) -> None:
-    """``a, err :=`` assigns ``err`` when the same scope declared it before: a use, then."""
+def settled(occurrences: list[Occurrence]) -> list[Occurrence]:
+    """The occurrences of one name in text order, each ``redeclare`` settled: ``a, err :=``
+    assigns ``err`` (a use) when the same scope declared it before, else declares it."""
+    out: list[Occurrence] = []
     declared: list[Occurrence] = []
-    for occurrence in occurrences:  # in text order
-        if occurrence.role != "definition":
-            continue
-        if occurrence.kind == "redeclare":
-            if any(d.scope == occurrence.scope and d.start < occurrence.start for d in declared):
-                occurrence.role, occurrence.kind, occurrence.scope = "reference", "", None
-                continue
-            occurrence.kind = "after"
-        declared.append(occurrence)
+    for occurrence in sorted(occurrences, key=lambda o: o.start):
+        if occurrence.role == "definition" and occurrence.kind == "redeclare":
+            if any(d.scope == occurrence.scope for d in declared):
+                occurrence = replace(occurrence, role="reference", kind="", scope=None)
+            else:
+                occurrence = replace(occurrence, kind="after")
+        if occurrence.role == "definition":
+            declared.append(occurrence)
+        out.append(occurrence)
+    return out
 
 
 def binding_id(definition: Occurrence) -> tuple:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from aicockpit.next_edit.structural.changes import Span
 from aicockpit.next_edit.structural.languages import StructuralLanguage
-from aicockpit.next_edit.structural.names import NameTable, Occurrence, binding_id, resolve
+from aicockpit.next_edit.structural.names import NameTable, Occurrence, binding_id, resolve, settled
 
 RECENT_SPANS = 24  # how far back in a document's spans a rename is looked for
 
@@ -91,17 +91,29 @@ def find_rename(
     new: str,
     renamed: Iterable[tuple[int, int]],
     changed: Iterable[tuple[int, int]] = (),
+    reverting: bool = False,
 ) -> Rename | None:
     """The rename ``old -> new`` whose changed places (byte ranges) include a binding; None if none does.
 
     ``changed``: the byte ranges of every change span of the document; a use of the new name
-    there was made during the rename, not found in the code before it.
+    there was made during the rename, not found in the code before it. ``reverting``: the
+    document also has ``new -> old`` changes (this rename takes one back): its uses of the
+    new name are that rename's leftovers, not names the binding captures.
     """
     renamed = list(renamed)
     if not language.valid_identifier(new):  # `2w`, `class`: no binding of it can even parse
         return Rename(old, new, Occurrence(*renamed[0]), renamed, [], "invalid_identifier")
     sites = [o for start, end in renamed if (o := table.at(start, end)) is not None]
-    binding = next((o for o in sites if o.role == "definition" and o.kind != "redeclare"), None)
+    olds = table.occurrences(old)
+    binding, others = None, olds or []
+    for site in (o for o in sites if o.role == "definition"):
+        # The binding stands for the old name among the old name's occurrences.
+        effective = settled([*(olds or []), site])
+        binding = next(o for o in effective if o.start == site.start)
+        if binding.role == "definition":
+            others = [o for o in effective if o.start != site.start]
+            break
+        binding = None
     binding = binding or next((o for o in sites if o.member == "definition"), None)
     if binding is None:
         return None
@@ -109,25 +121,24 @@ def find_rename(
     if binding.in_error:
         rename.problem = "unparsable"
         return rename
-    olds = table.occurrences(old)
     if olds is None:
         rename.problem = "too_many_uses"
         return rename
     done = set(renamed)
     if binding.member:
-        rename.uses = [o for o in olds if _same_member(o, binding)]
+        rename.uses = [o for o in others if _same_member(o, binding)]
     else:
-        bindings = [o for o in olds if o.role == "definition"] + [binding]
+        bindings = [o for o in others if o.role == "definition"] + [binding]
         target = binding_id(binding)
         rename.uses = [
             o
-            for o in olds
+            for o in others
             if o.role in ("definition", "reference")
             and (o.start, o.end) not in done
             and resolve(o, bindings) == target
         ]
     rename.uses = [o for o in rename.uses if not o.in_error]
-    if rename.uses and collides(table, rename, done, list(changed)):
+    if rename.uses and collides(table, rename, done, list(changed), reverting):
         rename.problem = "collision"
     return rename
 
@@ -137,7 +148,7 @@ def _same_member(occurrence: Occurrence, binding: Occurrence) -> bool:
 
 
 def collides(
-    table: NameTable, rename: Rename, done: set[tuple[int, int]], changed: list[tuple[int, int]]
+    table: NameTable, rename: Rename, done: set, changed: list[tuple[int, int]], reverting: bool = False
 ) -> bool:
     """Would the new name mean something else somewhere? Another binding of it in the same
     scope (or class), one in a nested scope that would capture a use, or a use of it that
@@ -145,8 +156,9 @@ def collides(
     news = table.occurrences(rename.new)
     if news is None:
         return True
-    others = [o for o in news if (o.start, o.end) not in done and (o.start, o.end) != _range(rename.binding)]
     binding = rename.binding
+    news = settled([o for o in news if (o.start, o.end) != _range(binding)] + [binding])
+    others = [o for o in news if (o.start, o.end) not in done and (o.start, o.end) != _range(binding)]
     if binding.member:
         return any(o.member == "definition" and o.member_scope == binding.member_scope for o in others)
     target = binding_id(binding)
@@ -157,6 +169,8 @@ def collides(
         if other.scope is not None and any(other.scope.contains(u.start, u.end) for u in rename.uses):
             if binding.scope is not None and binding.scope.contains(other.scope.start, other.scope.end):
                 return True
+    if reverting:
+        return False
     bindings = definitions + [binding]
     found_before = [o for o in others if not any(s <= o.start and o.end <= e for s, e in changed)]
     return any(o.role == "reference" and resolve(o, bindings) == target for o in found_before)

@@ -43,8 +43,10 @@
 (class_definition body: (block (function_definition name: (identifier) @member.definition)))
 (class_definition body: (block (decorated_definition definition: (function_definition name: (identifier) @member.definition))))
 
-; Never a variable: another object's attribute, a keyword argument's name.
+; Never a variable: another object's attribute, a keyword argument's name, a module path
+; (the name an import binds is a definition: that wins).
 (attribute attribute: (identifier) @ignore)
+(dotted_name (identifier) @ignore)
 (keyword_argument name: (identifier) @ignore)
 (global_statement (identifier) @ignore)
 (nonlocal_statement (identifier) @ignore)
