@@ -63,6 +63,34 @@ def unrelated(value):
     return value
 '''
 
+GO = """\
+package main
+
+func area(width int, height int) int {
+\tw2 := width * 2
+\tif width > 0 {
+\t\twidth := 3
+\t\treturn width
+\t}
+\tp := Point{width: 1}
+\treturn width*height + p.width + w2
+}
+"""
+GO_RENAMED = GO.replace("(width int", "(size int").replace("w2 := width", "w2 := size")
+GO_RENAMED = GO_RENAMED.replace("if width >", "if size >").replace("return width*", "return size*")
+RUST = """\
+fn area(width: i32, height: i32) -> i32 {
+    let w2 = width * 2;
+    println!("{} width", width);
+    match o { Some(width) => width, None => width };
+    let width = width + 1;
+    width * height
+}
+"""
+RUST_RENAMED = RUST.replace("(width:", "(size:").replace("= width * 2", "= size * 2")
+RUST_RENAMED = RUST_RENAMED.replace('width", width)', 'width", size)').replace("None => width", "None => size")
+RUST_RENAMED = RUST_RENAMED.replace("let width = width + 1", "let width = size + 1")
+
 CASES = {
     "python": ("python", PYTHON_TRAPS, "value", "amount", PYTHON_RENAMED),
     "javascript": (
@@ -83,24 +111,8 @@ CASES = {
         "function area(size: number, height: number): number {\n  const w2: number = size * 2;\n"
         "  const f = (width: number) => width;\n  return size * height + obj.width;\n}\n",
     ),
-    "go": (
-        "go",
-        "package main\n\nfunc area(width int, height int) int {\n\tw2 := width * 2\n\tif width > 0 {\n"
-        "\t\twidth := 3\n\t\treturn width\n\t}\n\tp := Point{width: 1}\n\treturn width*height + p.width + w2\n}\n",
-        "width",
-        "size",
-        "package main\n\nfunc area(size int, height int) int {\n\tw2 := size * 2\n\tif size > 0 {\n"
-        "\t\twidth := 3\n\t\treturn width\n\t}\n\tp := Point{width: 1}\n\treturn size*height + p.width + w2\n}\n",
-    ),
-    "rust": (
-        "rust",
-        'fn area(width: i32, height: i32) -> i32 {\n    let w2 = width * 2;\n    println!("{} width", width);\n'
-        "    match o { Some(width) => width, None => width };\n    let width = width + 1;\n    width * height\n}\n",
-        "width",
-        "size",
-        'fn area(size: i32, height: i32) -> i32 {\n    let w2 = size * 2;\n    println!("{} width", size);\n'
-        "    match o { Some(width) => width, None => size };\n    let width = size + 1;\n    width * height\n}\n",
-    ),
+    "go": ("go", GO, "width", "size", GO_RENAMED),
+    "rust": ("rust", RUST, "width", "size", RUST_RENAMED),
 }
 
 
@@ -138,7 +150,8 @@ def test_an_attribute_of_self_is_renamed_in_its_class_only():
 
 
 def test_a_method_renamed_is_renamed_where_self_calls_it():
-    source = "class A:\n    def compute(self):\n        return 1\n\n    def run(self):\n        return self.compute() + b.compute()\n"
+    source = "class A:\n    def compute(self):\n        return 1\n\n    def run(self):\n"
+    source += "        return self.compute() + b.compute()\n"
     typist = Typist(source)
     typist.take_all(typist.retype("compute", "calc"))
     assert typist.text == source.replace("def compute", "def calc").replace("self.compute", "self.calc")
