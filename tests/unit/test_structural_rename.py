@@ -88,7 +88,8 @@ fn area(width: i32, height: i32) -> i32 {
 }
 """
 RUST_RENAMED = RUST.replace("(width:", "(size:").replace("= width * 2", "= size * 2")
-RUST_RENAMED = RUST_RENAMED.replace('width", width)', 'width", size)').replace("None => width", "None => size")
+RUST_RENAMED = RUST_RENAMED.replace('width", width)', 'width", size)')
+RUST_RENAMED = RUST_RENAMED.replace("None => width", "None => size")
 RUST_RENAMED = RUST_RENAMED.replace("let width = width + 1", "let width = size + 1")
 
 CASES = {
