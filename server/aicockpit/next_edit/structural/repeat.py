@@ -173,15 +173,20 @@ class RepeatFinder:
             if not one or not two or not _balanced(one) or not _balanced(two) or _splits(one) or _splits(two):
                 return None
             template.append(Hole((i1, i2), (j1, j2)))
-        anchors = [
-            (len(e), n) for n, e in enumerate(template)
-            if isinstance(e, str) and e not in self._keywords and _WORD.fullmatch(e)
-        ]  # fmt: skip
-        if not anchors:
-            return None
         ops = difflib.SequenceMatcher(a=b1, b=[t.text for t in site1.after], autojunk=False).get_opcodes()
+        kept = {i for tag, i1, i2, _, _ in ops if tag == "equal" for i in range(i1, i2)}
         ops = [op for op in ops if op[0] != "equal"]
         if not ops:
+            return None
+        # The anchor is a word the change leaves alone: context, not the change itself.
+        anchors, at = [], 0
+        for n, element in enumerate(template):
+            size = element.first[1] - element.first[0] if isinstance(element, Hole) else 1
+            word = isinstance(element, str) and element not in self._keywords and _WORD.fullmatch(element)
+            if word and at in kept:
+                anchors.append((len(element), n))
+            at += size
+        if not anchors:
             return None
         element = max(anchors)[1]
         rule = Rule(site1.node.type, template, str(template[element]), element, ops, site1)
