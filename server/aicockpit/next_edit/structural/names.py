@@ -3,7 +3,8 @@
 The query (structural/queries/*.scm) marks, with these captures:
 
 - ``@scope``: a node that opens a scope; ``@scope.class``: one whose names the scopes
-  nested in it do not see (a Python class body);
+  nested in it do not see (a Python class body); ``@scope.outside``: a part of a scope
+  whose names are looked up around that scope (a parameter's default value);
 - ``@definition``: a binding visible in its whole scope (Python's assignments,
   parameters, ``var``); ``@definition.outer``: the same in the scope around its own
   declaration (a function's or class's name); ``@definition.after``: visible only after
@@ -71,7 +72,7 @@ class NameTable:
         self.query = query
         self.tree = tree
         self.source = source
-        self._occurrences: dict[bytes, list[Occurrence] | None] = {}
+        self._occurrences: dict[tuple, list[Occurrence] | None] = {}
 
     # -- classification ----------------------------------------------------------------
 
@@ -88,6 +89,7 @@ class NameTable:
         cursor.set_byte_range(start, end)
         roles: set[str] = set()
         scopes: list[Scope] = []
+        outside: list[ts.Node] = []
         classes: list[tuple[int, int]] = []
         roots: list[tuple[ts.Node, str, ts.Node | None]] = []  # pattern roots holding the name
         pattern_name = False
@@ -96,7 +98,10 @@ class NameTable:
             for name, nodes in captures.items():
                 for captured in nodes:
                     exact = captured.start_byte == start and captured.end_byte == end
-                    if name.startswith("scope"):
+                    if name == "scope.outside":
+                        if captured.start_byte <= start and end <= captured.end_byte:
+                            outside.append(captured)
+                    elif name.startswith("scope"):
                         if captured.start_byte <= start and end <= captured.end_byte:
                             root = captured.parent is None
                             scopes.append(
@@ -114,7 +119,11 @@ class NameTable:
                             pattern_name = True
                         else:
                             roles.add(name)
-        occurrence.scopes = tuple(sorted(set(scopes), key=lambda s: (s.end - s.start, -s.start)))
+        ordered = sorted(set(scopes), key=lambda s: (s.end - s.start, -s.start))
+        for part in outside:  # looked up around the innermost scope holding that part
+            holder = next((s for s in ordered if s.contains(part.start_byte, part.end_byte)), None)
+            ordered = [s for s in ordered if s != holder]
+        occurrence.scopes = tuple(ordered)
         definition = self._definition(node, roots, pattern_name)
         if definition is not None:
             captured, kind, statement = definition
@@ -157,14 +166,17 @@ class NameTable:
 
     # -- occurrences of a name -----------------------------------------------------------
 
-    def occurrences(self, name: str) -> list[Occurrence] | None:
-        """Every classified occurrence of ``name`` in the document; None past MAX_OCCURRENCES."""
-        key = name.encode("utf-8")
+    def occurrences(self, name: str, within: tuple[int, int] | None = None) -> list[Occurrence] | None:
+        """Every classified occurrence of ``name`` in the document, or in its bytes ``within``;
+        None past MAX_OCCURRENCES."""
+        word = name.encode("utf-8")
+        key = (word, within)
         if key in self._occurrences:
             return self._occurrences[key]
-        pattern = re.compile(rb"(?<![\w$])" + re.escape(key) + rb"(?![\w$])")
+        pattern = re.compile(rb"(?<![\w$])" + re.escape(word) + rb"(?![\w$])")
+        lo, hi = within or (0, len(self.source))
         found: list[Occurrence] | None = []
-        for number, match in enumerate(pattern.finditer(self.source)):
+        for number, match in enumerate(pattern.finditer(self.source, lo, hi)):
             if number >= MAX_OCCURRENCES:
                 found = None
                 break

@@ -104,9 +104,10 @@ def find_rename(
     if not language.valid_identifier(new):  # `2w`, `class`: no binding of it can even parse
         return Rename(old, new, Occurrence(*renamed[0]), renamed, [], "invalid_identifier")
     sites = [o for start, end in renamed if (o := table.at(start, end)) is not None]
-    olds = table.occurrences(old)
-    binding, others = None, olds or []
+    binding, others, olds = None, [], None
     for site in (o for o in sites if o.role == "definition"):
+        # Uses of the binding lie in its scope: the old name is looked for there only.
+        olds = table.occurrences(old, _region(site))
         # The binding stands for the old name among the old name's occurrences.
         effective = settled([*(olds or []), site])
         binding = next(o for o in effective if o.start == site.start)
@@ -114,7 +115,10 @@ def find_rename(
             others = [o for o in effective if o.start != site.start]
             break
         binding = None
-    binding = binding or next((o for o in sites if o.member == "definition"), None)
+    if binding is None:
+        binding = next((o for o in sites if o.member == "definition"), None)
+        olds = table.occurrences(old, _region(binding)) if binding is not None else None
+        others = olds or []
     if binding is None:
         return None
     rename = Rename(old, new, binding, renamed, [])
@@ -153,7 +157,7 @@ def collides(
     """Would the new name mean something else somewhere? Another binding of it in the same
     scope (or class), one in a nested scope that would capture a use, or a use of it that
     the renamed binding now captures."""
-    news = table.occurrences(rename.new)
+    news = table.occurrences(rename.new, _region(rename.binding))
     if news is None:
         return True
     binding = rename.binding
@@ -174,6 +178,14 @@ def collides(
     bindings = definitions + [binding]
     found_before = [o for o in others if not any(s <= o.start and o.end <= e for s, e in changed)]
     return any(o.role == "reference" and resolve(o, bindings) == target for o in found_before)
+
+
+def _region(occurrence: Occurrence) -> tuple[int, int] | None:
+    """The bytes a binding's uses can be in: its scope (its class, for an attribute)."""
+    if occurrence.member:
+        return occurrence.member_scope
+    scope = occurrence.scope
+    return (scope.start, scope.end) if scope is not None and not scope.is_root else None
 
 
 def _range(occurrence: Occurrence) -> tuple[int, int]:

@@ -6,6 +6,9 @@
 [(list_comprehension) (set_comprehension) (dictionary_comprehension) (generator_expression)] @scope
 ; A class body's names are not visible in the functions nested in it.
 (class_definition) @scope.class
+; A parameter's default value is evaluated where the function is defined, outside it.
+(default_parameter value: (_) @scope.outside)
+(typed_default_parameter value: (_) @scope.outside)
 
 (function_definition name: (identifier) @definition.outer)
 (class_definition name: (identifier) @definition.outer)
