@@ -21,7 +21,7 @@ from aicockpit.next_edit.structural.languages import StructuralLanguage, names_q
 from aicockpit.next_edit.structural.names import NameTable, binding_id, resolve, settled
 from aicockpit.next_edit.structural.offsets import Offsets
 from aicockpit.next_edit.structural.rename import Rename, find_rename, next_use, renames, replacement
-from aicockpit.next_edit.structural.repeat import RepeatFinder, changes
+from aicockpit.next_edit.structural.repeat import RepeatFinder, changes, holes
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +122,21 @@ class StructuralFinder:
 
     def _repeat(self, parsed: Parsed, cursor: int) -> StructuralEdit | None:
         doc = parsed.doc
-        newest = changes(doc.text, self.changes.spans(doc.uri), 2)
+        newest = changes(doc.text, self.changes.spans(doc.uri), 3)
         if len(newest) < 2:
             return None
-        second, first = newest
         finder = RepeatFinder(parsed.comment, parsed.language.keywords)
         tree = parsed.table.tree
-        rule = finder.rule(tree, doc.text, parsed.offsets, first, second)
-        if rule is None or renames_a_name(parsed, rule):
+        # The newest two changes make the rule; with a third like them, the pair whose sites
+        # differ most makes the most general one (two identical sites alone have no holes).
+        rule = finder.rule(tree, doc.text, parsed.offsets, newest[1], newest[0])
+        if rule is None:
+            return None
+        for newer in newest[:2] if len(newest) > 2 else ():
+            other = finder.rule(tree, doc.text, parsed.offsets, newest[2], newer)
+            if other is not None and other.node_type == rule.node_type and holes(other) > holes(rule):
+                rule = other
+        if renames_a_name(parsed, rule):
             return None
         offsets = parsed.offsets
         skip = [(offsets.byte(c.start), offsets.byte(c.end)) for c in newest]

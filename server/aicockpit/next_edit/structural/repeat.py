@@ -134,6 +134,10 @@ class RepeatFinder:
         node1 = _around(tree, offsets.byte(first.start), offsets.byte(first.end))
         node2 = _around(tree, offsets.byte(second.start), offsets.byte(second.end))
         for _ in range(MAX_LEVELS):
+            if node1 is not None and node2 is not None and _bracketed(node1) and _bracketed(node2):
+                # An argument list, a subscript: what it belongs to is part of the change's shape.
+                node1, node2 = node1.parent, node2.parent
+                continue
             if node1 is None or node2 is None or node1.parent is None or node2.parent is None:
                 return None
             if _overlap(node1, node2):
@@ -234,6 +238,15 @@ class RepeatFinder:
 
 
 _WORD = re.compile(r"[^\W\d][\w$]*")
+
+
+def _bracketed(node: ts.Node) -> bool:
+    """Is the node a bracketed part of something (``(url)``, ``[0]``), not a whole?"""
+    return node.child_count > 0 and node.children[0].type in ("(", "[", "{") and node.parent is not None
+
+
+def holes(rule: Rule) -> int:
+    return sum(isinstance(e, Hole) for e in rule.template)
 
 
 def _overlap(one: ts.Node, two: ts.Node) -> bool:
