@@ -5,9 +5,10 @@ Two kinds, each a whole module as the document:
 - ``rename``: a parameter of a function renamed at its binding, key by key; what the user
   would write next is every use of it renamed (by Python's own ``ast``: the function's
   names that are that parameter, none in a nested scope that binds it again);
-- ``repeat``: a call changed at its first two places (``, strict=True`` added before its
-  closing parenthesis); what the user would write next is the same change at every other
-  call of the same function in the module.
+- ``repeat``: a call changed at its first two places, by turns ``, strict=True`` added
+  before its closing parenthesis and the call wrapped in ``list(...)``; what the user
+  would write next is the same change at every other call of the same function in the
+  module.
 
 Nothing here is stored: the traces are made when the bench runs, from whatever versions
 are installed (the report names them), in a fixed order with a fixed seed.
@@ -119,13 +120,12 @@ def _renames(text: str, tree: ast.Module, name: str) -> list[dict[str, Any]]:
     return traces
 
 
-def _uses(function: ast.AST, name: str) -> list[ast.Name] | None:
-    """The parameter's uses in the function; None when a nested scope, an f-string, a keyword
-    argument or a ``global``/``nonlocal`` makes the answer depend on more than names."""
+def _uses(function: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> list[ast.Name] | None:
+    """The parameter's uses in the function's body (its decorators, defaults and annotations
+    are evaluated outside it); None when a nested scope, an f-string, a keyword argument or a
+    ``global``/``nonlocal`` makes the answer depend on more than names."""
     uses = []
-    for node in ast.walk(function):
-        if node is function:
-            continue
+    for node in (n for statement in function.body for n in ast.walk(statement)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
             if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node)) or (
                 isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
@@ -148,31 +148,54 @@ def _repeats(text: str, tree: ast.Module, name: str) -> list[dict[str, Any]]:
     starts = _offsets(text)
     groups: dict[str, list[ast.Call]] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and not node.keywords:
-            if any(isinstance(a, ast.Starred) for a in node.args):
-                continue
+        if isinstance(node, ast.Call) and (node.args or node.keywords):
             callee = ast.get_source_segment(text, node.func)
-            if callee and "\n" not in callee and node.end_lineno == node.lineno:
+            if callee and "\n" not in callee:
                 groups.setdefault(callee, []).append(node)
     traces = []
-    for callee, calls in sorted(groups.items()):
+    for number, (callee, calls) in enumerate(sorted(groups.items())):
         calls = sorted(calls, key=lambda c: (c.lineno, c.col_offset))
         if len(calls) < 3 or len({c.lineno for c in calls}) != len(calls):
+            continue
+        # The user changes the first two calls, one-line calls of positional arguments: what
+        # they would change next is every other call of the function, whatever its arguments.
+        if any(c.keywords or c.end_lineno != c.lineno for c in calls[:2]):
             continue
         closes = [_offset(text, starts, c.end_lineno, c.end_col_offset) - 1 for c in calls]
         if any(text[at] != ")" for at in closes):
             continue
-        # The user changes the first two calls; the others are what would come next.
-        first, second = closes[0], closes[1]
-        events: list = [[0, "move", first]]
-        events += [[KEY_GAP_MS, "type", ch] for ch in ADDED]
-        events.append([400, "move", second + len(ADDED)])
-        events += [[KEY_GAP_MS, "type", ch] for ch in ADDED]
-        shift = 2 * len(ADDED)
-        changes = [[at + shift, at + shift, ADDED] for at in closes[2:]]
+        if number % 2:
+            opens = [_offset(text, starts, c.lineno, c.col_offset) for c in calls]
+            events, changes = _wrapped(text, list(zip(opens, [at + 1 for at in closes], strict=True)))
+        else:
+            events, changes = _appended(closes)
         events.append([300, "walk", changes])
         traces.append(_trace("repeat", f"{name}:{callee}()", text, events))
     return traces
+
+
+def _appended(closes: list[int]) -> tuple[list, list]:
+    """``, strict=True`` typed before the first two calls' ``)``; the same at the others next."""
+    events: list = [[0, "move", closes[0]]]
+    events += [[KEY_GAP_MS, "type", ch] for ch in ADDED]
+    events.append([400, "move", closes[1] + len(ADDED)])
+    events += [[KEY_GAP_MS, "type", ch] for ch in ADDED]
+    shift = 2 * len(ADDED)
+    return events, [[at + shift, at + shift, ADDED] for at in closes[2:]]
+
+
+def _wrapped(text: str, calls: list[tuple[int, int]]) -> tuple[list, list]:
+    """The first two calls wrapped in ``list(...)`` by typing; the same at the others next."""
+    events: list = []
+    shift = 0
+    for start, end in calls[:2]:
+        events.append([400, "move", start + shift])
+        events += [[KEY_GAP_MS, "type", ch] for ch in "list("]
+        events.append([KEY_GAP_MS, "move", end + shift + len("list(")])
+        events.append([KEY_GAP_MS, "type", ")"])
+        shift += len("list()")
+    changes = [[s + shift, e + shift, f"list({text[s:e]})"] for s, e in calls[2:]]
+    return events, changes
 
 
 def _trace(kind: str, label: str, text: str, events: list) -> dict[str, Any]:

@@ -101,6 +101,7 @@ class Site:
 class Hole:
     first: tuple[int, int]  # token range at the first site (before its change)
     second: tuple[int, int]  # at the second site
+    variadic: bool = False  # may hold several arguments: the change appends to their list
 
 
 @dataclass(frozen=True)
@@ -168,20 +169,34 @@ class RepeatFinder:
         b1, b2 = [t.text for t in site1.before], [t.text for t in site2.before]
         if not b1 or not b2:
             return None
-        template: list[str | Hole] = []
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=b1, b=b2, autojunk=False).get_opcodes():
-            if tag == "equal":
-                template += b1[i1:i2]
-                continue
-            one, two = b1[i1:i2], b2[j1:j2]
-            if not one or not two or not _balanced(one) or not _balanced(two) or _splits(one) or _splits(two):
-                return None
-            template.append(Hole((i1, i2), (j1, j2)))
-        ops = difflib.SequenceMatcher(a=b1, b=[t.text for t in site1.after], autojunk=False).get_opcodes()
-        kept = {i for tag, i1, i2, _, _ in ops if tag == "equal" for i in range(i1, i2)}
-        ops = [op for op in ops if op[0] != "equal"]
+        ops, kept = _ops(site1)
+        _, kept2 = _ops(site2)
         if not ops:
             return None
+        # A change that leaves a call's arguments alone (one added at their end, the callee
+        # changed) does not depend on them: the sites are compared without them, and they
+        # are one hole. Two sites rarely show which arguments may differ:
+        # ``getattr(self._stream, "read1", None)`` twice says nothing of ``getattr(f, name)``.
+        args1, args2 = _arguments(b1, kept), _arguments(b2, kept2)
+        if args1 is None or args2 is None:
+            args1 = args2 = None
+        c1, c2 = _without(b1, args1), _without(b2, args2)
+
+        def first_range(i1: int, i2: int) -> tuple[int, int]:  # c1's indices are b1's, less the arguments
+            shift = args1[1] - args1[0] - 1 if args1 is not None else 0
+            return tuple(i if args1 is None or i <= args1[0] else i + shift for i in (i1, i2))
+
+        template: list[str | Hole] = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=c1, b=c2, autojunk=False).get_opcodes():
+            if tag == "equal":
+                for i in range(i1, i2):
+                    template.append(Hole(args1, args2) if args1 is not None and i == args1[0] else c1[i])
+                continue
+            one, two = c1[i1:i2], c2[j1:j2]
+            if not one or not two or not _balanced(one) or not _balanced(two) or _splits(one) or _splits(two):
+                return None
+            template.append(Hole(first_range(i1, i2), (j1, j2)))
+        template = _variadic(template, ops)
         # The anchor is a word the change leaves alone: context, not the change itself.
         anchors, at = [], 0
         for n, element in enumerate(template):
@@ -231,13 +246,97 @@ class RepeatFinder:
         for spans in match(rule.template, found):
             if site_start + found[spans[rule.anchor_element][0]].start != offsets.char(start):
                 continue
+            if _done_already(rule, found, spans):
+                continue
             edits = _edits(rule, site_text, found, spans)
-            if edits is not None:
-                return RepeatEdit([(site_start + s, site_start + e, t) for s, e, t in edits], site_start)
+            if edits is None:
+                continue
+            edits = [(site_start + s, site_start + e, t) for s, e, t in edits]
+            if not any(_there_already(offsets.text, edit) for edit in edits):
+                return RepeatEdit(edits, site_start)
         return None
 
 
 _WORD = re.compile(r"[^\W\d][\w$]*")
+
+
+def _there_already(text: str, edit: tuple[int, int, str]) -> bool:
+    """Is what an insertion brings (a word, not just a bracket) already beside it? Then the
+    site has had the change around it (``list(`` before ``f(x)``) and must not get it twice."""
+    start, end, new = edit
+    new = new.strip()
+    if start != end or not _WORD.search(new):
+        return False
+    return text[:start].rstrip().endswith(new) or text[end:].lstrip().startswith(new)
+
+
+def _done_already(rule: Rule, found: list[Token], spans) -> bool:
+    """Does a hole hold a word the change brings in (``strict`` of ``, strict=True``)? Then the
+    site has had the change already, and the hole swallowed it."""
+    first = rule.first
+    before = {t.text for t in first.before}
+    brought = {
+        t.text
+        for _, _, _, j1, j2 in rule.ops
+        for t in first.after[j1:j2]
+        if t.kind == "word" and t.text not in before
+    }
+    held = (
+        found[i].text
+        for e, (a, b) in zip(rule.template, spans, strict=True)
+        if isinstance(e, Hole)
+        for i in range(a, b)
+    )
+    return any(text in brought for text in held)
+
+
+def _ops(site: Site) -> tuple[list, set[int]]:
+    """The token diff of a site's change, and the indices of its tokens the change keeps."""
+    before, after = [t.text for t in site.before], [t.text for t in site.after]
+    ops = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
+    kept = {i for tag, i1, i2, _, _ in ops if tag == "equal" for i in range(i1, i2)}
+    return [op for op in ops if op[0] != "equal"], kept
+
+
+_ARGUMENTS = "\0arguments"
+
+
+def _arguments(texts: list[str], kept: set[int]) -> tuple[int, int] | None:
+    """The tokens inside a site's first brackets, when the change keeps them all."""
+    depth, start = 0, None
+    for index, text in enumerate(texts):
+        if text in _OPEN:
+            if depth == 0 and start is None:
+                start = index + 1
+            depth += 1
+        elif text in _CLOSE:
+            depth -= 1
+            if depth == 0 and start is not None:
+                inside = range(start, index)
+                return (start, index) if inside and all(i in kept for i in inside) else None
+    return None
+
+
+def _without(texts: list[str], arguments: tuple[int, int] | None) -> list[str]:
+    if arguments is None:
+        return texts
+    return [*texts[: arguments[0]], _ARGUMENTS, *texts[arguments[1] :]]
+
+
+def _variadic(template: list, ops) -> list:
+    """A hole just before a closing bracket, where the change appends: it may hold any number
+    of arguments (adding one to a call does not depend on how many it had)."""
+    appends = {i1 for tag, i1, *_ in ops if tag == "insert"}
+    out = list(template)
+    for n, element in enumerate(template[:-1]):
+        if (
+            isinstance(element, Hole)
+            and isinstance(template[n + 1], str)
+            and template[n + 1] in _CLOSE
+            and element.first[1] in appends
+        ):
+            out[n] = Hole(element.first, element.second, variadic=True)
+    return out
 
 
 def _bracketed(node: ts.Node) -> bool:
@@ -298,7 +397,7 @@ def match(template: list[str | Hole], found: list[Token]) -> Iterator[list[tuple
             run = [t.text for t in found[at:end]]
             if not _balanced(run):
                 continue
-            if _splits(run):
+            if _splits(run) and not want.variadic:
                 break  # a hole is one expression: never two arguments or two statements
             spans.append((at, end))
             yield from step(element + 1, end)
