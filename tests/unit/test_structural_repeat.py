@@ -32,12 +32,14 @@ def test_an_argument_added_to_two_calls_is_suggested_at_the_next_calls_of_the_sa
     typist = Typist(CALLS)
     cursor = append_at_two_calls(typist, ", timeout=t", ("fetch(urls[0])", "fetch(base_url)"))
     taken, why = typist.take_all(cursor)
-    assert [t.kind for t in taken] == ["repeat", "repeat"] and why == "none"
+    assert [t.kind for t in taken] == ["repeat"] * 3 and why == "none"
+    # Every call of fetch, whatever its arguments (adding one does not depend on them);
+    # never `print(fetch)` or `get(other)`.
     assert typist.text == CALLS.replace("fetch(other)", "fetch(other, timeout=t)").replace(
         'fetch(self.more_url + "/x")', 'fetch(self.more_url + "/x", timeout=t)'
     ).replace("fetch(urls[0])", "fetch(urls[0], timeout=t)").replace(
         "fetch(base_url)", "fetch(base_url, timeout=t)"
-    )  # never `print(fetch)`, `get(other)` or a call with two arguments
+    ).replace("fetch(x, y)", "fetch(x, y, timeout=t)")
 
 
 def test_names_that_differ_at_each_site_differ_the_same_way_at_the_next():
@@ -71,6 +73,19 @@ def test_a_variable_renamed_at_two_places_is_left_to_renames():
     typist.retype("a", "b", 1)  # `return a` in f, then in g: uses, no binding renamed
     cursor = typist.retype("a", "b", 2)
     assert typist.suggest(cursor)[0] is None
+
+
+def test_a_call_wrapped_twice_is_wrapped_at_the_next_call_once():
+    source = "a = load(x)\nb = load(y, 2)\nc = load(z)\nd = list(load(w))\n"
+    typist = Typist(source)
+    for call in ("load(x)", "load(y, 2)"):
+        at = typist.find(call)
+        typist.type(at, "list(")
+        typist.type(at + len("list(") + len(call), ")")
+    taken, _ = typist.take_all(0)
+    assert len(taken) == 1 and typist.text == source.replace("= load", "= list(load").replace(
+        "load(x)", "load(x))"
+    ).replace("load(y, 2)", "load(y, 2))").replace("load(z)", "load(z))")
 
 
 def test_two_different_changes_are_no_rule():

@@ -190,7 +190,9 @@ class RepeatFinder:
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=c1, b=c2, autojunk=False).get_opcodes():
             if tag == "equal":
                 for i in range(i1, i2):
-                    template.append(Hole(args1, args2) if args1 is not None and i == args1[0] else c1[i])
+                    template.append(
+                        Hole(args1, args2, True) if args1 is not None and i == args1[0] else c1[i]
+                    )
                 continue
             one, two = c1[i1:i2], c2[j1:j2]
             if not one or not two or not _balanced(one) or not _balanced(two) or _splits(one) or _splits(two):
