@@ -30,36 +30,9 @@ async def test_neovim_shows_next_edits_as_extmarks_and_its_keys_take_or_dismiss_
     (root / "geometry.py").write_text(GEOMETRY)
     (root / "far.py").write_text(FAR)
     renames = next_edit_model.following_renames({"area": ["width", "height"], "scale": ["factor"]})
-    async with FakeOpenAI(answer=renames) as model:
-        profile = next_edit_model.PROFILE
-        init = {
-            "profiles": {profile: next_edit_model.profile(model.url)},
-            "roles": {role: {"profile": profile} for role in ROLES},
-            "next_edit": {"region_lines": 40},  # far.py's last line is in the region
-        }
-        env = {
-            **server_env(),
-            "AICOCKPIT_OUT": str(tmp_path / "out.json"),
-            "AICOCKPIT_FILE": str(root / "geometry.py"),
-            "AICOCKPIT_FAR": str(root / "far.py"),
-            "AICOCKPIT_CMD": json.dumps(serve_command()),
-            "AICOCKPIT_INIT": json.dumps(init),
-            "AICOCKPIT_PLUGIN": str(ROOT / "editors" / "neovim" / "aicockpit.lua"),
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_DATA_HOME": str(tmp_path / "data"),
-        }
-        process = await asyncio.create_subprocess_exec(
-            nvim(), "--headless", "--clean", "-u", "NONE", "-c", f"luafile {DRIVER}",
-            env=env, cwd=root, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            await asyncio.wait_for(process.wait(), 300)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    out = json.loads((tmp_path / "out.json").read_text())
+    # far.py's last line is in the region
+    extra = {"AICOCKPIT_FILE": str(root / "geometry.py"), "AICOCKPIT_FAR": str(root / "far.py")}
+    out = await drive(DRIVER, tmp_path, root, renames, extra, {"next_edit": {"region_lines": 40}})
     assert out.get("error") is None, (out.get("error"), out["steps"])
 
     # Nothing shown: <Tab> indented as ever (Python's ftplugin: four spaces); the mapping
@@ -106,19 +79,34 @@ async def test_neovim_takes_a_rename_use_by_use_with_tab_until_none_is_left(tmp_
     path.write_text(source)
     line = source[: source.index(f"{PARAMETER}:")].count("\n")
     column = source.index(f"{PARAMETER}:") - source.rfind("\n", 0, source.index(f"{PARAMETER}:")) - 1
-    async with FakeOpenAI(answer=next_edit_model.UNCHANGED) as model:
+    extra = {
+        "AICOCKPIT_FILE": str(path),
+        "AICOCKPIT_LINE": str(line + 1),
+        "AICOCKPIT_COL": str(column),
+        "AICOCKPIT_NEW": NEW_NAME,
+    }
+    out = await drive(RENAME_DRIVER, tmp_path, root, next_edit_model.UNCHANGED, extra)
+    assert out.get("error") is None, out
+    assert "\n".join(out["lines"]) + "\n" == expected
+    uses = expected.count(NEW_NAME) - 1
+    assert out["next_edit"]["by_source"]["rename"]["accepted"] == uses, out["next_edit"]
+    assert uses <= out["tabs"] <= 2 * uses  # one <Tab> each, two for one off screen
+
+
+async def drive(driver, tmp_path, root, model_answer, extra: dict, options: dict | None = None) -> dict:
+    """Run a Lua driver in headless Neovim against a server whose every role is a scripted
+    model; what the driver wrote to $AICOCKPIT_OUT."""
+    async with FakeOpenAI(answer=model_answer) as model:
         profile = next_edit_model.PROFILE
         init = {
             "profiles": {profile: next_edit_model.profile(model.url)},
             "roles": {role: {"profile": profile} for role in ROLES},
+            **(options or {}),
         }
         env = {
             **server_env(),
+            **extra,
             "AICOCKPIT_OUT": str(tmp_path / "out.json"),
-            "AICOCKPIT_FILE": str(path),
-            "AICOCKPIT_LINE": str(line + 1),
-            "AICOCKPIT_COL": str(column),
-            "AICOCKPIT_NEW": NEW_NAME,
             "AICOCKPIT_CMD": json.dumps(serve_command()),
             "AICOCKPIT_INIT": json.dumps(init),
             "AICOCKPIT_PLUGIN": str(ROOT / "editors" / "neovim" / "aicockpit.lua"),
@@ -127,7 +115,7 @@ async def test_neovim_takes_a_rename_use_by_use_with_tab_until_none_is_left(tmp_
             "XDG_DATA_HOME": str(tmp_path / "data"),
         }
         process = await asyncio.create_subprocess_exec(
-            nvim(), "--headless", "--clean", "-u", "NONE", "-c", f"luafile {RENAME_DRIVER}",
+            nvim(), "--headless", "--clean", "-u", "NONE", "-c", f"luafile {driver}",
             env=env, cwd=root, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         try:
@@ -136,9 +124,4 @@ async def test_neovim_takes_a_rename_use_by_use_with_tab_until_none_is_left(tmp_
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    out = json.loads((tmp_path / "out.json").read_text())
-    assert out.get("error") is None, out
-    assert "\n".join(out["lines"]) + "\n" == expected
-    uses = expected.count(NEW_NAME) - 1
-    assert out["next_edit"]["by_source"]["rename"]["accepted"] == uses, out["next_edit"]
-    assert uses <= out["tabs"] <= 2 * uses  # one <Tab> each, two for one off screen
+    return json.loads((tmp_path / "out.json").read_text())

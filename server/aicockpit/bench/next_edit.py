@@ -78,16 +78,11 @@ class NextEditReplay(TraceReplay):
             self.offset = max(edits)[0] + len(max(edits)[2])
 
     async def _suggest(self, expect: dict[str, Any] | None) -> None:
-        params = {"textDocument": {"uri": self.uri}, "position": position_of(self.text, self.offset)}
-        started = time.perf_counter()
-        try:
-            result = await self.client.request("aicockpit/nextEdit", params, timeout=120)
-        except LspError:
-            result = {"edits": []}
+        result, latency = await self._ask()
         edits = result.get("edits") or []
         self.asked.append(
             {
-                "latency_ms": (time.perf_counter() - started) * 1000,
+                "latency_ms": latency,
                 "edits": len(edits),
                 "matched": bool(edits) and expect is not None and _matches(self.text, edits, expect),
                 "expected": expect is not None,

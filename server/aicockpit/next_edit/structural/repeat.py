@@ -354,29 +354,23 @@ def _overlap(one: ts.Node, two: ts.Node) -> bool:
     return one.start_byte < two.end_byte and two.start_byte < one.end_byte
 
 
-def _balanced(texts: list[str]) -> bool:
+def _depths(texts: list[str]):
+    """(text, bracket depth before it) of each token; the depth after the last one last."""
     depth = 0
     for text in texts:
-        if text in _OPEN:
-            depth += 1
-        elif text in _CLOSE:
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
+        yield text, depth
+        depth += 1 if text in _OPEN else -1 if text in _CLOSE else 0
+    yield "", depth
+
+
+def _balanced(texts: list[str]) -> bool:
+    depths = list(_depths(texts))
+    return depths[-1][1] == 0 and all(d >= 0 for _, d in depths)
 
 
 def _splits(texts: list[str]) -> bool:
     """Does the run hold a `,` or `;` outside brackets?"""
-    depth = 0
-    for text in texts:
-        if text in _OPEN:
-            depth += 1
-        elif text in _CLOSE:
-            depth -= 1
-        elif depth == 0 and text in ",;":
-            return True
-    return False
+    return any(d == 0 and text in (",", ";") for text, d in _depths(texts))
 
 
 def match(template: list[str | Hole], found: list[Token]) -> Iterator[list[tuple[int, int]]]:
