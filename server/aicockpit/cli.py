@@ -332,10 +332,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--next-edit-real",
         type=int,
-        default=20,
+        default=0,
         metavar="N",
         help="also walk N renames and N repeated edits cut from installed packages' code through"
-        " aicockpit/nextEdit, scoring each answer (0: skip; default: %(default)s)",
+        " aicockpit/nextEdit, scoring each answer (default: none)",
     )
     p.add_argument(
         "--engine-stub", type=float, metavar="MS", help="use an engine stub with this fixed latency"
