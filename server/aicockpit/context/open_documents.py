@@ -48,6 +48,6 @@ class OpenDocumentIndex:
 def follow(documents: DocumentStore, index: WorkspaceIndex) -> OpenDocumentIndex:
     """An ``OpenDocumentIndex`` that hears every open, change and close of ``documents``."""
     open_index = OpenDocumentIndex(index)
-    documents.change_listeners.append(open_index.changed)
+    documents.text_listeners.append(open_index.changed)
     documents.close_listeners.append(open_index.closed)
     return open_index
