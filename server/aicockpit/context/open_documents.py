@@ -18,6 +18,7 @@ from aicockpit.context.workspace_index import WorkspaceIndex
 class OpenDocumentIndex:
     def __init__(self, index: WorkspaceIndex) -> None:
         self._index = index
+        self._seen: set[str] = set()  # indexed from the editor's text at least once
         self._pending: dict[str, TextDocument] = {}  # changed since indexed: the current one, mostly
 
     def changed(self, doc: TextDocument) -> None:
@@ -26,13 +27,14 @@ class OpenDocumentIndex:
             if uri != doc.uri:
                 del self._pending[uri]
                 self._update(other)
-        if doc.uri in self._pending:
+        if doc.uri in self._seen:
+            self._pending[doc.uri] = doc  # the one being typed in: indexed once the user moves on
             return
-        if self._update(doc):
-            return  # newly indexed (opened, or first seen): the next change waits
-        self._pending[doc.uri] = doc
+        self._seen.add(doc.uri)
+        self._update(doc)
 
     def closed(self, uri: str) -> None:
+        self._seen.discard(uri)
         self._pending.pop(uri, None)
         self._index.close_open(uri_to_path(uri))
 
