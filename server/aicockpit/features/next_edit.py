@@ -109,17 +109,18 @@ def code_action(app, uri: str, position: Position) -> types.CodeAction | None:
     )
 
 
-async def code_action_now(app, uri: str, position: types.Position) -> types.CodeAction | None:
-    """ "Apply suggested edit", computed now at ``position`` when none is held (next_edit.in_code_actions)."""
-    action = code_action(app, uri)
+async def code_action_now(app, uri: str, position: Position) -> types.CodeAction | None:
+    """ "Apply suggested edit": the one held, or a structural one at ``position``, else (with
+    next_edit.in_code_actions) the model's, computed now."""
+    action = code_action(app, uri, position)
     if action is not None or not app.config.next_edit.in_code_actions:
         return action
     try:
-        await app.next_edits.suggest(uri, Position(position.line, position.character))
+        await app.next_edits.suggest(uri, position)
     except (EngineUnavailable, BackendError) as err:
         log.info("no next edit for the code actions: %s", err)
         return None
-    return code_action(app, uri)
+    return code_action(app, uri, position)
 
 
 def setup(server, app) -> None:
