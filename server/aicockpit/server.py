@@ -27,6 +27,7 @@ from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.routing import Router
 from aicockpit.health import HealthMonitor
+from aicockpit.lanes import Lanes
 from aicockpit.next_edit.service import NextEditService
 from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.protocol import RobustProtocol
@@ -76,12 +77,15 @@ class App:
             self.assembler,
         )
         # Editor requests go through the scheduler; ``completions`` alone serves one-shot callers.
+        # Per document, the newest request of a kind counts: completions and next edits alike.
+        self.lanes = Lanes()
         self.scheduler = CompletionScheduler(
             self.completions,
             self.documents,
             self.router.host_for_role("completion"),
             self.telemetry,
             lambda: self.config.completion,
+            lanes=self.lanes,
         )
         self.prewarmer = Prewarmer(
             self.completions,
@@ -115,6 +119,7 @@ class App:
             lambda: self.router.for_role("next_edit"),
             lambda: self.config.next_edit,
             self.is_secret,
+            self.lanes,
         )
         self.documents.close_listeners.append(self.next_edits.forget)
         self._chat_store: ChatStore | None = None

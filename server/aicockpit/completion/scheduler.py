@@ -39,13 +39,14 @@ from aicockpit.background import spawn
 from aicockpit.completion.cache import SuggestionCache
 from aicockpit.completion.postprocess import cursor_shape, suggestion_settled
 from aicockpit.completion.service import CompletionService, Cursor, PreparedCompletion, Suggestion
-from aicockpit.completion.waiting import Clock, Signal, first_of
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, Engine, EngineUnavailable
 from aicockpit.engine.host import EngineHost
+from aicockpit.lanes import Lanes, Ticket
 from aicockpit.telemetry import RequestTrace, Telemetry
+from aicockpit.waiting import Clock, Signal, first_of
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ TIMER_LATE_S = 0.001
 
 
 WARMUP_WAIT_TRIES = 60  # x 0.5 s
+LANES = ("inline", "completion")  # the requests' channels: ghost text, and the list fallback
 
 
 @dataclass(eq=False)
@@ -121,17 +123,9 @@ class Flight:
 
 
 @dataclass
-class _Ticket:
-    """A waiting request; a newer request of the same document sets ``superseded``."""
-
-    superseded: Signal = field(default_factory=Signal)
-
-
-@dataclass
 class _DocumentState:
     cache: SuggestionCache = field(default_factory=SuggestionCache)
     flight: Flight | None = None
-    tickets: dict[str, _Ticket] = field(default_factory=dict)  # the waiting request, per channel
     last_change: float | None = None
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=RHYTHM_GAPS))  # seconds
 
@@ -145,6 +139,7 @@ class CompletionScheduler:
         telemetry: Telemetry,
         settings: Callable[[], CompletionConfig],
         clock: Clock | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         self._service = service
         self._documents = documents
@@ -152,6 +147,7 @@ class CompletionScheduler:
         self._telemetry = telemetry
         self._settings = settings
         self._clock = clock or Clock()
+        self._lanes = lanes or Lanes(self._clock)
         self._docs: dict[str, _DocumentState] = {}
         self.warmup = "pending"  # then running, done, failed; or off
 
@@ -175,12 +171,11 @@ class CompletionScheduler:
 
     def forget(self, uri: str) -> None:
         """The document closed: drop its cache and stop its work."""
+        for lane in LANES:
+            self._lanes.forget(uri, lane)
         state = self._docs.pop(uri, None)
-        if state is not None:
-            for ticket in state.tickets.values():
-                ticket.superseded.set()
-            if state.flight is not None:
-                state.flight.abort("cancelled")
+        if state is not None and state.flight is not None:
+            state.flight.abort("cancelled")
 
     def reset(self) -> None:
         """Another model now serves completions: suggestions of the old one are not reused."""
@@ -220,9 +215,7 @@ class CompletionScheduler:
         trace = self._telemetry.start("completion", tag)
         trace.engine_accounted = True
         state = self._state(uri)
-        if (older := state.tickets.get(channel)) is not None:
-            older.superseded.set()  # older requests of this document answer now, empty
-        ticket = state.tickets[channel] = _Ticket()
+        ticket = self._lanes.take(uri, channel)  # older requests of this lane answer now, empty
         try:
             suggestion, outcome = await self._complete(uri, position, state, ticket, trace, invoked)
         except asyncio.CancelledError:
@@ -233,8 +226,7 @@ class CompletionScheduler:
             self._telemetry.finish(trace, "error")
             return None
         finally:
-            if state.tickets.get(channel) is ticket:
-                del state.tickets[channel]
+            self._lanes.release(ticket)
         self._telemetry.finish(trace, outcome)
         return suggestion
 
@@ -243,7 +235,7 @@ class CompletionScheduler:
         uri: str,
         position: Position,
         state: _DocumentState,
-        ticket: _Ticket,
+        ticket: Ticket,
         trace: RequestTrace,
         invoked: bool,
     ) -> tuple[Suggestion | None, str]:
@@ -267,7 +259,7 @@ class CompletionScheduler:
         trace.context = prepared.context
         trace.mark("context_built")
         remaining = debounce_end - self._clock.now() - TIMER_LATE_S
-        if remaining > 0 and await first_of(self._clock, [ticket.superseded], remaining) is ticket.superseded:
+        if not await self._lanes.settle(ticket, remaining):
             return None, "superseded"
         trace.debounce_ms = wait * 1000
         trace.mark("debounce_end")
@@ -292,7 +284,7 @@ class CompletionScheduler:
         return trace.started + self._service.deadline_ms(prepared, invoked) / 1000
 
     async def _answer_early(
-        self, state: _DocumentState, cursor: Cursor, ticket: _Ticket, trace: RequestTrace, invoked: bool
+        self, state: _DocumentState, cursor: Cursor, ticket: Ticket, trace: RequestTrace, invoked: bool
     ) -> tuple[Suggestion | None, str] | None:
         """Steps 1-3: answer from the cache or a running generation, else abort that generation."""
         rest = state.cache.lookup(cursor)
@@ -314,7 +306,7 @@ class CompletionScheduler:
         flight: Flight,
         cursor: Cursor,
         typed: str,
-        ticket: _Ticket,
+        ticket: Ticket,
         trace: RequestTrace,
         deadline: float,
         outcome: str,

@@ -15,7 +15,6 @@ available to inline completion and code actions while its document is unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import statistics
 import time
@@ -24,7 +23,6 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aicockpit.background import spawn
 from aicockpit.config import NextEditConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument, uri_to_path
 from aicockpit.context.positions import Position
@@ -33,6 +31,7 @@ from aicockpit.edit.diff import TextEdit, minimal_edits
 from aicockpit.engine.base import Engine
 from aicockpit.engine.collect import generate_text
 from aicockpit.generation import GenerationRequest, Priority
+from aicockpit.lanes import Lanes, Ticket
 from aicockpit.next_edit.guards import outside, undoes
 from aicockpit.next_edit.structural.changes import ChangeLog
 from aicockpit.next_edit.structural.finder import KINDS, StructuralFinder
@@ -51,6 +50,7 @@ from aicockpit.telemetry import percentile
 log = logging.getLogger(__name__)
 
 LATENCIES_KEPT = 200
+LANE = "next_edit"
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,14 @@ class NextEditService:
         engine: Callable[[], Engine],
         settings: Callable[[], NextEditConfig],
         is_secret: Callable[[TextDocument], bool],
+        lanes: Lanes | None = None,
     ) -> None:
         self._documents = documents
         self._index = index
         self._engine = engine
         self._settings = settings
         self._is_secret = is_secret
-        self._latest_request: dict[str, object] = {}
-        self._flights: dict[str, asyncio.Task] = {}
+        self._lanes = lanes or Lanes()
         self.latest: dict[str, NextEditSuggestion] = {}
         self.counts: Counter[str] = Counter()
         self._latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
@@ -104,42 +104,37 @@ class NextEditService:
             return self._outcome("unknown_document")
         if self._is_secret(doc):
             return self._outcome("secret_file")
-        # 1. Supersede: the newest request of a document is the only one that generates.
-        ticket = object()
-        self._latest_request[uri] = ticket
-        previous = self._flights.pop(uri, None)
-        if previous is not None:
-            previous.cancel()
-        # 2. A structural edit needs no model and no debounce: it reads the text as it is now.
+        # 1. Supersede and settle: the newest request of a document is the only one answered
+        # (editors ask at every change; the server waits for the edits to settle, no editor timer).
+        ticket = self._lanes.take(uri, LANE)
+        try:
+            if not await self._lanes.settle(ticket, config.debounce_ms / 1000):
+                return self._outcome("superseded")
+            return await self._suggest(doc, position, config, ticket)
+        finally:
+            self._lanes.release(ticket)
+
+    async def _suggest(
+        self, doc: TextDocument, position: Position, config: NextEditConfig, ticket: Ticket
+    ) -> NextEditSuggestion | None:
+        uri = doc.uri
+        # 2. A structural edit needs no model: it reads the text as it is now.
         structural = self.structural_now(doc, position, config)
         if structural is not None:
             self.decisions["structural_found"] += 1  # the model is not asked: exact, and instant
             return structural
-        # 3. Debounce: a burst of edits asks once.
-        await asyncio.sleep(config.debounce_ms / 1000)
-        if self._latest_request.get(uri) is not ticket:
-            return self._outcome("superseded")
         started = time.perf_counter()
         version = doc.version
         engine = self._engine()
         window = self.window(doc, position, config)
         prompt = self._prompt(engine, window, config)
         request = self._request(engine, prompt, window, config)
-        # 4. Generate in a task of its own, so that a newer request can abort it.
-        flight = spawn(generate_text(engine, request), name="next-edit generation", awaited=True)
-        self._flights[uri] = flight
-        try:
-            generated = await flight
-        except asyncio.CancelledError:
-            flight.cancel()  # closing the stream aborts the request inside the engine
-            # A newer request cancelled the flight, not this request: answer it. A
-            # cancellation of this request itself (the client, shutdown) goes on up.
-            if asyncio.current_task().cancelling() == 0 and self._latest_request.get(uri) is not ticket:
-                return self._outcome("superseded")
-            raise
-        finally:
-            if self._flights.get(uri) is flight:
-                del self._flights[uri]
+        # 3. Generate; a newer request of the document aborts it.
+        generated = await self._lanes.unless_superseded(
+            ticket, generate_text(engine, request), "next-edit generation"
+        )
+        if generated is None:
+            return self._outcome("superseded")
         self.counts["prompt_tokens"] += generated.prompt_tokens
         self.counts["generated_tokens"] += generated.completion_tokens
         # 5. Never an answer for a text that changed meanwhile.
@@ -250,10 +245,7 @@ class NextEditService:
     def forget(self, uri: str) -> None:
         self.latest.pop(uri, None)
         self.changes.forget(uri)
-        self._latest_request.pop(uri, None)
-        flight = self._flights.pop(uri, None)
-        if flight is not None:
-            flight.cancel()
+        self._lanes.forget(uri, LANE)
 
     def stats(self) -> dict:
         latencies = sorted(self._latencies)
