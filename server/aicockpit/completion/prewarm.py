@@ -27,7 +27,6 @@ import logging
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from contextlib import aclosing
 from typing import Any
 
 from aicockpit.background import spawn
@@ -35,6 +34,7 @@ from aicockpit.completion.service import CompletionService
 from aicockpit.config import CompletionConfig
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import EngineUnavailable
+from aicockpit.engine.collect import generate_text
 from aicockpit.generation import GenerationRequest, Priority
 from aicockpit.prompt.fim import ANCHOR_LINES
 from aicockpit.telemetry import Telemetry
@@ -179,10 +179,11 @@ class Prewarmer:
                 priority=Priority.PREWARM,
                 target=engine,
             )
-            async with aclosing(engine.generate(request)) as stream:
-                async for delta in stream:
-                    record["prefilled_tokens"] = delta.prompt_tokens
-                    record["cached_tokens"] = delta.cached_tokens
+            generated = await generate_text(engine, request)
+            record["prefilled_tokens"], record["cached_tokens"] = (
+                generated.prompt_tokens,
+                generated.cached_tokens,
+            )
             record["chunks"] = i + 1
         return "served"
 

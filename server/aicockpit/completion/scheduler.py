@@ -43,7 +43,9 @@ from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, Engine, EngineUnavailable
+from aicockpit.engine.collect import Generated, generate_text
 from aicockpit.engine.host import EngineHost
+from aicockpit.generation import GenerationDelta
 from aicockpit.lanes import Lanes, Ticket
 from aicockpit.telemetry import RequestTrace, Telemetry
 from aicockpit.waiting import Clock, Signal, first_of
@@ -397,34 +399,25 @@ class CompletionScheduler:
 
     async def _run(self, flight: Flight, engine: Engine, state: _DocumentState | None) -> None:
         cursor, suffix = flight.cursor, flight.prepared.suffix
-        arrived: float | None = None
-        finished = False
-        stream = engine.generate(flight.prepared.request)
+
+        def on_delta(delta: GenerationDelta, so_far: Generated) -> bool:
+            flight.sent_at, flight.first_token_at = so_far.sent_at, so_far.first_at
+            flight.prompt_tokens, flight.cached_tokens = so_far.prompt_tokens, so_far.cached_tokens
+            flight.generated_tokens = so_far.completion_tokens
+            if flight.prefill_only and flight.waiters == 0:
+                # The deadline passed with nobody waiting: the prompt is in the cache now.
+                flight.abort_reason = "timed_out"
+                return False
+            flight.raw, flight.truncated = so_far.text, so_far.truncated
+            if not delta.finished and suggestion_settled(flight.raw, cursor.shape, suffix):
+                # Post-processing would cut here anyway: stop paying for tokens.
+                flight.stopped_early = True
+                return False
+            return True
+
         try:
-            async for delta in stream:
-                # Remote deltas carry when their bytes arrived: the wait for them is the backend's.
-                arrived = delta.received_at if delta.received_at is not None else self._clock.now()
-                if flight.sent_at is None:
-                    flight.sent_at = delta.sent_at
-                if flight.first_token_at is None:
-                    flight.first_token_at = arrived
-                flight.prompt_tokens = delta.prompt_tokens
-                flight.cached_tokens = delta.cached_tokens
-                flight.generated_tokens = delta.generated_tokens
-                if flight.prefill_only and flight.waiters == 0:
-                    # The deadline passed with nobody waiting: the prompt is in the cache now.
-                    flight.abort_reason = "timed_out"
-                    break
-                flight.raw += delta.text
-                if delta.finished:
-                    finished = True
-                    flight.truncated = delta.finish_reason == "length"
-                    break
-                if suggestion_settled(flight.raw, cursor.shape, suffix):
-                    # Post-processing would cut here anyway: stop paying for tokens.
-                    flight.stopped_early = True
-                    break
-            flight.finished_at = arrived
+            generated = await generate_text(engine, flight.prepared.request, on_delta, self._clock.now)
+            flight.finished_at = generated.last_at
         except asyncio.CancelledError:
             if flight.abort_reason is None:
                 flight.abort_reason = "cancelled"  # the server is stopping
@@ -444,10 +437,6 @@ class CompletionScheduler:
             self._telemetry.engine_work(
                 flight.prompt_tokens, flight.cached_tokens, flight.generated_tokens, flight.abort_reason
             )
-            # The rest of the stream is nobody's wait: read to its end when the answer is
-            # complete (a remote connection then serves the next request; the backend's
-            # usage is recorded), closed when it was stopped early (that aborts the request).
-            spawn(_wind_down(stream, finished), name="stream wind-down")
         # Nobody waits (a prefetch, or a request that moved on): cache it for the next
         # request. A waiting request caches what it post-processes for its answer.
         if state is not None and flight.waiters == 0 and flight.abort_reason is None and flight.error is None:
@@ -568,15 +557,3 @@ class CompletionScheduler:
         if state is None:
             state = self._docs[uri] = _DocumentState()
         return state
-
-
-async def _wind_down(stream, drain: bool) -> None:
-    """After the answer: read ``stream`` to its end (``drain``), then close it."""
-    try:
-        if drain:
-            async for _ in stream:
-                pass
-    except Exception as err:  # the answer was complete: what comes after it fails nobody
-        log.debug("after a complete answer, its stream failed: %s", err)
-    finally:
-        await stream.aclose()

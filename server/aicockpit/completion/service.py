@@ -1,20 +1,18 @@
 """One completion, from document and cursor to suggestion text.
 
-Editor requests reach it through ``CompletionScheduler`` (scheduler.py), which
-uses its steps one by one: ``locate`` (cheap snapshot of the cursor),
-``prepare`` (the engine request, around the one prompt ``PromptAssembler.build``
-makes) and ``shape`` (post-processing). ``complete`` runs them all at once for
-``aicockpit complete``. Never raises for a missing document or engine: the
-answer is simply ``None``.
+Every request reaches it through ``CompletionScheduler`` (scheduler.py: the
+editor's requests and ``aicockpit complete`` alike), which uses its steps one by
+one: ``locate`` (cheap snapshot of the cursor), ``prepare`` (the engine request,
+around the one prompt ``PromptAssembler.build`` makes) and ``shape``
+(post-processing). Never raises for a missing document or engine: the answer is
+simply ``None``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from contextlib import aclosing
 from dataclasses import dataclass
 
 from aicockpit.completion.postprocess import CursorShape, shape_suggestion, stop_strings
@@ -22,7 +20,7 @@ from aicockpit.completion.syntax_rules import check_insertion, syntax_cursor_sha
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import Engine, EngineUnavailable
+from aicockpit.engine.base import Engine
 from aicockpit.engine.host import EngineHost
 from aicockpit.generation import GenerationRequest, Priority
 from aicockpit.prompt.assemble import CompletionPrompt, PromptAssembler, speed_of
@@ -89,44 +87,6 @@ class CompletionService:
         self._host = host
         self._telemetry = telemetry
         self._settings = settings
-
-    async def complete(self, uri: str, position: Position) -> Suggestion | None:
-        trace = self._telemetry.start("completion")
-        try:
-            suggestion, outcome = await self._complete(uri, position, trace)
-        except asyncio.CancelledError:
-            self._telemetry.finish(trace, "cancelled")
-            raise
-        except Exception:
-            log.exception("completion failed")
-            self._telemetry.finish(trace, "error")
-            return None
-        self._telemetry.finish(trace, outcome)
-        return suggestion
-
-    async def _complete(
-        self, uri: str, position: Position, trace: RequestTrace
-    ) -> tuple[Suggestion | None, str]:
-        cursor, outcome = self.locate(uri, position)
-        if cursor is None:
-            return None, outcome
-        try:
-            engine = self._host.engine
-        except EngineUnavailable:
-            return None, "engine_unavailable"
-        prepared = self.prepare(cursor, engine)
-        if prepared is None:
-            return None, "secret_file"
-        trace.context = prepared.context
-        trace.mark("context_built")
-        raw, outcome, truncated = await self._generate(
-            engine, prepared.request, trace, self.deadline_ms(prepared) / 1000
-        )
-        suggestion = self.shape(raw, prepared, truncated)
-        trace.mark("post_processed")
-        if not suggestion.strip():
-            return None, "empty" if outcome == "served" else outcome
-        return Suggestion(suggestion, cursor.position, cursor.version, trace), outcome
 
     def locate(self, uri: str, position: Position) -> tuple[Cursor | None, str]:
         """The document's text and the clamped cursor, cheap (no tokenizing): or why there is none."""
@@ -206,29 +166,3 @@ class CompletionService:
         if cursor.doc.version == cursor.version:  # the tree still matches the text the cursor was in
             suggestion = check_insertion(cursor.doc, cursor.offset, suggestion)
         return suggestion
-
-    async def _generate(
-        self, engine: Engine, request: GenerationRequest, trace: RequestTrace, budget_s: float
-    ) -> tuple[str, str, bool]:
-        """The text, the outcome, and whether ``max_tokens`` cut it."""
-        pieces: list[str] = []
-        truncated = False
-        trace.mark("engine_enqueued")
-        try:
-            async with asyncio.timeout(budget_s):
-                # aclosing: on cancel or timeout the stream is closed at once, which
-                # aborts the request inside vLLM instead of letting it run on.
-                async with aclosing(engine.generate(request)) as stream:
-                    async for delta in stream:
-                        if not pieces:
-                            trace.mark("first_token")
-                        pieces.append(delta.text)
-                        truncated = delta.finish_reason == "length"
-                        trace.prompt_tokens = delta.prompt_tokens
-                        trace.cached_tokens = delta.cached_tokens
-                        trace.generated_tokens = delta.generated_tokens
-        except TimeoutError:
-            trace.mark("last_token")
-            return "".join(pieces), "timed_out", truncated
-        trace.mark("last_token")
-        return "".join(pieces), "served", truncated
