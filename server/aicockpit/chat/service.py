@@ -18,7 +18,8 @@ from aicockpit.context.retrieve import ContextSnippet
 from aicockpit.engine.base import Engine
 from aicockpit.engine.collect import generate_text, texts
 from aicockpit.generation import Priority
-from aicockpit.prompt.chat import Message, chat_messages, chat_request, count_messages
+from aicockpit.prompt.chat import Message, chat_messages, count_messages
+from aicockpit.prompt.requests import chat_request
 
 # Definitions from other files that a selection uses (document, first line, last line).
 Related = Callable[[TextDocument, int, int], list[ContextSnippet]]

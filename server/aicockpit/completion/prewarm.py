@@ -35,8 +35,9 @@ from aicockpit.config import CompletionConfig
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import EngineUnavailable
 from aicockpit.engine.collect import generate_text
-from aicockpit.generation import GenerationRequest, Priority
+from aicockpit.generation import Priority
 from aicockpit.prompt.fim import ANCHOR_LINES
+from aicockpit.prompt.requests import engine_request
 from aicockpit.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -172,12 +173,12 @@ class Prewarmer:
         warm_id = uuid.uuid4().hex[:12]
         for i, end in enumerate(ends):
             record["chunks_started"] = i + 1
-            request = GenerationRequest(
+            request = engine_request(
+                engine,
                 request_id=f"warm-{warm_id}-{i}",
-                prompt=stable[:end],
-                max_tokens=1,
                 priority=Priority.PREWARM,
-                target=engine,
+                max_tokens=1,
+                text=stable[:end],
             )
             generated = await generate_text(engine, request)
             record["prefilled_tokens"], record["cached_tokens"] = (

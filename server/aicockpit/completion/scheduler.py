@@ -529,18 +529,15 @@ class CompletionScheduler:
         doc = TextDocument("aicockpit:warmup", "python", 0, WARMUP_TEXT)
         at = doc.lines.position(len(WARMUP_TEXT))
         cursor = Cursor(doc.uri, "python", 0, WARMUP_TEXT, len(WARMUP_TEXT), at, shape, doc)
-        prepared = self._service.prepare(cursor, engine)
-        if prepared is None:
-            self.warmup = "failed"
-            self._telemetry.finish(trace, "error")
-            return
         generated = 0
         outcome = "served"
         # Cold, then the same prompt from the prefix cache: prefill speed, decode speed, fixed cost.
         for max_tokens in (WARMUP_TOKENS, 1):
-            request_id = f"{prepared.request.request_id}-{max_tokens}"
-            request = dataclasses.replace(prepared.request, request_id=request_id, max_tokens=max_tokens)
-            flight = self._launch(dataclasses.replace(prepared, request=request), engine, "warmup", None)
+            prepared = self._service.prepare(cursor, engine, max_tokens=max_tokens)
+            if prepared is None:
+                outcome = "error"
+                break
+            flight = self._launch(prepared, engine, "warmup", None)
             await flight.done.wait()
             generated += flight.generated_tokens
             if flight.abort_reason is not None or flight.error is not None or not flight.generated_tokens:

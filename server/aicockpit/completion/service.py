@@ -15,15 +15,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aicockpit.completion.postprocess import CursorShape, shape_suggestion, stop_strings
+from aicockpit.completion.postprocess import CursorShape, shape_suggestion
 from aicockpit.completion.syntax_rules import check_insertion, syntax_cursor_shape
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import Engine
 from aicockpit.engine.host import EngineHost
-from aicockpit.generation import GenerationRequest, Priority
-from aicockpit.prompt.assemble import CompletionPrompt, PromptAssembler, speed_of
+from aicockpit.generation import GenerationRequest
+from aicockpit.prompt.assemble import CompletionPrompt, CompletionRequest, PromptAssembler, speed_of
 from aicockpit.telemetry import RequestTrace, Telemetry
 
 log = logging.getLogger(__name__)
@@ -105,48 +105,29 @@ class CompletionService:
         shape = syntax_cursor_shape(doc, offset, config.multiline)
         return Cursor(uri, doc.language_id, doc.version, doc.text, offset, position, shape, doc), "ok"
 
-    def prepare(self, cursor: Cursor, engine: Engine, unhurried: bool = False) -> PreparedCompletion | None:
+    def prepare(
+        self, cursor: Cursor, engine: Engine, unhurried: bool = False, max_tokens: int | None = None
+    ) -> PreparedCompletion | None:
         """The engine request for ``cursor``, its prompt built for ``engine``; None in a secrets file.
 
-        ``unhurried``: built in the background (pre-warming), retrieval may take its time.
+        ``unhurried``: built in the background (pre-warming), retrieval may take its time;
+        ``max_tokens``: instead of the budget's (the warm-up).
         """
-        request_id = f"cmpl-{uuid.uuid4().hex[:12]}"
-        return self._prepare(cursor, engine, self._settings(), request_id, unhurried)
-
-    def _prepare(
-        self,
-        cursor: Cursor,
-        engine: Engine,
-        config: CompletionConfig,
-        request_id: str,
-        unhurried: bool = False,
-    ) -> PreparedCompletion | None:
-        stops = stop_strings(cursor.shape)
-        prompt = self._assembler.build(cursor.doc, cursor.offset, engine, stops, unhurried)
+        config = self._settings()
+        builder = CompletionRequest(
+            self._assembler,
+            cursor.doc,
+            cursor.offset,
+            cursor.shape.multiline,
+            f"cmpl-{uuid.uuid4().hex[:12]}",
+            config.temperature,
+            max_tokens,
+            unhurried,
+        )
+        prompt = builder.prompt(engine)
         if prompt is None:
             return None  # a secrets file: never sent to a model
-
-        def rebuild(other: Engine) -> GenerationRequest:
-            # A fallback backend with another model or API gets a prompt of its own,
-            # from the same builder (the document may have moved on: the scheduler
-            # discards answers to old text anyway).
-            prepared = self._prepare(cursor, other, config, request_id)
-            if prepared is None:
-                raise RuntimeError("the document became a secrets file")
-            return prepared.request
-
-        request = GenerationRequest(
-            request_id=request_id,
-            prompt=prompt.text,
-            suffix=prompt.suffix,
-            max_tokens=prompt.budgets.max_tokens,
-            temperature=config.temperature,
-            stop=prompt.stop,
-            priority=Priority.COMPLETION,
-            target=engine,
-            rebuild=rebuild,
-        )
-        return PreparedCompletion(cursor, prompt, request, config)
+        return PreparedCompletion(cursor, prompt, builder.request(prompt, engine), config)
 
     def deadline_ms(self, prepared: PreparedCompletion, invoked: bool = False) -> float:
         """How long this completion may take: the setting, else enough for its prompt on this machine."""

@@ -15,14 +15,8 @@ from aicockpit.edit.targets import enclosing_definition
 from aicockpit.engine.base import Engine
 from aicockpit.engine.collect import generate_text, texts
 from aicockpit.generation import GenerationRequest, Priority
-from aicockpit.prompt.chat import (
-    Message,
-    chat_request,
-    count_messages,
-    docstring_messages,
-    edit_messages,
-    extract_code,
-)
+from aicockpit.prompt.chat import Message, count_messages, docstring_messages, edit_messages, extract_code
+from aicockpit.prompt.requests import chat_request
 
 # Definitions from other files that the selection uses: looked up by the prompt
 # layer's retriever (document, first line, last line), best first.

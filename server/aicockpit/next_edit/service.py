@@ -30,21 +30,11 @@ from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.diff import TextEdit, minimal_edits
 from aicockpit.engine.base import Engine
 from aicockpit.engine.collect import generate_text
-from aicockpit.generation import GenerationRequest, Priority
 from aicockpit.lanes import Lanes, Ticket
 from aicockpit.next_edit.guards import outside, undoes
 from aicockpit.next_edit.structural.changes import ChangeLog
 from aicockpit.next_edit.structural.finder import KINDS, StructuralFinder
-from aicockpit.prompt.chat import chat_request
-from aicockpit.prompt.next_edit import (
-    REGION_END,
-    EditWindow,
-    NextEditPrompt,
-    build_prompt,
-    choose_format,
-    history,
-    parse_region,
-)
+from aicockpit.prompt.next_edit import EditWindow, NextEditRequest, choose_format, parse_region
 from aicockpit.telemetry import percentile
 
 log = logging.getLogger(__name__)
@@ -127,8 +117,7 @@ class NextEditService:
         version = doc.version
         engine = self._engine()
         window = self.window(doc, position, config)
-        prompt = self._prompt(engine, window, config)
-        request = self._request(engine, prompt, window, config)
+        request = self._request(window, config).build(engine)
         # 3. Generate; a newer request of the document aborts it.
         generated = await self._lanes.unless_superseded(
             ticket, generate_text(engine, request), "next-edit generation"
@@ -160,7 +149,7 @@ class NextEditService:
             uri,
             version,
             edits,
-            prompt.format,
+            choose_format(config.format, engine.model_name),
             generated.prompt_tokens,
             generated.completion_tokens,
             round((time.perf_counter() - started) * 1000, 1),
@@ -289,30 +278,21 @@ class NextEditService:
             first_line=first,
         )
 
-    def _prompt(self, engine: Engine, window: EditWindow, config: NextEditConfig) -> NextEditPrompt:
+    def _request(self, window: EditWindow, config: NextEditConfig) -> NextEditRequest:
         hunks = []
         for hunk in self._documents.history.hunks():
             path = self._index.display_path(uri_to_path(hunk.uri), hunk.uri)
             if path is not None:  # a secrets file's edits are never shown to a model
                 hunks.append((hunk, path))
-        edits = history(hunks, engine.tokenizer, config.history_tokens)
-        return build_prompt(choose_format(config.format, engine.model_name), edits, window)
-
-    def _request(
-        self, engine: Engine, prompt: NextEditPrompt, window: EditWindow, config: NextEditConfig
-    ) -> GenerationRequest:
-        # Room to write the region again, with some growth; never more than configured.
-        max_tokens = min(config.max_tokens, 2 * engine.tokenizer.count(window.region) + 64)
-        fields = {
-            "request_id": f"next-{uuid.uuid4().hex[:12]}",
-            "max_tokens": max_tokens,
-            "temperature": config.temperature,
-            "stop": (REGION_END, *prompt.stop),
-            "priority": Priority.NEXT_EDIT,
-        }
-        if prompt.messages is not None:
-            return chat_request(engine, prompt.messages, **fields)
-        return GenerationRequest(prompt=prompt.text, target=engine, **fields)
+        return NextEditRequest(
+            config.format,
+            tuple(hunks),
+            window,
+            f"next-{uuid.uuid4().hex[:12]}",
+            config.history_tokens,
+            config.max_tokens,
+            config.temperature,
+        )
 
     def _outcome(self, outcome: str) -> None:
         """Count why a request ends without a suggestion."""

@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from aicockpit.context.edits import EditHunk
+from aicockpit.generation import GenerationRequest, Priority
 from aicockpit.prompt.chat import Message
+from aicockpit.prompt.requests import ConversationRequest, engine_request
 
 REGION_START = "<|editable_region_start|>"
 REGION_END = "<|editable_region_end|>"
 CURSOR = "<|user_cursor_is_here|>"
 FILE_START = "<|start_of_file|>"
-STOPS = ("<|endoftext|>", "<|im_end|>")
+# The region's end marker, then the ends of a turn: an answer that stopped at the marker is complete.
+STOPS = (REGION_END, "<|endoftext|>", "<|im_end|>")
 
 ZETA_HEAD = (
     "### Instruction:\n"
@@ -100,6 +103,45 @@ def build_prompt(form: str, edits: str, window: EditWindow) -> NextEditPrompt:
     user = f"Recent edits (oldest first):\n\n{edits or '(none yet)'}\n\nThe code at the cursor:\n\n{shown}"
     messages = [{"role": "system", "content": INSTRUCT_SYSTEM}, {"role": "user", "content": user}]
     return NextEditPrompt("instruct", "", messages, STOPS)
+
+
+@dataclass(frozen=True)
+class NextEditRequest:
+    """Builds a next-edit request for a backend: its format (from the model's name), the recent
+    edits that fit its tokenizer's count of ``history_tokens``, the window, and room to write the
+    region again with some growth (``max_tokens`` at most)."""
+
+    configured_format: str
+    hunks: tuple[tuple[EditHunk, str], ...]
+    window: EditWindow
+    request_id: str
+    history_tokens: int
+    max_tokens: int
+    temperature: float
+
+    def prompt(self, target: Any) -> NextEditPrompt:
+        edits = history(self.hunks, target.tokenizer, self.history_tokens)
+        return build_prompt(choose_format(self.configured_format, target.model_name), edits, self.window)
+
+    def build(self, target: Any) -> GenerationRequest:
+        prompt = self.prompt(target)
+        max_tokens = min(self.max_tokens, 2 * target.tokenizer.count(self.window.region) + 64)
+        if prompt.messages is not None:
+            conversation = ConversationRequest(
+                tuple(prompt.messages), self.request_id, max_tokens, Priority.NEXT_EDIT, self.temperature,
+                prompt.stop,
+            )  # fmt: skip
+            return conversation.build(target, builder=self)
+        return engine_request(
+            target,
+            request_id=self.request_id,
+            priority=Priority.NEXT_EDIT,
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+            text=prompt.text,
+            stop=prompt.stop,
+            builder=self,
+        )
 
 
 def choose_format(configured: str, model_name: str) -> str:
