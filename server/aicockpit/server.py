@@ -87,15 +87,7 @@ class App:
             lambda: self.config.completion,
             lanes=self.lanes,
         )
-        self.prewarmer = Prewarmer(
-            self.completions,
-            self.router.host_for_role("completion"),
-            self.telemetry,
-            lambda: self.config.completion,
-        )
-        self.router.request_listeners.append(self.prewarmer.yield_now)
         self.health = HealthMonitor(self.router, self.telemetry, lambda: self.config)
-        self.documents.close_listeners.append(self.prewarmer.forget)
         self.edits = EditService(
             self.documents,
             lambda: self.router.for_role("edit"),
@@ -122,6 +114,15 @@ class App:
             self.lanes,
         )
         self.documents.close_listeners.append(self.next_edits.forget)
+        self.prewarmer = Prewarmer(
+            self.completions,
+            self.router.host_for_role("completion"),
+            self.telemetry,
+            lambda: self.config.completion,
+            self.next_edits.stable_head,
+        )
+        self.router.request_listeners.append(self.prewarmer.yield_now)
+        self.documents.close_listeners.append(self.prewarmer.forget)
         self._chat_store: ChatStore | None = None
         self.subscribe("usage", self._replace_usage_store)
         self.subscribe("logging", lambda _old, new: setattr(self.telemetry.prompts, "enabled", new.prompts))

@@ -28,13 +28,13 @@ from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocu
 from aicockpit.context.positions import Position
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.diff import TextEdit, minimal_edits
-from aicockpit.engine.base import Engine
+from aicockpit.engine.base import Engine, EngineUnavailable
 from aicockpit.engine.collect import generate_text
 from aicockpit.lanes import Lanes, Ticket
 from aicockpit.next_edit.guards import outside, undoes
 from aicockpit.next_edit.structural.changes import ChangeLog
 from aicockpit.next_edit.structural.finder import KINDS, StructuralFinder
-from aicockpit.prompt.next_edit import EditWindow, NextEditRequest, choose_format, parse_region
+from aicockpit.prompt.next_edit import EditWindow, NextEditRequest, choose_format, parse_region, stable_head
 from aicockpit.telemetry import percentile
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,23 @@ class NextEditService:
         )
         self._latencies.append(suggestion.elapsed_ms)
         return self._suggested(suggestion)
+
+    def stable_head(self, uri: str, position: Position) -> tuple[Engine, str] | None:
+        """The next edit's prompt at ``position`` up to the cursor's excerpt (its instruction and
+        the recent edits), with the embedded engine it is for: what pre-warming prefills."""
+        config = self._settings()
+        if not config.enabled or uri not in self._documents:
+            return None
+        doc = self._documents.get(uri)
+        try:
+            engine = self._engine()
+        except EngineUnavailable:
+            return None
+        if self._is_secret(doc) or not getattr(engine, "embedded", False):
+            return None
+        request = self._request(self.window(doc, position, config), config).build(engine)
+        head = stable_head(request.prompt)
+        return (engine, head) if head else None
 
     def structural_now(
         self, doc: TextDocument, position: Position, config: NextEditConfig | None = None

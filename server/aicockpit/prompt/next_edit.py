@@ -31,6 +31,9 @@ FILE_START = "<|start_of_file|>"
 # The region's end marker, then the ends of a turn: an answer that stopped at the marker is complete.
 STOPS = (REGION_END, "<|endoftext|>", "<|im_end|>")
 
+# What introduces the code at the cursor, in the zeta and the instruct layout: before it, the
+# prompt changes only with a new edit.
+EXCERPT_HEADS = ("### User Excerpt:", "The code at the cursor:")
 ZETA_HEAD = (
     "### Instruction:\n"
     "Rewrite the excerpt the user is editing with the edit they are most likely to make next,"
@@ -98,9 +101,9 @@ def history(hunks: Sequence[tuple[EditHunk, str]], tokens: Any, budget: int) -> 
 def build_prompt(form: str, edits: str, window: EditWindow) -> NextEditPrompt:
     shown = excerpt(window)
     if form == "zeta":
-        text = f"{ZETA_HEAD}{edits}\n\n### User Excerpt:\n\n{shown}\n\n### Response:\n\n"
+        text = f"{ZETA_HEAD}{edits}\n\n{EXCERPT_HEADS[0]}\n\n{shown}\n\n### Response:\n\n"
         return NextEditPrompt("zeta", text, None, STOPS)
-    user = f"Recent edits (oldest first):\n\n{edits or '(none yet)'}\n\nThe code at the cursor:\n\n{shown}"
+    user = f"Recent edits (oldest first):\n\n{edits or '(none yet)'}\n\n{EXCERPT_HEADS[1]}\n\n{shown}"
     messages = [{"role": "system", "content": INSTRUCT_SYSTEM}, {"role": "user", "content": user}]
     return NextEditPrompt("instruct", "", messages, STOPS)
 
@@ -142,6 +145,13 @@ class NextEditRequest:
             stop=prompt.stop,
             builder=self,
         )
+
+
+def stable_head(prompt: str) -> str:
+    """The start of a next-edit prompt that the cursor's excerpt does not change: the instruction
+    and the recent edits (what pre-warming fills the prefix cache with)."""
+    cuts = [at for at in (prompt.find(head) for head in EXCERPT_HEADS) if at >= 0]
+    return prompt[: min(cuts)] if cuts else ""
 
 
 def choose_format(configured: str, model_name: str) -> str:
