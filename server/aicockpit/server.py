@@ -111,6 +111,7 @@ class App:
             lambda: self.router.for_role("next_edit"),
             lambda: self.config.next_edit,
             self.is_secret,
+            self.telemetry,
             self.lanes,
         )
         self.documents.close_listeners.append(self.next_edits.forget)

@@ -16,10 +16,8 @@ available to inline completion and code actions while its document is unchanged.
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 import uuid
-from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,11 +33,10 @@ from aicockpit.next_edit.guards import outside, undoes
 from aicockpit.next_edit.structural.changes import ChangeLog
 from aicockpit.next_edit.structural.finder import KINDS, StructuralFinder
 from aicockpit.prompt.next_edit import EditWindow, NextEditRequest, choose_format, parse_region, stable_head
-from aicockpit.telemetry import percentile
+from aicockpit.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
-LATENCIES_KEPT = 200
 LANE = "next_edit"
 
 
@@ -65,6 +62,7 @@ class NextEditService:
         engine: Callable[[], Engine],
         settings: Callable[[], NextEditConfig],
         is_secret: Callable[[TextDocument], bool],
+        telemetry: Telemetry,
         lanes: Lanes | None = None,
     ) -> None:
         self._documents = documents
@@ -74,18 +72,15 @@ class NextEditService:
         self._is_secret = is_secret
         self._lanes = lanes or Lanes()
         self.latest: dict[str, NextEditSuggestion] = {}
-        self.counts: Counter[str] = Counter()
-        self._latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
-        self._structural_latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
-        self.by_source: dict[str, Counter[str]] = {kind: Counter() for kind in (*KINDS, "model")}
-        self.decisions: Counter[str] = Counter()
+        self._stats = telemetry.next_edit
+        self._stats.track((*KINDS, "model"))
         self.changes = ChangeLog()
         documents.change_listeners.append(self.changes.record)
         self.structural = StructuralFinder(self.changes, self._imports)
 
     async def suggest(self, uri: str, position: Position) -> NextEditSuggestion | None:
         config = self._settings()
-        self.counts["requests"] += 1
+        self._stats.counts["requests"] += 1
         if not config.enabled:
             return self._outcome("disabled")
         try:
@@ -111,7 +106,7 @@ class NextEditService:
         # 2. A structural edit needs no model: it reads the text as it is now.
         structural = self.structural_now(doc, position, config)
         if structural is not None:
-            self.decisions["structural_found"] += 1  # the model is not asked: exact, and instant
+            self._stats.decisions["structural_found"] += 1  # the model is not asked: exact, and instant
             return structural
         started = time.perf_counter()
         version = doc.version
@@ -124,8 +119,8 @@ class NextEditService:
         )
         if generated is None:
             return self._outcome("superseded")
-        self.counts["prompt_tokens"] += generated.prompt_tokens
-        self.counts["generated_tokens"] += generated.completion_tokens
+        self._stats.counts["prompt_tokens"] += generated.prompt_tokens
+        self._stats.counts["generated_tokens"] += generated.completion_tokens
         # 5. Never an answer for a text that changed meanwhile.
         if uri not in self._documents or doc.version != version:
             return self._outcome("stale")
@@ -138,11 +133,11 @@ class NextEditService:
         edits = minimal_edits(window.region, region, base)
         # 6. Never shown: an edit outside the region it was given, or one undoing the user's edit.
         if outside(edits, base, base + len(window.region)):
-            self.decisions["model_outside_region"] += 1
+            self._stats.decisions["model_outside_region"] += 1
             return self._outcome("dropped")
         spans = self.changes.spans(uri)
         if undoes(doc.text, edits, spans[-1] if spans else None):
-            self.decisions["model_undoes_last_edit"] += 1
+            self._stats.decisions["model_undoes_last_edit"] += 1
             return self._outcome("dropped")
         suggestion = NextEditSuggestion(
             f"ne-{uuid.uuid4().hex[:12]}",
@@ -154,7 +149,7 @@ class NextEditService:
             generated.completion_tokens,
             round((time.perf_counter() - started) * 1000, 1),
         )
-        self._latencies.append(suggestion.elapsed_ms)
+        self._stats.latencies.append(suggestion.elapsed_ms)
         return self._suggested(suggestion)
 
     def stable_head(self, uri: str, position: Position) -> tuple[Engine, str] | None:
@@ -191,9 +186,9 @@ class NextEditService:
             log.exception("structural next edit failed")
             found, why = None, "error"
         elapsed = round((time.perf_counter() - started) * 1000, 2)
-        self._structural_latencies.append(elapsed)
+        self._stats.structural_latencies.append(elapsed)
         if found is None:
-            self.decisions[f"structural_{why}"] += 1
+            self._stats.decisions[f"structural_{why}"] += 1
             return None
         suggestion = NextEditSuggestion(
             f"ne-{uuid.uuid4().hex[:12]}", doc.uri, doc.version, found.edits, "structural", 0, 0, elapsed,
@@ -211,8 +206,8 @@ class NextEditService:
 
     def _suggested(self, suggestion: NextEditSuggestion) -> NextEditSuggestion:
         self.latest[suggestion.uri] = suggestion
-        self.counts["suggested"] += 1
-        self.by_source[suggestion.source]["suggested"] += 1
+        self._stats.counts["suggested"] += 1
+        self._stats.by_source[suggestion.source]["suggested"] += 1
         return suggestion
 
     def _imports(self, doc: TextDocument, other: TextDocument) -> bool:
@@ -234,8 +229,8 @@ class NextEditService:
         for uri, suggestion in list(self.latest.items()):
             if suggestion.id == suggestion_id:
                 outcome = "accepted" if accepted else "rejected"
-                self.counts[outcome] += 1
-                self.by_source[suggestion.source][outcome] += 1
+                self._stats.counts[outcome] += 1
+                self._stats.by_source[suggestion.source][outcome] += 1
                 del self.latest[uri]
                 return True
         return False
@@ -244,7 +239,7 @@ class NextEditService:
         """The editor says it shows a suggestion (textDocument/didShowInlineEdit)."""
         for suggestion in self.latest.values():
             if suggestion.id == suggestion_id:
-                self.by_source[suggestion.source]["shown"] += 1
+                self._stats.by_source[suggestion.source]["shown"] += 1
                 return True
         return False
 
@@ -252,22 +247,6 @@ class NextEditService:
         self.latest.pop(uri, None)
         self.changes.forget(uri)
         self._lanes.forget(uri, LANE)
-
-    def stats(self) -> dict:
-        latencies = sorted(self._latencies)
-        structural = list(self._structural_latencies)
-        return {
-            **dict(self.counts),
-            "latency_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-            "by_source": {source: dict(counts) for source, counts in self.by_source.items()},
-            # Why a suggestion came from where it did: structural_found (the model was not
-            # asked), structural_none / structural_rename_collision / ... (the model was),
-            # model_undoes_last_edit and model_outside_region (the model's was dropped).
-            "decisions": dict(self.decisions),
-            "structural_latency_ms": {
-                f"p{q}": round(percentile(structural, q), 2) if structural else None for q in (50, 99)
-            },
-        }
 
     # -- the prompt ------------------------------------------------------------------------
 
@@ -313,5 +292,5 @@ class NextEditService:
 
     def _outcome(self, outcome: str) -> None:
         """Count why a request ends without a suggestion."""
-        self.counts[outcome] += 1
+        self._stats.counts[outcome] += 1
         return None
