@@ -11,6 +11,7 @@ backend's usage arrives), run in the background: the caller answers first.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -90,7 +91,11 @@ async def generate_text(
             if delta.finished or keep_going is False:
                 break
     finally:
-        spawn(_wind_down(stream, result.finished), name="stream wind-down")
+        # Started a loop turn later: whoever waits for this answer (woken by the caller once this
+        # returns) runs first, and the wind-down (vLLM's abort, a remote stream's rest) after it.
+        asyncio.get_running_loop().call_soon(
+            lambda: spawn(_wind_down(stream, result.finished), name="stream wind-down")
+        )
     return result
 
 

@@ -28,6 +28,7 @@ KEPT = 32  # recent samples per estimate
 PREFILL_MIN_TOKENS = 64  # fewer uncached tokens than this say more about the fixed cost than the rate
 BASE_MAX_TOKENS = 48  # a request with at most this many uncached tokens measures the fixed cost
 FIRST_TOKEN_WINDOW_S = 300.0  # the first-token figure a status shows is about the last few minutes
+SNAPSHOT_FRESH_S = 1.0  # a snapshot is read at every prompt build: computed again at most this often
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,12 @@ class SpeedMeter:
         self._base: deque[float] = deque(maxlen=KEPT)  # seconds to a first token with ~nothing to prefill
         self._decode: deque[float] = deque(maxlen=KEPT)  # seconds per generated token
         self._first: deque[tuple[float, float]] = deque(maxlen=KEPT)  # (when, seconds to first token)
+        self._snapshot: tuple[float, EngineSpeed] | None = None  # (when computed, what), until a sample
         self.samples = 0
 
     def observe(self, sample: SpeedSample) -> None:
         self.samples += 1
+        self._snapshot = None
         if sample.generated_tokens >= 2 and sample.decode_s > 0:
             self._decode.append(sample.decode_s / (sample.generated_tokens - 1))
         if sample.busy:
@@ -75,13 +78,21 @@ class SpeedMeter:
         return None
 
     def snapshot(self) -> EngineSpeed:
+        """The current estimates; the same object until a sample comes or a second passes."""
+        now = self._clock()
+        if self._snapshot is not None and now - self._snapshot[0] < SNAPSHOT_FRESH_S:
+            return self._snapshot[1]
+        speed = self._estimate(now)
+        self._snapshot = (now, speed)
+        return speed
+
+    def _estimate(self, now: float) -> EngineSpeed:
         fixed = self._fixed_s()
         prefill = None
         if self._prefill and fixed is not None:
             # Seconds per uncached token, the fixed cost taken out (never below a tenth of the wait).
             prefill = statistics.median(max(first - fixed, first * 0.1) / n for n, first in self._prefill)
         decode = statistics.median(self._decode) if self._decode else None
-        now = self._clock()
         recent = [s for when, s in self._first if now - when <= FIRST_TOKEN_WINDOW_S]
         return EngineSpeed(
             prefill_tokens_per_s=round(1 / prefill, 1) if prefill else None,
@@ -96,3 +107,4 @@ class SpeedMeter:
         for kept in (self._prefill, self._base, self._decode, self._first):
             kept.clear()
         self.samples = 0
+        self._snapshot = None
