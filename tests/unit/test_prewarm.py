@@ -84,6 +84,25 @@ async def test_a_real_request_stops_it_at_once():
     assert rig.prewarmer.last["outcome"] == "yielded" and rig.prewarmer.last["chunks"] == 1
 
 
+async def test_a_yielded_warm_starts_again_once_the_engine_is_idle(monkeypatch):
+    monkeypatch.setattr("aicockpit.completion.prewarm.RESUME_POLL_S", 0.01)
+    rig = Rig()
+    rig.prewarmer.cursor_seen(URI, CURSOR)
+    await settle()
+    busy = [1]  # the real request (e.g. the engine's warm-up) is still running
+    rig.engine.unfinished_requests = lambda: busy[0]
+    rig.prewarmer.yield_now()
+    await asyncio.sleep(0.1)
+    assert rig.prewarmer.last["outcome"] == "yielded" and len(rig.engine.streams) == 1
+    busy[0] = 0  # it finished: the cursor's block is warmed after all
+    for _ in range(100):
+        if len(rig.engine.streams) > 1:
+            break
+        await asyncio.sleep(0.01)
+    assert rig.prewarmer.status()["running"]
+    assert rig.engine.streams[1].request.priority is Priority.PREWARM
+
+
 async def test_closing_the_document_cancels_it_and_a_newer_one_replaces_it():
     rig = Rig()
     rig.prewarmer.cursor_seen(URI, CURSOR)

@@ -11,8 +11,11 @@ context, header, the code above: ``CompletionPrompt.stable``) is prefilled:
 - at the lowest engine priority, one token, in chunks of about a quarter of a
   second of prefill each (vLLM runs a whole prefill in one step on a CPU: a
   real request arriving meanwhile would wait for all of it);
-- any real request (completion, next edit, edit, chat) aborts it at once, so
-  it waits at most for the chunk already in the engine;
+- any real request (completion, next edit, edit, chat, the engine's warm-up)
+  aborts it at once, so it waits at most for the chunk already in the engine;
+  once the engine has nothing left to do, the warm starts again where the
+  cursor is (the chunks already done come from the cache): a request elsewhere
+  must not leave the cursor's block cold;
 - one at a time in all: a newer one replaces the older, closing its document
   cancels it.
 
@@ -49,6 +52,7 @@ CHUNK_SECONDS = 0.25  # of prefill per chunk: the longest a real request waits b
 CHUNK_TOKENS = (64, 1024)  # bounds; 256 until the engine's speed is measured
 UNMEASURED_CHUNK_TOKENS = 256
 REMEMBERED_CURSORS = 256
+RESUME_POLL_S = 0.25  # how often a yielded warm looks whether the engine is idle again
 
 
 class Prewarmer:
@@ -68,6 +72,8 @@ class Prewarmer:
         self._settings = settings
         self._task: asyncio.Task | None = None
         self._running: tuple[str, int] | None = None  # (uri, anchor block) being warmed
+        self._interrupted: str | None = None  # the uri whose warm a real request stopped
+        self._resume: asyncio.Task | None = None
         self._warmed: dict[str, int] = {}  # uri -> the anchor block last warmed
         self._cursors: OrderedDict[str, Position] = OrderedDict()  # last cursor per uri
         self.outcomes: Counter[str] = Counter()
@@ -97,14 +103,33 @@ class Prewarmer:
             self.cursor_seen(uri, position)
 
     def yield_now(self) -> None:
-        """A real request is starting: stop at once (the chunk in the engine is aborted)."""
+        """A real request is starting: stop at once (the chunk in the engine is aborted),
+        and start again once the engine is idle."""
+        if self._running is None:
+            return
+        self._interrupted = self._running[0]
         self._stop("yielded")
+        if self._resume is None or self._resume.done():
+            self._resume = spawn(self._resume_when_idle(), name="prewarm resume")
 
     def forget(self, uri: str) -> None:
         """The document closed."""
         self._warmed.pop(uri, None)
         if self._running is not None and self._running[0] == uri:
             self._stop("cancelled")
+
+    async def _resume_when_idle(self) -> None:
+        while True:
+            await asyncio.sleep(RESUME_POLL_S)
+            try:
+                if not self._host.engine.unfinished_requests():
+                    break
+            except EngineUnavailable:
+                return
+        uri, self._interrupted = self._interrupted, None
+        # A newer warm started meanwhile (the cursor moved on): it is the one that counts.
+        if uri is not None and self._running is None and (position := self._cursors.get(uri)) is not None:
+            self.cursor_seen(uri, position)
 
     def _remember(self, uri: str, position: Position) -> None:
         self._cursors[uri] = position
