@@ -63,7 +63,7 @@ def serve(args: argparse.Namespace) -> int:
         start_metrics(args.metrics_port, server.app)  # in a daemon thread: it ends with the process
     code = 1
     try:
-        code = serve_stdio(server, sys.stdin.buffer, protocol_out)
+        code = serve_stdio(server.protocol, sys.stdin.buffer, protocol_out)
     except Exception:
         logging.getLogger("aicockpit").exception("the server stopped on an error")
     finally:

@@ -43,8 +43,7 @@ from aicockpit.completion.waiting import Clock, Signal, first_of
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import BackendError, Engine, EngineUnavailable
-from aicockpit.engine.host import EngineHost
+from aicockpit.engine.base import BackendError, Engine, EngineSource, EngineUnavailable
 from aicockpit.telemetry import RequestTrace, Telemetry
 
 log = logging.getLogger(__name__)
@@ -141,7 +140,7 @@ class CompletionScheduler:
         self,
         service: CompletionService,
         documents: DocumentStore,
-        host: EngineHost,
+        host: EngineSource,
         telemetry: Telemetry,
         settings: Callable[[], CompletionConfig],
         clock: Clock | None = None,

@@ -22,8 +22,7 @@ from aicockpit.completion.syntax_rules import check_insertion, syntax_cursor_sha
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import Engine, EngineUnavailable
-from aicockpit.engine.host import EngineHost
+from aicockpit.engine.base import Engine, EngineSource, EngineUnavailable
 from aicockpit.generation import GenerationRequest, Priority
 from aicockpit.prompt.assemble import CompletionPrompt, PromptAssembler, speed_of
 from aicockpit.telemetry import RequestTrace, Telemetry
@@ -79,7 +78,7 @@ class CompletionService:
     def __init__(
         self,
         documents: DocumentStore,
-        host: EngineHost,
+        host: EngineSource,
         telemetry: Telemetry,
         settings: Callable[[], CompletionConfig],
         assembler: PromptAssembler,

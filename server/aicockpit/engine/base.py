@@ -58,3 +58,13 @@ class Engine(Protocol):
     def shutdown(self) -> None:
         """Release the engine at once (its host stops it; process exit kills what is left)."""
         ...
+
+
+class EngineSource(Protocol):
+    """Where a service finds the engine to use now: an ``EngineHost``, or the router's view of
+    a role (``RoleHost``: that role's engine, whichever profile serves it at the moment)."""
+
+    @property
+    def engine(self) -> Engine:
+        """The engine; ``EngineUnavailable`` while there is none to use."""
+        ...
