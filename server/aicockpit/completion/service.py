@@ -24,7 +24,7 @@ from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocu
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import Engine, EngineSource, EngineUnavailable
 from aicockpit.generation import GenerationRequest, Priority
-from aicockpit.prompt.assemble import CompletionPrompt, PromptAssembler, speed_of
+from aicockpit.prompt.assemble import CompletionPrompt, PromptAssembler, PromptTarget, speed_of
 from aicockpit.telemetry import RequestTrace, Telemetry
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,9 @@ class CompletionService:
         shape = syntax_cursor_shape(doc, offset, config.multiline)
         return Cursor(uri, doc.language_id, doc.version, doc.text, offset, position, shape, doc), "ok"
 
-    def prepare(self, cursor: Cursor, engine: Engine, unhurried: bool = False) -> PreparedCompletion | None:
+    def prepare(
+        self, cursor: Cursor, engine: PromptTarget, unhurried: bool = False
+    ) -> PreparedCompletion | None:
         """The engine request for ``cursor``, its prompt built for ``engine``; None in a secrets file.
 
         ``unhurried``: built in the background (pre-warming), retrieval may take its time.
@@ -155,7 +157,7 @@ class CompletionService:
     def _prepare(
         self,
         cursor: Cursor,
-        engine: Engine,
+        engine: PromptTarget,
         config: CompletionConfig,
         request_id: str,
         unhurried: bool = False,
