@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "server"))
 from aicockpit.config import AicockpitConfig, IndexConfig  # noqa: E402
 from aicockpit.context import languages  # noqa: E402
 from aicockpit.context.documents import DocumentStore  # noqa: E402
+from aicockpit.context.open_documents import follow  # noqa: E402
 from aicockpit.context.workspace_index import WorkspaceIndex  # noqa: E402
 from aicockpit.ending import end_process  # noqa: E402
 
@@ -147,6 +148,7 @@ def bench_context(model: str) -> dict:
     index = WorkspaceIndex(config.index)
     index.add_folder(WORKSPACES / "python", persist=False).build()
     documents = DocumentStore()
+    follow(documents, index)
     assembler = PromptAssembler(documents, index, lambda: config)
     text = big_python_file()
     uri = (WORKSPACES / "python" / "big_module.py").as_uri()
@@ -232,6 +234,7 @@ def bench_recall(model: str) -> dict:
         found = 0
         for n, case in enumerate(group):
             documents = DocumentStore()  # each case alone: no open documents, no recent edits
+            follow(documents, index)
             assembler = PromptAssembler(documents, index, lambda: config)
             path = WORKSPACES / name / case["path"]
             doc = documents.open(path.as_uri(), "", n, path.read_text(encoding="utf-8"))
@@ -300,6 +303,7 @@ def bench_recall_stdlib(model: str) -> dict:
     misses = []
     for n, (rel, row, column, name, targets) in enumerate(cases):
         documents = DocumentStore()
+        follow(documents, index)
         assembler = PromptAssembler(documents, index, lambda: config)
         doc = documents.open((stdlib / rel).as_uri(), "python", n, (stdlib / rel).read_text(encoding="utf-8"))
         started = time.perf_counter()

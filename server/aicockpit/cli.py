@@ -357,6 +357,14 @@ def parser() -> argparse.ArgumentParser:
         help="editing traces replayed against aicockpit/nextEdit (none: skip; default: %(default)s)",
     )
     p.add_argument(
+        "--next-edit-real",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also walk N renames and N repeated edits cut from installed packages' code through"
+        " aicockpit/nextEdit, scoring each answer (default: none)",
+    )
+    p.add_argument(
         "--engine-stub", type=float, metavar="MS", help="use an engine stub with this fixed latency"
     )
     p.add_argument(

@@ -211,6 +211,13 @@ class NextEditConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Next-edit suggestions: after an edit, the matching change a few lines away (aicockpit/nextEdit)."""
 
     enabled: Annotated[bool, _doc("Answer next-edit requests (aicockpit/nextEdit).")] = True
+    structural: Annotated[
+        bool,
+        _doc(
+            "Suggest renames' next uses and repeated edits' next sites from the syntax tree, without"
+            " a model (the model is asked only when there is none)."
+        ),
+    ] = True
     format: Annotated[
         Literal["auto", "zeta", "instruct"],
         _doc(

@@ -29,8 +29,16 @@ NOTIFICATION_METHODS = frozenset(
     method for method, (cls, *_) in types.METHOD_TO_TYPES.items() if "id" not in attrs.fields_dict(cls)
 )
 REQUEST_METHODS = frozenset(types.METHOD_TO_TYPES) - NOTIFICATION_METHODS
-# aicockpit's own notifications; its other methods are requests.
-OWN_NOTIFICATIONS = frozenset({"aicockpit/nextEdit/feedback", "aicockpit/didFocus"})
+# aicockpit's own notifications (and the Copilot next-edit clients' two: copilot_inline_edit.py);
+# its other methods are requests.
+OWN_NOTIFICATIONS = frozenset(
+    {
+        "aicockpit/nextEdit/feedback",
+        "aicockpit/didFocus",
+        "textDocument/didShowInlineEdit",
+        "textDocument/didFocus",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from aicockpit.config import AicockpitConfig, UsageConfig, decode_config
 from aicockpit.config_changes import ChangeCallback, ConfigChanges
 from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.files import WorkspaceFiles
+from aicockpit.context.open_documents import follow
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
@@ -60,6 +61,8 @@ class App:
         self.index = WorkspaceIndex(self.config.index)
         self.assembler = PromptAssembler(self.documents, self.index, lambda: self.config)
         self.documents.close_listeners.append(self.assembler.forget)
+        # The index follows the editor's text on the document-change path: prompt builds only read.
+        self.open_index = follow(self.documents, self.index)
         # Features ask the router for a role's engine: router.for_role("chat").generate(...)
         self.router = Router(
             self.host, usage=self._usage_store(self.config.usage), prompts=self.telemetry.prompts

@@ -15,10 +15,12 @@ from aicockpit.config import ROLES
 from tests.e2e import next_edit_model
 from tests.e2e.helpers import NVIM_VERSIONS, nvim_env, run_nvim
 from tests.e2e.scripted_model import scripted
+from tests.e2e.test_structural_next_edit import NEW_NAME, PARAMETER, real_function
 from tests.fake_openai import FakeOpenAI
 from tests.support import ROOT
 
 DRIVER = ROOT / "tests" / "e2e" / "nvim" / "next_edit.lua"
+RENAME_DRIVER = ROOT / "tests" / "e2e" / "nvim" / "structural_rename.lua"
 GEOMETRY = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n"
 STEPS = 35  # far.py: its parameter's use is this many lines below, off a 24-line screen
 FAR = "def scale(factor):\n" + "".join(f"    # step {n}\n" for n in range(STEPS)) + "    return factor * 2\n"
@@ -78,3 +80,32 @@ async def test_neovim_shows_next_edits_as_extmarks_and_its_keys_take_or_dismiss_
     assert out["far_after_jump"][last] == "    return factor * 2" and out["marks_after_jump"]
     assert out["far_after_accept"][last] == "    return k * 2"
     assert out["far_after_accept"][0] == "def scale(k):"
+
+
+@pytest.mark.parametrize("version", NVIM_VERSIONS)
+async def test_neovim_takes_a_rename_use_by_use_with_tab_until_none_is_left(tmp_path, version):
+    """A parameter of a real function renamed with `ciw`, then <Tab> on each next edit shown
+    (structural: the scripted model here never suggests anything)."""
+    source, expected = real_function()
+    root = tmp_path / "project"
+    (root / ".git").mkdir(parents=True)
+    path = root / "version_letter.py"
+    path.write_text(source)
+    at = source.index(f"{PARAMETER}:")
+    line = source[:at].count("\n")
+    column = at - source.rfind("\n", 0, at) - 1
+    async with FakeOpenAI(answer=scripted(next_edits=next_edit_model.UNCHANGED)) as model:
+        profile = next_edit_model.PROFILE
+        init = {
+            "profiles": {profile: {**next_edit_model.profile(model.url), "tokenizer": None}},
+            "roles": {role: {"profile": profile} for role in ROLES},
+        }
+        env = nvim_env(
+            tmp_path, file=str(path), line=str(line + 1), col=str(column), new=NEW_NAME, init=json.dumps(init)
+        )
+        out = await run_nvim(version, RENAME_DRIVER, env, root)
+    assert out.get("error") is None, out
+    assert "\n".join(out["lines"]) + "\n" == expected
+    uses = expected.count(NEW_NAME) - 1
+    assert out["next_edit"]["by_source"]["rename"]["accepted"] == uses, out["next_edit"]
+    assert uses <= out["tabs"] <= 2 * uses  # one <Tab> each, two for one off screen

@@ -31,7 +31,8 @@ def options(url: str) -> dict:
     return {
         "profiles": {"recorder": recorder},
         "roles": {role: {"profile": "recorder"} for role in ROLES},
-        "next_edit": {"debounce_ms": 0},
+        # The model's path: the renames here would otherwise be found without it.
+        "next_edit": {"debounce_ms": 0, "structural": False},
     }
 
 
@@ -169,6 +170,9 @@ async def test_a_suggestion_for_text_that_changed_meanwhile_is_never_returned(se
     assert result["edits"] == [] and result["id"] is None
     stats = plain(await request(client, "aicockpit/stats", None))["next_edit"]
     assert stats["stale"] >= 1
+    # The model's answer for the text as it is now (the old one would take the "# " away).
+    answer = editor.texts[uri].replace("return width", "return w")
+    recorder.pieces = (f"{REGION_START}\n{answer}{REGION_END}",)
     # A newer request supersedes an older one: the older is answered at once, empty.
     recorder.mode = "slow_first"
     try:
@@ -185,3 +189,16 @@ async def reached(recorder: FakeOpenAI, seen: int) -> None:
     async with asyncio.timeout(30):
         while len(recorder.seen) <= seen:
             await asyncio.sleep(0.01)
+
+
+async def test_a_model_suggestion_that_undoes_the_users_last_edit_is_never_shown(server, recorder):
+    client, root = server
+    editor, uri = renamed(client, recorder, root, "undoing.py")
+    # The model puts the old name back where the user just renamed it (and renames the use).
+    answer = SOURCE.replace("return width", "return w")
+    recorder.pieces = (f"{REGION_START}\n{answer}{REGION_END}",)
+    before = plain(await request(client, "aicockpit/stats", None))["next_edit"]["decisions"]
+    result = await next_edit(client, uri, 1, 4)
+    assert result["edits"] == [] and result["id"] is None
+    after = plain(await request(client, "aicockpit/stats", None))["next_edit"]["decisions"]
+    assert after["model_undoes_last_edit"] == before.get("model_undoes_last_edit", 0) + 1

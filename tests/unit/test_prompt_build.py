@@ -13,6 +13,7 @@ import pytest
 
 from aicockpit.config import decode_config
 from aicockpit.context.documents import DocumentStore
+from aicockpit.context.open_documents import follow
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.engine.offline import OfflineTarget
 from aicockpit.generation import PromptFormat
@@ -52,6 +53,7 @@ def build(index, tokens, text=CALL + AFTER, offset=None, name="cart.py", options
     config, problems = decode_config(options or {})
     assert not problems
     documents = DocumentStore()
+    follow(documents, index)
     assembler = PromptAssembler(documents, index, lambda: config)
     doc = documents.open((PYTHON / name).as_uri(), "python", 1, text)
     target = OfflineTarget(tokens, PromptFormat(**form), "test")
@@ -145,6 +147,7 @@ def test_a_definition_larger_than_the_whole_budget_is_left_out_not_cut_into_the_
     text = "from huge import enormous\n\nvalue = enormous("
     config, _ = decode_config({"context": {"budget_tokens": 40}})
     documents = DocumentStore()
+    follow(documents, index)
     assembler = PromptAssembler(documents, index, lambda: config)
     doc = documents.open((tmp_path / "use.py").as_uri(), "python", 1, text)
     prompt = assembler.build(doc, len(text), OfflineTarget(tokens, PromptFormat(), "t"))
@@ -171,6 +174,7 @@ def test_a_snippet_from_a_deleted_file_is_not_sent(tokens):
 def _build_in(index, folder, tokens, text):
     config, _ = decode_config({})
     documents = DocumentStore()
+    follow(documents, index)
     assembler = PromptAssembler(documents, index, lambda: config)
     doc = documents.open((folder / "app.py").as_uri(), "python", 1, text)
     return assembler.build(doc, len(text), OfflineTarget(tokens, PromptFormat(), "t")), config
@@ -186,6 +190,7 @@ def test_thousands_of_candidate_definitions_still_give_a_prompt_within_budget_an
     text = "".join(f"from mod{m} import handle\n" for m in range(40)) + "\nresult = handle("
     config, _ = decode_config({})
     documents = DocumentStore()
+    follow(documents, index)
     assembler = PromptAssembler(documents, index, lambda: config)
     doc = documents.open((tmp_path / "main.py").as_uri(), "python", 1, text)
     target = OfflineTarget(tokens, PromptFormat(), "t")

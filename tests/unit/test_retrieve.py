@@ -6,6 +6,7 @@ import pytest
 
 from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.context.documents import DocumentStore, TextChange
+from aicockpit.context.open_documents import follow
 from aicockpit.engine.offline import OfflineTarget
 from aicockpit.generation import PromptFormat
 from aicockpit.prompt.assemble import PromptAssembler
@@ -22,6 +23,7 @@ def assembler_for(index, options: dict | None = None):
     config, problems = decode_config(options or {})
     assert not problems
     documents = DocumentStore()
+    follow(documents, index)
     return documents, PromptAssembler(documents, index, lambda: config)
 
 
@@ -248,3 +250,17 @@ def test_a_retrieval_cut_short_by_its_time_box_keeps_the_previous_choice_whole()
     assert layout.fit("u", [a, b, c], 500, CharTokenizer(), form)[0] == [a, b, c]
     assert layout.fit("u", [a, c], 500, CharTokenizer(), form, keep_previous=True)[0] == [a, b, c]
     assert layout.fit("u", [a, c], 500, CharTokenizer(), form)[0] == [a, c]  # a full retrieval decides
+
+
+def test_the_document_being_typed_in_is_indexed_when_opened_and_again_once_the_user_moves_on(index):
+    from aicockpit.context.documents import TextChange
+    from aicockpit.context.positions import Position
+
+    documents, _ = assembler_for(index)
+    typed = open_module(documents, "def first_name():\n    pass\n", "typed.py")
+    assert index.find_definitions("first_name")  # indexed from the editor's text at once
+    end = Position(1, 8)
+    documents.change(typed.uri, 2, [TextChange("\n\ndef second_name():\n    pass\n", end, end)])
+    assert not index.find_definitions("second_name")  # not at every keystroke
+    open_module(documents, "x = 1\n", "other.py")  # the user moves on to another document
+    assert index.find_definitions("second_name")

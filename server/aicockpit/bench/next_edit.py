@@ -1,4 +1,5 @@
-"""Replays editing traces (fixtures/traces/next_edit/*.json) against ``aicockpit/nextEdit``.
+"""Replays editing traces (fixtures/traces/next_edit/*.json, and bench/real_edits.py's traces
+cut from real code) against ``aicockpit/nextEdit``.
 
 The edits are sent as an editor sends them (no ghost-text requests); at each
 ``suggest`` event the replay asks for a next edit at the cursor and waits for it,
@@ -6,6 +7,12 @@ timing it from the edit to the suggestion. A ``suggest`` argument ``{"line",
 "contains"}`` says what a good suggestion leaves on that line; it scores the
 suggestions (on a model that writes noise, none will match: the figures are
 then about latency and tokens).
+
+A ``walk`` event (argument: the changes ``[start, end, text]`` the user would make next,
+in any order) asks for a next edit until every change is made. Each answer is right (it
+makes exactly one of the changes still to make: the user takes it), wrong (anything
+else: the user makes a change of their own instead) or absent (nothing: the user makes
+one); once none is left, one more is asked, and any answer then is wrong (``extra``).
 """
 
 from __future__ import annotations
@@ -15,16 +22,20 @@ from typing import Any
 
 from aicockpit.bench.client import LspClient, LspError
 from aicockpit.bench.replay import TraceReplay, position_of, quantiles
+from aicockpit.context.positions import LineIndex, Position
 
 
 class NextEditReplay(TraceReplay):
     def __init__(self, client: LspClient, trace: dict[str, Any], uri: str) -> None:
         super().__init__(client, trace, uri)
         self.asked: list[dict[str, Any]] = []
+        self.walked: list[dict[str, Any]] = []  # one per answer of a ``walk``
 
     async def _apply(self, op: str, arg: Any) -> None:
         if op == "suggest":
             await self._suggest(arg)
+        elif op == "walk":
+            await self._walk([tuple(change) for change in arg])
         elif op == "type" or op == "paste":
             self._edit(self.offset, self.offset, arg)
         elif op == "delete":
@@ -34,22 +45,96 @@ class NextEditReplay(TraceReplay):
         else:
             raise ValueError(f"unknown editing-trace op {op!r}")
 
-    async def _suggest(self, expect: dict[str, Any] | None) -> None:
+    async def _ask(self) -> tuple[dict[str, Any], float]:
         params = {"textDocument": {"uri": self.uri}, "position": position_of(self.text, self.offset)}
         started = time.perf_counter()
         try:
             result = await self.client.request("aicockpit/nextEdit", params, timeout=120)
         except LspError:
             result = {"edits": []}
+        return result, (time.perf_counter() - started) * 1000
+
+    async def _walk(self, remaining: list[tuple[int, int, str]]) -> None:
+        kind = self.trace.get("kind", "")
+        for _ in range(2 * len(remaining) + 1):
+            result, latency = await self._ask()
+            edits = _offsets(self.text, result.get("edits") or [])
+            step = {"kind": kind, "source": result.get("source"), "latency_ms": latency}
+            if not remaining:
+                if edits:
+                    self.walked.append({**step, "outcome": "extra"})
+                return
+            made = _apply_offsets(self.text, edits) if edits else None
+            taken = next((c for c in remaining if made == _apply_offsets(self.text, [c])), None)
+            step["outcome"] = "absent" if not edits else "right" if taken else "wrong"
+            self.walked.append(step)
+            if taken is None:  # the user makes one of the changes by hand
+                taken, edits = remaining[0], [remaining[0]]
+            remaining.remove(taken)
+            for start, end, text in sorted(edits, reverse=True):
+                delta = len(text) - (end - start)
+                remaining = [(s + delta, e + delta, t) if s >= end else (s, e, t) for s, e, t in remaining]
+                self._edit(start, end, text)
+            self.offset = max(edits)[0] + len(max(edits)[2])
+
+    async def _suggest(self, expect: dict[str, Any] | None) -> None:
+        result, latency = await self._ask()
         edits = result.get("edits") or []
         self.asked.append(
             {
-                "latency_ms": (time.perf_counter() - started) * 1000,
+                "latency_ms": latency,
                 "edits": len(edits),
                 "matched": bool(edits) and expect is not None and _matches(self.text, edits, expect),
                 "expected": expect is not None,
             }
         )
+
+
+def _offsets(text: str, edits: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    lines = LineIndex(text)
+    out = []
+    for edit in edits:
+        start, end = edit["range"]["start"], edit["range"]["end"]
+        out.append(
+            (
+                lines.offset(Position(start["line"], start["character"])),
+                lines.offset(Position(end["line"], end["character"])),
+                edit["newText"],
+            )
+        )
+    return out
+
+
+def _apply_offsets(text: str, edits: list[tuple[int, int, str]]) -> str:
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def measure_walks(replays: list[NextEditReplay]) -> dict[str, Any]:
+    """Per kind of trace: the shares of answers right, wrong and absent while a change was left
+    to make, the extra ones after, and the time to each answer (structural answers apart)."""
+    steps = [s for r in replays for s in r.walked]
+    report: dict[str, Any] = {}
+    for kind in sorted({s["kind"] for s in steps}):
+        mine = [s for s in steps if s["kind"] == kind]
+        scored = [s for s in mine if s["outcome"] != "extra"]
+        counts = {o: sum(s["outcome"] == o for s in scored) for o in ("right", "wrong", "absent")}
+        structural = [s["latency_ms"] for s in mine if s["source"] in ("rename", "repeat")]
+        report[kind] = {
+            "traces": sum(any(s["kind"] == kind for s in r.walked) for r in replays),
+            "answers": len(scored),
+            **counts,
+            **{f"{o}_share": round(n / len(scored), 3) if scored else None for o, n in counts.items()},
+            "extra_after_done": sum(s["outcome"] == "extra" for s in mine),
+            "by_source": {
+                source: sum(s["source"] == source and s["outcome"] != "absent" for s in mine)
+                for source in ("rename", "repeat", "model")
+            },
+            "structural_answer_ms": quantiles(structural, (50, 99)) if structural else None,
+            "any_answer_ms": quantiles([s["latency_ms"] for s in mine], (50, 99)),
+        }
+    return report
 
 
 def _matches(text: str, edits: list[dict[str, Any]], expect: dict[str, Any]) -> bool:

@@ -23,7 +23,8 @@ from typing import Any
 
 from aicockpit.bench.chat_load import ChatLoad
 from aicockpit.bench.client import LspClient
-from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit
+from aicockpit.bench.next_edit import NextEditReplay, measure_next_edit, measure_walks
+from aicockpit.bench.real_edits import real_edit_traces
 from aicockpit.bench.replay import (
     SPLIT_QS,
     Sent,
@@ -225,6 +226,10 @@ async def _run(args: argparse.Namespace, workspace: Path, cache: Path) -> dict[s
                 await replays[-1].run()
             next_edit = measure_next_edit(replays, before, await client.request("aicockpit/stats", None))
             print("bench: next-edit traces done", file=sys.stderr)
+        real_edits = None
+        if args.next_edit_real:
+            real_edits = await _real_edits(client, workspace, args.next_edit_real)
+            print("bench: next edits in real code done", file=sys.stderr)
         if chat is not None and chatting is not None:
             chat.stop()
             await chatting
@@ -246,6 +251,7 @@ async def _run(args: argparse.Namespace, workspace: Path, cache: Path) -> dict[s
             "engine_start_s": round(engine_start_s, 1),
             "overall": overall(results, totals),
             "next_edit": next_edit,
+            "next_edit_real_code": real_edits,
             "event_loop": event_loop,
             "chat": chat.report() if chat else None,
             # The server's own view over the whole run: stage times since each request was received.
@@ -271,6 +277,24 @@ async def _run(args: argparse.Namespace, workspace: Path, cache: Path) -> dict[s
         await client.close()
         if mock is not None:
             await mock.stop()
+
+
+async def _real_edits(client: LspClient, workspace: Path, count: int) -> dict[str, Any]:
+    """Renames and repeated edits cut from installed packages (bench/real_edits.py), walked."""
+    traces, versions = real_edit_traces(count)
+    replays = []
+    for number, trace in enumerate(traces):
+        document = workspace / "shop" / f"real_{number}.py"
+        replays.append(NextEditReplay(client, trace, document.as_uri()))
+        await replays[-1].run()
+    stats = (await client.request("aicockpit/stats", None))["next_edit"]
+    return {
+        "packages": versions,
+        **measure_walks(replays),
+        # The server's own time for the structural finders, request by request (the whole run).
+        "server_structural_ms": stats.get("structural_latency_ms"),
+        "decisions": stats.get("decisions"),
+    }
 
 
 async def _loop_histogram(client: LspClient) -> dict[str, dict[str, int]]:

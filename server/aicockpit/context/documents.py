@@ -69,13 +69,14 @@ class TextDocument:
             self._index = LineIndex(self.text)
         return self._index
 
-    def apply(self, change: TextChange) -> None:
+    def apply(self, change: TextChange) -> tuple[int, int, str]:
+        """Apply ``change``; returns the string range it replaced in the old text, and its new text."""
         if change.start is None or change.end is None:
-            self.text = change.text
+            old, self.text = self.text, change.text
             if self._syntax is not None:
                 self._syntax.replace(self.text)
             self._drop_syntax_if_too_big()
-            return
+            return replaced_range(old, self.text)
         index = self.lines
         start = index.offset(index.clamp(change.start))
         end = max(start, index.offset(index.clamp(change.end)))
@@ -85,6 +86,7 @@ class TextDocument:
             self.text = self.text[:start] + change.text + self.text[end:]
         self._index = index.edited(self.text, start, end, change.text)
         self._drop_syntax_if_too_big()
+        return start, end, change.text
 
     def _drop_syntax_if_too_big(self) -> None:
         if self._syntax is not None and len(self.text) > MAX_SYNTAX_CHARS:
@@ -101,12 +103,22 @@ class DocumentStore:
         self.recent_edits: deque[tuple[str, int, float]] = deque(maxlen=RECENT_EDITS)
         self.history = EditHistory()  # the same edits as diffs, for next-edit suggestions
         self.close_listeners: list[Callable[[str], None]] = []
+        # (uri, text before, start, end, new text) for each change, as string offsets of the
+        # text before it: next-edit suggestions follow what the user changed, word by word.
+        self.change_listeners: list[Callable[[str, str, int, int, str], None]] = []
+        # The document after each didOpen and didChange: the project index follows its text.
+        self.text_listeners: list[Callable[[TextDocument], None]] = []
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> TextDocument:
         doc = TextDocument(uri, language_id, version, text)
         _ = doc.syntax  # parse now, so every later change is an incremental edit
         self._docs[uri] = doc
+        self._changed(doc)
         return doc
+
+    def _changed(self, doc: TextDocument) -> None:
+        for listener in self.text_listeners:
+            listener(doc)
 
     def change(self, uri: str, version: int, changes: list[TextChange]) -> TextDocument:
         doc = self.get(uri)
@@ -116,7 +128,10 @@ class DocumentStore:
             else:  # the whole text (clients without incremental sync): where it differs
                 line = doc.text.count("\n", 0, len(os.path.commonprefix([doc.text, change.text])))
             self.history.before_change(uri, doc.text, line)
-            doc.apply(change)
+            before = doc.text
+            start, end, inserted = doc.apply(change)
+            for listener in self.change_listeners:
+                listener(uri, before, start, end, inserted)
             if change.start is not None:
                 edit = (uri, line, time.monotonic())
                 recent = self.recent_edits
@@ -126,6 +141,7 @@ class DocumentStore:
                     recent.append(edit)
         self.history.after_change(uri, doc.text)
         doc.version = version
+        self._changed(doc)
         return doc
 
     def all(self) -> list[TextDocument]:
@@ -145,6 +161,16 @@ class DocumentStore:
 
     def __contains__(self, uri: str) -> bool:
         return uri in self._docs
+
+
+def replaced_range(old: str, new: str) -> tuple[int, int, str]:
+    """The one range of ``old`` that ``new`` replaced (common ends kept), and what replaced it."""
+    head = len(os.path.commonprefix([old, new]))
+    tail = 0
+    limit = min(len(old), len(new)) - head
+    while tail < limit and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return head, len(old) - tail, new[head : len(new) - tail]
 
 
 def uri_to_path(uri: str) -> str | None:

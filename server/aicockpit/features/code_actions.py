@@ -92,7 +92,8 @@ def setup(server, app) -> None:
         end = params.range.end
         app.prewarmer.cursor_seen(uri, Position(end.line, end.character))
         actions = []
-        suggested = await next_edit_action(app, uri, params.range.start)
+        at = params.range.start
+        suggested = await next_edit_action(app, uri, Position(at.line, at.character))
         if suggested is not None:
             actions.append(suggested)
         for title, kind, data, diagnostics in plan(app, params):

@@ -1,13 +1,15 @@
 """aicockpit/nextEdit: the edit the user will likely make next, a few lines from the cursor.
 
 - ``aicockpit/nextEdit`` ``{textDocument: {uri}, position}`` answers ``{id, version, edits:
-  [{range, newText}]}`` (no edits: nothing to suggest). Editors ask after an edit settles;
-  a newer request of the same document answers the older one empty.
+  [{range, newText}], source, label}`` (no edits: nothing to suggest; source: rename,
+  repeat or model). Editors ask after an edit settles; a newer request of the same
+  document answers the older one empty.
 - ``aicockpit/nextEdit/feedback`` ``{id, accepted}`` (notification): the user took or
   dismissed it (counted in ``aicockpit/stats``).
 - Other features read ``app.next_edits.current(uri)``: inline completion shows an edit on
-  the cursor's line as an ordinary item, code actions offer "Apply suggested edit" (and, with
-  ``next_edit.in_code_actions``, ask for one first: Helix cannot send aicockpit/nextEdit).
+  the cursor's line as an ordinary item; code actions offer "Apply suggested edit" (through
+  ``available``, a structural edit nobody asked for yet: Helix has one too; with
+  ``next_edit.in_code_actions``, the model is asked first: Helix cannot send aicockpit/nextEdit).
 """
 
 from __future__ import annotations
@@ -90,9 +92,9 @@ def inline_item(app, uri: str, position: Position) -> types.InlineCompletionItem
     )
 
 
-def code_action(app, uri: str) -> types.CodeAction | None:
+def code_action(app, uri: str, position: Position) -> types.CodeAction | None:
     """ "Apply suggested edit", for editors with standard LSP only (Helix): a versioned edit."""
-    suggestion = app.next_edits.current(uri)
+    suggestion = app.next_edits.available(uri, position)
     if suggestion is None:
         return None
     change = types.TextDocumentEdit(
@@ -100,24 +102,25 @@ def code_action(app, uri: str) -> types.CodeAction | None:
         edits=lsp_edits(app, suggestion),
     )
     return types.CodeAction(
-        title=APPLY_TITLE,
+        title=f"{APPLY_TITLE}: {suggestion.label}" if suggestion.label else APPLY_TITLE,
         kind=types.CodeActionKind.QuickFix,
         edit=types.WorkspaceEdit(document_changes=[change]),
         command=accepted_command(suggestion),
     )
 
 
-async def code_action_now(app, uri: str, position: types.Position) -> types.CodeAction | None:
-    """ "Apply suggested edit", computed now at ``position`` when none is held (next_edit.in_code_actions)."""
-    action = code_action(app, uri)
+async def code_action_now(app, uri: str, position: Position) -> types.CodeAction | None:
+    """ "Apply suggested edit": the one held, or a structural one at ``position``, else (with
+    next_edit.in_code_actions) the model's, computed now."""
+    action = code_action(app, uri, position)
     if action is not None or not app.config.next_edit.in_code_actions:
         return action
     try:
-        await app.next_edits.suggest(uri, Position(position.line, position.character))
+        await app.next_edits.suggest(uri, position)
     except (EngineUnavailable, BackendError) as err:
         log.info("no next edit for the code actions: %s", err)
         return None
-    return code_action(app, uri)
+    return code_action(app, uri, position)
 
 
 def setup(server, app) -> None:
@@ -136,12 +139,14 @@ def setup(server, app) -> None:
             log.info("no next edit: %s", err)
             suggestion = None
         if suggestion is None:
-            return {"id": None, "version": None, "edits": []}
+            return {"id": None, "version": None, "edits": [], "source": None, "label": None}
         edits = lsp_edits(app, suggestion)
         return {
             "id": suggestion.id,
             "version": suggestion.version,
             "edits": [server.protocol._converter.unstructure(e) for e in edits],
+            "source": suggestion.source,
+            "label": suggestion.label,
         }
 
     @server.feature(FEEDBACK)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aicockpit.config import AicockpitConfig
-from aicockpit.context.documents import DocumentStore, TextDocument, uri_to_path
+from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.languages import for_document
 from aicockpit.context.retrieve import ContextSnippet, CursorQuery, Retriever, dedupe
 from aicockpit.context.workspace_index import WorkspaceIndex
@@ -104,7 +104,6 @@ class PromptAssembler:
         self.budgets = BudgetPlanner()
         self._settings = settings
         self._cached: LineCachedCounter | None = None
-        self._synced: dict[str, int] = {}
         self._templates: dict[tuple[int, PromptFormat], tuple[FimTemplate, RepoFormat | None]] = {}
 
     def build(
@@ -219,7 +218,6 @@ class PromptAssembler:
         display = self.index.display_path(doc.path, doc.uri) or os.path.basename(doc.uri)
         query = CursorQuery(doc, display, lines.starts[middle], middle, (first, last))
         try:
-            self._sync_open_documents(doc.uri)
             found = self.retriever.definitions(query, time.perf_counter() + context.time_budget_ms / 1000)
         except Exception:  # context must never cost the edit or the answer itself
             log.exception("context retrieval failed")
@@ -242,7 +240,6 @@ class PromptAssembler:
         query = CursorQuery(doc, pieces.path, offset, line, window)
         factor = UNHURRIED if unhurried else 1 if self.layout.knows(doc.uri) else FIRST_BUILD
         try:
-            self._sync_open_documents(doc.uri)
             candidates = self.retriever.candidates(
                 query,
                 context.time_budget_ms / 1000 * factor,
@@ -285,25 +282,5 @@ class PromptAssembler:
         found = self.index.folder_of(doc.path)
         return found[0].root.name if found else "workspace"
 
-    def _sync_open_documents(self, current: str) -> None:
-        """Open documents are indexed from the editor's text, not the disk.
-
-        The document being typed in is indexed once when first seen, then only
-        when it is no longer the current one: re-extracting a big file at every
-        keystroke would cost more than the whole rest of the context build, and
-        its own code near the cursor is in the prompt anyway.
-        """
-        for doc in self.documents.all():
-            found = self.index.folder_of(doc.path)
-            if found is None or (doc.uri == current and doc.uri in self._synced):
-                continue
-            self._synced[doc.uri] = doc.version
-            index, rel = found
-            syntax = doc.syntax
-            tree = syntax.tree if syntax is not None else None
-            index.update_open(rel, doc.version, doc.text, tree)
-
     def forget(self, uri: str) -> None:
         self.layout.forget(uri)
-        self._synced.pop(uri, None)
-        self.index.close_open(uri_to_path(uri))
