@@ -20,7 +20,7 @@ from aicockpit.config import AicockpitConfig, UsageConfig, decode_config
 from aicockpit.config_changes import ChangeCallback, ConfigChanges
 from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.files import WorkspaceFiles
-from aicockpit.context.open_documents import follow
+from aicockpit.context.open_documents import OpenDocumentIndex, follow
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
@@ -53,6 +53,19 @@ class App:
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     workspace: WorkspaceFiles | None = None
+
+    # The services the features call, built from the config by __post_init__.
+    index: WorkspaceIndex = field(init=False)
+    assembler: PromptAssembler = field(init=False)
+    open_index: OpenDocumentIndex = field(init=False)
+    router: Router = field(init=False)
+    completions: CompletionService = field(init=False)
+    scheduler: CompletionScheduler = field(init=False)
+    prewarmer: Prewarmer = field(init=False)
+    health: HealthMonitor = field(init=False)
+    edits: EditService = field(init=False)
+    chat: ChatService = field(init=False)
+    next_edits: NextEditService = field(init=False)
 
     def __post_init__(self) -> None:
         self.config, problems = decode_config(self.overrides)

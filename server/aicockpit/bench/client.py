@@ -56,7 +56,8 @@ class _ServerPipes(asyncio.SubprocessProtocol):
 class LspClient:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[tuple[Any, float]]] = {}
+        # Answers awaited, by id: ours, and any a test adds (of any kind, null included).
+        self._pending: dict[Any, asyncio.Future[tuple[Any, float]]] = {}
         # Every response by id, duplicates included: tests check that each request got exactly one.
         self.answers: Counter[Any] = Counter()
         # The server's latest notifications (window/showMessage, $/progress...), oldest first.
@@ -154,8 +155,7 @@ class LspClient:
             return
         if isinstance(message.get("id"), int | str):
             self.answers[message["id"]] += 1
-        msg_id = message.get("id")
-        future = self._pending.pop(msg_id, None) if isinstance(msg_id, int) else None  # ids sent are ints
+        future = self._pending.pop(message.get("id"), None)
         if future is not None and not future.done():
             outcome = LspError(message["error"]) if "error" in message else message.get("result")
             future.set_result((outcome, received))
