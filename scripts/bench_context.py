@@ -364,7 +364,7 @@ def bench_prefix_cache(model: str) -> dict:
                 end = doc.lines.position(len(doc.text) - 1)
                 app.documents.change(uri, i + 2, [TextChange(ch, end, end)])
                 cursor = doc.lines.position(len(doc.text) - 1)
-                await app.completions.complete(uri, Position(cursor.line, cursor.character))
+                await app.scheduler.complete(uri, Position(cursor.line, cursor.character), invoked=True)
                 trace = app.telemetry.summary()["last_request"]
                 rows.append((trace["prompt_tokens"], trace["cached_tokens"], len(trace["context"])))
         finally:

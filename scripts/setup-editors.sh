@@ -11,6 +11,7 @@
 # fetched while the unpacked packages match the pins).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/apt.sh
 ROOT=$PWD
 
 # Sid moves: when a pinned version is gone from the mirror, `apt-get download` says so;
@@ -36,15 +37,7 @@ SID=.cache/sid-root
 DEBS=.cache/debs
 APT=.cache/apt-sid
 
-missing=()
-for pkg in tmux patchelf fonts-dejavu-core; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get install -y -q "${missing[@]}" >/dev/null || {
-    $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "${missing[@]}" >/dev/null; }
-fi
+apt_install tmux patchelf fonts-dejavu-core
 
 pinned=$(printf '%s\n' "${PINS[@]}")
 if [ -f "$SID/pins" ] && [ "$(cat "$SID/pins")" = "$pinned" ] \

@@ -5,6 +5,7 @@
 # Called by scripts/setup.sh; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/apt.sh
 ROOT=$PWD
 CODE_SERVER_VERSION=4.99.3
 VSCE_VERSION=3.9.2  # 4.x needs Node 22
@@ -14,15 +15,7 @@ command -v node >/dev/null && command -v npm >/dev/null || {
 
 # System packages: Chromium + driver (the e2e test's browser), and what code-server's
 # native modules build against. ripgrep replaces the binary code-server would download.
-missing=()
-for pkg in chromium chromium-driver libkrb5-dev pkg-config ripgrep; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get install -y -q "${missing[@]}" >/dev/null || {
-    $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "${missing[@]}" >/dev/null; }
-fi
+apt_install chromium chromium-driver libkrb5-dev pkg-config ripgrep
 
 # vsce outside the extension folder, so it is never bundled into the .vsix.
 if [ ! -x .cache/vsce/node_modules/.bin/vsce ]; then

@@ -13,8 +13,6 @@ export const NEXT_EDIT_REQUEST = "aicockpit/nextEdit";
 const FEEDBACK = "aicockpit/nextEdit/feedback";
 /** True while a suggestion is shown: the Tab and Escape keybindings depend on it. */
 export const SHOWN_CONTEXT = "aicockpit.nextEditShown";
-/** How long the document must stay unchanged before asking. */
-const SETTLE_MS = 400;
 /** The documents the language client syncs (its documentSelector). */
 const SCHEMES = new Set(["file", "untitled"]);
 
@@ -45,7 +43,6 @@ function visibleLines(editor: vscode.TextEditor): LineRange[] {
 }
 
 export class NextEdits implements vscode.Disposable {
-  private timer: NodeJS.Timeout | undefined;
   private asking: vscode.CancellationTokenSource | undefined;
   private shown: Shown | undefined;
   private readonly removed = vscode.window.createTextEditorDecorationType({
@@ -95,19 +92,18 @@ export class NextEdits implements vscode.Disposable {
     const reason = event.reason;
     if (reason === vscode.TextDocumentChangeReason.Undo || reason === vscode.TextDocumentChangeReason.Redo) return;
     if (!enabled() || !SCHEMES.has(event.document.uri.scheme)) return;
-    this.timer = setTimeout(() => void this.ask(editor), SETTLE_MS);
+    // No timer here: the server answers once the edits settle (next_edit.debounce_ms), and the
+    // question asked at the next change replaces this one.
+    void this.ask(editor);
   }
 
   private cancel(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     this.asking?.cancel(); // the client sends $/cancelRequest: the server aborts the generation
     this.asking?.dispose();
     this.asking = undefined;
   }
 
   private async ask(editor: vscode.TextEditor): Promise<void> {
-    this.timer = undefined;
     const client = this.server.client;
     if (!client || editor !== vscode.window.activeTextEditor) return;
     const document = editor.document;

@@ -192,10 +192,10 @@ end
 -- highlighted as deleted, the text it inserts as virtual text beside it. While one is
 -- shown, buffer-local keys take it or dismiss it; otherwise those keys do what they did.
 
-local NEXT_EDIT_DEFAULTS = { debounce_ms = 400, accept = "<Tab>", dismiss = "<Esc>", dismiss_insert = "<C-]>" }
+local NEXT_EDIT_DEFAULTS = { accept = "<Tab>", dismiss = "<Esc>", dismiss_insert = "<C-]>" }
 local next_ns = vim.api.nvim_create_namespace("aicockpit_next_edit")
 local hint_ns = vim.api.nvim_create_namespace("aicockpit_next_edit_hint")
---- Per buffer: timer, request = { client, id }, asked (the version last asked about),
+--- Per buffer: request = { client, id }, asked (the version last asked about),
 --- shown = { client, id, version, edits, maps }.
 local next_edits = {}
 
@@ -401,7 +401,8 @@ function M.request_next_edit(bufnr)
   end
 end
 
---- A change of the buffer: take down what is shown, ask again once the edits settle.
+--- A change of the buffer: take down what is shown and ask again; no timer here: the server
+--- answers once the edits settle (next_edit.debounce_ms), and a newer question replaces this one.
 local function on_text_changed(bufnr)
   local state = next_edits[bufnr]
   local version = vim.lsp.util.buf_versions[bufnr]
@@ -410,13 +411,12 @@ local function on_text_changed(bufnr)
   state.asked = version
   M.dismiss_next_edit(bufnr)
   cancel_next_edit_request(state)
-  state.timer:stop()
-  state.timer:start(next_options().debounce_ms, 0, vim.schedule_wrap(function() M.request_next_edit(bufnr) end))
+  vim.schedule(function() M.request_next_edit(bufnr) end)
 end
 
 local function attach_next_edit(bufnr)
   if next_edits[bufnr] then return end
-  next_edits[bufnr] = { timer = vim.uv.new_timer(), asked = vim.lsp.util.buf_versions[bufnr] }
+  next_edits[bufnr] = { asked = vim.lsp.util.buf_versions[bufnr] }
   local group = vim.api.nvim_create_augroup("aicockpit_next_edit_" .. bufnr, { clear = true })
   local on = function(events, fn) vim.api.nvim_create_autocmd(events, { group = group, buffer = bufnr, callback = fn }) end
   on({ "TextChanged", "TextChangedI", "TextChangedP" }, function() on_text_changed(bufnr) end)
@@ -434,8 +434,6 @@ local function attach_next_edit(bufnr)
     local state = next_edits[bufnr]
     if not state then return end
     clear_next_edit(bufnr)
-    state.timer:stop()
-    state.timer:close()
     next_edits[bufnr] = nil
     vim.api.nvim_del_augroup_by_id(group)
   end)

@@ -166,7 +166,8 @@ async def _complete(args: argparse.Namespace) -> int:
 
     async def work(backend: dict[str, Any]) -> int:
         engine_start_ms = (time.perf_counter() - started) * 1000
-        suggestion = await app.completions.complete(uri, Position(line, column))
+        # The editor's path: the scheduler (asked, not typed: no debounce).
+        suggestion = await app.scheduler.complete(uri, Position(line, column), invoked=True)
         _print_completion(args, app, backend, suggestion, engine_start_ms)
         return 0
 

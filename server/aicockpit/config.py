@@ -226,8 +226,13 @@ class NextEditConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ),
     ] = "auto"
     debounce_ms: Annotated[
-        int, msgspec.Meta(ge=0, le=5000), _doc("Wait this long after a request for a newer one, in ms.")
-    ] = 100
+        int,
+        msgspec.Meta(ge=0, le=5000),
+        _doc(
+            "Wait this long after a request for a newer one, in ms: editors ask at every change and the"
+            " server answers once the edits settle (a rename is not suggested half-typed)."
+        ),
+    ] = 300
     region_lines: Annotated[
         int, msgspec.Meta(ge=0, le=50), _doc("Lines above and below the cursor's line the model may rewrite.")
     ] = 5

@@ -7,7 +7,7 @@ unchanged. Neither package imports the other: both import this module.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -87,6 +87,13 @@ class EngineSpeed:
         return base + prefill + max(0, new_tokens - 1) * self.decode_ms_per_token
 
 
+class RequestBuilder(Protocol):
+    """Builds one request's prompt for a given backend (prompt/requests.py): the router asks it
+    again when it falls back to a backend of another format or tokenizer."""
+
+    def build(self, target: Any) -> GenerationRequest: ...
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One engine request. ``prompt`` (and ``suffix``, ``messages``) go out exactly as built."""
@@ -107,7 +114,7 @@ class GenerationRequest:
     # and how to build it for another backend (a fallback with another model or API):
     # the prompt layer's own builder, so that engines never lay out a prompt themselves.
     target: Any = field(default=None, compare=False, repr=False)
-    rebuild: Callable[[Any], GenerationRequest] | None = field(default=None, compare=False, repr=False)
+    builder: RequestBuilder | None = field(default=None, compare=False, repr=False)
 
     def fits(self, engine: Any) -> bool:
         """Was this prompt built for ``engine``'s format and tokenizer?"""

@@ -157,7 +157,10 @@ class HealthMonitor:
         else:
             message = f"slow: {missed:.0%} of recent completions missed their deadline"
         if not backend.embedded:
-            fix = f"the server at {backend.profile.url} is slow or busy; a faster profile would help"
+            fix = (
+                f"the server at {backend.profile.url} is slow or busy: point roles.completion.profile"
+                " at a faster profile, or raise completion.latency_target_ms.cold"
+            )
             return "slow", message, fix
         explicit = [
             name

@@ -28,6 +28,7 @@ from aicockpit.engine.routing import Router
 from aicockpit.features import FEATURES
 from aicockpit.features.logs import LogMessageHandler
 from aicockpit.health import HealthMonitor
+from aicockpit.lanes import Lanes
 from aicockpit.next_edit.service import NextEditService
 from aicockpit.prompt.assemble import PromptAssembler
 from aicockpit.protocol import RobustProtocol
@@ -90,22 +91,17 @@ class App:
             self.assembler,
         )
         # Editor requests go through the scheduler; ``completions`` alone serves one-shot callers.
+        # Per document, the newest request of a kind counts: completions and next edits alike.
+        self.lanes = Lanes()
         self.scheduler = CompletionScheduler(
             self.completions,
             self.documents,
             self.router.host_for_role("completion"),
             self.telemetry,
             lambda: self.config.completion,
+            lanes=self.lanes,
         )
-        self.prewarmer = Prewarmer(
-            self.completions,
-            self.router.host_for_role("completion"),
-            self.telemetry,
-            lambda: self.config.completion,
-        )
-        self.router.request_listeners.append(self.prewarmer.yield_now)
         self.health = HealthMonitor(self.router, self.telemetry, lambda: self.config)
-        self.documents.close_listeners.append(self.prewarmer.forget)
         self.edits = EditService(
             self.documents,
             lambda: self.router.for_role("edit"),
@@ -129,8 +125,19 @@ class App:
             lambda: self.router.for_role("next_edit"),
             lambda: self.config.next_edit,
             self.is_secret,
+            self.telemetry,
+            self.lanes,
         )
         self.documents.close_listeners.append(self.next_edits.forget)
+        self.prewarmer = Prewarmer(
+            self.completions,
+            self.router.host_for_role("completion"),
+            self.telemetry,
+            lambda: self.config.completion,
+            self.next_edits.stable_head,
+        )
+        self.router.request_listeners.append(self.prewarmer.yield_now)
+        self.documents.close_listeners.append(self.prewarmer.forget)
         self._chat_store: ChatStore | None = None
         self.subscribe("usage", self._replace_usage_store)
         self.subscribe("logging", lambda _old, new: setattr(self.telemetry.prompts, "enabled", new.prompts))

@@ -127,6 +127,41 @@ def _ratio(part: float, whole: float) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
+LATENCIES_KEPT = 200
+
+
+class NextEditStats:
+    """Next-edit suggestions: requests and why they ended, suggestions by source (a structural kind
+    or the model) with what the user did with them, the decisions between sources, latencies."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.by_source: dict[str, Counter[str]] = {}
+        self.decisions: Counter[str] = Counter()
+        self.latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)  # the model's, ms
+        self.structural_latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)  # the finders', ms
+
+    def track(self, sources: tuple[str, ...]) -> None:
+        """The sources a suggestion may come from (each listed in the summary, counted or not)."""
+        for source in sources:
+            self.by_source.setdefault(source, Counter())
+
+    def summary(self) -> dict[str, Any]:
+        latencies, structural = sorted(self.latencies), list(self.structural_latencies)
+        return {
+            **dict(self.counts),
+            "latency_p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+            "by_source": {source: dict(counts) for source, counts in self.by_source.items()},
+            # Why a suggestion came from where it did: structural_found (the model was not
+            # asked), structural_none / structural_rename_collision / ... (the model was),
+            # model_undoes_last_edit and model_outside_region (the model's was dropped).
+            "decisions": dict(self.decisions),
+            "structural_latency_ms": {
+                f"p{q}": round(percentile(structural, q), 2) if structural else None for q in (50, 99)
+            },
+        }
+
+
 class Telemetry:
     """Keeps the latest traces (bounded) and totals since start.
 
@@ -136,6 +171,7 @@ class Telemetry:
 
     def __init__(self, keep: int = 2000, clock: Callable[[], float] = time.perf_counter) -> None:
         self.prompts = PromptLog()
+        self.next_edit = NextEditStats()
         self.loop_lag = LoopLagMonitor()  # started on the server's loop (lifecycle)
         self._traces: deque[RequestTrace] = deque(maxlen=keep)
         self._ids = itertools.count(1)

@@ -95,7 +95,15 @@ async def test_after_a_function_header_the_suggestion_is_an_indented_block_that_
     text = "import os\n\n\ndef read_lines(path):\n    \n"
     uri = (root / "lines.py").as_uri()
     editor.open(uri, text)
-    suggestion = await ghost_text(client, uri, 4, 4)
+    # Room for a block: a block cut by max_tokens shows its complete lines only.
+    completion = {**OPTIONS["completion"], "max_tokens": 64}
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={**OPTIONS, "completion": completion})
+    )
+    try:
+        suggestion = await ghost_text(client, uri, 4, 4)
+    finally:
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=OPTIONS))
     lines = suggestion.split("\n")
     assert len(lines) >= 2 and lines[0].strip(), suggestion
     assert all(line.startswith("    ") for line in lines[1:] if line.strip()), suggestion  # inside the block
@@ -194,8 +202,14 @@ async def test_a_next_edit_round_trip_on_the_real_model(smol):
         start, end = types.Position(line=0, character=at), types.Position(line=0, character=at + 1)
         editor._change(uri, [types.TextEdit(range=types.Range(start=start, end=end), new_text="")])
     params = {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 4}}
-    result = plain(await asyncio.wait_for(send_raw(client, "aicockpit/nextEdit", params), 120))
-    assert set(result) == {"id", "version", "edits"}  # quality is not the point: the trip is
+    # The model's path: a rename is found from the syntax tree otherwise.
+    settings = {**OPTIONS, "next_edit": {"structural": False}}
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
+    try:
+        result = plain(await asyncio.wait_for(send_raw(client, "aicockpit/nextEdit", params), 120))
+    finally:
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=OPTIONS))
+    assert set(result) == {"id", "version", "edits", "source", "label"}  # the trip is the point
     if result["edits"]:
         assert result["version"] == editor.versions[uri]
     prompt = (await last_prompt(client, "next_edit"))["processed"]  # as vLLM tokenized it

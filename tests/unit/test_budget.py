@@ -81,3 +81,15 @@ def test_a_model_without_fim_gets_repository_context_only_once_its_code_window_i
     assert fim.context > 0  # a FIM code model is trained with repository context
     fast = planner.plan(config(), GPU, 8192, sends_suffix=False, fills_middle=False)
     assert fast.context > 0 and fast.prefix > 1024
+
+
+def test_budgets_hold_still_while_the_measured_speed_wobbles():
+    """They decide where the prompt starts: moving with every estimate would defeat the prefix cache."""
+    import dataclasses
+
+    planner = BudgetPlanner()
+    first = planner.plan(config(), CPU, 8192, sends_suffix=False, fills_middle=False)
+    wobble = dataclasses.replace(CPU, prefill_tokens_per_s=CPU.prefill_tokens_per_s * 1.15)
+    assert planner.plan(config(), wobble, 8192, sends_suffix=False, fills_middle=False) == first
+    slower = dataclasses.replace(CPU, prefill_tokens_per_s=CPU.prefill_tokens_per_s * 0.5)
+    assert planner.plan(config(), slower, 8192, sends_suffix=False, fills_middle=False).prefix < first.prefix

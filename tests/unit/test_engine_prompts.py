@@ -7,7 +7,7 @@ from aicockpit.config import EngineConfig, ProfileConfig
 from aicockpit.engine.openai_remote import OpenAIRemoteEngine
 from aicockpit.engine.vllm_local import VllmEngine, prepare_environment
 from aicockpit.generation import ChatMessage
-from aicockpit.prompt.chat import chat_request
+from aicockpit.prompt.requests import chat_request
 from tests.support import tiny_model
 
 
@@ -40,7 +40,7 @@ def test_a_chat_api_gets_the_messages_alone_and_a_fallback_gets_its_own_renderin
     embedded = VllmEngine(FakeLLM(), EngineConfig(model="tiny"))
     request = chat_request(remote, [{"role": "user", "content": "hi"}], request_id="r", max_tokens=8)
     assert request.prompt == "" and request.fits(remote) and not request.fits(embedded)
-    rebuilt = request.rebuild(embedded)
+    rebuilt = request.builder.build(embedded)
     assert rebuilt.prompt.endswith("<|im_start|>assistant\n") and rebuilt.fits(embedded)
 
 
@@ -59,3 +59,16 @@ def test_each_embedded_profile_sets_its_own_environment_and_the_users_own_wins(m
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "8")
     prepare_environment(second, accelerator=False, user_set=frozenset({"VLLM_CPU_KVCACHE_SPACE"}))
     assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == "8"
+
+
+def test_a_next_edit_request_falls_back_with_a_prompt_of_the_fallbacks_own():
+    from aicockpit.prompt.next_edit import REGION_END, EditWindow, NextEditRequest
+
+    window = EditWindow("a.py", "", "def f(x):\n    return x\n", 0, "", True, 0)
+    builder = NextEditRequest("auto", (), window, "n1", 256, 256, 0.0)
+    remote = OpenAIRemoteEngine(ProfileConfig(backend="openai", model="m"))
+    request = builder.build(remote)
+    assert request.messages and request.prompt == "" and REGION_END in request.stop
+    embedded = VllmEngine(FakeLLM(), EngineConfig(model="zeta-tiny"))  # a Zeta model: its own layout
+    rebuilt = request.builder.build(embedded)
+    assert rebuilt.messages is None and "### User Excerpt:" in rebuilt.prompt and rebuilt.fits(embedded)

@@ -1,9 +1,10 @@
-from aicockpit.completion.postprocess import cursor_shape, shape_suggestion, stop_strings
+from aicockpit.completion.postprocess import cursor_shape, shape_suggestion
+from aicockpit.prompt.requests import completion_stops
 
 
 def test_text_right_of_the_cursor_means_one_line():
     shape = cursor_shape("    x = foo(", ")")
-    assert not shape.multiline and stop_strings(shape) == ("\n",)
+    assert not shape.multiline and completion_stops(shape.multiline) == ("\n",)
     assert shape_suggestion("a, b)\nmore", shape, ")\n") == "a, b"
 
 

@@ -23,7 +23,7 @@ class Embedded(ScriptedEngine):
 
 
 class Rig:
-    def __init__(self, engine=None, **options) -> None:
+    def __init__(self, engine=None, next_edit_head=None, **options) -> None:
         self.engine = engine or Embedded()
         self.documents = DocumentStore()
         self.telemetry = Telemetry()
@@ -35,7 +35,7 @@ class Rig:
         self.service = CompletionService(
             self.documents, host, self.telemetry, lambda: self.config, self.assembler
         )
-        self.prewarmer = Prewarmer(self.service, host, self.telemetry, lambda: self.config)
+        self.prewarmer = Prewarmer(self.service, host, self.telemetry, lambda: self.config, next_edit_head)
         self.documents.open(URI, "python", 1, TEXT)
 
     async def serve_chunks(self, count: int) -> None:
@@ -118,3 +118,28 @@ async def test_a_reopened_document_is_warmed_where_its_cursor_was_and_a_remote_b
     off.prewarmer.cursor_seen(URI, CURSOR)
     await settle()
     assert off.engine.streams == []
+
+
+async def test_the_next_edits_prompt_head_is_warmed_after_the_completions():
+    head = "### Instruction:\nRewrite...\n" * 40  # its instruction and the recent edits
+    asked = []
+
+    def next_edit_head(uri, position):
+        asked.append((uri, position))
+        return rig.engine, head
+
+    rig = Rig(next_edit_head=next_edit_head)
+    rig.prewarmer.cursor_seen(URI, CURSOR)
+    for _ in range(200):  # every chunk of both prompts, answered as it comes
+        for stream in rig.engine.streams:
+            if not stream.closed and stream.queue.empty():
+                stream.send("x", finish=True)
+        await settle()
+        if rig.prewarmer.last is not None:
+            break
+    prompts = [stream.request.prompt for stream in rig.engine.streams]
+    assert asked == [(URI, CURSOR)] and prompts[-1] == head
+    first_head = next(i for i, p in enumerate(prompts) if head.startswith(p) and p.startswith("### "))
+    assert all(not p.startswith("### ") for p in prompts[:first_head])  # the completion's first
+    last = rig.prewarmer.last
+    assert last["outcome"] == "served" and last["next_edit_chunks"] == last["next_edit_chunk_ends"] >= 1

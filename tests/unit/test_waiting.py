@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aicockpit.completion.waiting import Clock, Signal, first_of
+from aicockpit.waiting import Clock, Signal, first_of
 
 
 async def test_the_first_signal_set_ends_the_wait_and_its_subscriptions():

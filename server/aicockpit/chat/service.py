@@ -17,9 +17,10 @@ from aicockpit.context.positions import Position
 from aicockpit.context.retrieve import ContextSnippet
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.engine.base import Engine
-from aicockpit.engine.collect import generate_text
+from aicockpit.engine.collect import generate_text, texts
 from aicockpit.generation import Priority
-from aicockpit.prompt.chat import Message, chat_messages, chat_request, count_messages
+from aicockpit.prompt.chat import Message, chat_messages, count_messages
+from aicockpit.prompt.requests import chat_request
 
 # Definitions from other files that a selection uses (document, first line, last line).
 Related = Callable[[TextDocument, int, int], list[ContextSnippet]]
@@ -115,10 +116,10 @@ class ChatService:
         await store.add(session, "user", message, prompt_tokens=engine.tokenizer.count(message))
         pieces: list[str] = []
 
-        def collect(delta: str) -> None:
-            pieces.append(delta)
+        def collect(text: str) -> None:
+            pieces.append(text)
             if on_delta is not None:
-                on_delta(delta)
+                on_delta(text)
 
         request = chat_request(
             engine,
@@ -129,7 +130,7 @@ class ChatService:
             priority=priority,
         )
         try:
-            generated = await generate_text(engine, request, collect)
+            generated = await generate_text(engine, request, texts(collect))
         except BaseException:
             # Keep what the user read so far: a cancelled answer is still history.
             # The write is queued to the database's thread as the call starts: a second

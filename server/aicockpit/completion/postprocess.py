@@ -41,11 +41,6 @@ def cursor_shape(line_before: str, line_after: str, setting: str = "auto") -> Cu
     return CursorShape(line_before, line_after, multiline)
 
 
-def stop_strings(shape: CursorShape) -> tuple[str, ...]:
-    """Where the engine may stop early: the rules below would cut there anyway."""
-    return ("\n",) if not shape.multiline else ("\n\n\n",)
-
-
 def shape_suggestion(raw: str, shape: CursorShape, suffix: str, truncated: bool = False) -> str:
     """``truncated``: the model stopped at ``max_tokens``, in the middle of whatever it was writing."""
     text = _cut_repetition(raw)

@@ -16,6 +16,9 @@ context, header, the code above: ``CompletionPrompt.stable``) is prefilled:
 - one at a time in all: a newer one replaces the older, closing its document
   cancels it.
 
+The next edit's prompt at the same place gets the same treatment after it (its
+instruction and the recent edits: what the cursor's excerpt leaves as it is).
+
 Only the embedded engine is pre-warmed: a remote backend's cache is not ours to
 fill, and each request there may cost money.
 """
@@ -27,7 +30,6 @@ import logging
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from contextlib import aclosing
 from typing import Any
 
 from aicockpit.background import spawn
@@ -35,8 +37,10 @@ from aicockpit.completion.service import CompletionService
 from aicockpit.config import CompletionConfig
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import EngineUnavailable
-from aicockpit.generation import GenerationRequest, Priority
+from aicockpit.engine.collect import generate_text
+from aicockpit.generation import Priority
 from aicockpit.prompt.fim import ANCHOR_LINES
+from aicockpit.prompt.requests import engine_request
 from aicockpit.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
@@ -54,8 +58,11 @@ class Prewarmer:
         host: Any,  # has ``.engine``: the completion role's engine
         telemetry: Telemetry,
         settings: Callable[[], CompletionConfig],
+        next_edit_head: Callable[[str, Position], tuple[Any, str] | None] | None = None,
     ) -> None:
         self._service = service
+        # The next edit's prompt head at a cursor (NextEditService.stable_head): warmed second.
+        self._next_edit_head = next_edit_head
         self._host = host
         self._telemetry = telemetry
         self._settings = settings
@@ -166,25 +173,31 @@ class Prewarmer:
         prepared = self._service.prepare(cursor, engine, unhurried=True)
         if prepared is None:
             return "secret_file"
-        stable = prepared.prompt.stable
-        ends = self._chunk_ends(stable, engine)
-        record["chunk_ends"] = len(ends)
+        await self._prefill_text(engine, prepared.prompt.stable, record, "")
+        # The next edit's prompt at the same place, when the embedded engine serves it too.
+        head = self._next_edit_head(uri, position) if self._next_edit_head is not None else None
+        if head is not None:
+            await self._prefill_text(head[0], head[1], record, "next_edit_")
+        return "served"
+
+    async def _prefill_text(self, engine: Any, text: str, record: dict[str, Any], key: str) -> None:
+        """Prefill ``text`` in chunks, one engine request each (a real request aborts the one running)."""
+        ends = self._chunk_ends(text, engine)
+        record[f"{key}chunk_ends"] = len(ends)
         warm_id = uuid.uuid4().hex[:12]
         for i, end in enumerate(ends):
-            record["chunks_started"] = i + 1
-            request = GenerationRequest(
+            record[f"{key}chunks_started"] = i + 1
+            request = engine_request(
+                engine,
                 request_id=f"warm-{warm_id}-{i}",
-                prompt=stable[:end],
-                max_tokens=1,
                 priority=Priority.PREWARM,
-                target=engine,
+                max_tokens=1,
+                text=text[:end],
             )
-            async with aclosing(engine.generate(request)) as stream:
-                async for delta in stream:
-                    record["prefilled_tokens"] = delta.prompt_tokens
-                    record["cached_tokens"] = delta.cached_tokens
-            record["chunks"] = i + 1
-        return "served"
+            generated = await generate_text(engine, request)
+            record[f"{key}prefilled_tokens"] = generated.prompt_tokens
+            record[f"{key}cached_tokens"] = generated.cached_tokens
+            record[f"{key}chunks"] = i + 1
 
     def _chunk_ends(self, text: str, engine: Any) -> list[int]:
         """Where the chunks end: line ends, each about ``CHUNK_SECONDS`` of prefill after the last."""

@@ -39,12 +39,15 @@ from aicockpit.background import spawn
 from aicockpit.completion.cache import SuggestionCache
 from aicockpit.completion.postprocess import cursor_shape, suggestion_settled
 from aicockpit.completion.service import CompletionService, Cursor, PreparedCompletion, Suggestion
-from aicockpit.completion.waiting import Clock, Signal, first_of
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, Engine, EngineSource, EngineUnavailable
+from aicockpit.engine.collect import Generated, generate_text
+from aicockpit.generation import GenerationDelta
+from aicockpit.lanes import Lanes, Ticket
 from aicockpit.telemetry import RequestTrace, Telemetry
+from aicockpit.waiting import Clock, Signal, first_of
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ TIMER_LATE_S = 0.001
 
 
 WARMUP_WAIT_TRIES = 60  # x 0.5 s
+LANES = ("inline", "completion")  # the requests' channels: ghost text, and the list fallback
 
 
 @dataclass(eq=False)
@@ -120,17 +124,9 @@ class Flight:
 
 
 @dataclass
-class _Ticket:
-    """A waiting request; a newer request of the same document sets ``superseded``."""
-
-    superseded: Signal = field(default_factory=Signal)
-
-
-@dataclass
 class _DocumentState:
     cache: SuggestionCache = field(default_factory=SuggestionCache)
     flight: Flight | None = None
-    tickets: dict[str, _Ticket] = field(default_factory=dict)  # the waiting request, per channel
     last_change: float | None = None
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=RHYTHM_GAPS))  # seconds
 
@@ -144,6 +140,7 @@ class CompletionScheduler:
         telemetry: Telemetry,
         settings: Callable[[], CompletionConfig],
         clock: Clock | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         self._service = service
         self._documents = documents
@@ -151,6 +148,7 @@ class CompletionScheduler:
         self._telemetry = telemetry
         self._settings = settings
         self._clock = clock or Clock()
+        self._lanes = lanes or Lanes(self._clock)
         self._docs: dict[str, _DocumentState] = {}
         self.warmup = "pending"  # then running, done, failed; or off
 
@@ -174,12 +172,11 @@ class CompletionScheduler:
 
     def forget(self, uri: str) -> None:
         """The document closed: drop its cache and stop its work."""
+        for lane in LANES:
+            self._lanes.forget(uri, lane)
         state = self._docs.pop(uri, None)
-        if state is not None:
-            for ticket in state.tickets.values():
-                ticket.superseded.set()
-            if state.flight is not None:
-                state.flight.abort("cancelled")
+        if state is not None and state.flight is not None:
+            state.flight.abort("cancelled")
 
     def reset(self) -> None:
         """Another model now serves completions: suggestions of the old one are not reused."""
@@ -219,9 +216,7 @@ class CompletionScheduler:
         trace = self._telemetry.start("completion", tag)
         trace.engine_accounted = True
         state = self._state(uri)
-        if (older := state.tickets.get(channel)) is not None:
-            older.superseded.set()  # older requests of this document answer now, empty
-        ticket = state.tickets[channel] = _Ticket()
+        ticket = self._lanes.take(uri, channel)  # older requests of this lane answer now, empty
         try:
             suggestion, outcome = await self._complete(uri, position, state, ticket, trace, invoked)
         except asyncio.CancelledError:
@@ -232,8 +227,7 @@ class CompletionScheduler:
             self._telemetry.finish(trace, "error")
             return None
         finally:
-            if state.tickets.get(channel) is ticket:
-                del state.tickets[channel]
+            self._lanes.release(ticket)
         self._telemetry.finish(trace, outcome)
         return suggestion
 
@@ -242,7 +236,7 @@ class CompletionScheduler:
         uri: str,
         position: Position,
         state: _DocumentState,
-        ticket: _Ticket,
+        ticket: Ticket,
         trace: RequestTrace,
         invoked: bool,
     ) -> tuple[Suggestion | None, str]:
@@ -266,7 +260,7 @@ class CompletionScheduler:
         trace.context = prepared.context
         trace.mark("context_built")
         remaining = debounce_end - self._clock.now() - TIMER_LATE_S
-        if remaining > 0 and await first_of(self._clock, [ticket.superseded], remaining) is ticket.superseded:
+        if not await self._lanes.settle(ticket, remaining):
             return None, "superseded"
         trace.debounce_ms = wait * 1000
         trace.mark("debounce_end")
@@ -291,7 +285,7 @@ class CompletionScheduler:
         return trace.started + self._service.deadline_ms(prepared, invoked) / 1000
 
     async def _answer_early(
-        self, state: _DocumentState, cursor: Cursor, ticket: _Ticket, trace: RequestTrace, invoked: bool
+        self, state: _DocumentState, cursor: Cursor, ticket: Ticket, trace: RequestTrace, invoked: bool
     ) -> tuple[Suggestion | None, str] | None:
         """Steps 1-3: answer from the cache or a running generation, else abort that generation."""
         rest = state.cache.lookup(cursor)
@@ -313,7 +307,7 @@ class CompletionScheduler:
         flight: Flight,
         cursor: Cursor,
         typed: str,
-        ticket: _Ticket,
+        ticket: Ticket,
         trace: RequestTrace,
         deadline: float,
         outcome: str,
@@ -404,34 +398,25 @@ class CompletionScheduler:
 
     async def _run(self, flight: Flight, engine: Engine, state: _DocumentState | None) -> None:
         cursor, suffix = flight.cursor, flight.prepared.suffix
-        arrived: float | None = None
-        finished = False
-        stream = engine.generate(flight.prepared.request)
+
+        def on_delta(delta: GenerationDelta, so_far: Generated) -> bool:
+            flight.sent_at, flight.first_token_at = so_far.sent_at, so_far.first_at
+            flight.prompt_tokens, flight.cached_tokens = so_far.prompt_tokens, so_far.cached_tokens
+            flight.generated_tokens = so_far.completion_tokens
+            if flight.prefill_only and flight.waiters == 0:
+                # The deadline passed with nobody waiting: the prompt is in the cache now.
+                flight.abort_reason = "timed_out"
+                return False
+            flight.raw, flight.truncated = so_far.text, so_far.truncated
+            if not delta.finished and suggestion_settled(flight.raw, cursor.shape, suffix):
+                # Post-processing would cut here anyway: stop paying for tokens.
+                flight.stopped_early = True
+                return False
+            return True
+
         try:
-            async for delta in stream:
-                # Remote deltas carry when their bytes arrived: the wait for them is the backend's.
-                arrived = delta.received_at if delta.received_at is not None else self._clock.now()
-                if flight.sent_at is None:
-                    flight.sent_at = delta.sent_at
-                if flight.first_token_at is None:
-                    flight.first_token_at = arrived
-                flight.prompt_tokens = delta.prompt_tokens
-                flight.cached_tokens = delta.cached_tokens
-                flight.generated_tokens = delta.generated_tokens
-                if flight.prefill_only and flight.waiters == 0:
-                    # The deadline passed with nobody waiting: the prompt is in the cache now.
-                    flight.abort_reason = "timed_out"
-                    break
-                flight.raw += delta.text
-                if delta.finished:
-                    finished = True
-                    flight.truncated = delta.finish_reason == "length"
-                    break
-                if suggestion_settled(flight.raw, cursor.shape, suffix):
-                    # Post-processing would cut here anyway: stop paying for tokens.
-                    flight.stopped_early = True
-                    break
-            flight.finished_at = arrived
+            generated = await generate_text(engine, flight.prepared.request, on_delta, self._clock.now)
+            flight.finished_at = generated.last_at
         except asyncio.CancelledError:
             if flight.abort_reason is None:
                 flight.abort_reason = "cancelled"  # the server is stopping
@@ -451,10 +436,6 @@ class CompletionScheduler:
             self._telemetry.engine_work(
                 flight.prompt_tokens, flight.cached_tokens, flight.generated_tokens, flight.abort_reason
             )
-            # The rest of the stream is nobody's wait: read to its end when the answer is
-            # complete (a remote connection then serves the next request; the backend's
-            # usage is recorded), closed when it was stopped early (that aborts the request).
-            spawn(_wind_down(stream, finished), name="stream wind-down")
         # Nobody waits (a prefetch, or a request that moved on): cache it for the next
         # request. A waiting request caches what it post-processes for its answer.
         if state is not None and flight.waiters == 0 and flight.abort_reason is None and flight.error is None:
@@ -547,18 +528,15 @@ class CompletionScheduler:
         doc = TextDocument("aicockpit:warmup", "python", 0, WARMUP_TEXT)
         at = doc.lines.position(len(WARMUP_TEXT))
         cursor = Cursor(doc.uri, "python", 0, WARMUP_TEXT, len(WARMUP_TEXT), at, shape, doc)
-        prepared = self._service.prepare(cursor, engine)
-        if prepared is None:
-            self.warmup = "failed"
-            self._telemetry.finish(trace, "error")
-            return
         generated = 0
         outcome = "served"
         # Cold, then the same prompt from the prefix cache: prefill speed, decode speed, fixed cost.
         for max_tokens in (WARMUP_TOKENS, 1):
-            request_id = f"{prepared.request.request_id}-{max_tokens}"
-            request = dataclasses.replace(prepared.request, request_id=request_id, max_tokens=max_tokens)
-            flight = self._launch(dataclasses.replace(prepared, request=request), engine, "warmup", None)
+            prepared = self._service.prepare(cursor, engine, max_tokens=max_tokens)
+            if prepared is None:
+                outcome = "error"
+                break
+            flight = self._launch(prepared, engine, "warmup", None)
             await flight.done.wait()
             generated += flight.generated_tokens
             if flight.abort_reason is not None or flight.error is not None or not flight.generated_tokens:
@@ -575,15 +553,3 @@ class CompletionScheduler:
         if state is None:
             state = self._docs[uri] = _DocumentState()
         return state
-
-
-async def _wind_down(stream, drain: bool) -> None:
-    """After the answer: read ``stream`` to its end (``drain``), then close it."""
-    try:
-        if drain:
-            async for _ in stream:
-                pass
-    except Exception as err:  # the answer was complete: what comes after it fails nobody
-        log.debug("after a complete answer, its stream failed: %s", err)
-    finally:
-        await stream.aclose()

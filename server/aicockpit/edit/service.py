@@ -13,16 +13,10 @@ from aicockpit.context.retrieve import ContextSnippet
 from aicockpit.edit.diff import LineEdit, line_edits
 from aicockpit.edit.targets import enclosing_definition
 from aicockpit.engine.base import Engine
-from aicockpit.engine.collect import generate_text
+from aicockpit.engine.collect import generate_text, texts
 from aicockpit.generation import GenerationRequest, Priority
-from aicockpit.prompt.chat import (
-    Message,
-    chat_request,
-    count_messages,
-    docstring_messages,
-    edit_messages,
-    extract_code,
-)
+from aicockpit.prompt.chat import Message, count_messages, docstring_messages, edit_messages, extract_code
+from aicockpit.prompt.requests import chat_request
 
 # Definitions from other files that the selection uses: looked up by the prompt
 # layer's retriever (document, first line, last line), best first.
@@ -133,7 +127,9 @@ class EditService:
                     f"the selection is too large for the model ({tokens} prompt tokens; "
                     f"{limit} fit with room for the answer): select less"
                 )
-        generated = await generate_text(engine, self._request(engine, messages, config, tokens), on_delta)
+        generated = await generate_text(
+            engine, self._request(engine, messages, config, tokens), texts(on_delta)
+        )
         new = reindent(extract_code(generated.text), code)
         self.current(uri, version)  # the user may have typed while we generated
         return EditProposal(
@@ -164,7 +160,7 @@ class EditService:
         messages = docstring_messages(language=doc.language_id, code=code)
         tokens = count_messages(engine.tokenizer, messages)
         generated = await generate_text(
-            engine, self._request(engine, messages, config, tokens, 256), on_delta
+            engine, self._request(engine, messages, config, tokens, 256), texts(on_delta)
         )
         self.current(uri, version)
         insert_at, comment = doc_comment(lines, start, doc.language_id, generated.text)

@@ -389,7 +389,7 @@ class RoleEngine:
         self._usage = usage
         self._prompts = prompts
         # Prompts are built for the backend most likely to answer; a fallback to a
-        # backend of another format gets its own (``GenerationRequest.rebuild``).
+        # backend of another format gets its own (``GenerationRequest.builder``).
         first = next((c for c in candidates if c[0].breaker.state is not BreakerState.OPEN), candidates[0])
         self.model_name = first[1].model_name
         self.tokenizer = first[1].tokenizer
@@ -546,9 +546,9 @@ def _prompt_for(request: GenerationRequest, engine: Engine) -> GenerationRequest
     """The request as built for ``engine``'s format and tokenizer (rebuilt by the prompt layer if not)."""
     if request.fits(engine):
         return request
-    if request.rebuild is None:
+    if request.builder is None:
         raise ValueError("the prompt was built for another format and cannot be rebuilt")
-    return request.rebuild(engine)
+    return request.builder.build(engine)
 
 
 @dataclasses.dataclass

@@ -23,7 +23,8 @@ from aicockpit.features.edit import failed, where
 from aicockpit.features.params import LspInt, RangeArg, decode, decode_args
 from aicockpit.features.progress import WorkDone
 from aicockpit.generation import Priority
-from aicockpit.prompt.chat import chat_request, shell_messages, split_command
+from aicockpit.prompt.chat import shell_messages, split_command
+from aicockpit.prompt.requests import chat_request
 
 if TYPE_CHECKING:
     from aicockpit.server import AicockpitServer, App

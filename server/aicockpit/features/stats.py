@@ -55,7 +55,7 @@ def stats_payload(app: App) -> dict[str, Any]:
     payload = {
         **app.telemetry.summary(),
         "engine": engine_status(app),
-        "next_edit": app.next_edits.stats(),
+        "next_edit": app.telemetry.next_edit.summary(),
         "prewarm": app.prewarmer.status(),
         "event_loop": app.telemetry.loop_lag.summary(),
         **app.router.status(),

@@ -15,42 +15,29 @@ available to inline completion and code actions while its document is unchanged.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import statistics
 import time
 import uuid
-from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aicockpit.background import spawn
 from aicockpit.config import NextEditConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument, uri_to_path
 from aicockpit.context.positions import Position
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.diff import TextEdit, minimal_edits
-from aicockpit.engine.base import Engine
+from aicockpit.engine.base import Engine, EngineUnavailable
 from aicockpit.engine.collect import generate_text
-from aicockpit.generation import GenerationRequest, Priority
+from aicockpit.lanes import Lanes, Ticket
 from aicockpit.next_edit.guards import outside, undoes
 from aicockpit.next_edit.structural.changes import ChangeLog
 from aicockpit.next_edit.structural.finder import KINDS, StructuralFinder
-from aicockpit.prompt.chat import chat_request
-from aicockpit.prompt.next_edit import (
-    REGION_END,
-    EditWindow,
-    NextEditPrompt,
-    build_prompt,
-    choose_format,
-    history,
-    parse_region,
-)
-from aicockpit.telemetry import percentile
+from aicockpit.prompt.next_edit import EditWindow, NextEditRequest, choose_format, parse_region, stable_head
+from aicockpit.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
-LATENCIES_KEPT = 200
+LANE = "next_edit"
 
 
 @dataclass(frozen=True)
@@ -75,27 +62,25 @@ class NextEditService:
         engine: Callable[[], Engine],
         settings: Callable[[], NextEditConfig],
         is_secret: Callable[[TextDocument], bool],
+        telemetry: Telemetry,
+        lanes: Lanes | None = None,
     ) -> None:
         self._documents = documents
         self._index = index
         self._engine = engine
         self._settings = settings
         self._is_secret = is_secret
-        self._latest_request: dict[str, object] = {}
-        self._flights: dict[str, asyncio.Task] = {}
+        self._lanes = lanes or Lanes()
         self.latest: dict[str, NextEditSuggestion] = {}
-        self.counts: Counter[str] = Counter()
-        self._latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
-        self._structural_latencies: deque[float] = deque(maxlen=LATENCIES_KEPT)
-        self.by_source: dict[str, Counter[str]] = {kind: Counter() for kind in (*KINDS, "model")}
-        self.decisions: Counter[str] = Counter()
+        self._stats = telemetry.next_edit
+        self._stats.track((*KINDS, "model"))
         self.changes = ChangeLog()
         documents.change_listeners.append(self.changes.record)
         self.structural = StructuralFinder(self.changes, self._imports)
 
     async def suggest(self, uri: str, position: Position) -> NextEditSuggestion | None:
         config = self._settings()
-        self.counts["requests"] += 1
+        self._stats.counts["requests"] += 1
         if not config.enabled:
             return self._outcome("disabled")
         try:
@@ -104,44 +89,38 @@ class NextEditService:
             return self._outcome("unknown_document")
         if self._is_secret(doc):
             return self._outcome("secret_file")
-        # 1. Supersede: the newest request of a document is the only one that generates.
-        ticket = object()
-        self._latest_request[uri] = ticket
-        previous = self._flights.pop(uri, None)
-        if previous is not None:
-            previous.cancel()
-        # 2. A structural edit needs no model and no debounce: it reads the text as it is now.
+        # 1. Supersede and settle: the newest request of a document is the only one answered
+        # (editors ask at every change; the server waits for the edits to settle, no editor timer).
+        ticket = self._lanes.take(uri, LANE)
+        try:
+            if not await self._lanes.settle(ticket, config.debounce_ms / 1000):
+                return self._outcome("superseded")
+            return await self._suggest(doc, position, config, ticket)
+        finally:
+            self._lanes.release(ticket)
+
+    async def _suggest(
+        self, doc: TextDocument, position: Position, config: NextEditConfig, ticket: Ticket
+    ) -> NextEditSuggestion | None:
+        uri = doc.uri
+        # 2. A structural edit needs no model: it reads the text as it is now.
         structural = self.structural_now(doc, position, config)
         if structural is not None:
-            self.decisions["structural_found"] += 1  # the model is not asked: exact, and instant
+            self._stats.decisions["structural_found"] += 1  # the model is not asked: exact, and instant
             return structural
-        # 3. Debounce: a burst of edits asks once.
-        await asyncio.sleep(config.debounce_ms / 1000)
-        if self._latest_request.get(uri) is not ticket:
-            return self._outcome("superseded")
         started = time.perf_counter()
         version = doc.version
         engine = self._engine()
         window = self.window(doc, position, config)
-        prompt = self._prompt(engine, window, config)
-        request = self._request(engine, prompt, window, config)
-        # 4. Generate in a task of its own, so that a newer request can abort it.
-        flight = spawn(generate_text(engine, request), name="next-edit generation", awaited=True)
-        self._flights[uri] = flight
-        try:
-            generated = await flight
-        except asyncio.CancelledError:
-            flight.cancel()  # closing the stream aborts the request inside the engine
-            # A newer request cancelled the flight, not this request: answer it. A
-            # cancellation of this request itself (the client, shutdown) goes on up.
-            if asyncio.current_task().cancelling() == 0 and self._latest_request.get(uri) is not ticket:
-                return self._outcome("superseded")
-            raise
-        finally:
-            if self._flights.get(uri) is flight:
-                del self._flights[uri]
-        self.counts["prompt_tokens"] += generated.prompt_tokens
-        self.counts["generated_tokens"] += generated.completion_tokens
+        request = self._request(window, config).build(engine)
+        # 3. Generate; a newer request of the document aborts it.
+        generated = await self._lanes.unless_superseded(
+            ticket, generate_text(engine, request), "next-edit generation"
+        )
+        if generated is None:
+            return self._outcome("superseded")
+        self._stats.counts["prompt_tokens"] += generated.prompt_tokens
+        self._stats.counts["generated_tokens"] += generated.completion_tokens
         # 5. Never an answer for a text that changed meanwhile.
         if uri not in self._documents or doc.version != version:
             return self._outcome("stale")
@@ -154,24 +133,41 @@ class NextEditService:
         edits = minimal_edits(window.region, region, base)
         # 6. Never shown: an edit outside the region it was given, or one undoing the user's edit.
         if outside(edits, base, base + len(window.region)):
-            self.decisions["model_outside_region"] += 1
+            self._stats.decisions["model_outside_region"] += 1
             return self._outcome("dropped")
         spans = self.changes.spans(uri)
         if undoes(doc.text, edits, spans[-1] if spans else None):
-            self.decisions["model_undoes_last_edit"] += 1
+            self._stats.decisions["model_undoes_last_edit"] += 1
             return self._outcome("dropped")
         suggestion = NextEditSuggestion(
             f"ne-{uuid.uuid4().hex[:12]}",
             uri,
             version,
             edits,
-            prompt.format,
+            choose_format(config.format, engine.model_name),
             generated.prompt_tokens,
             generated.completion_tokens,
             round((time.perf_counter() - started) * 1000, 1),
         )
-        self._latencies.append(suggestion.elapsed_ms)
+        self._stats.latencies.append(suggestion.elapsed_ms)
         return self._suggested(suggestion)
+
+    def stable_head(self, uri: str, position: Position) -> tuple[Engine, str] | None:
+        """The next edit's prompt at ``position`` up to the cursor's excerpt (its instruction and
+        the recent edits), with the embedded engine it is for: what pre-warming prefills."""
+        config = self._settings()
+        if not config.enabled or uri not in self._documents:
+            return None
+        doc = self._documents.get(uri)
+        try:
+            engine = self._engine()
+        except EngineUnavailable:
+            return None
+        if self._is_secret(doc) or not getattr(engine, "embedded", False):
+            return None
+        request = self._request(self.window(doc, position, config), config).build(engine)
+        head = stable_head(request.prompt)
+        return (engine, head) if head else None
 
     def structural_now(
         self, doc: TextDocument, position: Position, config: NextEditConfig | None = None
@@ -190,9 +186,9 @@ class NextEditService:
             log.exception("structural next edit failed")
             found, why = None, "error"
         elapsed = round((time.perf_counter() - started) * 1000, 2)
-        self._structural_latencies.append(elapsed)
+        self._stats.structural_latencies.append(elapsed)
         if found is None:
-            self.decisions[f"structural_{why}"] += 1
+            self._stats.decisions[f"structural_{why}"] += 1
             return None
         suggestion = NextEditSuggestion(
             f"ne-{uuid.uuid4().hex[:12]}", doc.uri, doc.version, found.edits, "structural", 0, 0, elapsed,
@@ -210,8 +206,8 @@ class NextEditService:
 
     def _suggested(self, suggestion: NextEditSuggestion) -> NextEditSuggestion:
         self.latest[suggestion.uri] = suggestion
-        self.counts["suggested"] += 1
-        self.by_source[suggestion.source]["suggested"] += 1
+        self._stats.counts["suggested"] += 1
+        self._stats.by_source[suggestion.source]["suggested"] += 1
         return suggestion
 
     def _imports(self, doc: TextDocument, other: TextDocument) -> bool:
@@ -233,8 +229,8 @@ class NextEditService:
         for uri, suggestion in list(self.latest.items()):
             if suggestion.id == suggestion_id:
                 outcome = "accepted" if accepted else "rejected"
-                self.counts[outcome] += 1
-                self.by_source[suggestion.source][outcome] += 1
+                self._stats.counts[outcome] += 1
+                self._stats.by_source[suggestion.source][outcome] += 1
                 del self.latest[uri]
                 return True
         return False
@@ -243,33 +239,14 @@ class NextEditService:
         """The editor says it shows a suggestion (textDocument/didShowInlineEdit)."""
         for suggestion in self.latest.values():
             if suggestion.id == suggestion_id:
-                self.by_source[suggestion.source]["shown"] += 1
+                self._stats.by_source[suggestion.source]["shown"] += 1
                 return True
         return False
 
     def forget(self, uri: str) -> None:
         self.latest.pop(uri, None)
         self.changes.forget(uri)
-        self._latest_request.pop(uri, None)
-        flight = self._flights.pop(uri, None)
-        if flight is not None:
-            flight.cancel()
-
-    def stats(self) -> dict:
-        latencies = sorted(self._latencies)
-        structural = list(self._structural_latencies)
-        return {
-            **dict(self.counts),
-            "latency_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-            "by_source": {source: dict(counts) for source, counts in self.by_source.items()},
-            # Why a suggestion came from where it did: structural_found (the model was not
-            # asked), structural_none / structural_rename_collision / ... (the model was),
-            # model_undoes_last_edit and model_outside_region (the model's was dropped).
-            "decisions": dict(self.decisions),
-            "structural_latency_ms": {
-                f"p{q}": round(percentile(structural, q), 2) if structural else None for q in (50, 99)
-            },
-        }
+        self._lanes.forget(uri, LANE)
 
     # -- the prompt ------------------------------------------------------------------------
 
@@ -297,32 +274,23 @@ class NextEditService:
             first_line=first,
         )
 
-    def _prompt(self, engine: Engine, window: EditWindow, config: NextEditConfig) -> NextEditPrompt:
+    def _request(self, window: EditWindow, config: NextEditConfig) -> NextEditRequest:
         hunks = []
         for hunk in self._documents.history.hunks():
             path = self._index.display_path(uri_to_path(hunk.uri), hunk.uri)
             if path is not None:  # a secrets file's edits are never shown to a model
                 hunks.append((hunk, path))
-        edits = history(hunks, engine.tokenizer, config.history_tokens)
-        return build_prompt(choose_format(config.format, engine.model_name), edits, window)
-
-    def _request(
-        self, engine: Engine, prompt: NextEditPrompt, window: EditWindow, config: NextEditConfig
-    ) -> GenerationRequest:
-        # Room to write the region again, with some growth; never more than configured.
-        max_tokens = min(config.max_tokens, 2 * engine.tokenizer.count(window.region) + 64)
-        fields = {
-            "request_id": f"next-{uuid.uuid4().hex[:12]}",
-            "max_tokens": max_tokens,
-            "temperature": config.temperature,
-            "stop": (REGION_END, *prompt.stop),
-            "priority": Priority.NEXT_EDIT,
-        }
-        if prompt.messages is not None:
-            return chat_request(engine, prompt.messages, **fields)
-        return GenerationRequest(prompt=prompt.text, target=engine, **fields)
+        return NextEditRequest(
+            config.format,
+            tuple(hunks),
+            window,
+            f"next-{uuid.uuid4().hex[:12]}",
+            config.history_tokens,
+            config.max_tokens,
+            config.temperature,
+        )
 
     def _outcome(self, outcome: str) -> None:
         """Count why a request ends without a suggestion."""
-        self.counts[outcome] += 1
+        self._stats.counts[outcome] += 1
         return None

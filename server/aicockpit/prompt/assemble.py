@@ -23,10 +23,11 @@ from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.languages import for_document
 from aicockpit.context.retrieve import ContextSnippet, CursorQuery, Retriever, dedupe
 from aicockpit.context.workspace_index import WorkspaceIndex
-from aicockpit.generation import EngineSpeed, PromptFormat
+from aicockpit.generation import EngineSpeed, GenerationRequest, Priority, PromptFormat
 from aicockpit.prompt.budget import FIXED, BudgetPlanner, Budgets
 from aicockpit.prompt.fim import FimTemplate, TokenCounter, detect_template, fim_window
 from aicockpit.prompt.layout import CodeFormat, PromptPieces, RepoFormat, SnippetLayout, repo_format_for
+from aicockpit.prompt.requests import completion_stops, engine_request
 from aicockpit.prompt.tokens import LineCachedCounter
 
 log = logging.getLogger(__name__)
@@ -284,3 +285,47 @@ class PromptAssembler:
 
     def forget(self, uri: str) -> None:
         self.layout.forget(uri)
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """Builds a completion's engine request for a backend, around the one prompt ``build`` makes.
+
+    The request carries it: a fallback backend with another model or API gets a prompt of its
+    own from the same document and cursor (the document may have moved on: the scheduler
+    discards answers to old text anyway).
+    """
+
+    assembler: PromptAssembler
+    doc: TextDocument
+    offset: int
+    multiline: bool
+    request_id: str
+    temperature: float
+    max_tokens: int | None = None  # None: the budget's
+    unhurried: bool = False
+    priority: Priority = Priority.COMPLETION
+
+    def prompt(self, target: PromptTarget) -> CompletionPrompt | None:
+        """None for a secrets file."""
+        stops = completion_stops(self.multiline)
+        return self.assembler.build(self.doc, self.offset, target, stops, self.unhurried)
+
+    def request(self, prompt: CompletionPrompt, target: PromptTarget) -> GenerationRequest:
+        return engine_request(
+            target,
+            request_id=self.request_id,
+            priority=self.priority,
+            max_tokens=self.max_tokens or prompt.budgets.max_tokens,
+            temperature=self.temperature,
+            text=prompt.text,
+            suffix=prompt.suffix,
+            stop=prompt.stop,
+            builder=self,
+        )
+
+    def build(self, target: PromptTarget) -> GenerationRequest:
+        prompt = self.prompt(target)
+        if prompt is None:
+            raise RuntimeError("the document became a secrets file")
+        return self.request(prompt, target)

@@ -50,6 +50,7 @@ HEADER_CAP, HEADER_SHARE = 256, 0.08
 CONTEXT_SHARE = {"fim": 0.35, "prefix": 0.15}
 PREFIX_FIRST = 1024
 CONTEXT_CAP = 4096
+STEADY_SHARE = 0.25  # budgets are sized again when the measured speed moves by more than this
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,17 @@ class BudgetPlanner:
 
     def __init__(self) -> None:
         self._warned: set[tuple] = set()
+        self._basis: dict[tuple, EngineSpeed] = {}  # the speed the budgets were last sized to
+
+    def _steady(self, key: tuple, speed: EngineSpeed) -> EngineSpeed:
+        """The speed to size budgets to: the last one, until the measurement moves by more than
+        ``STEADY_SHARE``. Budgets decide where the prompt starts (the prefix window's anchor, the
+        header): if they followed every wobble of the estimate, the next prompt would share
+        nothing with the one in the prefix cache."""
+        basis = self._basis.get(key)
+        if basis is None or _moved(basis, speed):
+            self._basis[key] = basis = speed
+        return basis
 
     def plan(
         self,
@@ -106,6 +118,7 @@ class BudgetPlanner:
         auto = FIXED
         if measured:
             assert speed is not None
+            speed = self._steady((context_length, sends_suffix, fills_middle), speed)
             auto = _sized(completion, speed, sends_suffix, fills_middle, context_length, framing)
         max_tokens = completion.max_tokens or auto.max_tokens
         wanted = (
@@ -167,6 +180,15 @@ class BudgetPlanner:
             context_length,
             ", ".join(clamped),
         )
+
+
+def _moved(basis: EngineSpeed, speed: EngineSpeed) -> bool:
+    def apart(a: float | None, b: float | None) -> bool:
+        return a is None or b is None or abs(a - b) > STEADY_SHARE * max(a, b)
+
+    return apart(basis.prefill_tokens_per_s, speed.prefill_tokens_per_s) or apart(
+        basis.decode_ms_per_token, speed.decode_ms_per_token
+    )
 
 
 def _sized(

@@ -1,11 +1,12 @@
 """Chat-style prompts for edits, chat, docstrings and shell suggestions.
 
-Messages are plain ``{"role", "content"}`` dicts. ``chat_request`` is the one
-builder of chat-style engine requests: for a chat API the messages go as they
-are (the server applies the model's template); for a text engine (embedded
-vLLM) they are rendered here with the model's own chat template, and that text
-is what the engine sends. Reading the model's reply back (the code block of an
-edit) lives here too, next to the prompt that asked for it.
+Messages are plain ``{"role", "content"}`` dicts; requests.py's
+``ConversationRequest`` turns them into the engine request: for a chat API the
+messages go as they are (the server applies the model's template); for a text
+engine (embedded vLLM) they are rendered here with the model's own chat
+template (``render_chat``), and that text is what the engine sends. Reading the
+model's reply back (the code block of an edit) lives here too, next to the prompt
+that asked for it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from aicockpit.context.retrieve import ContextSnippet
-from aicockpit.generation import GenerationRequest
-from aicockpit.generation import chat_messages as as_chat_messages
 
 Message = dict[str, str]
 
@@ -50,21 +49,6 @@ def render_chat(tokenizer: Any, messages: Sequence[Message]) -> str:
 def count_messages(tokenizer: Any, messages: Sequence[Message]) -> int:
     """Prompt tokens of a conversation, as rendered for the model."""
     return tokenizer.count(render_chat(tokenizer, messages))
-
-
-def chat_request(target: Any, messages: Sequence[Message], **fields: Any) -> GenerationRequest:
-    """The engine request for a conversation, built for ``target`` (an engine).
-
-    ``fields`` are the other ``GenerationRequest`` fields (id, max_tokens, ...).
-    A fallback backend of another kind gets the conversation built its way.
-    """
-    conversation = as_chat_messages(messages)
-
-    def build(engine: Any) -> GenerationRequest:
-        text = "" if engine.prompt_format.chat_api else render_chat(engine.tokenizer, messages)
-        return GenerationRequest(prompt=text, messages=conversation, target=engine, rebuild=build, **fields)
-
-    return build(target)
 
 
 def edit_messages(

@@ -20,14 +20,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from aicockpit.context.edits import EditHunk
+from aicockpit.generation import GenerationRequest, Priority
 from aicockpit.prompt.chat import Message
+from aicockpit.prompt.requests import ConversationRequest, engine_request
 
 REGION_START = "<|editable_region_start|>"
 REGION_END = "<|editable_region_end|>"
 CURSOR = "<|user_cursor_is_here|>"
 FILE_START = "<|start_of_file|>"
-STOPS = ("<|endoftext|>", "<|im_end|>")
+# The region's end marker, then the ends of a turn: an answer that stopped at the marker is complete.
+STOPS = (REGION_END, "<|endoftext|>", "<|im_end|>")
 
+# What introduces the code at the cursor, in the zeta and the instruct layout: before it, the
+# prompt changes only with a new edit.
+EXCERPT_HEADS = ("### User Excerpt:", "The code at the cursor:")
 ZETA_HEAD = (
     "### Instruction:\n"
     "Rewrite the excerpt the user is editing with the edit they are most likely to make next,"
@@ -95,11 +101,57 @@ def history(hunks: Sequence[tuple[EditHunk, str]], tokens: Any, budget: int) -> 
 def build_prompt(form: str, edits: str, window: EditWindow) -> NextEditPrompt:
     shown = excerpt(window)
     if form == "zeta":
-        text = f"{ZETA_HEAD}{edits}\n\n### User Excerpt:\n\n{shown}\n\n### Response:\n\n"
+        text = f"{ZETA_HEAD}{edits}\n\n{EXCERPT_HEADS[0]}\n\n{shown}\n\n### Response:\n\n"
         return NextEditPrompt("zeta", text, None, STOPS)
-    user = f"Recent edits (oldest first):\n\n{edits or '(none yet)'}\n\nThe code at the cursor:\n\n{shown}"
+    user = f"Recent edits (oldest first):\n\n{edits or '(none yet)'}\n\n{EXCERPT_HEADS[1]}\n\n{shown}"
     messages = [{"role": "system", "content": INSTRUCT_SYSTEM}, {"role": "user", "content": user}]
     return NextEditPrompt("instruct", "", messages, STOPS)
+
+
+@dataclass(frozen=True)
+class NextEditRequest:
+    """Builds a next-edit request for a backend: its format (from the model's name), the recent
+    edits that fit its tokenizer's count of ``history_tokens``, the window, and room to write the
+    region again with some growth (``max_tokens`` at most)."""
+
+    configured_format: str
+    hunks: tuple[tuple[EditHunk, str], ...]
+    window: EditWindow
+    request_id: str
+    history_tokens: int
+    max_tokens: int
+    temperature: float
+
+    def prompt(self, target: Any) -> NextEditPrompt:
+        edits = history(self.hunks, target.tokenizer, self.history_tokens)
+        return build_prompt(choose_format(self.configured_format, target.model_name), edits, self.window)
+
+    def build(self, target: Any) -> GenerationRequest:
+        prompt = self.prompt(target)
+        max_tokens = min(self.max_tokens, 2 * target.tokenizer.count(self.window.region) + 64)
+        if prompt.messages is not None:
+            conversation = ConversationRequest(
+                tuple(prompt.messages), self.request_id, max_tokens, Priority.NEXT_EDIT, self.temperature,
+                prompt.stop,
+            )  # fmt: skip
+            return conversation.build(target, builder=self)
+        return engine_request(
+            target,
+            request_id=self.request_id,
+            priority=Priority.NEXT_EDIT,
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+            text=prompt.text,
+            stop=prompt.stop,
+            builder=self,
+        )
+
+
+def stable_head(prompt: str) -> str:
+    """The start of a next-edit prompt that the cursor's excerpt does not change: the instruction
+    and the recent edits (what pre-warming fills the prefix cache with)."""
+    cuts = [at for at in (prompt.find(head) for head in EXCERPT_HEADS) if at >= 0]
+    return prompt[: min(cuts)] if cuts else ""
 
 
 def choose_format(configured: str, model_name: str) -> str:
