@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
 
+from tests.client import SessionClient, client_config
 from tests.support import scratch_workspace, serve_command, server_env, wait_engine_ready
 
 INIT_OPTIONS = {"completion": {"max_tokens": 24}, "edit": {"max_tokens": 48}, "chat": {"max_tokens": 48}}
@@ -41,23 +39,8 @@ def client_capabilities() -> types.ClientCapabilities:
     )
 
 
-def install_code_action_hook(client: LanguageClient) -> None:
-    """lsprotocol's client converter turns any CodeAction with a command into a Command."""
-    converter = client.protocol._converter
-
-    def structure(obj, _type):
-        if isinstance(obj.get("command"), str):
-            return converter.structure(obj, types.Command)
-        return converter.structure(obj, types.CodeAction)
-
-    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)  # noqa: UP007
-
-
-@pytest_lsp.fixture(
-    scope="session", config=ClientServerConfig(server_command=serve_command(), server_env=server_env())
-)
-async def client(lsp_client: LanguageClient):
-    install_code_action_hook(lsp_client)
+@pytest_lsp.fixture(scope="session", config=client_config(serve_command(), server_env()))
+async def client(lsp_client: SessionClient):
     lsp_client.initialize_result = await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(),

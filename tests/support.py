@@ -7,13 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pygls.protocol.json_rpc import JsonRPCRequestMessage
 
 from aicockpit.bench.client import LspClient
 from aicockpit.features.params import plain  # custom-request results arrive as named tuples
@@ -101,15 +98,6 @@ async def wait_engine_ready(client, timeout: float = ENGINE_READY_TIMEOUT_S) -> 
                 assert current["engine"]["state"] == "ready", current["engine"]
                 return current
             await asyncio.sleep(0.25)
-
-
-def send_raw(client, method: str, params: Any, msg_id: str | None = None) -> asyncio.Future:
-    """Send a request exactly as given (no client-side typing), and await its response."""
-    msg_id = msg_id or str(uuid.uuid4())
-    future: Future = Future()
-    client.protocol._request_futures[msg_id] = future
-    client.protocol._send_data(JsonRPCRequestMessage(id=msg_id, method=method, params=params, jsonrpc="2.0"))
-    return asyncio.wrap_future(future)
 
 
 async def raw_session(

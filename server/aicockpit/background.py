@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_tasks: set[asyncio.Task] = set()
-_awaited: set[asyncio.Task] = set()
+_tasks: set[asyncio.Task[Any]] = set()
+_awaited: set[asyncio.Task[Any]] = set()
 
 
 def spawn(coro: Coroutine[Any, Any, T], name: str | None = None, awaited: bool = False) -> asyncio.Task[T]:
@@ -36,7 +36,7 @@ def spawn(coro: Coroutine[Any, Any, T], name: str | None = None, awaited: bool =
     return task
 
 
-def _done(task: asyncio.Task) -> None:
+def _done(task: asyncio.Task[Any]) -> None:
     _tasks.discard(task)
     if task in _awaited:
         _awaited.discard(task)
@@ -48,7 +48,7 @@ def _done(task: asyncio.Task) -> None:
         log.error("background task %s failed", task.get_name(), exc_info=error)
 
 
-def running() -> list[asyncio.Task]:
+def running() -> list[asyncio.Task[Any]]:
     """The background tasks not ended yet (tests and shutdown)."""
     return [task for task in _tasks if not task.done()]
 

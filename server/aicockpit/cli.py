@@ -9,12 +9,21 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aicockpit import __version__
 from aicockpit.cli_log import CommandLog, say
 from aicockpit.log_setup import setup_logging
+
+if TYPE_CHECKING:  # the commands import what they use when they run: `--help` stays quick
+    from aicockpit.completion.service import Suggestion
+    from aicockpit.metrics import MetricsExporter
+    from aicockpit.server import App
+
+# A one-shot command's work once its role's engine is ready, given the backend's status.
+Work = Callable[[dict[str, Any]], Awaitable[int]]
 
 DEFAULT_TRACES = Path(__file__).resolve().parents[2] / "fixtures" / "traces"
 
@@ -63,14 +72,14 @@ def serve(args: argparse.Namespace) -> int:
         start_metrics(args.metrics_port, server.app)  # in a daemon thread: it ends with the process
     code = 1
     try:
-        code = serve_stdio(server, sys.stdin.buffer, protocol_out)
+        code = serve_stdio(server.protocol, sys.stdin.buffer, protocol_out)
     except Exception:
         logging.getLogger("aicockpit").exception("the server stopped on an error")
     finally:
         end_process(code)  # engines, index crawl, exporter: all end with the process, at once
 
 
-def start_metrics(port: int, app):
+def start_metrics(port: int, app: App) -> MetricsExporter | None:
     """The Prometheus exporter on 127.0.0.1; a busy port is reported and the server goes on without it."""
     from aicockpit.features.stats import stats_payload
     from aicockpit.metrics import MetricsExporter
@@ -112,7 +121,7 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def one_shot(args: argparse.Namespace, run) -> int:
+def one_shot(args: argparse.Namespace, run: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> int:
     """complete, edit, chat: the engine's log in a file unless --verbose (cli_log.py)."""
     with CommandLog(args.verbose, args.command) as log:
         setup_logging(args.log_level or "warning")
@@ -155,7 +164,7 @@ async def _complete(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
 
-    async def work(backend: dict) -> int:
+    async def work(backend: dict[str, Any]) -> int:
         engine_start_ms = (time.perf_counter() - started) * 1000
         # The editor's path: the scheduler (asked, not typed: no debounce).
         suggestion = await app.scheduler.complete(uri, Position(line, column), invoked=True)
@@ -165,7 +174,13 @@ async def _complete(args: argparse.Namespace) -> int:
     return await _with_engine(app, "completion", work)
 
 
-def _print_completion(args: argparse.Namespace, app, backend: dict, suggestion, engine_start_ms: float):
+def _print_completion(
+    args: argparse.Namespace,
+    app: App,
+    backend: dict[str, Any],
+    suggestion: Suggestion | None,
+    engine_start_ms: float,
+) -> None:
     trace = app.telemetry.summary()["last_request"] or {}
     text_out = suggestion.text if suggestion else ""
     if args.json:
@@ -191,7 +206,7 @@ def _print_completion(args: argparse.Namespace, app, backend: dict, suggestion, 
         )
 
 
-async def _with_engine(app, role: str, work) -> int:
+async def _with_engine(app: App, role: str, work: Work) -> int:
     """Load what ``role`` needs, run ``work()``, always stop the engines."""
     await app.router.apply(app.config)
     try:
@@ -235,7 +250,7 @@ async def _edit(args: argparse.Namespace) -> int:
     uri = path.resolve().as_uri()
     app.documents.open(uri, _language(path), 0, text)
 
-    async def work(_backend: dict) -> int:
+    async def work(_backend: dict[str, Any]) -> int:
         proposal = await app.edits.rewrite(uri, l1 - 1, last - 1, args.instruction, 0)
         new_text = apply_line_edits(text, proposal.edits)
         print(unified_diff(text, new_text, path.name) if args.diff else new_text, end="")
@@ -256,7 +271,7 @@ async def _chat(args: argparse.Namespace) -> int:
     app = App(one_shot_overrides(args), EngineHost())
     app.workspace = WorkspaceFiles(Path(args.workspace), lambda: app.config.index)
 
-    async def work(_backend: dict) -> int:
+    async def work(_backend: dict[str, Any]) -> int:
         stream = lambda text: print(text, end="", flush=True)  # noqa: E731
         reply = await app.chat.send(args.message, args.session, on_delta=stream)
         print()

@@ -16,12 +16,16 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from aicockpit.config import AicockpitConfig, decode_config, merge
 from aicockpit.context.positions import Position, utf16_len
+
+if TYPE_CHECKING:
+    from aicockpit.engine.offline import OfflineTarget
+    from aicockpit.server import App
 
 
 def peak_rss_mb() -> float:
@@ -161,7 +165,7 @@ def context_command(args: argparse.Namespace) -> int:
     return status
 
 
-def _one(request, number, app, target) -> dict[str, Any]:
+def _one(request: dict[str, Any], number: int, app: App, target: OfflineTarget) -> dict[str, Any]:
     from aicockpit.prompt.assemble import describe_prompt
 
     if "error" in request:
@@ -203,7 +207,7 @@ def _one(request, number, app, target) -> dict[str, Any]:
     }
 
 
-def add_parsers(commands) -> None:
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser("context", help="show the context and prompt a completion at a position gets")
     p.add_argument("path", nargs="?")
     p.add_argument("--line", type=int, help="1-based line")

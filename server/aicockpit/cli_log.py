@@ -60,7 +60,7 @@ class CommandLog:
             os.close(fd)
         return self
 
-    def __exit__(self, exc_type, *_exc) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
         global _console
         if _console is None or self.path is None:
             return

@@ -525,7 +525,7 @@ def decode_config(options: Any, base: AicockpitConfig | None = None) -> tuple[Ai
 S = TypeVar("S", bound=msgspec.Struct)
 
 
-def _decode_struct(options: dict, base: S, at: str, problems: list[str]) -> S:
+def _decode_struct(options: dict[str, Any], base: S, at: str, problems: list[str]) -> S:
     """``options`` over ``base``, field by field; ``at`` is where ``options`` sits in the tree."""
     fields = {f.encode_name: f for f in msgspec.structs.fields(base)}
     changes = {}
@@ -599,7 +599,7 @@ def _check_roles(config: AicockpitConfig, base: AicockpitConfig, problems: list[
     return msgspec.structs.replace(config, roles=RolesConfig(**roles))
 
 
-def merge(base: dict, update: dict) -> dict:
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``update`` into a copy of ``base``."""
     out = dict(base)
     for key, value in update.items():
@@ -610,6 +610,6 @@ def merge(base: dict, update: dict) -> dict:
     return out
 
 
-def json_schema() -> dict:
+def json_schema() -> dict[str, Any]:
     """JSON schema of the config tree, for editor settings."""
     return msgspec.json.schema(AicockpitConfig)

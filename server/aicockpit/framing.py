@@ -137,7 +137,7 @@ class MessageReader:
             if not buffer:
                 return None
             header = parse_header(buffer, 0)
-            if header is NEED:
+            if isinstance(header, _Need):
                 return None  # garbage without a line end waits too: the next header's line ends judge it
             if isinstance(header, str):
                 self._drop_to_next_header(header)
@@ -169,7 +169,7 @@ class MessageReader:
         pos = start
         while (match := LENGTH_START.search(buffer, pos)) is not None:
             header = parse_header(buffer, match.start())
-            if header is NEED:
+            if isinstance(header, _Need):
                 self._scanned = match.start()
                 return None
             if not isinstance(header, str):

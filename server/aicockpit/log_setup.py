@@ -15,7 +15,7 @@ def setup_logging(level: str) -> None:
     While a one-shot command is quiet (cli_log.py), stderr is its log file, and the terminal
     also gets aicockpit's own lines and any library's errors.
     """
-    handlers = [logging.StreamHandler(sys.stderr)]
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if (console := console_handler()) is not None:
         handlers.append(console)
     logging.basicConfig(

@@ -32,7 +32,6 @@ class LoopLagMonitor:
         self.interval_s = interval_s
         self.late: Counter[int] = Counter()  # lateness in STEP_MS steps -> ticks
         self.busy: Counter[int] = Counter()  # the part of it the loop thread ran
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._due = 0.0
         self._cpu = 0.0
@@ -41,13 +40,13 @@ class LoopLagMonitor:
         """Start on the running loop (once; again after ``stop``)."""
         if self._handle is not None:
             return
-        self._loop = asyncio.get_running_loop()
-        self._due = self._loop.time() + self.interval_s
+        loop = asyncio.get_running_loop()
+        self._due = loop.time() + self.interval_s
         self._cpu = time.thread_time()
-        self._handle = self._loop.call_at(self._due, self._tick)
+        self._handle = loop.call_at(self._due, self._tick, loop)
 
-    def _tick(self) -> None:
-        now, cpu = self._loop.time(), time.thread_time()
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        now, cpu = loop.time(), time.thread_time()
         late = max(0.0, now - self._due)
         # CPU the loop thread used since the last tick, capped at the delay: work done
         # earlier, while the tick was not due yet, delayed nothing.
@@ -57,7 +56,7 @@ class LoopLagMonitor:
         # The next tick is due an interval from now, not from the missed due time: a
         # stall is counted once, not again by every tick it pushed back.
         self._due, self._cpu = now + self.interval_s, cpu
-        self._handle = self._loop.call_at(self._due, self._tick)
+        self._handle = loop.call_at(self._due, self._tick, loop)
 
     def stop(self) -> None:
         if self._handle is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -111,18 +112,19 @@ class MetricsExporter:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StatsCollector(stats))
         self.port = port
-        self._server = None
+        self._server: WSGIServer | None = None
 
     def start(self) -> MetricsExporter:
         """Bind and serve (OSError when the port is taken)."""
-        self._server, _thread = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
-        self.port = self._server.server_port
+        server, _thread = start_http_server(self.port, addr="127.0.0.1", registry=self.registry)
+        self._server, self.port = server, server.server_port
         log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", self.port)
         return self
 
     @property
     def address(self) -> str:
-        return self._server.server_address[0] if self._server is not None else ""
+        # An IPv4 server's address is (host, port); typeshed allows the other families' bytes.
+        return str(self._server.server_address[0]) if self._server is not None else ""
 
     def stop(self) -> None:
         if self._server is not None:

@@ -14,6 +14,12 @@ keep pygls's traceback at error level.
 It runs commands where ``$/cancelRequest`` cannot reach them. It also keeps its
 own copy of every document; aicockpit keeps one (context/documents.py), so
 document notifications go straight to its handlers.
+
+This is the one module that uses pygls's private names, written against pygls
+2.1.1 (pyproject.toml pins it): ``RobustProtocol`` lists them and why, and each use
+is marked "pygls 2.1.1". Everything else, the tests included, goes through the
+public names here (``receive``, ``shut_down``, ``to_json``, ``requests_in_flight``)
+or pygls's own public API. A pygls upgrade re-reads each marked line.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
+from collections.abc import Callable, Generator
 from concurrent.futures import Future
 from typing import Any
 
@@ -42,6 +49,8 @@ from pygls.protocol.json_rpc import (
     JsonRPCResponseMessage,
     MsgId,
 )
+
+# pygls 2.1.1: private; see RobustProtocol.
 from pygls.protocol.language_server import _prepare_command_arguments, lsp_method
 
 from aicockpit.envelope import INVALID_REQUEST, REQUEST, RESPONSE, check_envelope, short, valid_id
@@ -56,6 +65,9 @@ MAX_PROBLEMS = 3  # of a params conversion error, named in the warning and the e
 COMMAND_WORK_DONE_TOKEN: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
     "command_work_done_token", default=None
 )
+# Called at initialize with (client capabilities, server capabilities) once pygls has
+# built the latter: a feature can withdraw what this client should not use.
+CapabilityAdjuster = Callable[[types.ClientCapabilities, types.ServerCapabilities], None]
 
 
 def conversion_problems(err: Exception) -> str:
@@ -69,9 +81,36 @@ def conversion_problems(err: Exception) -> str:
 
 
 class RobustProtocol(LanguageServerProtocol):
+    # pygls 2.1.1 private names used here, and why (no public name does the job):
+    # - _send_response: how pygls answers a request; the answers added here go out the same way.
+    # - _shutdown: set by pygls's shutdown handler; nothing public says shutdown was received.
+    # - _converter, _result_types: what pygls's structure_message builds messages with (_structure
+    #   does that without its traceback); _converter also converts commands' arguments.
+    # - _request_futures: the running handlers by id, where $/cancelRequest and shutdown find them.
+    #   Typed for concurrent futures, it holds asyncio tasks too (pygls's own _execute_handler's).
+    # - _handle_request, _handle_notification: the steps pygls's handle_message dispatches to.
+    # - _execute_handler, _send_handler_result, _handle_cancel_notification: overridden steps.
+    # - _server._report_server_error: how pygls reports a failed notification handler.
+    # - _prepare_command_arguments: converts a command's arguments as pygls's executeCommand does.
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._initialize_seen = False
+        self.capability_adjusters: list[CapabilityAdjuster] = []
+
+    @property
+    def shut_down(self) -> bool:
+        """``shutdown`` was received (and answered)."""
+        return self._shutdown  # pygls 2.1.1
+
+    def to_json(self, value: object) -> Any:
+        """An lsprotocol object as JSON-ready builtins, as pygls would send it (camelCase, no nulls)."""
+        # pygls 2.1.1: the protocol's own converter, the one its messages go out with.
+        return self._converter.unstructure(value)
+
+    def requests_in_flight(self) -> int:
+        """Requests (and notifications) whose handlers have not ended."""
+        return len(self._request_futures)  # pygls 2.1.1
 
     def receive(self, data: Any) -> None:
         """Handle one message as decoded from the client's JSON; errors in it are answered, not raised."""
@@ -79,7 +118,7 @@ class RobustProtocol(LanguageServerProtocol):
         if verdict.problem:
             log.warning("%s", verdict.problem)
             if verdict.answer_id is not None:
-                self._send_response(
+                self._send_response(  # pygls 2.1.1
                     verdict.answer_id, None, types.ResponseError(code=verdict.code, message=verdict.problem)
                 )
             return
@@ -95,7 +134,7 @@ class RobustProtocol(LanguageServerProtocol):
                 f"params of {short(data['method'])} do not match the protocol: {problems}"
             )
             log.warning("rejected request %s: %s", short(data["id"]), error.message)
-            self._send_response(data["id"], None, error.to_response_error())
+            self._send_response(data["id"], None, error.to_response_error())  # pygls 2.1.1
             return
         self.handle_message(message)
 
@@ -103,7 +142,8 @@ class RobustProtocol(LanguageServerProtocol):
         return method in self.fm.features or method in self.fm.builtin_features
 
     def _structure(self, data: dict[str, Any], kind: str) -> Any:
-        # pygls's structure_message, without its error-level traceback for bad client input.
+        # pygls 2.1.1's structure_message (its private _converter and _result_types), without
+        # its error-level traceback for bad client input.
         if kind is RESPONSE:
             if "error" in data:
                 return self._converter.structure(data, types.ResponseErrorMessage)
@@ -112,22 +152,22 @@ class RobustProtocol(LanguageServerProtocol):
         fallback = JsonRPCRequestMessage if kind is REQUEST else JsonRPCNotification
         return self._converter.structure(data, self.get_message_type(data["method"]) or fallback)
 
-    def handle_message(self, message: Any):
+    def handle_message(self, message: Any) -> None:
         method = getattr(message, "method", None)
         msg_id = getattr(message, "id", None)
-        if self._shutdown and method not in (None, types.EXIT) and msg_id is not None:
+        if self._shutdown and method not in (None, types.EXIT) and msg_id is not None:  # pygls 2.1.1
             self._send_response(
                 msg_id,
                 None,
                 types.ResponseError(code=INVALID_REQUEST, message="the server is shutting down"),
             )
             return
-        if method is None or self._shutdown or message.jsonrpc != JsonRPCProtocol.VERSION:
+        if method is None or self._shutdown or message.jsonrpc != JsonRPCProtocol.VERSION:  # pygls 2.1.1
             super().handle_message(message)  # responses, and pygls's own warnings
             return
         # What pygls's handle_message does, without its isinstance checks against
         # runtime-checkable Protocols: tens of microseconds for each of a keystroke's
-        # two or three messages.
+        # two or three messages (pygls 2.1.1: _handle_request, _handle_notification).
         context = contextvars.copy_context()
         if msg_id is not None:
             context.run(self._handle_request, msg_id, method, message.params)
@@ -139,7 +179,8 @@ class RobustProtocol(LanguageServerProtocol):
     def _send_handler_result(self, future: Future[Any], *, msg_id: MsgId) -> None:
         # A JSON-RPC error a handler raised on purpose (bad params, an unknown document,
         # a request that cannot be carried out) answers the client's input: one warning
-        # line. pygls logs each with a traceback at error level.
+        # line. pygls logs each with a traceback at error level. (pygls 2.1.1: overridden,
+        # and _request_futures, _send_response.)
         error = None if future.cancelled() else future.exception()
         if isinstance(error, JsonRpcException) and not isinstance(error, JsonRpcInternalError):
             self._request_futures.pop(msg_id, None)
@@ -148,13 +189,21 @@ class RobustProtocol(LanguageServerProtocol):
             return
         super()._send_handler_result(future, msg_id=msg_id)
 
-    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None) -> None:
+    def _execute_handler(
+        self,
+        msg_id: MsgId,
+        handler: Callable[..., Any],
+        callback: Callable[[Future[Any]], None],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
         """pygls's, but an async handler's answer goes out from its own task.
 
         pygls answers from the task's done callback, a loop turn later, behind
         whatever the handler's work queued meanwhile (a completion's stream
         wind-down parses the rest of the backend's answer first): ~0.3 ms on every
         keystroke's answer. Errors and cancellation still answer from the callback.
+        (pygls 2.1.1: overridden, and _request_futures.)
         """
         if not inspect.iscoroutinefunction(handler):
             super()._execute_handler(msg_id, handler, callback, args, kwargs)
@@ -169,17 +218,21 @@ class RobustProtocol(LanguageServerProtocol):
             done.set_result(result)
             callback(done)
 
-        def on_done(task: asyncio.Task) -> None:
+        def on_done(task: asyncio.Task[None]) -> None:
             # Notifications' tasks are kept under made-up ids that nothing else removes.
             self._request_futures.pop(msg_id, None)
             if not answered:
-                callback(task)
+                # pygls 2.1.1 types the callback for concurrent futures and hands it asyncio
+                # tasks itself: it reads only what both have (cancelled, result, exception).
+                callback(task)  # type: ignore[arg-type]
 
         task = asyncio.ensure_future(run_and_answer())
-        self._request_futures[msg_id] = task
+        # pygls 2.1.1: typed for concurrent futures, it holds asyncio tasks too (see above).
+        self._request_futures[msg_id] = task  # type: ignore[assignment]
         task.add_done_callback(on_done)
 
     def _handle_cancel_notification(self, msg_id: MsgId) -> None:
+        # pygls 2.1.1: overridden, and _request_futures.
         if not valid_id(msg_id):
             log.warning("dropped a cancel for id %s: an id is an integer or a string", short(msg_id))
             return
@@ -191,7 +244,7 @@ class RobustProtocol(LanguageServerProtocol):
             log.debug("cancelled request %s", short(msg_id))
 
     @lsp_method(types.INITIALIZE)
-    def lsp_initialize(self, params: types.InitializeParams):
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
         # pygls would set everything up again, replacing the workspace the index watches.
         if self._initialize_seen:
             raise JsonRpcInvalidRequest("initialize was already received: it is sent once per session")
@@ -201,31 +254,34 @@ class RobustProtocol(LanguageServerProtocol):
             params.capabilities.general.position_encodings = None
         result = yield from super().lsp_initialize(params)
         # Features may take back what they registered, depending on what the client can do.
-        for adjust in getattr(self._server, "capability_adjusters", ()):
+        for adjust in self.capability_adjusters:
             adjust(params.capabilities, result.capabilities)
         return result
 
     @lsp_method(types.SHUTDOWN)
-    def lsp_shutdown(self, *args):
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
         # pygls cancels the requests still running and answers shutdown at once; their
         # "cancelled" answers come a few loop turns later, and an exit that follows the
         # shutdown answer quickly ends the process before they are written. The client
         # is told shutdown is done only once each of them has been answered.
-        in_flight = [
-            f for f in self._request_futures.values() if isinstance(f, asyncio.Future) and not f.done()
-        ]
-        result = yield from super().lsp_shutdown(*args)
+        # pygls 2.1.1: _request_futures (typed for concurrent futures; holds asyncio tasks too).
+        running: list[object] = list(self._request_futures.values())
+        in_flight = [f for f in running if isinstance(f, asyncio.Future) and not f.done()]
+        yield from super().lsp_shutdown(*args)
         if in_flight:
             yield self._until_answered, (in_flight,), None
-        return result
 
     @staticmethod
-    async def _until_answered(requests: list[asyncio.Future]) -> None:
+    async def _until_answered(requests: list[asyncio.Future[Any]]) -> None:
         # Each request's answer is written by a done callback registered before this wait's.
         await asyncio.wait(requests, timeout=SHUTDOWN_ANSWERS_S)
 
+    # pygls 2.1.1 runs a built-in handler of any kind (a coroutine too) but annotates this
+    # one as the generator it ships.
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
-    async def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Any:
+    async def lsp_workspace__execute_command(  # type: ignore[override]
+        self, params: types.ExecuteCommandParams
+    ) -> Any:
         # pygls runs commands as a separate future behind a generator, so
         # $/cancelRequest (or a cancelled progress) never reached the command and a
         # cancelled command got no answer. Awaiting it here makes it this request's task.
@@ -233,7 +289,7 @@ class RobustProtocol(LanguageServerProtocol):
         if handler is None:
             raise JsonRpcInvalidParams(message=f"unknown command {short(params.command)}")
         try:
-            args, kwargs = _prepare_command_arguments(handler, params, self._converter)
+            args, kwargs = _prepare_command_arguments(handler, params, self._converter)  # pygls 2.1.1
         except Exception as err:
             raise JsonRpcInvalidParams(message=f"invalid arguments for {params.command}: {err}") from None
         COMMAND_WORK_DONE_TOKEN.set(params.work_done_token)
@@ -250,4 +306,4 @@ class RobustProtocol(LanguageServerProtocol):
             handler(params)
         except Exception as err:
             log.exception("%s failed", method)
-            self._server._report_server_error(err, FeatureNotificationError)
+            self._server._report_server_error(err, FeatureNotificationError)  # pygls 2.1.1

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from aicockpit import __version__
@@ -18,14 +17,16 @@ from aicockpit.completion.prewarm import Prewarmer
 from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, UsageConfig, decode_config
-from aicockpit.config_changes import ConfigChanges
+from aicockpit.config_changes import ChangeCallback, ConfigChanges
 from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.files import WorkspaceFiles
-from aicockpit.context.open_documents import follow
+from aicockpit.context.open_documents import OpenDocumentIndex, follow
 from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.edit.service import EditService
 from aicockpit.engine.host import EngineHost
 from aicockpit.engine.routing import Router
+from aicockpit.features import FEATURES
+from aicockpit.features.logs import LogMessageHandler
 from aicockpit.health import HealthMonitor
 from aicockpit.lanes import Lanes
 from aicockpit.next_edit.service import NextEditService
@@ -53,6 +54,19 @@ class App:
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     workspace: WorkspaceFiles | None = None
+
+    # The services the features call, built from the config by __post_init__.
+    index: WorkspaceIndex = field(init=False)
+    assembler: PromptAssembler = field(init=False)
+    open_index: OpenDocumentIndex = field(init=False)
+    router: Router = field(init=False)
+    completions: CompletionService = field(init=False)
+    scheduler: CompletionScheduler = field(init=False)
+    prewarmer: Prewarmer = field(init=False)
+    health: HealthMonitor = field(init=False)
+    edits: EditService = field(init=False)
+    chat: ChatService = field(init=False)
+    next_edits: NextEditService = field(init=False)
 
     def __post_init__(self) -> None:
         self.config, problems = decode_config(self.overrides)
@@ -130,7 +144,7 @@ class App:
         # Another model now serves completions: suggestions of the old one are not reused.
         self.subscribe(("roles", "profiles"), lambda _old, _new: self.scheduler.reset())
 
-    def subscribe(self, sections: str | tuple[str, ...], callback) -> None:
+    def subscribe(self, sections: str | tuple[str, ...], callback: ChangeCallback) -> None:
         """``callback(previous, current)`` when these config sections change (config_changes.py)."""
         self.changes.subscribe(sections, callback)
 
@@ -169,20 +183,22 @@ class App:
 
 
 class AicockpitServer(LanguageServer):
+    """The LSP side the features share; everything else is on ``app``."""
+
+    protocol: RobustProtocol
+
     def __init__(self, app: App) -> None:
         super().__init__("aicockpit", __version__, protocol_cls=RobustProtocol)
         self.app = app
-        # Called at initialize with (client capabilities, server capabilities) once pygls
-        # has built the latter: a feature can withdraw what this client should not use.
-        self.capability_adjusters: list[
-            Callable[[types.ClientCapabilities, types.ServerCapabilities], None]
-        ] = []
+        # Run by the protocol at initialize, once pygls has built the server's capabilities:
+        # a feature can withdraw what this client should not use.
+        self.capability_adjusters = self.protocol.capability_adjusters
+        # aicockpit's log lines as window/logMessage, from initialize on (features/logs.py).
+        self.log_messages = LogMessageHandler(self)
 
 
 def build_server(overrides: dict[str, Any] | None = None, host: EngineHost | None = None) -> AicockpitServer:
-    from aicockpit.features import FEATURES
-
     server = AicockpitServer(App(overrides or {}, host or EngineHost()))
-    for feature in FEATURES:
-        feature.setup(server, server.app)
+    for setup in FEATURES:
+        setup(server, server.app)
     return server

@@ -21,9 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from pygls.server import JsonRPCServer
-
 from aicockpit.framing import MessageReader
+from aicockpit.protocol import RobustProtocol
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ class ProtocolWriter:
 class MessagePipe(asyncio.Protocol):
     """Splits the byte stream into LSP messages and hands each to ``receive`` at once."""
 
-    def __init__(self, receive: Callable[[Any], None], closed: asyncio.Future) -> None:
+    def __init__(self, receive: Callable[[Any], None], closed: asyncio.Future[None]) -> None:
         self._receive = receive
         self._closed = closed
         self._reader = MessageReader()
@@ -111,7 +110,7 @@ def read_in_thread(stdin: BinaryIO, loop: asyncio.AbstractEventLoop, pipe: Messa
     threading.Thread(target=run, name="aicockpit-stdin", daemon=True).start()
 
 
-def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> int:
+def serve_stdio(protocol: RobustProtocol, stdin: BinaryIO, stdout: BinaryIO) -> int:
     """Serve until ``exit``, the end of input or output, or SIGTERM/SIGINT/SIGHUP; return the exit code.
 
     The loop is left as it is, with its tasks and worker threads still running:
@@ -121,19 +120,19 @@ def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> int
     """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    closed = loop.create_future()
+    closed: asyncio.Future[None] = loop.create_future()
 
     def end(*_: Any) -> None:
         if not closed.done():
             closed.set_result(None)
 
-    server.protocol.set_writer(ProtocolWriter(stdout, end))
+    protocol.set_writer(ProtocolWriter(stdout, end))
 
     for number in END_SIGNALS:  # editors stop a server that lingers with SIGTERM
         loop.add_signal_handler(number, end)
 
     async def main() -> None:
-        pipe = MessagePipe(server.protocol.receive, closed)
+        pipe = MessagePipe(protocol.receive, closed)
         if is_pipe(stdin):
             await loop.connect_read_pipe(lambda: pipe, stdin)
         else:
@@ -144,4 +143,4 @@ def serve_stdio(server: JsonRPCServer, stdin: BinaryIO, stdout: BinaryIO) -> int
         loop.run_until_complete(main())
     except SystemExit as exit_:  # pygls raises it for the exit notification: 0 after shutdown, else 1
         return exit_.code if isinstance(exit_.code, int) else 1
-    return 0 if server.protocol._shutdown else 1
+    return 0 if protocol.shut_down else 1

@@ -56,7 +56,7 @@ class UsageStore:
         self.path = Path(path) if path else default_path()
         self._db = DatabaseThread("usage", self._connect)
         self._lock = threading.Lock()  # guards the queue: the loop appends, the database thread takes
-        self._queued: list[tuple] = []
+        self._queued: list[tuple[Any, ...]] = []
         self._flush_queued = False
         self.batches = 0  # transactions written (several rows each under load)
 
@@ -110,7 +110,7 @@ class UsageStore:
                 db.executemany(UPSERT, rows)
             self.batches += 1
 
-    def _flush_done(self, future: Future) -> None:
+    def _flush_done(self, future: Future[None]) -> None:
         error = future.exception()
         if error is not None:
             log.warning("could not record token usage in %s: %s", self.path, error)

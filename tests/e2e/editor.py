@@ -7,6 +7,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from tests.client import SessionClient
 from tests.e2e.helpers import utf16
 
 
@@ -25,21 +26,17 @@ def offset_of(text: str, position: types.Position) -> int:
 
 
 class Editor:
-    def __init__(self, client) -> None:
+    """Attached to its client (the last one made wins): the client hands it the server's
+    ``workspace/applyEdit`` requests and partial results (tests/client.py)."""
+
+    def __init__(self, client: SessionClient) -> None:
         self.client = client
         self.texts: dict[str, str] = {}
         self.versions: dict[str, int] = {}
         self.applied: list[types.ApplyWorkspaceEditParams] = []
-        self.partials: dict[Any, list[str]] = {}
+        self.partials: dict[Any, list[str]] = {}  # deltas by partialResultToken
         self.accept_edits = True
-        features = client.protocol.fm._features
-        if getattr(client, "_aicockpit_editor", None) is None:
-            client._aicockpit_editor = self
-            features[types.WORKSPACE_APPLY_EDIT] = lambda params: client._aicockpit_editor.apply_edit(params)
-            original = features[types.PROGRESS]
-            features[types.PROGRESS] = lambda params: client._aicockpit_editor.progress(params, original)
-        else:
-            client._aicockpit_editor = self
+        client.editor = self
 
     def open(self, uri: str, text: str, language: str = "python") -> None:
         self.texts[uri], self.versions[uri] = text, 1
@@ -81,15 +78,6 @@ class Editor:
             self._change(uri, list(change.edits))
         for uri, edits in (edit.changes or {}).items():
             self._change(uri, list(edits))
-
-    def progress(self, params: types.ProgressParams, original) -> None:
-        value = params.value
-        if isinstance(value, dict) and "delta" in value:
-            self.partials.setdefault(params.token, []).append(value["delta"])
-        elif hasattr(value, "_asdict") and "delta" in value._asdict():
-            self.partials.setdefault(params.token, []).append(value._asdict()["delta"])
-        else:
-            original(params)
 
 
 def line_count(text: str) -> int:

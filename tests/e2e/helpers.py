@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
-from tests.support import ROOT, WORKSPACE, plain, send_raw, serve_command, server_env
+from tests.client import client_config, send_raw
+from tests.support import ROOT, WORKSPACE, plain, serve_command, server_env
 
 CHECKOUT = WORKSPACE / "shop" / "checkout.py"
 _versions = itertools.count(1)
@@ -72,9 +72,7 @@ async def start_server(
     """A server of its own on ``root``, once its index is built (and ``profile`` is ready)."""
     from tests.conftest import client_capabilities
 
-    client = await ClientServerConfig(
-        server_command=command or serve_command(), server_env=server_env()
-    ).start()
+    client = await client_config(command or serve_command(), server_env()).start()
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(), root_uri=root.as_uri(), initialization_options=options

@@ -7,12 +7,12 @@ import asyncio
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
-from pytest_lsp import ClientServerConfig
 
+from tests.client import client_config, send_raw
 from tests.conftest import INIT_OPTIONS, client_capabilities
 from tests.e2e.editor import Editor
 from tests.e2e.helpers import inline_params, open_doc
-from tests.support import WORKSPACE, plain, scratch_workspace, send_raw, serve_command, server_env, stats
+from tests.support import WORKSPACE, plain, scratch_workspace, serve_command, server_env, stats
 
 CHAT = "aicockpit/chat"
 CREATED: dict[str, str] = {}
@@ -132,7 +132,7 @@ async def test_a_completion_finishes_while_a_long_chat_runs(ready):
 async def test_sessions_survive_a_server_restart(ready):
     env = {**server_env(), "HF_HUB_OFFLINE": "1"}
     # The second server needs no model for this: its engine may fail, sessions still answer.
-    client = await ClientServerConfig(server_command=serve_command(), server_env=env).start()
+    client = await client_config(serve_command(), env).start()
     try:
         await client.initialize_session(
             types.InitializeParams(capabilities=client_capabilities(), root_uri=scratch_workspace().as_uri())

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
+from tests.client import client_config
 from tests.conftest import client_capabilities
 from tests.support import RUN_DIR, serve_command, server_env, stats
 
@@ -40,9 +40,7 @@ async def failed_engine(client) -> dict:
 
 
 async def test_a_missing_model_given_by_flag_is_one_message_naming_the_flag():
-    config = ClientServerConfig(
-        server_command=serve_command("--model", str(MISSING)), server_env=server_env()
-    )
+    config = client_config(serve_command("--model", str(MISSING)), server_env())
     client = await config.start()
     try:
         result = await client.initialize_session(
@@ -71,7 +69,7 @@ async def test_a_missing_model_in_the_settings_names_engine_model():
     command = serve_command()
     at = command.index("--model")
     del command[at : at + 2]  # the model comes from the editor's settings only
-    client = await ClientServerConfig(server_command=command, server_env=server_env()).start()
+    client = await client_config(command, server_env()).start()
     try:
         await client.initialize_session(
             types.InitializeParams(
@@ -99,7 +97,7 @@ async def test_a_relative_model_folder_is_a_folder_not_a_hub_id():
     del command[at : at + 2]
     # The server runs in the workspace, as editors start it: relative paths are from there.
     in_workspace = ["env", "-C", str(workspace), *command]
-    client = await ClientServerConfig(server_command=in_workspace, server_env=server_env()).start()
+    client = await client_config(in_workspace, server_env()).start()
     try:
         await client.initialize_session(
             types.InitializeParams(
@@ -120,9 +118,7 @@ async def test_a_relative_model_folder_is_a_folder_not_a_hub_id():
 
 
 async def test_a_client_that_shows_its_own_status_gets_no_second_indicator():
-    client = await ClientServerConfig(
-        server_command=serve_command("--model", str(MISSING)), server_env=server_env()
-    ).start()
+    client = await client_config(serve_command("--model", str(MISSING)), server_env()).start()
     try:
         result = await client.initialize_session(types.InitializeParams(capabilities=with_own_status()))
         # It shows ghost text: no completion items that would repeat each suggestion.

@@ -10,9 +10,9 @@ import asyncio
 import sys
 
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
 from aicockpit.bench.client import LspClient
+from tests.client import client_config
 from tests.support import plain, server_env
 
 
@@ -43,7 +43,7 @@ async def test_client_file_events_update_the_index_and_watchdog_stays_off(tmp_pa
     root.mkdir()
     (root / "first.py").write_text("def first():\n    pass\n")
     command = [sys.executable, "-m", "aicockpit", "serve", "--model", str(tmp_path / "no-model")]
-    client = await ClientServerConfig(server_command=command, server_env=server_env()).start()
+    client = await client_config(command, server_env()).start()
     registrations: list[types.RegistrationParams] = []
 
     @client.feature(types.CLIENT_REGISTER_CAPABILITY)

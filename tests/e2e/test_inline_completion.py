@@ -8,9 +8,10 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 
+from tests.client import send_raw, to_json
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import CHECKOUT, change, completion_params, inline_params, open_doc, utf16
-from tests.support import plain, send_raw, stats
+from tests.support import plain, stats
 
 UNICODE_LINE = '    label = "Grüße 🍵 aus Köln " + '
 TEXT = CHECKOUT.read_text(encoding="utf-8").replace(
@@ -103,7 +104,7 @@ async def test_cancel_aborts_the_request_inside_the_engine(ready):
         # cancel. Such a try is repeated with another prompt; three in a row fail.
         for attempt in range(3):
             uri = open_doc(ready, f"# try {attempt}\n" + TEXT)
-            params = ready.protocol._converter.unstructure(inline_params(uri, UNICODE_ROW + 2, 16))
+            params = to_json(inline_params(uri, UNICODE_ROW + 2, 16))
             msg_id = f"cancel-me-{attempt}"
             pending = send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id=msg_id)
             async with asyncio.timeout(30):

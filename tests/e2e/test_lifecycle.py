@@ -7,8 +7,8 @@ import time
 
 import psutil
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
+from tests.client import client_config
 from tests.conftest import client_capabilities
 from tests.e2e.helpers import CHECKOUT, inline_params, open_doc, utf16
 from tests.support import EXIT_ALLOWED_S, ended, serve_command, server_env, stats, wait_engine_ready
@@ -20,8 +20,9 @@ BAD_OPTIONS = {
 
 
 async def test_bad_options_loading_requests_and_shutdown_leave_nothing_behind():
-    client = await ClientServerConfig(server_command=serve_command(), server_env=server_env()).start()
-    server = psutil.Process(client._server.pid)
+    known = {child.pid for child in psutil.Process().children()}
+    client = await client_config(serve_command(), server_env()).start()
+    (server,) = [child for child in psutil.Process().children() if child.pid not in known]
     try:
         await client.initialize_session(
             types.InitializeParams(capabilities=client_capabilities(), initialization_options=BAD_OPTIONS)
@@ -57,7 +58,7 @@ async def test_bad_options_loading_requests_and_shutdown_leave_nothing_behind():
         await client.shutdown_session()  # shutdown, exit, and the process's end
         ended_s = time.perf_counter() - started
         await client.stop()
-    assert client._server.returncode == 0
+    assert client.exit_code == 0
     while not all(ended(child) for child in children) and time.perf_counter() - started < 30:
         await asyncio.sleep(0.01)
     children_s = time.perf_counter() - started

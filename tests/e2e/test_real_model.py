@@ -16,11 +16,11 @@ import shutil
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
-from pytest_lsp import ClientServerConfig
 
+from tests.client import client_config, send_raw, to_json
 from tests.conftest import client_capabilities
 from tests.e2e.editor import Editor
-from tests.support import RUN_DIR, WORKSPACE, plain, send_raw, serve_command, server_env, small_model, stats
+from tests.support import RUN_DIR, WORKSPACE, plain, serve_command, server_env, small_model, stats
 
 OPTIONS = {
     "completion": {"max_tokens": 24, "timeout_ms": 30000, "debounce_min_ms": 0, "debounce_max_ms": 0},
@@ -46,7 +46,7 @@ async def smol():
     (root / ".git").mkdir()
     command = serve_command()
     command[command.index("--model") + 1] = str(small_model())
-    client = await ClientServerConfig(server_command=command, server_env=server_env()).start()
+    client = await client_config(command, server_env()).start()
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(), root_uri=root.as_uri(), initialization_options=OPTIONS
@@ -124,7 +124,7 @@ async def test_cancelling_a_generation_aborts_it_in_vllm(smol):
     try:
         uri = (root / "story.py").as_uri()
         editor.open(uri, '"""A long story."""\n\nSTORY = """\n')
-        params = client.protocol._converter.unstructure(
+        params = to_json(
             types.InlineCompletionParams(
                 text_document=types.TextDocumentIdentifier(uri=uri),
                 position=types.Position(line=3, character=0),

@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from lsprotocol import types
 
+from tests.client import send_raw, to_json
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import change, inline_params, open_doc
-from tests.support import plain, send_raw, stats
+from tests.support import plain, stats
 
 BODY = "def total_price(items, rate):\n    "
 BURST = "subtotal = sum(item.price for item in items)"
@@ -41,7 +42,7 @@ async def test_a_burst_of_keystrokes_reaches_generation_once_and_nothing_stale_c
         pending = []
         for i, ch in enumerate(BURST):
             change(ready, uri, 2 + i, (1, 4 + i), (1, 4 + i), ch)
-            params = ready.protocol._converter.unstructure(inline_params(uri, 1, 5 + i))
+            params = to_json(inline_params(uri, 1, 5 + i))
             params["workDoneToken"] = f"burst-{i}"
             pending.append(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params))
         results = await asyncio.wait_for(asyncio.gather(*pending), 120)
@@ -153,7 +154,7 @@ async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_re
         )
     )
     try:
-        params = ready.protocol._converter.unstructure(inline_params(uri, line, column))
+        params = to_json(inline_params(uri, line, column))
         params["workDoneToken"] = "missed"
         await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
         await wait_idle(ready)  # its prefill finished (or it was aborted) in the engine
@@ -199,7 +200,7 @@ async def test_huge_documents_a_long_line_and_minified_code_get_bounded_prompts_
         async with asyncio.timeout(60):
             while (await stats(ready))["prewarm"]["running"]:
                 await asyncio.sleep(0.05)
-        params = ready.protocol._converter.unstructure(inline_params(uri, end["line"], end["character"]))
+        params = to_json(inline_params(uri, end["line"], end["character"]))
         params["context"]["triggerKind"] = 1  # Invoked
         params["workDoneToken"] = f"huge-{name}"
         await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)

@@ -128,7 +128,7 @@ async def test_cancelled_async_requests_are_answered_and_notifications_leave_no_
     server.protocol.receive({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 7}})
     await asyncio.sleep(0.05)
     assert [a["error"]["code"] for a in answers(writer, 7)] == [-32800]
-    assert server.protocol._request_futures == {}
+    assert server.protocol.requests_in_flight() == 0
 
 
 async def test_shutdown_is_answered_after_the_requests_it_cancelled():

@@ -15,7 +15,7 @@ import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aicockpit.framing import MessageReader
 
@@ -34,7 +34,7 @@ class _ServerPipes(asyncio.SubprocessProtocol):
     def __init__(self, on_message: Callable[[dict[str, Any], float], None], on_closed: Callable[[], None]):
         self._on_message = on_message
         self._on_closed = on_closed
-        self.exited = asyncio.get_running_loop().create_future()
+        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._reader = MessageReader()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
@@ -56,13 +56,15 @@ class _ServerPipes(asyncio.SubprocessProtocol):
 class LspClient:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future] = {}
+        # Answers awaited, by id: ours, and any a test adds (of any kind, null included).
+        self._pending: dict[Any, asyncio.Future[tuple[Any, float]]] = {}
         # Every response by id, duplicates included: tests check that each request got exactly one.
         self.answers: Counter[Any] = Counter()
         # The server's latest notifications (window/showMessage, $/progress...), oldest first.
         self.notifications: deque[dict[str, Any]] = deque(maxlen=NOTIFICATIONS_KEPT)
-        self._transport: asyncio.SubprocessTransport | None = None
-        self._pipes: _ServerPipes | None = None
+        # Set by ``spawn``, the way to make a client.
+        self._transport: asyncio.SubprocessTransport
+        self._pipes: _ServerPipes
         # Server-to-client requests of these methods are kept in ``held``, never answered: a slow editor.
         self.unanswered: set[str] = set()
         self.held: list[dict[str, Any]] = []
@@ -100,9 +102,12 @@ class LspClient:
             return None
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def _stdin(self) -> asyncio.WriteTransport:
+        return cast(asyncio.WriteTransport, self._transport.get_pipe_transport(0))  # spawned with a pipe
+
     def _write(self, message: dict[str, Any]) -> None:
         body = json.dumps(message, separators=(",", ":")).encode()
-        self._transport.get_pipe_transport(0).write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self._stdin().write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
     @property
     def pid(self) -> int:
@@ -110,18 +115,18 @@ class LspClient:
 
     def write_raw(self, data: bytes) -> None:
         """Bytes exactly as given: tests send broken framing and hostile messages."""
-        self._transport.get_pipe_transport(0).write(data)
+        self._stdin().write(data)
 
     def close_input(self) -> None:
-        self._transport.get_pipe_transport(0).close()
+        self._stdin().close()
 
     def notify(self, method: str, params: Any) -> None:
         self._write({"jsonrpc": "2.0", "method": method, "params": params})
 
-    def send(self, method: str, params: Any) -> tuple[int, asyncio.Future]:
+    def send(self, method: str, params: Any) -> tuple[int, asyncio.Future[tuple[Any, float]]]:
         """Send a request; the future resolves to (result or LspError, receive time)."""
         msg_id = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[Any, float]] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
         self._write({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
         return msg_id, future

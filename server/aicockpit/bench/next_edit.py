@@ -20,13 +20,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aicockpit.bench.client import LspError
+from aicockpit.bench.client import LspClient, LspError
 from aicockpit.bench.replay import TraceReplay, position_of, quantiles
 from aicockpit.context.positions import LineIndex, Position
 
 
 class NextEditReplay(TraceReplay):
-    def __init__(self, client, trace: dict[str, Any], uri: str) -> None:
+    def __init__(self, client: LspClient, trace: dict[str, Any], uri: str) -> None:
         super().__init__(client, trace, uri)
         self.asked: list[dict[str, Any]] = []
         self.walked: list[dict[str, Any]] = []  # one per answer of a ``walk``
@@ -151,7 +151,9 @@ def _matches(text: str, edits: list[dict[str, Any]], expect: dict[str, Any]) -> 
     return expect["line"] < len(lines) and expect["contains"] in lines[expect["line"]]
 
 
-def measure_next_edit(replays: list[NextEditReplay], before: dict, after: dict) -> dict[str, Any]:
+def measure_next_edit(
+    replays: list[NextEditReplay], before: dict[str, Any], after: dict[str, Any]
+) -> dict[str, Any]:
     asked = [a for r in replays for a in r.asked]
     counts_before, counts_after = before.get("next_edit", {}), after.get("next_edit", {})
 

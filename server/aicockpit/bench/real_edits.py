@@ -28,6 +28,10 @@ PACKAGES = ("click", "jinja2", "httpx", "packaging", "pygls", "requests", "pygme
 MAX_MODULE_CHARS = 200_000
 KEY_GAP_MS = 30
 ADDED = ", strict=True"
+# A trace's events: [ms after the previous one, op, its argument] (bench/replay.py plays them);
+# a walk's changes: [start, end, text].
+Event = list[Any]
+Edit = list[Any]
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def _renames(text: str, tree: ast.Module, name: str) -> list[dict[str, Any]]:
                 Change(o + (shift if o > at else 0), o + (shift if o > at else 0) + len(arg.arg), new)
                 for o in (_offset(text, starts, u.lineno, u.col_offset) for u in uses)
             ]
-            events: list = [[0, "move", at + len(arg.arg)]]
+            events: list[Event] = [[0, "move", at + len(arg.arg)]]
             events += [[KEY_GAP_MS, "delete", 1] for _ in arg.arg]
             events += [[KEY_GAP_MS, "type", ch] for ch in new]
             events.append([300, "walk", [[c.start, c.end, c.text] for c in changes]])
@@ -161,7 +165,7 @@ def _repeats(text: str, tree: ast.Module, name: str) -> list[dict[str, Any]]:
         # they would change next is every other call of the function, whatever its arguments.
         if any(c.keywords or c.end_lineno != c.lineno for c in calls[:2]):
             continue
-        closes = [_offset(text, starts, c.end_lineno, c.end_col_offset) - 1 for c in calls]
+        closes = [_offset(text, starts, *_end(c)) - 1 for c in calls]
         if any(text[at] != ")" for at in closes):
             continue
         if number % 2:
@@ -174,9 +178,15 @@ def _repeats(text: str, tree: ast.Module, name: str) -> list[dict[str, Any]]:
     return traces
 
 
-def _appended(closes: list[int]) -> tuple[list, list]:
+def _end(node: ast.expr) -> tuple[int, int]:
+    """Where ``node`` ends (line, column): ``ast.parse`` sets both on every node it makes."""
+    assert node.end_lineno is not None and node.end_col_offset is not None
+    return node.end_lineno, node.end_col_offset
+
+
+def _appended(closes: list[int]) -> tuple[list[Event], list[Edit]]:
     """``, strict=True`` typed before the first two calls' ``)``; the same at the others next."""
-    events: list = [[0, "move", closes[0]]]
+    events: list[Event] = [[0, "move", closes[0]]]
     events += [[KEY_GAP_MS, "type", ch] for ch in ADDED]
     events.append([400, "move", closes[1] + len(ADDED)])
     events += [[KEY_GAP_MS, "type", ch] for ch in ADDED]
@@ -184,9 +194,9 @@ def _appended(closes: list[int]) -> tuple[list, list]:
     return events, [[at + shift, at + shift, ADDED] for at in closes[2:]]
 
 
-def _wrapped(text: str, calls: list[tuple[int, int]]) -> tuple[list, list]:
+def _wrapped(text: str, calls: list[tuple[int, int]]) -> tuple[list[Event], list[Edit]]:
     """The first two calls wrapped in ``list(...)`` by typing; the same at the others next."""
-    events: list = []
+    events: list[Event] = []
     shift = 0
     for start, end in calls[:2]:
         events.append([400, "move", start + shift])
@@ -198,7 +208,7 @@ def _wrapped(text: str, calls: list[tuple[int, int]]) -> tuple[list, list]:
     return events, changes
 
 
-def _trace(kind: str, label: str, text: str, events: list) -> dict[str, Any]:
+def _trace(kind: str, label: str, text: str, events: list[Event]) -> dict[str, Any]:
     return {
         "name": f"{kind}:{label}",
         "kind": kind,

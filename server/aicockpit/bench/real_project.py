@@ -23,6 +23,7 @@ are counted from its stats and log.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -136,7 +137,9 @@ class Session:
             {"textDocument": {"uri": uri, "version": self.versions[uri]}, "contentChanges": [change]},
         )
 
-    def ask(self, uri: str, line: int, character: int, invoked: bool) -> tuple[str, asyncio.Future]:
+    def ask(
+        self, uri: str, line: int, character: int, invoked: bool
+    ) -> tuple[str, asyncio.Future[tuple[Any, float]]]:
         self.tags += 1
         tag = f"rp-{self.tags}"
         params = {
@@ -174,7 +177,11 @@ class Session:
 
 
 async def run_config(
-    name: str, overrides: dict[str, Any], files: list[tuple[str, Path]], args, scratch: Path
+    name: str,
+    overrides: dict[str, Any],
+    files: list[tuple[str, Path]],
+    args: argparse.Namespace,
+    scratch: Path,
 ) -> dict[str, Any]:
     root = scratch / name / "project"
     for package, _ in files:
@@ -188,7 +195,7 @@ async def run_config(
     command = [sys.executable, "-m", "aicockpit", "serve", "--log-level", "info", "--model", args.model]
     client = await LspClient.spawn_logging(command, env, str(log))
     try:
-        capabilities = {"textDocument": {"inlineCompletion": {}}}
+        capabilities: dict[str, Any] = {"textDocument": {"inlineCompletion": {}}}
         await client.request(
             "initialize",
             {
@@ -237,7 +244,7 @@ async def run_config(
                 tag, future = session.ask(uri, case.line, len(cut_line), invoked=True)
                 result, received = await asyncio.wait_for(future, ANSWER_TIMEOUT_S)
                 items = result.get("items") if isinstance(result, dict) else None
-                shows = bool(items) and bool(items[0]["insertText"].strip())
+                shows = bool(items and items[0]["insertText"].strip())
                 invoked.append({"ms": round((received - asked) * 1000, 1), "shows": shows, "tag": tag})
                 session.replace_line(uri, case.line, cut_line, case.original)
             print(f"bench --real-project: {name}: {package}/{relative} done", file=sys.stderr)
@@ -253,7 +260,18 @@ async def run_config(
         await client.close()
 
 
-def summarize(name, overrides, engine_start_s, opened, pauses, invoked, traces, before, after, log: Path):
+def summarize(
+    name: str,
+    overrides: dict[str, Any],
+    engine_start_s: float,
+    opened: list[dict[str, Any]],
+    pauses: list[dict[str, Any]],
+    invoked: list[dict[str, Any]],
+    traces: dict[str, dict[str, Any]],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    log: Path,
+) -> dict[str, Any]:
     def share(rows: list[dict[str, Any]]) -> float | None:
         return round(statistics.fmean(r["shows"] for r in rows), 3) if rows else None
 
@@ -306,7 +324,7 @@ def summarize(name, overrides, engine_start_s, opened, pauses, invoked, traces, 
     }
 
 
-async def run_real_project(args) -> dict[str, Any]:
+async def run_real_project(args: argparse.Namespace) -> dict[str, Any]:
     site = Path(sysconfig.get_paths()["purelib"])
     packages = [p for p in args.packages.split(",") if (site / p).is_dir()]
     files = pick_files(packages, args.files, site)

@@ -37,7 +37,7 @@ COMPLETION = "textDocument/completion"
 class Sent:
     tag: str
     msg_id: int
-    future: asyncio.Future
+    future: asyncio.Future[tuple[Any, float]]  # (result or LspError, when it arrived)
     sent_at: float
     version: int
     text: str
@@ -62,7 +62,7 @@ def still_valid(sent: Sent, text: str, offset: int) -> str | None:
     """
     if not sent.items:
         return None
-    insert = sent.items[0]["insertText"]
+    insert: str = sent.items[0]["insertText"]
     typed = offset - sent.offset
     if typed < 0 or typed > len(insert) or len(text) != len(sent.text) + typed:
         return None
@@ -189,7 +189,7 @@ class TraceReplay:
         sent_at = time.perf_counter()
         msg_id, future = self.client.send(self.method, params)
         sent = Sent(tag, msg_id, future, sent_at, self.version, self.text, self.offset)
-        future.add_done_callback(lambda f, s=sent: self._answered(s, f))
+        future.add_done_callback(lambda f: self._answered(sent, f))
         self.sent.append(sent)
 
     def _judge_arrived(self) -> None:
@@ -202,7 +202,7 @@ class TraceReplay:
             if not sent.judged and sent.future.done():
                 self._answered(sent, sent.future)
 
-    def _answered(self, sent: Sent, future: asyncio.Future) -> None:
+    def _answered(self, sent: Sent, future: asyncio.Future[tuple[Any, float]]) -> None:
         if sent.judged or future.cancelled() or future.exception() is not None:
             return
         sent.judged = True
@@ -220,32 +220,36 @@ class TraceReplay:
 SPLIT_QS = (50, 90, 99)
 
 
-def quantiles(values: list[float], qs=(50, 95, 99)) -> dict[str, float]:
+def quantiles(values: list[float], qs: tuple[int, ...] = (50, 95, 99)) -> dict[str, float]:
     return {f"p{q}": round(percentile(values, q), 2) for q in qs}
 
 
 def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> int:
-    return after.get(key, 0) - before.get(key, 0)
+    change: int = after.get(key, 0) - before.get(key, 0)
+    return change
 
 
 def _counter_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v - before.get(k, 0)}
 
 
-def measure(replay: TraceReplay, traces: dict[str, dict], before: dict, after: dict) -> dict[str, Any]:
+def measure(
+    replay: TraceReplay, traces: dict[str, dict[str, Any]], before: dict[str, Any], after: dict[str, Any]
+) -> dict[str, Any]:
     """Figures for one replayed trace, from the client's timings and the server's traces."""
-    answered = [s for s in replay.sent if not s.cancelled and s.latency_ms is not None]
-    latency = [s.latency_ms for s in answered]
-    overhead = []
-    engine = []
+    timed = [(s, s.latency_ms) for s in replay.sent if not s.cancelled and s.latency_ms is not None]
+    answered = [sent for sent, _ in timed]
+    latency = [ms for _, ms in timed]
+    overhead: list[float] = []
+    engine: list[float] = []
     before_call: list[float] = []
     after_answer: list[float] = []
-    for sent in answered:
+    for sent, latency_ms in timed:
         trace = traces.get(sent.tag)
         if trace is not None:
-            overhead.append(max(0.0, sent.latency_ms - trace["debounce_ms"] - trace["engine_ms"]))
+            overhead.append(max(0.0, latency_ms - trace["debounce_ms"] - trace["engine_ms"]))
             engine.append(trace["engine_ms"])
-            ahead, behind = split_overhead(trace, sent.latency_ms)
+            ahead, behind = split_overhead(trace, latency_ms)
             if ahead is not None:
                 before_call.append(ahead)
             if behind is not None:

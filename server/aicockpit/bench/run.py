@@ -9,6 +9,7 @@ after MS ms.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -43,7 +44,7 @@ CHAT_MAX_TOKENS = 32
 WORKSPACE = Path(__file__).resolve().parents[3] / "fixtures" / "workspaces" / "python"
 
 
-def server_command(args) -> list[str]:
+def server_command(args: argparse.Namespace) -> list[str]:
     command = [sys.executable, "-m", "aicockpit", "serve", "--log-level", "warning"]
     if args.engine_stub is not None:
         command += ["--dev-engine-stub", str(args.engine_stub)]
@@ -59,7 +60,7 @@ def server_command(args) -> list[str]:
 async def wait_ready(client: LspClient, remote: bool = False) -> dict[str, Any]:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        stats = await client.request("aicockpit/stats", None)
+        stats: dict[str, Any] = await client.request("aicockpit/stats", None)
         engine = stats["engine"]
         if remote:  # nothing embedded is loaded (nor warmed up): the remote profile is what serves
             engine = stats["backends"].get(REMOTE_PROFILE, {"state": "loading", "error": ""})
@@ -90,6 +91,7 @@ class RemoteMock:
             "--delay-ms", str(self.delay_ms), "--token-ms", str(self.token_ms),
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
+        assert self.process.stdout is not None  # started with stdout=PIPE
         line = await asyncio.wait_for(self.process.stdout.readline(), 30)
         if not line.startswith(b"port "):
             raise RuntimeError("the remote mock did not start")
@@ -100,7 +102,7 @@ class RemoteMock:
         writer.write(b"GET /stats HTTP/1.1\r\nhost: mock\r\nconnection: close\r\n\r\n")
         raw = await reader.read()
         writer.close()
-        stats = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+        stats: dict[str, Any] = json.loads(raw.split(b"\r\n\r\n", 1)[1])
         service = stats.pop("service_ms")
         stats["service_ms"] = quantiles(service, SPLIT_QS)
         self.answers = [tuple(pair) for pair in stats.pop("answers")]
@@ -118,7 +120,7 @@ class RemoteMock:
         return {"profiles": {REMOTE_PROFILE: profile}, "roles": roles}
 
 
-async def run_bench(args) -> dict[str, Any]:
+async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="aicockpit-bench-") as scratch:
         root = Path(scratch) / "shop-project"
         shutil.copytree(WORKSPACE, root)
@@ -129,14 +131,14 @@ async def run_bench(args) -> dict[str, Any]:
 async def wait_indexed(client: LspClient) -> dict[str, Any]:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        index = await client.request("aicockpit/index", None)
+        index: dict[str, Any] = await client.request("aicockpit/index", None)
         if index["folders"] and index["ready"]:
             return index
         await asyncio.sleep(0.1)
     raise TimeoutError("the workspace was not indexed")
 
 
-async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
+async def _run(args: argparse.Namespace, workspace: Path, cache: Path) -> dict[str, Any]:
     traces = load_traces([Path(p) for p in args.traces])
     env = dict(os.environ)
     env["AICOCKPIT_CACHE_DIR"] = str(cache)  # the run's own index, usage and sessions
@@ -228,7 +230,7 @@ async def _run(args, workspace: Path, cache: Path) -> dict[str, Any]:
         if args.next_edit_real:
             real_edits = await _real_edits(client, workspace, args.next_edit_real)
             print("bench: next edits in real code done", file=sys.stderr)
-        if chat is not None:
+        if chat is not None and chatting is not None:
             chat.stop()
             await chatting
         # The loop's stalls during the run (not the engine's start): two snapshots subtracted.
@@ -297,8 +299,10 @@ async def _real_edits(client: LspClient, workspace: Path, count: int) -> dict[st
 
 async def _loop_histogram(client: LspClient) -> dict[str, dict[str, int]]:
     stats = await client.request("aicockpit/stats", {"event_loop_histogram": True})
-    return stats["event_loop"]["histogram"]
+    histogram: dict[str, dict[str, int]] = stats["event_loop"]["histogram"]
+    return histogram
 
 
 async def _stats(client: LspClient, since: int) -> dict[str, Any]:
-    return await client.request("aicockpit/stats", {"traces_since": since})
+    stats: dict[str, Any] = await client.request("aicockpit/stats", {"traces_since": since})
+    return stats

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from aicockpit.config import EngineConfig
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
@@ -113,7 +113,7 @@ class StubEngine:
             self._running -= 1
 
 
-def stub_factory(latency_ms: float):
+def stub_factory(latency_ms: float) -> Callable[[EngineConfig], AbstractAsyncContextManager[StubEngine]]:
     """An ``EngineHost`` factory for the stub."""
 
     @asynccontextmanager

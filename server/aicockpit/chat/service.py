@@ -12,9 +12,10 @@ from aicockpit.chat.store import ChatStore
 from aicockpit.config import ChatConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.files import WorkspaceFiles
-from aicockpit.context.mentions import IndexSymbols, ScanningSymbols, resolve_mentions
+from aicockpit.context.mentions import IndexSymbols, ScanningSymbols, SymbolLookup, resolve_mentions
 from aicockpit.context.positions import Position
 from aicockpit.context.retrieve import ContextSnippet
+from aicockpit.context.workspace_index import WorkspaceIndex
 from aicockpit.engine.base import Engine
 from aicockpit.engine.collect import generate_text, texts
 from aicockpit.generation import Priority
@@ -42,7 +43,7 @@ class ChatReply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "session": self.session,
             "reply": self.reply,
@@ -61,7 +62,7 @@ class ChatService:
         engine: Callable[[], Engine],
         settings: Callable[[], ChatConfig],
         is_secret: Callable[[TextDocument], bool],
-        index: Callable[[], Any] | None = None,
+        index: Callable[[], WorkspaceIndex] | None = None,
         related: Related | None = None,
     ) -> None:
         self._index = index
@@ -144,7 +145,7 @@ class ChatService:
             session, generated.text, found.notices, generated.prompt_tokens, generated.completion_tokens
         )
 
-    def _symbols(self, workspace: WorkspaceFiles | None):
+    def _symbols(self, workspace: WorkspaceFiles | None) -> SymbolLookup | None:
         """@symbol through the project index once it is built, by scanning files before."""
         if workspace is None:
             return None

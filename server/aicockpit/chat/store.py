@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aicockpit.database_thread import DatabaseThread
 
@@ -42,7 +43,7 @@ class StoredMessage:
     prompt_tokens: int
     completion_tokens: int
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
             "role": self.role,
@@ -81,9 +82,9 @@ class ChatStore:
         def add(db: sqlite3.Connection) -> int:
             _require(db, session)
             with db:
-                (count,) = db.execute(
+                count: int = db.execute(
                     "SELECT COUNT(*) FROM messages WHERE session_id = ?", (session,)
-                ).fetchone()
+                ).fetchone()[0]
                 db.execute(
                     "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (session, count, role, content, prompt_tokens, completion_tokens, time.time()),
@@ -96,8 +97,8 @@ class ChatStore:
     async def history(self, session: str) -> list[StoredMessage]:
         return await self._db.run(lambda db: _history(db, session))
 
-    async def sessions(self) -> list[dict]:
-        def sessions(db: sqlite3.Connection) -> list[dict]:
+    async def sessions(self) -> list[dict[str, Any]]:
+        def sessions(db: sqlite3.Connection) -> list[dict[str, Any]]:
             rows = db.execute(
                 "SELECT s.id, s.title, s.updated, COUNT(m.idx) FROM sessions s "
                 "LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id ORDER BY s.updated DESC"

@@ -42,9 +42,8 @@ from aicockpit.completion.service import CompletionService, Cursor, PreparedComp
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import BackendError, Engine, EngineUnavailable
+from aicockpit.engine.base import BackendError, Engine, EngineSource, EngineUnavailable
 from aicockpit.engine.collect import Generated, generate_text
-from aicockpit.engine.host import EngineHost
 from aicockpit.generation import GenerationDelta
 from aicockpit.lanes import Lanes, Ticket
 from aicockpit.telemetry import RequestTrace, Telemetry
@@ -137,7 +136,7 @@ class CompletionScheduler:
         self,
         service: CompletionService,
         documents: DocumentStore,
-        host: EngineHost,
+        host: EngineSource,
         telemetry: Telemetry,
         settings: Callable[[], CompletionConfig],
         clock: Clock | None = None,

@@ -20,10 +20,15 @@ from aicockpit.completion.syntax_rules import check_insertion, syntax_cursor_sha
 from aicockpit.config import CompletionConfig
 from aicockpit.context.documents import DocumentStore, TextDocument, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import Engine
-from aicockpit.engine.host import EngineHost
+from aicockpit.engine.base import Engine, EngineSource
 from aicockpit.generation import GenerationRequest
-from aicockpit.prompt.assemble import CompletionPrompt, CompletionRequest, PromptAssembler, speed_of
+from aicockpit.prompt.assemble import (
+    CompletionPrompt,
+    CompletionRequest,
+    PromptAssembler,
+    PromptTarget,
+    speed_of,
+)
 from aicockpit.telemetry import RequestTrace, Telemetry
 
 log = logging.getLogger(__name__)
@@ -77,7 +82,7 @@ class CompletionService:
     def __init__(
         self,
         documents: DocumentStore,
-        host: EngineHost,
+        host: EngineSource,
         telemetry: Telemetry,
         settings: Callable[[], CompletionConfig],
         assembler: PromptAssembler,
@@ -106,7 +111,7 @@ class CompletionService:
         return Cursor(uri, doc.language_id, doc.version, doc.text, offset, position, shape, doc), "ok"
 
     def prepare(
-        self, cursor: Cursor, engine: Engine, unhurried: bool = False, max_tokens: int | None = None
+        self, cursor: Cursor, engine: PromptTarget, unhurried: bool = False, max_tokens: int | None = None
     ) -> PreparedCompletion | None:
         """The engine request for ``cursor``, its prompt built for ``engine``; None in a secrets file.
 

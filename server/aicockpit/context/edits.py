@@ -89,7 +89,7 @@ class EditHistory:
             self._closed.extend(diff_hunks(uri, edit.base, text))
 
 
-def common_ends(a: Sequence, b: Sequence) -> tuple[int, int]:
+def common_ends(a: Sequence[object], b: Sequence[object]) -> tuple[int, int]:
     """How many items ``a`` and ``b`` share at their start, and then at their end."""
     head = 0
     while head < min(len(a), len(b)) and a[head] == b[head]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from aicockpit.context import languages
@@ -34,7 +35,7 @@ class ImportResolver:
         self._by_suffix = None
         self._go_module = False
 
-    def resolve(self, rel: str, texts) -> tuple[str, ...]:
+    def resolve(self, rel: str, texts: Iterable[str]) -> tuple[str, ...]:
         cached = self._cache.get(rel)
         if cached is None:
             found: list[str] = []

@@ -25,11 +25,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tree_sitter as ts
+
 from aicockpit.context import languages
 from aicockpit.context.imports import ImportResolver
-from aicockpit.context.store import FileRecord, IndexStore
+from aicockpit.context.store import FileRecord, IndexStore, Upsert
 from aicockpit.context.symbols import Definition, FileSymbols, extract
-from aicockpit.context.workspace import Workspace
+from aicockpit.context.workspace import WalkedFile, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +118,9 @@ class ProjectIndex:
         stats.files = len(self.files)
         return stats
 
-    def _sync(self, walked: list, stats: IndexStats, progress: Progress | None) -> None:
+    def _sync(self, walked: list[WalkedFile], stats: IndexStats, progress: Progress | None) -> None:
         seen = set()
-        pending: list[tuple[str, FileRecord, list[Definition] | None, list[str] | None]] = []
+        pending: list[Upsert] = []
         total = len(walked)
         order = CrawlOrder(walked)
         for number in range(1, total + 1):
@@ -145,20 +147,22 @@ class ProjectIndex:
         stats.removed += len(removed)
         self._commit(pending, removed)
 
-    def _read(self, rel: str, old: FileRecord | None, stats: IndexStats):
+    def _read(self, rel: str, old: FileRecord | None, stats: IndexStats) -> Upsert | None:
         """Read and analyse one file; None (with a log line) when it must be skipped."""
         spec = languages.for_path(rel)
         try:
             path = self.workspace.resolve(rel)
             info = path.stat()
             if info.st_size > self.workspace.max_file_bytes:
-                return self._skip(stats, rel, "oversized")
+                self._skip(stats, rel, "oversized")
+                return None
             if spec is None:
                 return rel, FileRecord(info.st_size, info.st_mtime_ns, "", None), [], []
             data = path.read_bytes()
         except (OSError, ValueError) as err:  # deleted since the event, unreadable, outside, secret
             log.info("index: skipped %s: %s", rel, err)
-            return self._skip(stats, rel, "unreadable")
+            self._skip(stats, rel, "unreadable")
+            return None
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         record = FileRecord(len(data), info.st_mtime_ns, digest, spec.name)
         if old is not None and old.hash == digest:
@@ -167,7 +171,8 @@ class ProjectIndex:
         reason = self.unindexable(data)
         if reason:
             log.info("index: skipped %s: %s", rel, reason)
-            return self._skip(stats, rel, reason.split(" ")[0])
+            self._skip(stats, rel, reason.split(" ")[0])
+            return None
         symbols = self._symbols(spec, data, rel)
         stats.parsed += 1
         return rel, record, symbols.definitions, symbols.imports
@@ -187,7 +192,7 @@ class ProjectIndex:
             return f"minified ({longest}-byte line)"
         return None
 
-    def _skip(self, stats: IndexStats, rel: str, reason: str):
+    def _skip(self, stats: IndexStats, rel: str, reason: str) -> None:
         stats.skipped += 1
         stats.skipped_reasons[reason] = stats.skipped_reasons.get(reason, 0) + 1
         if rel in self.files:  # it was indexed before: forget its stale symbols
@@ -195,13 +200,15 @@ class ProjectIndex:
         return None
 
     @staticmethod
-    def _symbols(spec: languages.LanguageSpec, data: bytes, rel: str, tree=None) -> FileSymbols:
+    def _symbols(
+        spec: languages.LanguageSpec, data: bytes, rel: str, tree: ts.Tree | None = None
+    ) -> FileSymbols:
         loaded = languages.grammar(spec)
         if loaded is None:
             return FileSymbols([], [])
         return extract(loaded, data, rel, tree)
 
-    def _commit(self, upserts, deletes: list[str]) -> None:
+    def _commit(self, upserts: list[Upsert], deletes: list[str]) -> None:
         if not upserts and not deletes:
             return
         with self._store_lock:
@@ -249,7 +256,8 @@ class ProjectIndex:
             RESCAN_THRESHOLD
         ):
             return self.rescan()
-        upserts, deletes = [], []
+        upserts: list[Upsert] = []
+        deletes: list[str] = []
         for rel in sorted(rels):
             if rel in self._open:
                 continue  # the editor's text wins while the document is open
@@ -268,7 +276,7 @@ class ProjectIndex:
         stats.files = len(self.files)
         return stats
 
-    def update_open(self, rel: str, version: int, text: str, tree=None) -> bool:
+    def update_open(self, rel: str, version: int, text: str, tree: ts.Tree | None = None) -> bool:
         """Index an open document's editor text (not persisted: the disk is the cache's truth)."""
         if self._open.get(rel) == version:
             return False
@@ -335,16 +343,16 @@ class CrawlOrder:
     point), not whichever files the walk happened to reach.
     """
 
-    def __init__(self, walked: list) -> None:
+    def __init__(self, walked: list[WalkedFile]) -> None:
         self._rest = deque(walked)
-        self._by_dir: dict[str, list] = {}
+        self._by_dir: dict[str, list[WalkedFile]] = {}
         for item in walked:
             self._by_dir.setdefault(posixpath.dirname(item.rel), []).append(item)
-        self._hot: deque = deque()
+        self._hot: deque[WalkedFile] = deque()
         self._taken: set[str] = set()
         self._known_open: set[str] = set()
 
-    def next(self, open_docs: Iterable[str]) -> tuple[object, bool]:
+    def next(self, open_docs: Iterable[str]) -> tuple[WalkedFile, bool]:
         """The next item, and whether it ends a run of files near open documents."""
         fresh = [rel for rel in list(open_docs) if rel not in self._known_open]
         for rel in fresh:

@@ -13,6 +13,7 @@ from typing import Protocol
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.context.retrieve import ContextSnippet
 from aicockpit.context.workspace import RefusedPath
+from aicockpit.context.workspace_index import WorkspaceIndex
 
 MENTION = re.compile(r"(?<![\w@])@((?:[~./\\]|\w)[\w./\\~-]*\w|\w)")
 MAX_SNIPPET_LINES = 400
@@ -136,7 +137,9 @@ def _block_end(lines: list[str], start: int, limit: int) -> int:
 class IndexSymbols:
     """Definitions from the project index, shown whole (up to ``block_lines``) when the file reads."""
 
-    def __init__(self, index, workspace: WorkspaceFiles, max_results: int = 3, block_lines: int = 80) -> None:
+    def __init__(
+        self, index: WorkspaceIndex, workspace: WorkspaceFiles, max_results: int = 3, block_lines: int = 80
+    ) -> None:
         self._index = index
         self._workspace = workspace
         self._max = max_results

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import time
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aicockpit.context import languages
@@ -106,7 +107,12 @@ class Retriever:
         self.cut_short = False
 
     def candidates(
-        self, query: CursorQuery, budget_s: float, definitions=True, similar=True, recent=True
+        self,
+        query: CursorQuery,
+        budget_s: float,
+        definitions: bool = True,
+        similar: bool = True,
+        recent: bool = True,
     ) -> list[ContextSnippet]:
         """Ranked candidates (best first), before the token budget is applied.
 
@@ -359,7 +365,7 @@ def call_at(text: str, offset: int) -> str | None:
 _NAME_BEFORE = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\s*$")
 
 
-def clipped(lines) -> str:
+def clipped(lines: Iterable[str]) -> str:
     """Lines joined, each cut to LINE_CHARS: one minified line must not become a huge snippet."""
     return "\n".join(line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + "…" for line in lines)
 

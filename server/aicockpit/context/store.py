@@ -43,6 +43,11 @@ class FileRecord:
     language: str | None
 
 
+# One file's new entry: (rel, its stat and hash, definitions, imports); None symbols when only
+# its stat changed (same hash).
+Upsert = tuple[str, FileRecord, list[Definition] | None, list[str] | None]
+
+
 def database_path(cache_dir: str | None, root: Path) -> Path:
     """``index.sqlite`` in the workspace folder's cache folder (cache_dirs.py), beside its chat sessions."""
     return workspace_cache_dir(root, cache_dir) / "index.sqlite"
@@ -95,11 +100,7 @@ class IndexStore:
     def load(self) -> Loaded:
         return self._db.call(_load)
 
-    def write(
-        self,
-        upserts: list[tuple[str, FileRecord, list[Definition] | None, list[str] | None]],
-        deletes: list[str],
-    ) -> None:
+    def write(self, upserts: list[Upsert], deletes: list[str]) -> None:
         """One transaction. ``None`` symbols: only the file's stat changed (same hash)."""
         if upserts or deletes:
             self._db.call(lambda db: _write(db, upserts, deletes))
@@ -133,7 +134,11 @@ def _load(db: sqlite3.Connection) -> Loaded:
     return files, definitions, imports
 
 
-def _write(db: sqlite3.Connection, upserts, deletes: list[str]) -> None:
+def _write(
+    db: sqlite3.Connection,
+    upserts: list[Upsert],
+    deletes: list[str],
+) -> None:
     db.execute("BEGIN")
     try:
         for path in deletes:

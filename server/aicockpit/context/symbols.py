@@ -52,7 +52,7 @@ def extract(grammar: Grammar, source: bytes, path: str, tree: ts.Tree | None = N
             if key.startswith("definition."):
                 node = nodes[0]
                 kind = key.split(".", 1)[1]
-                found.setdefault((node.start_byte, names[0].text.decode("utf-8", "replace")), (node, kind))
+                found.setdefault((node.start_byte, _text(names[0])), (node, kind))
     definitions: list[Definition] = []
     lines = source.split(b"\n")
     for (_, name), (node, kind) in sorted(found.items(), key=lambda item: item[0][0]):
@@ -67,8 +67,13 @@ def extract(grammar: Grammar, source: bytes, path: str, tree: ts.Tree | None = N
     imports: list[str] = []
     for _, captures in ts.QueryCursor(grammar.imports).matches(root):
         for node in captures.get("import", ()):
-            imports.append(node.text.decode("utf-8", "replace"))
+            imports.append(_text(node))
     return FileSymbols(definitions, imports)
+
+
+def _text(node: ts.Node) -> str:
+    # ``text`` is None only for a tree parsed without its source at hand; ours always have it.
+    return (node.text or b"").decode("utf-8", "replace")
 
 
 _CLASS_TYPES = {"class_definition", "class_declaration", "class_body", "impl_item", "class_specifier"}
@@ -105,13 +110,13 @@ def _docstring(node: ts.Node, source: bytes, language: str) -> str:
         if first is not None and first.type == "expression_statement" and first.named_children:
             literal = first.named_children[0]
             if literal.type == "string":
-                parts = [c.text for c in literal.children if c.type == "string_content"]
+                parts = [c.text or b"" for c in literal.children if c.type == "string_content"]
                 return _first_line(b"".join(parts).decode("utf-8", "replace"))
         return ""
     comment = node.prev_named_sibling
     adjacent = comment is not None and comment.end_point.row >= node.start_point.row - 1
-    if adjacent and comment.type == "comment":
-        text = comment.text.decode("utf-8", "replace")
+    if comment is not None and adjacent and comment.type == "comment":
+        text = _text(comment)
         return _first_line(text.lstrip("/*!# ").replace("*/", ""))
     return ""
 

@@ -14,6 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # watchdog is imported when a watcher starts (most sessions have the editor's)
+    from watchdog.events import FileSystemEvent
+    from watchdog.observers.api import ObservedWatch
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +85,7 @@ class WatchdogWatcher:
         self._sink = sink
         self._observer = Observer()
         self._observer.daemon = True
-        self._watches: dict[Path, object] = {}
+        self._watches: dict[Path, ObservedWatch] = {}
         self._started = False
 
     def watch(self, root: Path) -> None:
@@ -89,11 +94,11 @@ class WatchdogWatcher:
         sink = self._sink
 
         class Handler(FileSystemEventHandler):
-            def on_any_event(self, event) -> None:
+            def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type in ("opened", "closed", "closed_no_write"):
                     return
-                paths = [event.src_path, getattr(event, "dest_path", "") or ""]
-                paths = [p.decode() if isinstance(p, bytes) else p for p in paths if p]
+                given = [event.src_path, getattr(event, "dest_path", "") or ""]
+                paths = [p.decode() if isinstance(p, bytes) else p for p in given if p]
                 paths = [p for p in paths if "/.git/" not in p and not p.endswith("/.git")]
                 if paths:
                     sink(paths)

@@ -201,7 +201,7 @@ class Workspace:
                 yield WalkedFile(rel, info.st_size, info.st_mtime_ns)
             stack.extend(reversed(subdirs))
 
-    def _symlinked_file(self, entry: os.DirEntry, rel: str) -> WalkedFile | None:
+    def _symlinked_file(self, entry: os.DirEntry[str], rel: str) -> WalkedFile | None:
         """A symlink is followed only to a regular file inside the workspace."""
         try:
             target = Path(os.path.realpath(entry.path))

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from aicockpit.config import IndexConfig
 from aicockpit.context.index import ProjectIndex, fuzzy_rank
@@ -87,7 +88,7 @@ class WorkspaceIndex:
             stats = index.refresh(batch)
             log.debug("index %s: %d events -> %s", index.root, len(batch), stats)
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         return {
             "ready": self.ready,
             "started": self.started,

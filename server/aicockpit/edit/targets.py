@@ -38,7 +38,7 @@ def comment_prefix(language: str) -> str:
     return "//"
 
 
-def instruction_pattern(language: str) -> re.Pattern:
+def instruction_pattern(language: str) -> re.Pattern[str]:
     return re.compile(
         rf"^\s*{re.escape(comment_prefix(language))}\s*ai:\s*(?P<text>\S.*?)\s*$", re.IGNORECASE
     )

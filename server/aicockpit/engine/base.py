@@ -37,9 +37,17 @@ class BackendError(RuntimeError):
 
 
 class Engine(Protocol):
-    model_name: str
-    tokenizer: TokenCounter
-    prompt_format: PromptFormat  # what the prompt layer must build for this engine
+    # Read-only to the layers above (properties, so an engine may hold a more specific type).
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def tokenizer(self) -> TokenCounter: ...
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        """What the prompt layer must build for this engine."""
+        ...
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
         """Stream the completion of ``request.prompt`` exactly as given; closing the iterator aborts it."""
@@ -57,4 +65,14 @@ class Engine(Protocol):
 
     def shutdown(self) -> None:
         """Release the engine at once (its host stops it; process exit kills what is left)."""
+        ...
+
+
+class EngineSource(Protocol):
+    """Where a service finds the engine to use now: an ``EngineHost``, or the router's view of
+    a role (``RoleHost``: that role's engine, whichever profile serves it at the moment)."""
+
+    @property
+    def engine(self) -> Engine:
+        """The engine; ``EngineUnavailable`` while there is none to use."""
         ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class BreakerState(enum.StrEnum):
@@ -88,7 +89,7 @@ class CircuitBreaker:
     def reconfigure(self, failures: int, cooldown_s: float) -> None:
         self.threshold, self.cooldown_s = failures, cooldown_s
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         state = self.state
         retry_in = (
             max(0.0, self.cooldown_s - (self._clock() - self._opened_at)) if state is BreakerState.OPEN else 0

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
 from aicockpit.background import spawn
 from aicockpit.config import EngineConfig
@@ -74,7 +75,7 @@ class EngineHost:
         self._factory = factory
         self._policy = policy or RestartPolicy()
         self._engine: Engine | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
         self.state = EngineState.STOPPED
@@ -109,7 +110,7 @@ class EngineHost:
             )
         return self._engine
 
-    def start(self, config: EngineConfig) -> asyncio.Task:
+    def start(self, config: EngineConfig) -> asyncio.Task[None]:
         """Start loading in the background; the task ends when the engine stops (or is given up on)."""
         if self._task is not None and not self._task.done():
             return self._task
@@ -122,11 +123,11 @@ class EngineHost:
         crash: str | None = None
         while True:
             crash, load_error = await self._serve(config, restarting=crash is not None)
-            if crash is None and load_error is None:
-                self._set(EngineState.STOPPED, "engine stopped")
-                return
-            if crash is None:  # a first load failed: the settings or the model are at fault
-                self._set(EngineState.FAILED, load_error)
+            if crash is None:
+                if load_error is None:
+                    self._set(EngineState.STOPPED, "engine stopped")
+                else:  # a first load failed: the settings or the model are at fault
+                    self._set(EngineState.FAILED, load_error)
                 return
             delay = self._policy.crashed()
             self.last_crash = crash
@@ -242,18 +243,21 @@ class EngineHost:
             self._set(EngineState.STOPPED, "engine stopped")
 
 
-class _timed(AbstractAsyncContextManager):
+T = TypeVar("T")
+
+
+class _timed(AbstractAsyncContextManager[T]):
     """Enter an async context manager within a time limit."""
 
-    def __init__(self, inner: AbstractAsyncContextManager, timeout: float) -> None:
+    def __init__(self, inner: AbstractAsyncContextManager[T], timeout: float) -> None:
         self._inner = inner
         self._timeout = timeout
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> T:
         try:
             return await asyncio.wait_for(self._inner.__aenter__(), self._timeout)
         except TimeoutError:
             raise TimeoutError(f"engine did not start within {self._timeout:.0f} s") from None
 
-    async def __aexit__(self, *exc) -> bool | None:
+    async def __aexit__(self, *exc: Any) -> bool | None:
         return await self._inner.__aexit__(*exc)

@@ -30,6 +30,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from aicockpit.background import spawn
@@ -66,18 +67,19 @@ class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection; bytes wait in a buffer until the response reads them."""
 
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
+        # Set by connection_made, before the connection is handed to anyone.
+        self.transport: asyncio.Transport
         self.closed = False
         self.idle_since = time.monotonic()
         self.arrived_at = 0.0  # when the last bytes came
         self.taken_at = 0.0  # when the bytes last handed to the reader came
         self._buffer = bytearray()
         self._eof = False
-        self._waiter: asyncio.Future | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream's: TCP or TLS
 
     def data_received(self, data: bytes) -> None:
         self.arrived_at = time.perf_counter()
@@ -135,8 +137,7 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
-        if self.transport is not None:
-            self.transport.abort()  # at once: the server must see the disconnect now
+        self.transport.abort()  # at once: the server must see the disconnect now
 
 
 class HttpResponse:
@@ -276,7 +277,7 @@ class HttpStreamClient:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._idle: collections.deque[_Connection] = collections.deque()
-        self._warming: asyncio.Task | None = None
+        self._warming: asyncio.Task[None] | None = None
         self._closed = False
 
     async def _connect(self) -> _Connection:
@@ -321,7 +322,9 @@ class HttpStreamClient:
             self._idle.append(connection)
 
     @asynccontextmanager
-    async def stream(self, method: str, path: str, headers: dict[str, str], body: bytes):
+    async def stream(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> AsyncIterator[HttpResponse]:
         """Send one request and yield its ``HttpResponse`` once the status and headers are in."""
         head = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self._host_header}"]
         head += [f"{k}: {v}" for k, v in {**self._auth, **headers}.items()]
@@ -332,7 +335,7 @@ class HttpStreamClient:
             # A connection is being opened ahead of need (the keystroke that led here): use it.
             await asyncio.shield(self._warming)
             connection = self._take_idle()
-        response = None
+        response: HttpResponse | None = None
         try:
             if connection is not None:
                 try:
@@ -342,14 +345,14 @@ class HttpStreamClient:
                     # the request. Once more on a new connection.
                     connection.close()
                     connection = None
-            if connection is None:
+            if response is None:  # no idle connection, or the server had closed it
                 connection = await self._connect()
                 response = await self._exchange(connection, request)
             yield response
         finally:
             if connection is not None:
-                finished = response is not None and response.finish_buffered()
-                if finished and response.reusable and not connection.closed:
+                reusable = response is not None and response.finish_buffered() and response.reusable
+                if reusable and not connection.closed:
                     self._release(connection)
                 else:
                     connection.close()

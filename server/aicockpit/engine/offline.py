@@ -7,18 +7,17 @@ files only: nothing is loaded into memory but the tokenizer, nothing is download
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aicockpit.config import AicockpitConfig
 from aicockpit.engine.openai_remote import load_tokenizer, prompt_format
 from aicockpit.engine.tokenizer import load_local_tokenizer
 from aicockpit.engine.vllm_local import embedded_prompt_format
-from aicockpit.generation import PromptFormat
+from aicockpit.generation import PromptFormat, TokenCounter
 
 
 @dataclass(frozen=True)
 class OfflineTarget:
-    tokenizer: Any
+    tokenizer: TokenCounter
     prompt_format: PromptFormat
     backend: str  # the profile's name
 

@@ -30,7 +30,7 @@ from aicockpit.engine.http_stream import (
     HttpStreamClient,
     ReadTimeout,
 )
-from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
+from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat, TokenCounter
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class ApproxTokenizer:
         return set(self._special)
 
 
-def load_tokenizer(profile: ProfileConfig) -> Any:
+def load_tokenizer(profile: ProfileConfig) -> TokenCounter:
     """The profile's tokenizer (local files only: nothing is downloaded), or an estimate."""
     if profile.tokenizer:
         from aicockpit.engine.tokenizer import load_local_tokenizer
@@ -103,10 +103,10 @@ class OpenAIRemoteEngine:
     proxy variables unused), it connects straight to the profile's URL.
     """
 
-    def __init__(self, profile: ProfileConfig, tokenizer: Any | None = None) -> None:
+    def __init__(self, profile: ProfileConfig, tokenizer: TokenCounter | None = None) -> None:
         self.profile = profile
         self.model_name = profile.model
-        self.tokenizer = tokenizer or load_tokenizer(profile)
+        self.tokenizer: TokenCounter = tokenizer or load_tokenizer(profile)
         self.prompt_format = prompt_format(profile)
         # No retries in the transport: our own retries and breaker decide.
         self._http = HttpStreamClient(

@@ -20,6 +20,8 @@ def kill_trees(processes: Iterable[BaseProcess], timeout: float = REAP_TIMEOUT_S
     """SIGKILL each process and its descendants, then reap them (waiting at most ``timeout`` in all)."""
     processes = [p for p in processes if p.is_alive()]
     for process in processes:
+        if process.pid is None:  # never started (alive ones have one)
+            continue
         for pid in [*_descendants(process.pid), process.pid]:
             try:
                 os.kill(pid, signal.SIGKILL)

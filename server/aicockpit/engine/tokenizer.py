@@ -40,7 +40,8 @@ class ModelTokenizer:
         self._tok = hf_tokenizer
 
     def encode(self, text: str) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=False)
+        ids: list[int] = self._tok.encode(text, add_special_tokens=False)
+        return ids
 
     def count(self, text: str) -> int:
         return len(self.encode(text)) if text else 0
@@ -55,13 +56,15 @@ class ModelTokenizer:
 
     def decode(self, ids: Any) -> str:
         """Token ids back to text, special tokens included (what the model saw)."""
-        return self._tok.decode(list(ids), skip_special_tokens=False)
+        text: str = self._tok.decode(list(ids), skip_special_tokens=False)
+        return text
 
     def chat_template(self, messages: list[dict[str, str]]) -> str | None:
         """Messages in the model's own chat template; None when the model has none."""
         if not getattr(self._tok, "chat_template", None):
             return None
-        return self._tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        prompt: str = self._tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return prompt
 
     def special_tokens(self) -> set[str]:
         specials = set(getattr(self._tok, "all_special_tokens", []) or [])

@@ -46,7 +46,7 @@ _TOO_LONG = re.compile(
 def has_accelerator() -> bool:
     import torch
 
-    return torch.cuda.is_available()
+    return bool(torch.cuda.is_available())
 
 
 def prepare_environment(

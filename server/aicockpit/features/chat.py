@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import platform
 import uuid
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import msgspec
 from lsprotocol import types
@@ -24,6 +25,11 @@ from aicockpit.features.progress import WorkDone
 from aicockpit.generation import Priority
 from aicockpit.prompt.chat import shell_messages, split_command
 from aicockpit.prompt.requests import chat_request
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
+
+T = TypeVar("T")
 
 CHAT = "aicockpit/chat"
 SESSIONS = "aicockpit/chat/sessions"
@@ -67,8 +73,8 @@ class ExplainArgs(msgspec.Struct):
     last: LspInt
 
 
-def setup(server, app) -> None:
-    async def guarded(coroutine):
+def setup(server: AicockpitServer, app: App) -> None:
+    async def guarded(coroutine: Awaitable[T]) -> T:
         try:
             return await coroutine
         except EngineUnavailable as err:
@@ -89,14 +95,16 @@ def setup(server, app) -> None:
             selection = Selection(
                 args.uri, Position(start.line, start.character), Position(end.line, end.character)
             )
-        on_delta = None
+        on_delta: Callable[[str], None] | None = None
         if args.partial_result_token is not None:
             token = args.partial_result_token
 
-            def on_delta(text: str) -> None:
+            def send_delta(text: str) -> None:
                 server.protocol.notify(
                     types.PROGRESS, types.ProgressParams(token=token, value={"delta": text})
                 )
+
+            on_delta = send_delta
 
         async with WorkDone(server, "aicockpit: answering", token=args.work_done_token):
             reply = await guarded(app.chat.send(args.message, args.session, selection, on_delta))
@@ -147,7 +155,7 @@ def setup(server, app) -> None:
         return {"items": items}
 
     @server.command(SHELL)
-    async def shell_command(*args) -> dict[str, str]:
+    async def shell_command(*args: Any) -> dict[str, str]:
         parsed = decode_args(args, ShellArgs)
 
         async def suggest() -> dict[str, str]:
@@ -167,7 +175,7 @@ def setup(server, app) -> None:
         return await guarded(suggest())
 
     @server.command(EXPLAIN)
-    async def explain(*args) -> dict[str, Any]:
+    async def explain(*args: Any) -> dict[str, Any]:
         parsed = decode_args(args, ExplainArgs)
         doc_start = Position(parsed.first, 0)
         doc_end = Position(parsed.last + 1, 0)

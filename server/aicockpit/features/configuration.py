@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from aicockpit.background import spawn
+from aicockpit.config import AicockpitConfig
 from aicockpit.features.lifecycle import show_error
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 SECTION = "aicockpit"
@@ -21,8 +25,8 @@ def section(settings: Any) -> Any:
     return settings
 
 
-def setup(server, app) -> None:
-    def on_engines(_previous, _current) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
+    def on_engines(_previous: object, _current: object) -> None:
         # The router unloads engines no role uses any more and loads new ones.
         if app.router.started:
             log.info("engine, profile or role settings changed: updating the engines")
@@ -43,11 +47,5 @@ def setup(server, app) -> None:
                 log.warning("workspace/configuration failed: %s", err)
                 return
         # A settings change restates the whole section, so decode over the defaults.
-        for problem in app.configure(section(settings) or {}, base=_defaults()):
+        for problem in app.configure(section(settings) or {}, base=AicockpitConfig()):
             show_error(server, f"aicockpit: invalid option ({problem}); using the default")
-
-
-def _defaults():
-    from aicockpit.config import AicockpitConfig
-
-    return AicockpitConfig()

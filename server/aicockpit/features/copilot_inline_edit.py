@@ -16,15 +16,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from pygls.exceptions import JsonRpcInvalidParams
 
 from aicockpit.context.positions import Position
+from aicockpit.edit.diff import TextEdit
 from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.features.next_edit import ACCEPTED
 from aicockpit.features.params import LspInt, PositionArg, decode
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ class DidShowArgs(msgspec.Struct):
     item: ShownItem
 
 
-def one_edit(text: str, edits) -> tuple[int, int, str]:
+def one_edit(text: str, edits: Sequence[TextEdit]) -> tuple[int, int, str]:
     """The suggestion's edits (string offsets, in order) as one replacement of the text they span."""
     ordered = sorted(edits, key=lambda e: e.start)
     start, end = ordered[0].start, max(e.end for e in ordered)
@@ -69,7 +74,7 @@ def one_edit(text: str, edits) -> tuple[int, int, str]:
     return start, end, "".join(parts)
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     @server.feature(INLINE_EDIT)
     async def copilot_inline_edit(params: Any = None) -> dict[str, Any]:
         args = decode(params, InlineEditArgs)

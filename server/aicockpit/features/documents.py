@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from lsprotocol import types
@@ -12,6 +12,9 @@ from pygls.exceptions import JsonRpcInvalidParams
 from aicockpit.context.documents import TextChange, UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.features.params import DocumentArg, PositionArg, decode
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def to_change(change: types.TextDocumentContentChangeEvent) -> TextChange:
     )
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document

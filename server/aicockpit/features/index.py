@@ -17,7 +17,9 @@ import asyncio
 import gc
 import logging
 import time
-from typing import Any
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from lsprotocol import types
@@ -25,12 +27,16 @@ from lsprotocol import types
 from aicockpit.background import spawn
 from aicockpit.config import IndexConfig
 from aicockpit.context.documents import uri_to_path
+from aicockpit.context.index import ProjectIndex
 from aicockpit.context.positions import Position
 from aicockpit.context.watch import ChangeCoalescer, WatchdogWatcher
 from aicockpit.engine.base import EngineUnavailable
 from aicockpit.features.params import DocumentArg, PositionArg, decode
 from aicockpit.features.progress import WorkDone
 from aicockpit.prompt.assemble import describe_prompt
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +52,13 @@ class ContextArgs(msgspec.Struct, rename="camel"):
 
 
 class IndexFeature:
-    def __init__(self, server, app) -> None:
+    def __init__(self, server: AicockpitServer, app: App) -> None:
         self.server = server
         self.app = app
         self.coalescer: ChangeCoalescer | None = None
         self.watchdog: WatchdogWatcher | None = None
         self.mode = "off"
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
 
     def folders(self) -> list[str]:
         workspace = self.server.workspace
@@ -68,12 +74,12 @@ class IndexFeature:
             return
         self.coalescer = ChangeCoalescer(self.app.index.refresh, config.debounce_ms / 1000)
         self.app.index.refresh_later = self.coalescer.add  # a closed document is re-read there
-        self.mode = await self._choose_watch_mode(config.watch)
+        self.mode = await self._choose_watch_mode(config.watch, self.coalescer.add)
         for folder in self.folders():
             self.add_folder(folder)
         self.app.index.started = True
 
-    async def _choose_watch_mode(self, setting: str) -> str:
+    async def _choose_watch_mode(self, setting: str, changed: Callable[[Iterable[str]], None]) -> str:
         caps = self.server.client_capabilities.workspace
         watched = caps.did_change_watched_files if caps else None
         client_can = bool(watched and watched.dynamic_registration)
@@ -89,7 +95,7 @@ class IndexFeature:
         if setting == "client":
             log.warning("index.watch is 'client' but the client cannot watch files: not watching")
             return "off"
-        self.watchdog = WatchdogWatcher(self.coalescer.add)
+        self.watchdog = WatchdogWatcher(changed)
         return "watchdog"
 
     async def _register_watcher(self) -> None:
@@ -122,12 +128,12 @@ class IndexFeature:
         self.tasks.add(task)  # to cancel at shutdown
         task.add_done_callback(self.tasks.discard)
 
-    def remove_folder(self, root) -> None:
+    def remove_folder(self, root: str | Path) -> None:
         removed = self.app.index.remove_folder(root)
         if removed:  # closing waits for a write in progress and checkpoints: not on the loop
             spawn(asyncio.to_thread(close_all, removed), name=f"closing the index of {root}")
 
-    async def _crawl(self, index) -> None:
+    async def _crawl(self, index: ProjectIndex) -> None:
         loop = asyncio.get_running_loop()
         # Shown when the client accepts the token; the crawl does not wait for that.
         progress = WorkDone(self.server, "aicockpit", cancellable=False, own_status_shows_it=False)
@@ -178,14 +184,13 @@ class IndexFeature:
         self.app.index.close()
 
 
-def close_all(indexes) -> None:
+def close_all(indexes: list[ProjectIndex]) -> None:
     for index in indexes:
         index.close()
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     feature = IndexFeature(server, app)
-    server.index_feature = feature
     app.startup_hooks.append(feature.start)
     app.shutdown_hooks.append(feature.stop)
     app.subscribe("index", feature.on_config)

@@ -16,16 +16,21 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from aicockpit import background
-from aicockpit.config import IndexConfig
+from aicockpit.config import IndexConfig, LoggingConfig
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.engine.base import EngineState
 from aicockpit.features.progress import EngineProgress, client_shows_own_status
 from aicockpit.features.stats import engine_fix
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +49,15 @@ def workspace_from(
     return None
 
 
-def show_error(server, message: str) -> None:
+def show_error(server: LanguageServer, message: str) -> None:
     server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
 
 
-def show_warning(server, message: str) -> None:
+def show_warning(server: LanguageServer, message: str) -> None:
     server.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
 
 
-def failure_message(app, message: str) -> str:
+def failure_message(app: App, message: str) -> str:
     """One sentence for the user: what failed, and where to fix it when that is known."""
     if app.host.last_crash:  # the host gave up restarting: the message says why
         return f"aicockpit: {message}"
@@ -66,7 +71,7 @@ def failure_message(app, message: str) -> str:
     return f"aicockpit: the engine failed to start: {message}"
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     progress = EngineProgress(server)
     in_order = asyncio.Lock()  # state changes reach the editor in order, however long a token takes
 
@@ -92,7 +97,7 @@ def setup(server, app) -> None:
 
     app.host.on_state(on_state)
 
-    def on_logging(_previous, current) -> None:
+    def on_logging(_previous: LoggingConfig, current: LoggingConfig) -> None:
         # Also how initialize's options turn it on: the defaults have it off.
         if current.loop_monitor:
             app.telemetry.loop_lag.start()
@@ -103,7 +108,7 @@ def setup(server, app) -> None:
 
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
-        server.log_handler.bind(asyncio.get_running_loop())
+        server.log_messages.bind(asyncio.get_running_loop())
         app.workspace = workspace_from(params, lambda: app.config.index)
         problems = app.configure(params.initialization_options)
         for problem in problems:
@@ -137,8 +142,6 @@ def setup(server, app) -> None:
             message = f"loading {app.config.engine.model}"
             background.spawn(show_progress(EngineState.LOADING, message), name="engine progress")
         await app.router.apply(app.config)
-
-    server.start_engine = start_engine
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(params: None) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.lsp.server import LanguageServer
 
 from aicockpit.log_setup import set_level
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 LEVELS = {
     logging.ERROR: types.MessageType.Error,
@@ -18,7 +23,9 @@ LEVELS = {
 
 
 class LogMessageHandler(logging.Handler):
-    def __init__(self, server) -> None:
+    """Sends log records as ``window/logMessage`` once ``bind`` (at initialize) gave it the loop."""
+
+    def __init__(self, server: LanguageServer) -> None:
         super().__init__()
         self._server = server
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -42,8 +49,6 @@ class LogMessageHandler(logging.Handler):
             pass
 
 
-def setup(server, app) -> None:
-    handler = LogMessageHandler(server)
-    logging.getLogger("aicockpit").addHandler(handler)
-    server.log_handler = handler
+def setup(server: AicockpitServer, app: App) -> None:
+    logging.getLogger("aicockpit").addHandler(server.log_messages)
     app.subscribe("logging", lambda _old, new: set_level(new.level))

@@ -144,7 +144,7 @@ def setup(server, app) -> None:
         return {
             "id": suggestion.id,
             "version": suggestion.version,
-            "edits": [server.protocol._converter.unstructure(e) for e in edits],
+            "edits": [server.protocol.to_json(e) for e in edits],
             "source": suggestion.source,
             "label": suggestion.label,
         }

@@ -8,13 +8,16 @@ new one, and answers the role's requests with "loading" meanwhile.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from pygls.exceptions import JsonRpcInvalidParams
 
 from aicockpit.features.params import decode, decode_args
 from aicockpit.features.progress import EngineProgress
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ def switch_arguments(args: tuple[Any, ...]) -> SwitchArgs:
         ) from None
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     @server.command(SWITCH_PROFILE)
     async def switch_profile(*args: Any) -> dict[str, Any]:
         parsed = switch_arguments(args)

@@ -18,8 +18,10 @@ import asyncio
 import logging
 import time
 import uuid
+from types import TracebackType
 
 from lsprotocol import types
+from pygls.lsp.server import LanguageServer
 
 from aicockpit.background import spawn
 from aicockpit.protocol import COMMAND_WORK_DONE_TOKEN
@@ -31,7 +33,7 @@ PROGRESS_TICK_S = 2.0
 OWN_STATUS = "ownStatus"
 
 
-def client_shows_own_status(server) -> bool:
+def client_shows_own_status(server: LanguageServer) -> bool:
     """The client declared ``{"experimental": {"aicockpit": {"ownStatus": true}}}``."""
     experimental = server.client_capabilities.experimental
     ours = experimental.get("aicockpit") if isinstance(experimental, dict) else None
@@ -48,7 +50,7 @@ class WorkDone:
 
     def __init__(
         self,
-        server,
+        server: LanguageServer,
         title: str,
         cancellable: bool = True,
         token: int | str | None = None,
@@ -63,7 +65,7 @@ class WorkDone:
         self._given = token if token is not None else COMMAND_WORK_DONE_TOKEN.get()
         self._token: int | str | None = None
         self._own_status_shows_it = own_status_shows_it  # an ownStatus client shows this itself
-        self._starting: asyncio.Task | None = None
+        self._starting: asyncio.Task[bool | None] | None = None
 
     async def begin(self, message: str = "", percentage: int | None = None) -> bool:
         """Show the progress, if the client takes it (returns whether it did)."""
@@ -122,7 +124,7 @@ class WorkDone:
         task = asyncio.current_task()
 
         async def start() -> None:
-            if await self.begin(self._message) and task is not None:
+            if await self.begin(self._message) and task is not None and self._token is not None:
                 tokens = self._server.work_done_progress.tokens
                 if (future := tokens.get(self._token)) is not None:
                     future.add_done_callback(lambda f: f.cancelled() and task.cancel())
@@ -135,7 +137,9 @@ class WorkDone:
             self._starting = spawn(start(), name=f"progress: {self._title}")
         return self
 
-    async def __aexit__(self, kind, error, tb) -> None:
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if kind is None:
             self.end("done")
         elif issubclass(kind, asyncio.CancelledError):
@@ -147,12 +151,12 @@ class WorkDone:
 class EngineProgress(WorkDone):
     """The engine's loading or a profile switch: not cancellable, with the seconds so far."""
 
-    def __init__(self, server) -> None:
+    def __init__(self, server: LanguageServer) -> None:
         super().__init__(server, "aicockpit", cancellable=False)
-        self._ticker: asyncio.Task | None = None
+        self._ticker: asyncio.Task[None] | None = None
 
-    async def begin(self, message: str = "") -> bool:
-        started = await super().begin(message)
+    async def begin(self, message: str = "", percentage: int | None = None) -> bool:
+        started = await super().begin(message, percentage)
         if started:
             self._ticker = spawn(self._tick(message), name="engine progress ticker")
         return started

@@ -6,13 +6,16 @@ aicockpit/prompts: the last prompts sent to the models (with ``logging.prompts``
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from aicockpit.engine.base import EngineState, EngineUnavailable
 from aicockpit.engine.routing import speed_status
 from aicockpit.features.params import decode
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 STATS = "aicockpit/stats"
 PROMPTS = "aicockpit/prompts"
@@ -29,7 +32,7 @@ class StatsArgs(msgspec.Struct):
     event_loop_histogram: bool = False  # also the loop-lag histogram (two subtract: loop_lag.py)
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     @server.feature(STATS)
     async def stats(params: Any = None) -> dict[str, Any]:
         """Aggregates; with ``{"traces_since": N}`` also every kept trace whose id is above N."""
@@ -47,7 +50,7 @@ def setup(server, app) -> None:
         return {"enabled": app.telemetry.prompts.enabled, "prompts": app.telemetry.prompts.entries()}
 
 
-def stats_payload(app) -> dict[str, Any]:
+def stats_payload(app: App) -> dict[str, Any]:
     """What ``aicockpit/stats`` and the Prometheus exporter report."""
     payload = {
         **app.telemetry.summary(),
@@ -62,7 +65,7 @@ def stats_payload(app) -> dict[str, Any]:
     return payload
 
 
-def role_budget_and_speed(app, role: str) -> dict[str, Any]:
+def role_budget_and_speed(app: App, role: str) -> dict[str, Any]:
     """The budgets the role's next prompt gets (completion), and its backend's measured speed."""
     backend = app.router.backend(app.router.profile_for(role))
     speed = speed_status(backend.speed.snapshot()) if backend is not None else None
@@ -75,7 +78,7 @@ def role_budget_and_speed(app, role: str) -> dict[str, Any]:
     return {"budget": budget, "speed": speed}
 
 
-def engine_fix(app) -> dict[str, str]:
+def engine_fix(app: App) -> dict[str, str]:
     """Where the user fixes the engine's failure: ``{"setting": "engine.model"}``, or the
     ``serve`` flag that overrides that setting (``{"flag": "--model"}``); empty when unknown."""
     setting = app.host.error_setting
@@ -88,7 +91,7 @@ def engine_fix(app) -> dict[str, str]:
     return {"setting": setting}
 
 
-def engine_status(app) -> dict[str, Any]:
+def engine_status(app: App) -> dict[str, Any]:
     host = app.host
     breakers = [backend.breaker.status()["breaker"] for backend in app.router.backends_on(host)]
     status: dict[str, Any] = {

@@ -48,8 +48,11 @@ class PromptTarget(Protocol):
     budgets sized to it.
     """
 
-    tokenizer: TokenCounter
-    prompt_format: PromptFormat
+    @property
+    def tokenizer(self) -> TokenCounter: ...
+
+    @property
+    def prompt_format(self) -> PromptFormat: ...
 
 
 def speed_of(target: object) -> EngineSpeed | None:
