@@ -6,18 +6,22 @@ clients that cannot resolve edits, in the ``aicockpit.applyAction`` command).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from lsprotocol import types
 
 from aicockpit.context.positions import Position
+from aicockpit.edit.service import EditProposal
 from aicockpit.edit.targets import block_after, enclosing_definition, find_instruction
 from aicockpit.features.chat import EXPLAIN
 from aicockpit.features.edit import apply, lines_written, run_guarded, to_workspace_edit, where
 from aicockpit.features.next_edit import code_action_now as next_edit_action
 from aicockpit.features.params import LspInt, decode, decode_args
 from aicockpit.features.progress import WorkDone
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 APPLY_ACTION = "aicockpit.applyAction"
 KIND_INSTRUCTION = types.CodeActionKind.RefactorRewrite + ".aicockpit"
@@ -36,7 +40,10 @@ class ActionData(msgspec.Struct):
     problem: str = ""
 
 
-def plan(app, params: types.CodeActionParams) -> list[tuple[str, str, ActionData, list]]:
+PlannedAction = tuple[str, types.CodeActionKind | str, ActionData, list[types.Diagnostic]]
+
+
+def plan(app: App, params: types.CodeActionParams) -> list[PlannedAction]:
     """(title, kind, data, diagnostics) for each action that applies here."""
     uri = params.text_document.uri
     doc = app.documents.get(uri)
@@ -44,11 +51,11 @@ def plan(app, params: types.CodeActionParams) -> list[tuple[str, str, ActionData
     first, last = params.range.start.line, params.range.end.line
     if last > first and params.range.end.character == 0:
         last -= 1
-    out = []
+    out: list[PlannedAction] = []
     found = find_instruction(lines, doc.language_id, first, last)
     if found is not None:
         if last > first and first <= found.line <= last:  # a selection holding the comment
-            target = (first, last)
+            target: tuple[int, int] | None = (first, last)
         else:
             block = block_after(lines, found.line)
             target = (found.line, block[1]) if block else None
@@ -71,7 +78,7 @@ def plan(app, params: types.CodeActionParams) -> list[tuple[str, str, ActionData
     return out
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     def can_resolve_edits() -> bool:
         caps = server.client_capabilities.text_document
         support = caps.code_action.resolve_support if caps and caps.code_action else None
@@ -117,7 +124,7 @@ def setup(server, app) -> None:
             action.tags = AI_TAGS
         return actions
 
-    async def compute(data: ActionData):
+    async def compute(data: ActionData) -> EditProposal:
         """The action's edit, with progress (the model runs here) that cancels it."""
         title = {
             "docstring": "writing documentation",
@@ -157,7 +164,7 @@ def setup(server, app) -> None:
         return action
 
     @server.command(APPLY_ACTION)
-    async def apply_action(*args) -> dict[str, Any]:
+    async def apply_action(*args: Any) -> dict[str, Any]:
         data = decode_args(args, ActionData)
         proposal = await compute(data)
         return await run_guarded(apply(server, app, proposal))

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from aicockpit.context.documents import UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.features.inline_completion import accepted_command, to_lsp
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ def withdraw_for_ghost_text_clients(client: types.ClientCapabilities, caps: type
         caps.completion_provider = None
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     server.capability_adjusters.append(withdraw_for_ghost_text_clients)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(resolve_provider=False))
@@ -87,7 +91,7 @@ def setup(server, app) -> None:
         return types.CompletionList(is_incomplete=True, items=[item])
 
 
-def _documentation(server, text: str, language: str) -> str | types.MarkupContent:
+def _documentation(server: AicockpitServer, text: str, language: str) -> str | types.MarkupContent:
     caps = server.client_capabilities.text_document
     formats = (
         caps.completion.completion_item.documentation_format

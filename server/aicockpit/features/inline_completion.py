@@ -8,7 +8,7 @@ engine is warmed up once it is ready.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from lsprotocol import types
@@ -19,6 +19,9 @@ from aicockpit.context.positions import Position
 from aicockpit.engine.base import EngineState
 from aicockpit.features.next_edit import inline_item as next_edit_item
 from aicockpit.features.params import LspInt, decode_args
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class AcceptedArgs(msgspec.Struct):
     text: str
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     def on_state(state: EngineState, message: str) -> None:
         if state is not EngineState.READY:
             return

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from lsprotocol import types
@@ -25,6 +25,9 @@ from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.features.params import DocumentArg, PositionArg, decode, decode_args
 from aicockpit.next_edit.service import NextEditSuggestion
+
+if TYPE_CHECKING:
+    from aicockpit.server import AicockpitServer, App
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class FeedbackArgs(msgspec.Struct):
     accepted: bool
 
 
-def lsp_edits(app, suggestion: NextEditSuggestion) -> list[types.TextEdit]:
+def lsp_edits(app: App, suggestion: NextEditSuggestion) -> list[types.TextEdit]:
     """The suggestion's edits in LSP positions (UTF-16) of the text they were computed on."""
     lines = app.documents.get(suggestion.uri).lines
     out = []
@@ -66,7 +69,7 @@ def accepted_command(suggestion: NextEditSuggestion) -> types.Command:
     return types.Command(title="aicockpit: next edit accepted", command=ACCEPTED, arguments=[suggestion.id])
 
 
-def inline_item(app, uri: str, position: Position) -> types.InlineCompletionItem | None:
+def inline_item(app: App, uri: str, position: Position) -> types.InlineCompletionItem | None:
     """The current suggestion as an inline completion, when it edits the cursor's line at or after it.
 
     Inline completions replace a range that starts at the cursor: the text between the
@@ -92,7 +95,7 @@ def inline_item(app, uri: str, position: Position) -> types.InlineCompletionItem
     )
 
 
-def code_action(app, uri: str, position: Position) -> types.CodeAction | None:
+def code_action(app: App, uri: str, position: Position) -> types.CodeAction | None:
     """ "Apply suggested edit", for editors with standard LSP only (Helix): a versioned edit."""
     suggestion = app.next_edits.available(uri, position)
     if suggestion is None:
@@ -109,7 +112,7 @@ def code_action(app, uri: str, position: Position) -> types.CodeAction | None:
     )
 
 
-async def code_action_now(app, uri: str, position: Position) -> types.CodeAction | None:
+async def code_action_now(app: App, uri: str, position: Position) -> types.CodeAction | None:
     """ "Apply suggested edit": the one held, or a structural one at ``position``, else (with
     next_edit.in_code_actions) the model's, computed now."""
     action = code_action(app, uri, position)
@@ -123,7 +126,7 @@ async def code_action_now(app, uri: str, position: Position) -> types.CodeAction
     return code_action(app, uri, position)
 
 
-def setup(server, app) -> None:
+def setup(server: AicockpitServer, app: App) -> None:
     @server.command(ACCEPTED)
     def next_edit_accepted(*args: Any) -> dict[str, bool]:
         suggestion_id = decode_args(args, str)
