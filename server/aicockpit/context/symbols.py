@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import tree_sitter as ts
 
 from aicockpit.context.languages import Grammar
+from aicockpit.context.syntax import node_text
 
 EXCERPT_LINES = 12
 EXCERPT_CHARS = 700
@@ -52,7 +53,7 @@ def extract(grammar: Grammar, source: bytes, path: str, tree: ts.Tree | None = N
             if key.startswith("definition."):
                 node = nodes[0]
                 kind = key.split(".", 1)[1]
-                found.setdefault((node.start_byte, _text(names[0])), (node, kind))
+                found.setdefault((node.start_byte, node_text(names[0])), (node, kind))
     definitions: list[Definition] = []
     lines = source.split(b"\n")
     for (_, name), (node, kind) in sorted(found.items(), key=lambda item: item[0][0]):
@@ -67,13 +68,8 @@ def extract(grammar: Grammar, source: bytes, path: str, tree: ts.Tree | None = N
     imports: list[str] = []
     for _, captures in ts.QueryCursor(grammar.imports).matches(root):
         for node in captures.get("import", ()):
-            imports.append(_text(node))
+            imports.append(node_text(node))
     return FileSymbols(definitions, imports)
-
-
-def _text(node: ts.Node) -> str:
-    # ``text`` is None only for a tree parsed without its source at hand; ours always have it.
-    return (node.text or b"").decode("utf-8", "replace")
 
 
 _CLASS_TYPES = {"class_definition", "class_declaration", "class_body", "impl_item", "class_specifier"}
@@ -116,7 +112,7 @@ def _docstring(node: ts.Node, source: bytes, language: str) -> str:
     comment = node.prev_named_sibling
     adjacent = comment is not None and comment.end_point.row >= node.start_point.row - 1
     if comment is not None and adjacent and comment.type == "comment":
-        text = _text(comment)
+        text = node_text(comment)
         return _first_line(text.lstrip("/*!# ").replace("*/", ""))
     return ""
 

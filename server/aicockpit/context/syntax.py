@@ -87,6 +87,11 @@ class SyntaxTree:
         return text
 
 
+def node_text(node: ts.Node) -> str:
+    # ``text`` is None only for a tree parsed without its source at hand; ours always have it.
+    return (node.text or b"").decode("utf-8", "replace")
+
+
 def byte_to_char(source: bytes, byte: int) -> int:
     """String offset of a byte offset into ``source`` (UTF-8)."""
     return len(source[:byte].decode("utf-8", "replace"))

@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aicockpit.context.documents import TextDocument
+from aicockpit.context.syntax import node_text
 from aicockpit.edit.diff import TextEdit, minimal_edits
 from aicockpit.next_edit.structural.changes import ChangeLog
 from aicockpit.next_edit.structural.languages import StructuralLanguage, names_query, structural_language
-from aicockpit.next_edit.structural.names import NameTable, binding_id, resolve, settled
+from aicockpit.next_edit.structural.names import NameTable, Occurrence, binding_id, resolve, settled
 from aicockpit.next_edit.structural.offsets import Offsets
 from aicockpit.next_edit.structural.rename import Rename, find_rename, next_use, renames, replacement
-from aicockpit.next_edit.structural.repeat import RepeatFinder, changes, holes
+from aicockpit.next_edit.structural.repeat import RepeatFinder, Rule, changes, holes
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class StructuralFinder:
         return None, ""
 
     @staticmethod
-    def _rename_edit(parsed: Parsed, rename: Rename, uses, cursor: int) -> StructuralEdit:
+    def _rename_edit(parsed: Parsed, rename: Rename, uses: list[Occurrence], cursor: int) -> StructuralEdit:
         use = next_use(uses, parsed.offsets.byte(cursor))
         start, end = parsed.offsets.char(use.start), parsed.offsets.char(use.end)
         edits = minimal_edits(parsed.doc.text[start:end], replacement(use, rename), start)
@@ -168,7 +169,7 @@ def module_name(doc: TextDocument) -> str:
     return doc.uri.rsplit("/", 1)[-1].split(".", 1)[0]
 
 
-def imported_uses(table: NameTable, rename: Rename, module: str) -> tuple[list, str]:
+def imported_uses(table: NameTable, rename: Rename, module: str) -> tuple[list[Occurrence], str]:
     """The places in another document that name ``rename.old`` through an import of it from
     ``module``: the imported name itself and, unless imported under an alias, its uses."""
     olds = table.occurrences(rename.old)
@@ -187,16 +188,16 @@ def imported_uses(table: NameTable, rename: Rename, module: str) -> tuple[list, 
     return [o for o in uses if not o.in_error], ""
 
 
-def _statement_names(table: NameTable, occurrence, module: str) -> bool:
+def _statement_names(table: NameTable, occurrence: Occurrence, module: str) -> bool:
     """Does the top-level statement holding ``occurrence`` (the import) name ``module``?"""
     node = table.tree.root_node.descendant_for_byte_range(occurrence.start, occurrence.end)
     while node is not None and node.parent is not None and node.parent.parent is not None:
         node = node.parent
-    text = node.text.decode("utf-8", "replace") if node is not None else ""
+    text = node_text(node) if node is not None else ""
     return re.search(rf"(?<![\w$]){re.escape(module)}(?![\w$])", text) is not None
 
 
-def renames_a_name(parsed: Parsed, rule) -> bool:
+def renames_a_name(parsed: Parsed, rule: Rule) -> bool:
     """One variable or instance attribute renamed at two places is a rename: the rename
     finder's business, by scopes. Generalised as a pattern, it would rename another scope's
     variable or another class's attribute of the same name. (Another object's attribute,

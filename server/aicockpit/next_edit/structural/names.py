@@ -27,7 +27,8 @@ occurrences, not the size of the file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import tree_sitter as ts
 
@@ -62,7 +63,13 @@ class Occurrence:
     shorthand: bool = False
     in_error: bool = False
     parent_range: tuple[int, int] = (0, 0)
-    _identity: tuple | None = field(default=None, repr=False)
+
+
+# What a definition binds: the variable of its name in a scope, or (``after``) itself,
+# by where it is declared.
+BindingId = tuple[Literal["scope"], Scope | None] | tuple[Literal["after"], int]
+# A definition capture holding a name: (captured node, kind, the match's @statement).
+DefinitionRoot = tuple[ts.Node, str, ts.Node | None]
 
 
 class NameTable:
@@ -72,7 +79,7 @@ class NameTable:
         self.query = query
         self.tree = tree
         self.source = source
-        self._occurrences: dict[tuple, list[Occurrence] | None] = {}
+        self._occurrences: dict[tuple[bytes, tuple[int, int] | None], list[Occurrence] | None] = {}
 
     # -- classification ----------------------------------------------------------------
 
@@ -91,10 +98,11 @@ class NameTable:
         scopes: list[Scope] = []
         outside: list[ts.Node] = []
         classes: list[tuple[int, int]] = []
-        roots: list[tuple[ts.Node, str, ts.Node | None]] = []  # pattern roots holding the name
+        roots: list[DefinitionRoot] = []  # pattern roots holding the name
         pattern_name = False
         for _, captures in cursor.matches(self.tree.root_node):
-            statement = (captures.get("statement") or [None])[0]
+            statements = captures.get("statement")
+            statement = statements[0] if statements else None
             for name, nodes in captures.items():
                 for captured in nodes:
                     exact = captured.start_byte == start and captured.end_byte == end
@@ -144,9 +152,9 @@ class NameTable:
         return occurrence
 
     @staticmethod
-    def _definition(node: ts.Node, roots, pattern_name: bool):
+    def _definition(node: ts.Node, roots: list[DefinitionRoot], pattern_name: bool) -> DefinitionRoot | None:
         """The innermost definition capture that binds ``node``: itself, or a pattern holding it."""
-        best = None
+        best: tuple[int, DefinitionRoot] | None = None
         for captured, kind, statement in roots:
             exact = captured.start_byte == node.start_byte and captured.end_byte == node.end_byte
             if not exact and not pattern_name:
@@ -175,11 +183,11 @@ class NameTable:
             return self._occurrences[key]
         pattern = re.compile(rb"(?<![\w$])" + re.escape(word) + rb"(?![\w$])")
         lo, hi = within or (0, len(self.source))
-        found: list[Occurrence] | None = []
+        found: list[Occurrence] = []
         for number, match in enumerate(pattern.finditer(self.source, lo, hi)):
             if number >= MAX_OCCURRENCES:
-                found = None
-                break
+                self._occurrences[key] = None
+                return None
             occurrence = self.at(match.start(), match.end())
             if occurrence is not None and occurrence.role != "other" or occurrence and occurrence.member:
                 found.append(occurrence)
@@ -204,14 +212,14 @@ def settled(occurrences: list[Occurrence]) -> list[Occurrence]:
     return out
 
 
-def binding_id(definition: Occurrence) -> tuple:
+def binding_id(definition: Occurrence) -> BindingId:
     """What a definition binds: the scope's one variable of that name, or (``after``) itself."""
     if definition.kind == "after":
         return ("after", definition.start)
     return ("scope", definition.scope)
 
 
-def resolve(occurrence: Occurrence, bindings: list[Occurrence]) -> tuple | None:
+def resolve(occurrence: Occurrence, bindings: list[Occurrence]) -> BindingId | None:
     """The binding ``occurrence`` refers to among ``bindings`` (all of its name); None: global."""
     if occurrence.role == "definition":
         return binding_id(occurrence)
@@ -229,7 +237,7 @@ def resolve(occurrence: Occurrence, bindings: list[Occurrence]) -> tuple | None:
     return None
 
 
-def _inside_error(node: ts.Node) -> bool:
+def _inside_error(node: ts.Node | None) -> bool:
     while node is not None:
         if node.type == "ERROR" or node.is_error:
             return True

@@ -68,7 +68,9 @@ def _wordlike(text: str, language: StructuralLanguage) -> bool:
     return all(language.word.match(ch) for ch in text)
 
 
-def renames(text: str, spans: list[Span], language: StructuralLanguage) -> list[tuple[str, str, list]]:
+def renames(
+    text: str, spans: list[Span], language: StructuralLanguage
+) -> list[tuple[str, str, list[tuple[int, int]]]]:
     """The (old, new, [string ranges of every place changed so]) identifier changes that the
     newest spans made, newest first."""
     found: dict[tuple[str, str], list[tuple[int, int]]] = {}
@@ -152,7 +154,11 @@ def _same_member(occurrence: Occurrence, binding: Occurrence) -> bool:
 
 
 def collides(
-    table: NameTable, rename: Rename, done: set, changed: list[tuple[int, int]], reverting: bool = False
+    table: NameTable,
+    rename: Rename,
+    done: set[tuple[int, int]],
+    changed: list[tuple[int, int]],
+    reverting: bool = False,
 ) -> bool:
     """Would the new name mean something else somewhere? Another binding of it in the same
     scope (or class), one in a nested scope that would capture a use, or a use of it that
@@ -192,10 +198,10 @@ def _range(occurrence: Occurrence) -> tuple[int, int]:
     return occurrence.start, occurrence.end
 
 
-def next_use(uses: list[Occurrence], cursor: int) -> Occurrence | None:
-    """The first use at or after the cursor (bytes), else the first one above it."""
+def next_use(uses: list[Occurrence], cursor: int) -> Occurrence:
+    """The first use (of one at least) at or after the cursor (bytes), else the first one above it."""
     ordered = sorted(uses, key=lambda o: o.start)
-    return next((o for o in ordered if o.start >= cursor), ordered[0] if ordered else None)
+    return next((o for o in ordered if o.start >= cursor), ordered[0])
 
 
 def replacement(use: Occurrence, rename: Rename) -> str:

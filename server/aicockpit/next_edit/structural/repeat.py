@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
+from aicockpit.context.syntax import node_text
 from aicockpit.next_edit.structural.changes import Span, _original
 from aicockpit.next_edit.structural.offsets import Offsets
 
@@ -104,13 +105,16 @@ class Hole:
     variadic: bool = False  # may hold several arguments: the change appends to their list
 
 
+Opcode = tuple[str, int, int, int, int]  # difflib's: (tag, i1, i2, j1, j2)
+
+
 @dataclass(frozen=True)
 class Rule:
     node_type: str
     template: list[str | Hole]  # the first site's tokens before its change, holes in place
     anchor: str  # a word every match has, at ``anchor_index`` of its tokens ...
     anchor_element: int  # ... the template element it is
-    ops: list[tuple[str, int, int, int, int]]  # difflib opcodes, first site before -> after
+    ops: list[Opcode]  # first site before -> after
     first: Site
 
 
@@ -156,7 +160,7 @@ class RepeatFinder:
 
     def _site(self, text: str, offsets: Offsets, node: ts.Node, change: Change) -> Site | None:
         start = offsets.char(node.start_byte)
-        end = start + len(node.text.decode("utf-8", "replace"))
+        end = start + len(node_text(node))
         if end - start > MAX_SITE_CHARS or not (start <= change.start and change.end <= end):
             return None
         after_text = text[start:end]
@@ -184,14 +188,17 @@ class RepeatFinder:
 
         def first_range(i1: int, i2: int) -> tuple[int, int]:  # c1's indices are b1's, less the arguments
             shift = args1[1] - args1[0] - 1 if args1 is not None else 0
-            return tuple(i if args1 is None or i <= args1[0] else i + shift for i in (i1, i2))
+            start, end = (i if args1 is None or i <= args1[0] else i + shift for i in (i1, i2))
+            return start, end
 
         template: list[str | Hole] = []
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=c1, b=c2, autojunk=False).get_opcodes():
             if tag == "equal":
                 for i in range(i1, i2):
                     template.append(
-                        Hole(args1, args2, True) if args1 is not None and i == args1[0] else c1[i]
+                        Hole(args1, args2, True)
+                        if args1 is not None and args2 is not None and i == args1[0]
+                        else c1[i]
                     )
                 continue
             one, two = c1[i1:i2], c2[j1:j2]
@@ -203,14 +210,18 @@ class RepeatFinder:
         anchors, at = [], 0
         for n, element in enumerate(template):
             size = element.first[1] - element.first[0] if isinstance(element, Hole) else 1
-            word = isinstance(element, str) and element not in self._keywords and _WORD.fullmatch(element)
-            if word and at in kept:
+            if (
+                isinstance(element, str)
+                and element not in self._keywords
+                and _WORD.fullmatch(element)
+                and at in kept
+            ):
                 anchors.append((len(element), n))
             at += size
         if not anchors:
             return None
-        element = max(anchors)[1]
-        rule = Rule(site1.node.type, template, str(template[element]), element, ops, site1)
+        anchor = max(anchors)[1]
+        rule = Rule(site1.node.type, template, str(template[anchor]), anchor, ops, site1)
         # The rule must make of the second site exactly what the user made of it.
         made = apply(rule, site2.before_text, site2.before)
         if made is None or [t.text for t in tokens(self._pattern, made)] != [t.text for t in site2.after]:
@@ -233,14 +244,14 @@ class RepeatFinder:
         return None
 
     def _match(
-        self, tree: ts.Tree, offsets: Offsets, rule: Rule, start: int, end: int, skip
+        self, tree: ts.Tree, offsets: Offsets, rule: Rule, start: int, end: int, skip: list[tuple[int, int]]
     ) -> RepeatEdit | None:
         node = tree.root_node.descendant_for_byte_range(start, end)
         while node is not None and node.type != rule.node_type:
             node = node.parent
         if node is None or node.has_error or any(node.start_byte < e and s < node.end_byte for s, e in skip):
             return None
-        site_text = node.text.decode("utf-8", "replace")
+        site_text = node_text(node)
         if len(site_text) > MAX_SITE_CHARS:
             return None
         site_start = offsets.char(node.start_byte)
@@ -272,7 +283,7 @@ def _there_already(text: str, edit: tuple[int, int, str]) -> bool:
     return text[:start].rstrip().endswith(new) or text[end:].lstrip().startswith(new)
 
 
-def _done_already(rule: Rule, found: list[Token], spans) -> bool:
+def _done_already(rule: Rule, found: list[Token], spans: list[tuple[int, int]]) -> bool:
     """Does a hole hold a word the change brings in (``strict`` of ``, strict=True``)? Then the
     site has had the change already, and the hole swallowed it."""
     first = rule.first
@@ -292,7 +303,7 @@ def _done_already(rule: Rule, found: list[Token], spans) -> bool:
     return any(text in brought for text in held)
 
 
-def _ops(site: Site) -> tuple[list, set[int]]:
+def _ops(site: Site) -> tuple[list[Opcode], set[int]]:
     """The token diff of a site's change, and the indices of its tokens the change keeps."""
     before, after = [t.text for t in site.before], [t.text for t in site.after]
     ops = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
@@ -325,16 +336,17 @@ def _without(texts: list[str], arguments: tuple[int, int] | None) -> list[str]:
     return [*texts[: arguments[0]], _ARGUMENTS, *texts[arguments[1] :]]
 
 
-def _variadic(template: list, ops) -> list:
+def _variadic(template: list[str | Hole], ops: list[Opcode]) -> list[str | Hole]:
     """A hole just before a closing bracket, where the change appends: it may hold any number
     of arguments (adding one to a call does not depend on how many it had)."""
     appends = {i1 for tag, i1, *_ in ops if tag == "insert"}
     out = list(template)
     for n, element in enumerate(template[:-1]):
+        following = template[n + 1]
         if (
             isinstance(element, Hole)
-            and isinstance(template[n + 1], str)
-            and template[n + 1] in _CLOSE
+            and isinstance(following, str)
+            and following in _CLOSE
             and element.first[1] in appends
         ):
             out[n] = Hole(element.first, element.second, variadic=True)
@@ -354,7 +366,7 @@ def _overlap(one: ts.Node, two: ts.Node) -> bool:
     return one.start_byte < two.end_byte and two.start_byte < one.end_byte
 
 
-def _depths(texts: list[str]):
+def _depths(texts: list[str]) -> Iterator[tuple[str, int]]:
     """(text, bracket depth before it) of each token; the depth after the last one last."""
     depth = 0
     for text in texts:
@@ -421,7 +433,9 @@ def _positions(rule: Rule, spans: list[tuple[int, int]]) -> dict[int, int]:
     return where
 
 
-def _edits(rule: Rule, site_text: str, found: list[Token], spans) -> list[tuple[int, int, str]] | None:
+def _edits(
+    rule: Rule, site_text: str, found: list[Token], spans: list[tuple[int, int]]
+) -> list[tuple[int, int, str]] | None:
     """The rule's ops at a site whose tokens are ``found`` (offsets in ``site_text``); None when an
     op starts or ends inside a hole.
 
@@ -452,7 +466,9 @@ def _edits(rule: Rule, site_text: str, found: list[Token], spans) -> list[tuple[
     return edits
 
 
-def _swaps(rule: Rule, site_text: str, found: list[Token], spans) -> list[tuple[str, str]]:
+def _swaps(
+    rule: Rule, site_text: str, found: list[Token], spans: list[tuple[int, int]]
+) -> list[tuple[str, str]]:
     """(text at the first site, text at this one) of every hole, longest first."""
     first = rule.first
     swaps = []
