@@ -82,19 +82,23 @@ class NextEditService:
         config = self._settings()
         self._stats.counts["requests"] += 1
         if not config.enabled:
-            return self._outcome("disabled")
+            self._outcome("disabled")
+            return None
         try:
             doc = self._documents.get(uri)
         except UnknownDocument:
-            return self._outcome("unknown_document")
+            self._outcome("unknown_document")
+            return None
         if self._is_secret(doc):
-            return self._outcome("secret_file")
+            self._outcome("secret_file")
+            return None
         # 1. Supersede and settle: the newest request of a document is the only one answered
         # (editors ask at every change; the server waits for the edits to settle, no editor timer).
         ticket = self._lanes.take(uri, LANE)
         try:
             if not await self._lanes.settle(ticket, config.debounce_ms / 1000):
-                return self._outcome("superseded")
+                self._outcome("superseded")
+                return None
             return await self._suggest(doc, position, config, ticket)
         finally:
             self._lanes.release(ticket)
@@ -118,27 +122,32 @@ class NextEditService:
             ticket, generate_text(engine, request), "next-edit generation"
         )
         if generated is None:
-            return self._outcome("superseded")
+            self._outcome("superseded")
+            return None
         self._stats.counts["prompt_tokens"] += generated.prompt_tokens
         self._stats.counts["generated_tokens"] += generated.completion_tokens
         # 5. Never an answer for a text that changed meanwhile.
         if uri not in self._documents or doc.version != version:
-            return self._outcome("stale")
+            self._outcome("stale")
+            return None
         # The end marker is a stop string: an answer that stopped there is complete, one cut
         # off by max_tokens is not (applied, it would delete what it lost).
         region = parse_region(generated.text, window.region, ended=generated.finish_reason == "stop")
         if region is None or region == window.region:
-            return self._outcome("no_edit")
+            self._outcome("no_edit")
+            return None
         base = doc.lines.starts[window.first_line]
         edits = minimal_edits(window.region, region, base)
         # 6. Never shown: an edit outside the region it was given, or one undoing the user's edit.
         if outside(edits, base, base + len(window.region)):
             self._stats.decisions["model_outside_region"] += 1
-            return self._outcome("dropped")
+            self._outcome("dropped")
+            return None
         spans = self.changes.spans(uri)
         if undoes(doc.text, edits, spans[-1] if spans else None):
             self._stats.decisions["model_undoes_last_edit"] += 1
-            return self._outcome("dropped")
+            self._outcome("dropped")
+            return None
         suggestion = NextEditSuggestion(
             f"ne-{uuid.uuid4().hex[:12]}",
             uri,
@@ -293,4 +302,3 @@ class NextEditService:
     def _outcome(self, outcome: str) -> None:
         """Count why a request ends without a suggestion."""
         self._stats.counts[outcome] += 1
-        return None
