@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aicockpit.completion.postprocess import CursorShape, shape_suggestion
 from aicockpit.completion.syntax_rules import check_insertion, syntax_cursor_shape
@@ -73,7 +74,7 @@ class PreparedCompletion:
         return self.prompt.pieces.suffix
 
     @property
-    def context(self) -> list[dict]:
+    def context(self) -> list[dict[str, Any]]:
         """The repository snippets in the prompt, for the trace."""
         return self.prompt.describe()
 

@@ -16,16 +16,16 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aicockpit.config import AicockpitConfig
 from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.languages import for_document
 from aicockpit.context.retrieve import ContextSnippet, CursorQuery, Retriever, dedupe
 from aicockpit.context.workspace_index import WorkspaceIndex
-from aicockpit.generation import EngineSpeed, GenerationRequest, Priority, PromptFormat
+from aicockpit.generation import EngineSpeed, GenerationRequest, Priority, PromptFormat, TokenCounter
 from aicockpit.prompt.budget import FIXED, BudgetPlanner, Budgets
-from aicockpit.prompt.fim import FimTemplate, TokenCounter, detect_template, fim_window
+from aicockpit.prompt.fim import FimTemplate, detect_template, fim_window
 from aicockpit.prompt.layout import CodeFormat, PromptPieces, RepoFormat, SnippetLayout, repo_format_for
 from aicockpit.prompt.requests import completion_stops, engine_request
 from aicockpit.prompt.tokens import LineCachedCounter
@@ -74,11 +74,11 @@ class CompletionPrompt:
     # what pre-warming fills the prefix cache with.
     stable: str
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[dict[str, Any]]:
         return self.pieces.describe()
 
 
-def describe_prompt(prompt: CompletionPrompt, backend: str) -> dict:
+def describe_prompt(prompt: CompletionPrompt, backend: str) -> dict[str, Any]:
     """What ``aicockpit context`` and ``aicockpit/context`` show: the exact fields sent, and their parts."""
     return {
         "backend": backend,

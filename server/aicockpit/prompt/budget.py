@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aicockpit.config import AicockpitConfig, CompletionConfig
 from aicockpit.generation import EngineSpeed
@@ -82,7 +83,7 @@ class Budgets:
     max_tokens: int
     source: str = "fixed"  # measured: sized to the latency target; fixed: the defaults
 
-    def describe(self, config: CompletionConfig) -> dict:
+    def describe(self, config: CompletionConfig) -> dict[str, Any]:
         target = config.latency_target_ms
         return {
             "source": self.source,
@@ -99,10 +100,11 @@ class BudgetPlanner:
     """Budgets per request, from the config and the engine's speed; warns once about clamped settings."""
 
     def __init__(self) -> None:
-        self._warned: set[tuple] = set()
-        self._basis: dict[tuple, EngineSpeed] = {}  # the speed the budgets were last sized to
+        self._warned: set[tuple[tuple[str, ...], int]] = set()  # (clamped budgets, context length)
+        # The speed the budgets were last sized to, per (context length, sends suffix, fills middle).
+        self._basis: dict[tuple[int, bool, bool], EngineSpeed] = {}
 
-    def _steady(self, key: tuple, speed: EngineSpeed) -> EngineSpeed:
+    def _steady(self, key: tuple[int, bool, bool], speed: EngineSpeed) -> EngineSpeed:
         """The speed to size budgets to: the last one, until the measurement moves by more than
         ``STEADY_SHARE``. Budgets decide where the prompt starts (the prefix window's anchor, the
         header): if they followed every wobble of the estimate, the next prompt would share

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from aicockpit.context.retrieve import ContextSnippet
+from aicockpit.generation import TokenCounter
 
 Message = dict[str, str]
 
@@ -36,7 +36,7 @@ def render_reference(snippet: ContextSnippet) -> str:
     return f"{where}:\n```\n{snippet.text}\n```"
 
 
-def render_chat(tokenizer: Any, messages: Sequence[Message]) -> str:
+def render_chat(tokenizer: TokenCounter, messages: Sequence[Message]) -> str:
     """The conversation as one text: the model's chat template, or ChatML when it has none."""
     apply = getattr(tokenizer, "chat_template", None)
     text = apply(list(messages)) if apply is not None else None
@@ -46,7 +46,7 @@ def render_chat(tokenizer: Any, messages: Sequence[Message]) -> str:
     return text
 
 
-def count_messages(tokenizer: Any, messages: Sequence[Message]) -> int:
+def count_messages(tokenizer: TokenCounter, messages: Sequence[Message]) -> int:
     """Prompt tokens of a conversation, as rendered for the model."""
     return tokenizer.count(render_chat(tokenizer, messages))
 

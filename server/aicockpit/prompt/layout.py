@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from aicockpit.context.retrieve import ContextSnippet
 from aicockpit.generation import TokenCounter
@@ -128,7 +129,7 @@ class PromptPieces:
             text = text[: len(text) - len(form.template.suffix) - len(form.template.middle)]
         return text
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[dict[str, Any]]:
         """The chosen snippets, for ``aicockpit context``, ``aicockpit/context`` and stats."""
         return [
             {
