@@ -39,7 +39,7 @@ from aicockpit.background import spawn
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import CompletionConfig
 from aicockpit.context.positions import Position
-from aicockpit.engine.base import EngineUnavailable
+from aicockpit.engine.base import Engine, EngineSource, EngineUnavailable
 from aicockpit.engine.collect import generate_text
 from aicockpit.generation import Priority
 from aicockpit.prompt.fim import ANCHOR_LINES
@@ -59,10 +59,10 @@ class Prewarmer:
     def __init__(
         self,
         service: CompletionService,
-        host: Any,  # has ``.engine``: the completion role's engine
+        host: EngineSource,  # the completion role's engine
         telemetry: Telemetry,
         settings: Callable[[], CompletionConfig],
-        next_edit_head: Callable[[str, Position], tuple[Any, str] | None] | None = None,
+        next_edit_head: Callable[[str, Position], tuple[Engine, str] | None] | None = None,
     ) -> None:
         self._service = service
         # The next edit's prompt head at a cursor (NextEditService.stable_head): warmed second.
@@ -70,10 +70,10 @@ class Prewarmer:
         self._host = host
         self._telemetry = telemetry
         self._settings = settings
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._running: tuple[str, int] | None = None  # (uri, anchor block) being warmed
         self._interrupted: str | None = None  # the uri whose warm a real request stopped
-        self._resume: asyncio.Task | None = None
+        self._resume: asyncio.Task[None] | None = None
         self._warmed: dict[str, int] = {}  # uri -> the anchor block last warmed
         self._cursors: OrderedDict[str, Position] = OrderedDict()  # last cursor per uri
         self.outcomes: Counter[str] = Counter()
@@ -205,7 +205,7 @@ class Prewarmer:
             await self._prefill_text(head[0], head[1], record, "next_edit_")
         return "served"
 
-    async def _prefill_text(self, engine: Any, text: str, record: dict[str, Any], key: str) -> None:
+    async def _prefill_text(self, engine: Engine, text: str, record: dict[str, Any], key: str) -> None:
         """Prefill ``text`` in chunks, one engine request each (a real request aborts the one running)."""
         ends = self._chunk_ends(text, engine)
         record[f"{key}chunk_ends"] = len(ends)
@@ -224,7 +224,7 @@ class Prewarmer:
             record[f"{key}cached_tokens"] = generated.cached_tokens
             record[f"{key}chunks"] = i + 1
 
-    def _chunk_ends(self, text: str, engine: Any) -> list[int]:
+    def _chunk_ends(self, text: str, engine: Engine) -> list[int]:
         """Where the chunks end: line ends, each about ``CHUNK_SECONDS`` of prefill after the last."""
         speed = getattr(engine, "speed", None)
         rate = speed.prefill_tokens_per_s if speed is not None else None

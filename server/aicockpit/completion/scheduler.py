@@ -97,7 +97,7 @@ class Flight:
     error: str | None = None  # the engine or backend failed: nothing it streamed is served
     shaped: str | None = None  # the post-processed output, once done
     done: Signal = field(default_factory=Signal)
-    task: asyncio.Task | None = None
+    task: asyncio.Task[None] | None = None
 
     @property
     def cursor(self) -> Cursor:
@@ -388,7 +388,9 @@ class CompletionScheduler:
 
         spawn(abort_later(), name="completion orphan grace")
 
-    def _launch(self, prepared: PreparedCompletion, engine: Engine, kind: str, state: _DocumentState | None):
+    def _launch(
+        self, prepared: PreparedCompletion, engine: Engine, kind: str, state: _DocumentState | None
+    ) -> Flight:
         flight = Flight(prepared, kind)
         if state is not None:
             state.flight = flight

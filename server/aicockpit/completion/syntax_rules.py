@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import tree_sitter as ts
+
 from aicockpit.completion.postprocess import CursorShape, cursor_shape
 from aicockpit.context.documents import TextDocument
 from aicockpit.context.syntax import byte_point, byte_to_char
@@ -48,7 +50,7 @@ def syntax_cursor_shape(doc: TextDocument, offset: int, setting: str = "auto") -
     return shape
 
 
-def _empty(body) -> bool:
+def _empty(body: ts.Node) -> bool:
     return all(child.type == "comment" for child in body.named_children)
 
 
@@ -88,11 +90,11 @@ def check_insertion(doc: TextDocument, offset: int, suggestion: str) -> str:
     return ""
 
 
-def _parses(parser, code: str) -> bool:
+def _parses(parser: ts.Parser, code: str) -> bool:
     return not parser.parse(code.encode("utf-8", "surrogatepass")).root_node.has_error
 
 
-def _region(root, text: str, offset: int, row: int) -> tuple[int, int] | None:
+def _region(root: ts.Node, text: str, offset: int, row: int) -> tuple[int, int] | None:
     """String offsets of the top-level statements around ``row``, or None if they are much of the text.
 
     From the last statement that starts at or before the cursor's row (with the
@@ -114,7 +116,7 @@ def _region(root, text: str, offset: int, row: int) -> tuple[int, int] | None:
     return (first, last) if 4 * (last - first) <= len(text) else None
 
 
-def _enclosing_errors(root, first_row: int, last_row: int) -> bool:
+def _enclosing_errors(root: ts.Node, first_row: int, last_row: int) -> bool:
     """Whether the top-level statements on the rows around the insertion contain a syntax error.
 
     Rows, not bytes: error recovery often ends an ERROR node just before the cursor.
