@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from aicockpit.config import EngineConfig
@@ -87,7 +87,7 @@ class StubEngine:
     def shutdown(self) -> None:
         self._cache.clear()
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationDelta, None]:
         prompt_tokens = self.tokenizer.count(request.prompt)
         cached = self._cache.cached_tokens(request.prompt)
         text = "".join(STUB_TEXT)

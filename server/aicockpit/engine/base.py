@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat, TokenCounter
@@ -49,8 +49,8 @@ class Engine(Protocol):
         """What the prompt layer must build for this engine."""
         ...
 
-    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
-        """Stream the completion of ``request.prompt`` exactly as given; closing the iterator aborts it."""
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationDelta, None]:
+        """Stream the completion of ``request.prompt`` exactly as given; closing the generator aborts it."""
         ...
 
     def unfinished_requests(self) -> int: ...

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from aicockpit.background import spawn
@@ -99,7 +99,7 @@ async def generate_text(
     return result
 
 
-async def _wind_down(stream: AsyncIterator[GenerationDelta], drain: bool) -> None:
+async def _wind_down(stream: AsyncGenerator[GenerationDelta, None], drain: bool) -> None:
     """After the answer: read ``stream`` to its end (``drain``), then close it (an abort if unfinished)."""
     try:
         if drain:
@@ -108,4 +108,4 @@ async def _wind_down(stream: AsyncIterator[GenerationDelta], drain: bool) -> Non
     except Exception as err:  # the answer was complete: what comes after it fails nobody
         log.debug("after a complete answer, its stream failed: %s", err)
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]  # an async generator
+        await stream.aclose()

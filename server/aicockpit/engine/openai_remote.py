@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import msgspec
@@ -175,7 +175,7 @@ class OpenAIRemoteEngine:
         except Exception:  # an estimate must never fail a request
             return len(text) // 4
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationDelta, None]:
         endpoint, body = self.payload(request)
         chat = endpoint == "chat/completions"
         self._active += 1

@@ -22,7 +22,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 from aicockpit.background import spawn
-from aicockpit.config import ROLES, AicockpitConfig, EngineConfig, ProfileConfig
+from aicockpit.config import ROLES, AicockpitConfig, EngineConfig, ProfileConfig, RoleConfig
 from aicockpit.engine.base import BackendError, Engine, EngineState, EngineUnavailable
 from aicockpit.engine.breaker import BreakerState, CircuitBreaker
 from aicockpit.engine.host import EngineHost
@@ -376,9 +376,9 @@ class RoleEngine:
     def __init__(
         self,
         role: str,
-        limits,
+        limits: RoleConfig,
         candidates: list[tuple[Backend, Engine]],
-        usage,
+        usage: UsageStore | None,
         prompts: PromptLog | None = None,
         on_request: Callable[[], None] | None = None,
     ) -> None:
@@ -424,7 +424,7 @@ class RoleEngine:
     def shutdown(self) -> None:
         """Engines belong to their hosts; a role view has nothing to release."""
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationDelta]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationDelta, None]:
         if self._on_request is not None and request.priority < Priority.PREWARM:
             self._on_request()
         deadline = time.monotonic() + self._limits.timeout_ms / 1000
@@ -485,7 +485,7 @@ class RoleEngine:
         attempt: int,
         deadline: float,
         outcome: _Attempt,
-    ) -> AsyncIterator[GenerationDelta]:
+    ) -> AsyncGenerator[GenerationDelta, None]:
         request = _for_profile(request, backend.profile, attempt)
         outcome.begin(busy=engine.unfinished_requests() > 0)
         started = outcome.started_at
@@ -622,7 +622,7 @@ def _loop_time(deadline: float) -> float:
 
 def _changed(old: ProfileConfig, new: ProfileConfig) -> bool:
     """Did anything change that needs a new backend (not just limits and sampling)?"""
-    fields = ("backend", "engine", "url", "model", "api_key_env", "tokenizer", "fim_mode", "fim_template")
-    fields += ("context_length",)
+    fields: tuple[str, ...] = ("backend", "engine", "url", "model", "api_key_env", "tokenizer")
+    fields += ("fim_mode", "fim_template", "context_length")
     fields += ("connect_timeout_ms", "idle_timeout_ms")
     return any(getattr(old, f) != getattr(new, f) for f in fields)
