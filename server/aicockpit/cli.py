@@ -269,7 +269,7 @@ async def _chat(args: argparse.Namespace) -> int:
     from aicockpit.server import App
 
     app = App(one_shot_overrides(args), EngineHost())
-    app.workspace = WorkspaceFiles(Path(args.workspace), lambda: app.config.index)
+    app.workspace = WorkspaceFiles(Path(args.workspace), app.live("index"))
 
     async def work(_backend: dict[str, Any]) -> int:
         stream = lambda text: print(text, end="", flush=True)  # noqa: E731

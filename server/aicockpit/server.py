@@ -17,7 +17,7 @@ from aicockpit.completion.prewarm import Prewarmer
 from aicockpit.completion.scheduler import CompletionScheduler
 from aicockpit.completion.service import CompletionService
 from aicockpit.config import AicockpitConfig, UsageConfig, decode_config
-from aicockpit.config_changes import ChangeCallback, ConfigChanges
+from aicockpit.config_changes import ChangeCallback, ConfigChanges, Live
 from aicockpit.context.documents import DocumentStore, TextDocument
 from aicockpit.context.files import WorkspaceFiles
 from aicockpit.context.open_documents import OpenDocumentIndex, follow
@@ -73,7 +73,7 @@ class App:
         if problems:
             raise ValueError("; ".join(problems))
         self.index = WorkspaceIndex(self.config.index)
-        self.assembler = PromptAssembler(self.documents, self.index, lambda: self.config)
+        self.assembler = PromptAssembler(self.documents, self.index, self.changes.live_config(self.config))
         self.documents.close_listeners.append(self.assembler.forget)
         # The index follows the editor's text on the document-change path: prompt builds only read.
         self.open_index = follow(self.documents, self.index)
@@ -87,7 +87,7 @@ class App:
             self.documents,
             self.router.host_for_role("completion"),
             self.telemetry,
-            lambda: self.config.completion,
+            self.live("completion"),
             self.assembler,
         )
         # Editor requests go through the scheduler; ``completions`` alone serves one-shot callers.
@@ -98,14 +98,14 @@ class App:
             self.documents,
             self.router.host_for_role("completion"),
             self.telemetry,
-            lambda: self.config.completion,
+            self.live("completion"),
             lanes=self.lanes,
         )
-        self.health = HealthMonitor(self.router, self.telemetry, lambda: self.config)
+        self.health = HealthMonitor(self.router, self.telemetry, self.changes.live_config(self.config))
         self.edits = EditService(
             self.documents,
             lambda: self.router.for_role("edit"),
-            lambda: self.config.edit,
+            self.live("edit"),
             self.is_secret,
             self.assembler.related_definitions,
         )
@@ -114,7 +114,7 @@ class App:
             lambda: self.workspace,
             self.documents,
             lambda: self.router.for_role("chat"),
-            lambda: self.config.chat,
+            self.live("chat"),
             self.is_secret,
             lambda: self.index,
             self.assembler.related_definitions,
@@ -123,7 +123,7 @@ class App:
             self.documents,
             self.index,
             lambda: self.router.for_role("next_edit"),
-            lambda: self.config.next_edit,
+            self.live("next_edit"),
             self.is_secret,
             self.telemetry,
             self.lanes,
@@ -133,7 +133,7 @@ class App:
             self.completions,
             self.router.host_for_role("completion"),
             self.telemetry,
-            lambda: self.config.completion,
+            self.live("completion"),
             self.next_edits.stable_head,
         )
         self.router.request_listeners.append(self.prewarmer.yield_now)
@@ -143,6 +143,10 @@ class App:
         self.subscribe("logging", lambda _old, new: setattr(self.telemetry.prompts, "enabled", new.prompts))
         # Another model now serves completions: suggestions of the old one are not reused.
         self.subscribe(("roles", "profiles"), lambda _old, _new: self.scheduler.reset())
+
+    def live(self, section: str) -> Live[Any]:
+        """A config section as it is now, for services that read it at each request."""
+        return self.changes.live(section, getattr(self.config, section))
 
     def subscribe(self, sections: str | tuple[str, ...], callback: ChangeCallback) -> None:
         """``callback(previous, current)`` when these config sections change (config_changes.py)."""

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from aicockpit.config import decode_config
+from aicockpit.config import AicockpitConfig, decode_config
 from aicockpit.config_changes import ConfigChanges
 
 
@@ -58,3 +58,16 @@ def test_a_failing_subscriber_costs_neither_the_others_nor_the_caller(caplog):
 def test_a_misspelt_section_is_refused_at_once():
     with pytest.raises(ValueError, match="indexx"):
         ConfigChanges().subscribe("indexx", lambda old, new: None)
+
+
+def test_a_live_section_follows_each_published_change_and_the_whole_config_too():
+    changes = ConfigChanges()
+    first = AicockpitConfig()
+    completion = changes.live("completion", first.completion)
+    whole = changes.live_config(first)
+    second = decode_config({"completion": {"max_tokens": 7}}, first)[0]
+    changes.publish(first, second)
+    assert completion().max_tokens == 7 and whole() is second
+    third = decode_config({"chat": {"max_tokens": 9}}, second)[0]
+    changes.publish(second, third)
+    assert completion() is second.completion and whole().chat.max_tokens == 9

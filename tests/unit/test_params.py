@@ -10,7 +10,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from aicockpit.features.index import ContextArgs
 from aicockpit.features.inline_completion import AcceptedArgs
-from aicockpit.features.params import decode, decode_args
+from aicockpit.features.params import DocumentArg, decode, decode_args, decode_notification
 from aicockpit.features.profiles import switch_arguments
 from aicockpit.features.stats import StatsArgs
 
@@ -84,3 +84,9 @@ def test_switch_profile_takes_both_spellings():
     assert msgspec.structs.astuple(switch_arguments(({"role": "chat", "profile": "big"},))) == ("chat", "big")
     with pytest.raises(JsonRpcInvalidParams, match="role"):
         switch_arguments(({"role": "", "profile": "big"},))
+
+
+def test_a_notification_with_bad_params_is_logged_and_dropped(caplog):
+    assert decode_notification({"uri": "file:///a.py"}, DocumentArg, "x/y").uri == "file:///a.py"
+    assert decode_notification({"uri": 3}, DocumentArg, "x/y") is None
+    assert "x/y: invalid params" in caplog.text and "$.uri" in caplog.text

@@ -20,13 +20,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from pygls.exceptions import JsonRpcInvalidParams
 
 from aicockpit.context.positions import Position
 from aicockpit.edit.diff import TextEdit
 from aicockpit.engine.base import BackendError, EngineUnavailable
 from aicockpit.features.next_edit import ACCEPTED
-from aicockpit.features.params import LspInt, PositionArg, decode
+from aicockpit.features.params import LspInt, PositionArg, decode, decode_notification
 
 if TYPE_CHECKING:
     from aicockpit.server import AicockpitServer, App
@@ -114,10 +113,7 @@ def setup(server: AicockpitServer, app: App) -> None:
 
     @server.feature(DID_SHOW)
     def did_show_inline_edit(params: Any = None) -> None:
-        try:
-            args = decode(params, DidShowArgs)
-        except JsonRpcInvalidParams as err:  # a notification has no answer to carry the error
-            log.warning("%s: %s", DID_SHOW, err.message)
+        if (args := decode_notification(params, DidShowArgs, DID_SHOW)) is None:
             return
         command = args.item.command
         if command is not None and command.command == ACCEPTED and command.arguments:

@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 
 from aicockpit.context.documents import TextChange, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.features.params import DocumentArg, PositionArg, decode
+from aicockpit.features.params import DocumentArg, PositionArg, decode_notification
 
 if TYPE_CHECKING:
     from aicockpit.server import AicockpitServer, App
@@ -63,12 +62,8 @@ def setup(server: AicockpitServer, app: App) -> None:
     @server.feature(DID_FOCUS)
     def did_focus(params: Any) -> None:
         """The editor shows this document with the cursor here: the next completion is warmed."""
-        try:
-            focus = decode(params, FocusParams)
-        except JsonRpcInvalidParams as err:
-            log.warning("%s: %s", DID_FOCUS, err)
-            return
-        if focus.textDocument.uri in app.documents:
+        focus = decode_notification(params, FocusParams, DID_FOCUS)
+        if focus is not None and focus.textDocument.uri in app.documents:
             app.prewarmer.cursor_seen(
                 focus.textDocument.uri, Position(focus.position.line, focus.position.character)
             )

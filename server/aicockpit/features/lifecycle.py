@@ -109,7 +109,7 @@ def setup(server: AicockpitServer, app: App) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
         server.log_messages.bind(asyncio.get_running_loop())
-        app.workspace = workspace_from(params, lambda: app.config.index)
+        app.workspace = workspace_from(params, app.live("index"))
         problems = app.configure(params.initialization_options)
         for problem in problems:
             show_error(server, f"aicockpit: invalid option ({problem}); using the default")

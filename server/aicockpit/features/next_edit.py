@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import BackendError, EngineUnavailable
-from aicockpit.features.params import DocumentArg, PositionArg, decode, decode_args
+from aicockpit.features.params import DocumentArg, PositionArg, decode, decode_args, decode_notification
 from aicockpit.next_edit.service import NextEditSuggestion
 
 if TYPE_CHECKING:
@@ -154,9 +153,6 @@ def setup(server: AicockpitServer, app: App) -> None:
 
     @server.feature(FEEDBACK)
     def feedback(params: Any = None) -> None:
-        try:
-            args = decode(params, FeedbackArgs)
-        except JsonRpcInvalidParams as err:  # a notification has no answer to carry the error
-            log.warning("%s: %s", FEEDBACK, err.message)
+        if (args := decode_notification(params, FeedbackArgs, FEEDBACK)) is None:
             return
         app.next_edits.feedback(args.id, args.accepted)

@@ -9,11 +9,13 @@ answered to the client like any bad params.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from pygls.exceptions import JsonRpcInvalidParams
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # LSP positions are uintegers; beyond 2**31 they only serve to make the server work hard.
@@ -47,6 +49,16 @@ def decode(params: Any, kind: type[T], what: str = "params") -> T:
         return msgspec.convert({} if value is None else value, kind)
     except msgspec.ValidationError as err:
         raise JsonRpcInvalidParams(message=f"invalid {what}: {err}") from None
+
+
+def decode_notification(params: Any, kind: type[T], method: str) -> T | None:
+    """A notification's params as a ``kind``, or None: bad params are logged, as there is no
+    answer to carry the error."""
+    try:
+        return decode(params, kind)
+    except JsonRpcInvalidParams as err:
+        log.warning("%s: %s", method, err.message)
+        return None
 
 
 def decode_args(args: tuple[Any, ...], kind: type[T]) -> T:
