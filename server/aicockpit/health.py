@@ -149,10 +149,11 @@ class HealthMonitor:
         speed = backend.speed.snapshot()
         first = speed.first_token_ms_p50
         missed = self._missed_share()
-        if not ((first is not None and first > target * SLOW_FACTOR) or missed >= MISSED_SHARE):
+        slow_first = first is not None and first > target * SLOW_FACTOR
+        if not (slow_first or missed >= MISSED_SHARE):
             return None
         where = "on this machine" if backend.embedded else f"from {backend.name}"
-        if first is not None:
+        if slow_first:  # what the user feels most; else the deadlines missed say it
             message = f"slow: {first / 1000:.1f} s to first token {where}"
         else:
             message = f"slow: {missed:.0%} of recent completions missed their deadline"

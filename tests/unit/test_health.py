@@ -66,4 +66,11 @@ async def test_missed_deadlines_are_slow_and_explicit_budgets_are_named_in_the_f
     health = HealthMonitor(router, telemetry, lambda: config).evaluate()["completion"]
     assert health["state"] == "slow" and "75% of recent completions missed" in health["message"]
     assert "completion.prefix_tokens" in health["fix"]
+    # The engine itself answers fast: the message says what is wrong, not a fast first token.
+    for _ in range(3):
+        router.backend("default").speed.observe(
+            SpeedSample(1200, 1184, first_token_s=0.01, decode_s=0.3, generated_tokens=10)
+        )
+    health = HealthMonitor(router, telemetry, lambda: config).evaluate()["completion"]
+    assert "75% of recent completions missed" in health["message"], health
     await router.stop()

@@ -6,6 +6,7 @@ import asyncio
 import heapq
 import itertools
 
+import msgspec
 import pytest
 
 from aicockpit.completion.scheduler import CompletionScheduler
@@ -333,6 +334,19 @@ async def test_a_request_at_the_same_place_attaches_to_a_generation_finishing_it
     suggestion = await second
     assert suggestion.text == "return a" and len(rig.engine.streams) == 1  # no second prefill
     assert not stream.aborted
+
+
+async def test_a_request_attaching_to_a_generation_gets_the_deadline_of_the_settings_now():
+    rig = Rig(timeout_ms=500)
+    first = await rig.request()
+    await rig.clock.advance(0.6)
+    assert await first is None  # missed its 500 ms; the generation runs on to its first token
+    rig.config = CompletionConfig(**{**msgspec.structs.asdict(rig.config), "timeout_ms": 30000})
+    second = await rig.request()
+    await rig.clock.advance(1.0)  # past the old deadline, well within the new one
+    assert not second.done()
+    rig.engine.streams[0].send("return", " a", finish=True)
+    assert (await second).text == "return a"
 
 
 async def test_an_invoked_request_skips_the_debounce():

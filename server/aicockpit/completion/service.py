@@ -136,9 +136,12 @@ class CompletionService:
         return PreparedCompletion(cursor, prompt, builder.request(prompt, engine), config)
 
     def deadline_ms(self, prepared: PreparedCompletion, invoked: bool = False) -> float:
-        """How long this completion may take: the setting, else enough for its prompt on this machine."""
+        """How long this completion may take: the setting, else enough for its prompt on this machine.
+
+        The settings as they are now, not as they were when ``prepared`` was built: a request
+        that attaches to a running generation gets its own deadline."""
         return self._assembler.budgets.deadline_ms(
-            prepared.config, speed_of(prepared.request.target), prepared.prompt.tokens, invoked
+            self._settings(), speed_of(prepared.request.target), prepared.prompt.tokens, invoked
         )
 
     def line_token_counts(self, text: str, engine: Engine) -> list[int]:
