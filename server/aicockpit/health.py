@@ -149,12 +149,12 @@ class HealthMonitor:
         speed = backend.speed.snapshot()
         first = speed.first_token_ms_p50
         missed = self._missed_share()
-        slow_first = first is not None and first > target * SLOW_FACTOR
-        if not (slow_first or missed >= MISSED_SHARE):
+        slow_first = first if first is not None and first > target * SLOW_FACTOR else None
+        if slow_first is None and missed < MISSED_SHARE:
             return None
         where = "on this machine" if backend.embedded else f"from {backend.name}"
-        if slow_first:  # what the user feels most; else the deadlines missed say it
-            message = f"slow: {first / 1000:.1f} s to first token {where}"
+        if slow_first is not None:  # what the user feels most; else the deadlines missed say it
+            message = f"slow: {slow_first / 1000:.1f} s to first token {where}"
         else:
             message = f"slow: {missed:.0%} of recent completions missed their deadline"
         if not backend.embedded:
