@@ -108,8 +108,11 @@ async def test_neovim_gets_ghost_text_reviewed_edits_chat_and_progress_with_the_
     statuses = out["statuses"]
     # The statusline text said the model was loading, and counted the seconds.
     assert any("aicockpit: loading " in s and s.endswith(" s)") for s in statuses), statuses
-    assert ("begin", "aicockpit: applying the instruction") in titles, titles
-    assert ("begin", f"aicockpit: editing {path.name}") in titles, titles
+    # The edits' progress: the server does not hold an edit back for the client to create the
+    # token (Helix answers that only later), so an edit the tiny model finishes first on a
+    # loaded machine shows none; the three edits above cannot all be that quick.
+    edits = {"aicockpit: applying the instruction", f"aicockpit: editing {path.name}"}
+    assert {title for kind, title in titles if kind == "begin"} & edits, titles
     assert any(s.startswith(f"aicockpit: editing {path.name}: lines ") for s in statuses), statuses
     assert ("begin", "aicockpit: answering") in titles and ("end", "aicockpit: answering") in titles
     assert "aicockpit: answering" in statuses

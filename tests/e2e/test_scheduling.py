@@ -174,9 +174,11 @@ async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_re
     traces = {t["tag"]: t for t in (await stats_with_traces(ready)) if t["tag"] in ("missed", "again")}
     assert traces["missed"]["outcome"] == "timed_out"
     again = traces["again"]
-    assert again["outcome"] in ("served", "empty") and again["prompt_tokens"] > 1000
-    # vLLM's own count: all but the last KV block (32 tokens) came from the cache.
-    assert again["cached_tokens"] >= again["prompt_tokens"] - 64, again
+    # Served by its own generation, or by the missed one's if that was still running.
+    assert again["outcome"] in ("served", "empty", "reused") and again["prompt_tokens"] > 1000
+    if again["outcome"] != "reused":  # (reused: nothing was prefilled twice at all)
+        # vLLM's own count: all but the last KV block (32 tokens) came from the cache.
+        assert again["cached_tokens"] >= again["prompt_tokens"] - 64, again
 
 
 async def stats_with_traces(client) -> list[dict]:
