@@ -76,6 +76,8 @@ async def test_neovim_says_when_completions_stall_and_recovers_by_itself(tmp_pat
     report = "\n".join(out["checkhealth"])
     assert f"completion: {out['unreachable_health']['message']}" in report, report
     assert out["unreachable_health"]["fix"] in report
+    # ... and what its prompts are sized to (issue 21: the editors show the chosen budgets).
+    assert "completion prompt budget: prefix " in report and " new" in report, report
     # Answers came back in time: quiet again, without the user doing anything about it.
     assert out["recovered"] == {"status": "", "statusline": ""}
     assert out["recovered_health"]["state"] == "ok"

@@ -10,6 +10,8 @@ local ROLES = { "completion", "next_edit", "edit", "chat" }
 local QUIET = { ok = true, loading = true } -- loading shows as progress
 --- The latest health per role: { state, message, fix, since_s }.
 M.roles = {}
+--- The latest prompt budget and measured speed per role (what :checkhealth shows).
+M.budgets, M.speeds = {}, {}
 local asking, again = false, false
 
 --- The failures, each message once (roles on one backend fail alike), in role order, with
@@ -39,9 +41,13 @@ function M.is_unhealthy() return #failures() > 0 end
 --- Takes in the roles of an aicockpit/stats answer; tells the user what changed.
 function M.update(roles)
   local before = M.line()
-  M.roles = {}
+  M.roles, M.budgets, M.speeds = {}, {}, {}
   for role, info in pairs(roles or {}) do
-    if type(info) == "table" and type(info.health) == "table" then M.roles[role] = info.health end
+    if type(info) == "table" then
+      if type(info.health) == "table" then M.roles[role] = info.health end
+      if type(info.budget) == "table" then M.budgets[role] = info.budget end
+      if type(info.speed) == "table" then M.speeds[role] = info.speed end
+    end
   end
   local now = M.line()
   if now == before then return end
@@ -84,6 +90,40 @@ function M.on_log_message(client, message)
   end
 end
 
+local function number(value) return type(value) == "number" end
+
+--- "prefix 830 + context 0 + header 20 tokens, up to 19 new (measured)", or nil.
+function M.budget_text(budget)
+  if type(budget) ~= "table" then return nil end
+  local parts = {}
+  for _, name in ipairs({ "prefix", "suffix", "context", "header" }) do
+    local n = budget[name .. "_tokens"]
+    if number(n) then table.insert(parts, string.format("%s %d", name, n)) end
+  end
+  local text = #parts > 0 and (table.concat(parts, " + ") .. " tokens") or ""
+  if number(budget.max_tokens) then
+    text = text .. (text ~= "" and ", " or "") .. string.format("up to %d new", budget.max_tokens)
+  end
+  if text == "" then return nil end
+  return budget.source and string.format("%s (%s)", text, budget.source) or text
+end
+
+--- "prefill 620 tokens/s, 34 ms a token, first token 1.2 s (12 requests)", or nil before any.
+function M.speed_text(speed)
+  if type(speed) ~= "table" or not number(speed.samples) or speed.samples == 0 then return nil end
+  local parts = {}
+  if number(speed.prefill_tokens_per_s) then
+    table.insert(parts, string.format("prefill %d tokens/s", math.floor(speed.prefill_tokens_per_s + 0.5)))
+  end
+  if number(speed.decode_ms_per_token) then
+    table.insert(parts, string.format("%.0f ms a token", speed.decode_ms_per_token))
+  end
+  if number(speed.first_token_ms_p50) then
+    table.insert(parts, string.format("first token %.1f s", speed.first_token_ms_p50 / 1000))
+  end
+  return string.format("%s (%d requests)", table.concat(parts, ", "), speed.samples)
+end
+
 --- :checkhealth aicockpit
 function M.check()
   vim.health.start("aicockpit")
@@ -108,6 +148,10 @@ function M.check()
       local advice = (health.fix or "") ~= "" and { health.fix } or nil
       vim.health.warn(string.format("%s: %s", role, health.message ~= "" and health.message or health.state), advice)
     end
+    -- What the prompts are sized to, and the speed they are sized from.
+    local budget, speed = M.budget_text(M.budgets[role]), M.speed_text(M.speeds[role])
+    if budget then vim.health.info(role .. " prompt budget: " .. budget) end
+    if speed then vim.health.info(role .. " measured: " .. speed) end
   end
 end
 
