@@ -112,8 +112,10 @@ async def test_neovim_gets_ghost_text_reviewed_edits_chat_and_progress_with_the_
     # token (Helix answers that only later), so an edit the tiny model finishes first on a
     # loaded machine shows none; the three edits above cannot all be that quick.
     edits = {"aicockpit: applying the instruction", f"aicockpit: editing {path.name}"}
-    assert {title for kind, title in titles if kind == "begin"} & edits, titles
-    assert any(s.startswith(f"aicockpit: editing {path.name}: lines ") for s in statuses), statuses
+    shown = {title for kind, title in titles if kind == "begin"} & edits
+    assert shown, titles
+    if f"aicockpit: editing {path.name}" in shown:  # the statusline said which lines, in words
+        assert any(s.startswith(f"aicockpit: editing {path.name}: lines ") for s in statuses), statuses
     assert ("begin", "aicockpit: answering") in titles and ("end", "aicockpit: answering") in titles
     assert "aicockpit: answering" in statuses
     assert out["idle_status"] == ""
