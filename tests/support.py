@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +90,20 @@ async def stats(client) -> dict[str, Any]:
 
 
 async def wait_engine_ready(client, timeout: float = ENGINE_READY_TIMEOUT_S) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            current = await stats(client)
-            engine = current["engine"]
-            if engine["state"] == "failed" or (
-                engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running")
-            ):
-                assert current["engine"]["state"] == "ready", current["engine"]
-                return current
-            await asyncio.sleep(0.25)
+    return await _wait_settled(lambda: stats(client), timeout)
+
+
+async def _wait_settled(read_stats: Callable[[], Any], timeout: float) -> dict[str, Any]:
+    """Until the engine is loaded and warmed up (its stats then), or has failed (an assertion)."""
+
+    async def settled() -> dict[str, Any] | None:
+        engine = (current := await read_stats())["engine"]
+        warm = engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running")
+        return current if warm or engine["state"] == "failed" else None
+
+    current = await wait_until(settled, timeout, "the engine to load and warm up", every_s=0.25)
+    assert current["engine"]["state"] == "ready", current["engine"]
+    return current
 
 
 async def raw_session(
@@ -118,23 +124,29 @@ async def raw_session(
 
 
 async def wait_ready_raw(client: LspClient, timeout: float = ENGINE_READY_TIMEOUT_S) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            engine = (await client.request("aicockpit/stats", None))["engine"]
-            assert engine["state"] != "failed", engine
-            if engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running"):
-                return
-            await asyncio.sleep(0.25)
+    await _wait_settled(lambda: client.request("aicockpit/stats", None), timeout)
 
 
-async def wait_until(condition, timeout: float, what: str, every_s: float = 0.1) -> None:
-    """Poll the async ``condition`` until it holds (fails, saying ``what``, after ``timeout`` s)."""
+async def wait_until(condition: Callable[[], Any], timeout: float, what: str, every_s: float = 0.1) -> Any:
+    """Call ``condition`` (a plain or an async function) every ``every_s`` until it returns
+    something truthy, and return that; after ``timeout`` s fail, saying ``what``.
+
+    The one way the tests wait for an event (tests/e2e/vscode.py has its synchronous twin
+    for Selenium): a test never sleeps for a time and hopes the event came meanwhile.
+    """
     try:
-        async with asyncio.timeout(timeout):
-            while not await condition():
+        async with asyncio.timeout(timeout) as deadline:
+            while not (value := await _result(condition())):
                 await asyncio.sleep(every_s)
+            return value
     except TimeoutError:
-        raise AssertionError(f"not within {timeout} s: {what}") from None
+        if not deadline.expired():  # the condition's own TimeoutError, not ours
+            raise
+        raise AssertionError(f"waited {timeout:g} s for {what}") from None
+
+
+async def _result(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 EXIT_ALLOWED_S = 3.0  # the target is 1 s; the margin is for a loaded 2-core machine
