@@ -147,7 +147,7 @@ def test_typing_shows_ghost_text_only_and_tab_accepts_it(vscode):
     # The status bar now reports the completion's latency, and the server heard of the
     # acceptance (the item's command): its menu counts accepted suggestions.
     wait_until("a latency in the status bar", lambda: " ms" in vscode.status_text(), 30)
-    wait_until("the acceptance to reach the server", lambda: accepted_in_menu(vscode) >= 1, 60, every=1)
+    wait_until("the acceptance to reach the server", lambda: accepted_in_menu(vscode) >= 1, 60, every_s=1)
     vscode.screenshot("status-menu")
     vscode.keys(Keys.ESCAPE)
 
@@ -234,7 +234,7 @@ def test_a_next_edit_shows_as_an_inline_diff_and_tab_takes_it(vscode, scripted):
         "the acceptance in the figures",
         lambda: "1 accepted" in next_edits_in_menu(vscode),
         30,
-        every=1,
+        every_s=1,
     )
     vscode.keys(Keys.ESCAPE)
 
@@ -249,7 +249,7 @@ def test_a_next_edit_shows_as_an_inline_diff_and_tab_takes_it(vscode, scripted):
     expected = "def area(size, h):\n    return size * height\n\n\nprint(area(2, 3))\n"
     assert saved_text(vscode, GEOMETRY) == expected
     wait_until(
-        "the dismissal in the figures", lambda: "1 dismissed" in next_edits_in_menu(vscode), 30, every=1
+        "the dismissal in the figures", lambda: "1 dismissed" in next_edits_in_menu(vscode), 30, every_s=1
     )
     vscode.keys(Keys.ESCAPE)
     scripted.answer = next_edit_model.UNCHANGED
@@ -353,7 +353,7 @@ def test_an_edit_shows_cancellable_progress_in_words(vscode):
         vscode.chord(Keys.CONTROL, "k")
         box = vscode.wait_css(".quick-input-widget .quick-input-box input", timeout=30)
         box.send_keys("rewrite this function with more comments", Keys.ENTER)
-        outcome = wait_until("the edit's notification (or its diff)", cancel_the_edit, 60, every=0.05)
+        outcome = wait_until("the edit's notification (or its diff)", cancel_the_edit, 60, every_s=0.05)
         if outcome == "clicked":
             time.sleep(3)
         if not vscode.find(".monaco-diff-editor"):
@@ -570,7 +570,7 @@ def test_a_crashed_server_is_restarted(vscode):
     for proc in [*first.children(recursive=True), first]:
         proc.kill()
     wait_until(
-        "the status bar to report the restart", lambda: "restarting" in vscode.status_text(), 60, every=0.1
+        "the status bar to report the restart", lambda: "restarting" in vscode.status_text(), 60, every_s=0.1
     )
     vscode.screenshot("server-restarting")
     wait_until(
@@ -602,7 +602,7 @@ def test_a_wrong_server_command_is_one_notification_naming_it_and_the_setting(vs
     started = time.monotonic()
     workspace_settings(vscode, {"aicockpit.client.serverCommand": ["/opt/nowhere/bin/aicockpit", "serve"]})
     toasts = wait_until(
-        "the not-found notification", lambda: [t for t in vscode.toasts() if "aicockpit" in t], 30, every=0.1
+        "the not-found notification", lambda: [t for t in vscode.toasts() if "aicockpit" in t], 30, every_s=0.1
     )
     took = time.monotonic() - started
     vscode.screenshot("wrong-command")
@@ -636,7 +636,7 @@ def test_a_missing_model_is_one_notification_naming_the_model_setting(vscode):
         vscode, {"aicockpit.client.serverCommand": command, "aicockpit.engine.model": "/opt/nowhere/model"}
     )
     toasts = wait_until(
-        "the missing-model notification", lambda: [t for t in vscode.toasts() if "model" in t], 120, every=0.2
+        "the missing-model notification", lambda: [t for t in vscode.toasts() if "model" in t], 120, every_s=0.2
     )
     vscode.screenshot("missing-model")
     assert toasts[0].startswith(
