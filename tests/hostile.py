@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aicockpit.bench.client import LspClient, LspError
-from tests.support import raw_session, scratch_workspace, serve_command, wait_ready_raw
+from tests.support import raw_session, scratch_workspace, serve_command, wait_engine_ready
 
 TEXT = "def total(items):\n    s = 0\n    for item in items:\n        s += item.price\n    return s\n"
 METHODS = ["textDocument/inlineCompletion", "textDocument/completion", "aicockpit/stats", "aicockpit/context"]
@@ -366,7 +366,7 @@ async def adversarial_session(
         client = await raw_session(serve_command("--log-level", "info"), workspace, stderr=log)
     try:
         if wait_ready:
-            await wait_ready_raw(client)
+            await wait_engine_ready(client)
         report = await hostile_run(client, count, seed, workspace.as_uri())
         await client.request("shutdown", None, timeout=30)
         late = await hostile_run(client, after_shutdown, seed + 1, workspace.as_uri(), final_request=False)

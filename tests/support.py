@@ -86,22 +86,31 @@ def serve_command(*extra: str) -> list[str]:
 
 
 async def stats(client) -> dict[str, Any]:
+    """aicockpit/stats from a pytest-lsp client, or from an ``LspClient`` (``raw_session``)."""
+    if isinstance(client, LspClient):
+        return await client.request("aicockpit/stats", None)
     return plain(await client.protocol.send_request_async("aicockpit/stats", None))
 
 
+def stats_where(client, check: Callable[[dict[str, Any]], Any]) -> Callable[[], Any]:
+    """A condition for ``wait_until``: the server's stats, once ``check`` holds for them."""
+
+    async def condition() -> dict[str, Any] | None:
+        current = await stats(client)
+        return current if check(current) else None
+
+    return condition
+
+
 async def wait_engine_ready(client, timeout: float = ENGINE_READY_TIMEOUT_S) -> dict[str, Any]:
-    return await _wait_settled(lambda: stats(client), timeout)
-
-
-async def _wait_settled(read_stats: Callable[[], Any], timeout: float) -> dict[str, Any]:
     """Until the engine is loaded and warmed up (its stats then), or has failed (an assertion)."""
 
-    async def settled() -> dict[str, Any] | None:
-        engine = (current := await read_stats())["engine"]
+    def settled(current: dict[str, Any]) -> bool:
+        engine = current["engine"]
         warm = engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running")
-        return current if warm or engine["state"] == "failed" else None
+        return warm or engine["state"] == "failed"
 
-    current = await wait_until(settled, timeout, "the engine to load and warm up", every_s=0.25)
+    current = await wait_until(stats_where(client, settled), timeout, "the engine to load and warm up", 0.25)
     assert current["engine"]["state"] == "ready", current["engine"]
     return current
 
@@ -121,10 +130,6 @@ async def raw_session(
     await client.request("initialize", {**params, "initializationOptions": options or {}}, timeout=60)
     client.notify("initialized", {})
     return client
-
-
-async def wait_ready_raw(client: LspClient, timeout: float = ENGINE_READY_TIMEOUT_S) -> None:
-    await _wait_settled(lambda: client.request("aicockpit/stats", None), timeout)
 
 
 async def wait_until(condition: Callable[[], Any], timeout: float, what: str, every_s: float = 0.1) -> Any:

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from aicockpit.bench.client import LspClient
-from tests.support import EXIT_ALLOWED_S, ended, raw_session, serve_command, wait_ready_raw, wait_until
+from tests.support import EXIT_ALLOWED_S, ended, raw_session, serve_command, wait_engine_ready, wait_until
 
 ENGINE_PROCESS_TIMEOUT_S = 180
 
@@ -106,7 +106,7 @@ async def test_ending_while_the_engine_loads_its_model(how):
 async def test_shutdown_and_exit_while_generating_answer_the_request_in_flight():
     client = await raw_session(serve_command(), options={"chat": {"max_tokens": 4000}})
     try:
-        await wait_ready_raw(client)
+        await wait_engine_ready(client)
         chat_id, chat = client.send("aicockpit/chat", {"message": "Tell me a very long story."})
 
         async def generating() -> bool:
