@@ -602,7 +602,10 @@ def test_a_wrong_server_command_is_one_notification_naming_it_and_the_setting(vs
     started = time.monotonic()
     workspace_settings(vscode, {"aicockpit.client.serverCommand": ["/opt/nowhere/bin/aicockpit", "serve"]})
     toasts = wait_until(
-        "the not-found notification", lambda: [t for t in vscode.toasts() if "aicockpit" in t], 30, every_s=0.1
+        "the not-found notification",
+        lambda: [t for t in vscode.toasts() if "aicockpit" in t],
+        30,
+        every_s=0.1,
     )
     took = time.monotonic() - started
     vscode.screenshot("wrong-command")
@@ -636,7 +639,10 @@ def test_a_missing_model_is_one_notification_naming_the_model_setting(vscode):
         vscode, {"aicockpit.client.serverCommand": command, "aicockpit.engine.model": "/opt/nowhere/model"}
     )
     toasts = wait_until(
-        "the missing-model notification", lambda: [t for t in vscode.toasts() if "model" in t], 120, every_s=0.2
+        "the missing-model notification",
+        lambda: [t for t in vscode.toasts() if "model" in t],
+        120,
+        every_s=0.2,
     )
     vscode.screenshot("missing-model")
     assert toasts[0].startswith(
