@@ -102,6 +102,11 @@ def stats_where(client, check: Callable[[dict[str, Any]], Any]) -> Callable[[], 
     return condition
 
 
+def engine_idle(client) -> Callable[[], Any]:
+    """A condition for ``wait_until``: the stats, once vLLM holds no request."""
+    return stats_where(client, lambda s: s["engine"]["unfinished_requests"] == 0)
+
+
 async def wait_engine_ready(client, timeout: float = ENGINE_READY_TIMEOUT_S) -> dict[str, Any]:
     """Until the engine is loaded and warmed up (its stats then), or has failed (an assertion)."""
 
@@ -155,6 +160,10 @@ async def _result(value: Any) -> Any:
 
 
 EXIT_ALLOWED_S = 3.0  # the target is 1 s; the margin is for a loaded 2-core machine
+# A cancelled generation leaves vLLM within this (the stats it is read from included): well
+# under what the rest of the tests' 1000-token generations would take, so one that ran on
+# to its end fails the wait. No stats field counts aborts: the time bound is the evidence.
+ABORT_ALLOWED_S = 1.0
 
 
 def ended(process) -> bool:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.support import (
     RUN_DIR,
+    engine_idle,
     raw_session,
     serve_command,
     small_model,
@@ -153,5 +154,4 @@ async def test_pre_warming_steps_aside_for_a_real_request_and_ends_with_its_docu
     )
     assert (await prewarm_status(client))["last"]["outcome"] == "cancelled"
     # And nothing of it is left in the engine.
-    idle = stats_where(client, lambda s: s["engine"]["unfinished_requests"] == 0)
-    await wait_until(idle, 30, "no request left in the engine")
+    await wait_until(engine_idle(client), 30, "no request left in the engine")

@@ -10,7 +10,7 @@ from lsprotocol import types
 from tests.client import send_raw, to_json
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import change, inline_params, open_doc
-from tests.support import plain, stats, stats_where, wait_until
+from tests.support import engine_idle, plain, stats, stats_where, wait_until
 
 BODY = "def total_price(items, rate):\n    "
 BURST = "subtotal = sum(item.price for item in items)"
@@ -121,11 +121,6 @@ LONG = "".join(
 )
 
 
-async def wait_idle(client) -> None:
-    idle = stats_where(client, lambda s: s["engine"]["unfinished_requests"] == 0)
-    await wait_until(idle, 60, "no request left in the engine")
-
-
 async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_request_there(ready):
     """The generation that missed its deadline runs on to its first token: vLLM keeps its KV blocks."""
     uri = open_doc(ready, LONG + "def last(value):\n    ")
@@ -146,7 +141,8 @@ async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_re
         params = to_json(inline_params(uri, line, column))
         params["workDoneToken"] = "missed"
         await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
-        await wait_idle(ready)  # its prefill finished (or it was aborted) in the engine
+        # Its prefill finished (or it was aborted) in the engine.
+        await wait_until(engine_idle(ready), 60, "no request left in the engine")
         ready.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(
                 settings={
