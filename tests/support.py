@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import shutil
@@ -174,3 +175,20 @@ def ended(process) -> bool:
         return process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+async def wait_ended(processes: list[Any], timeout: float = 30) -> None:
+    """Until every one of the psutil ``processes`` has ended, looked at every 10 ms (the exit
+    tests time it); those left at the timeout are named in the failure, and killed."""
+    import psutil
+
+    try:
+        await wait_until(lambda: all(ended(p) for p in processes), timeout, "the processes to end", 0.01)
+    except AssertionError as err:
+        left = []
+        for process in processes:
+            with contextlib.suppress(psutil.Error):  # it may end meanwhile
+                if not ended(process):
+                    left.append(" ".join(process.cmdline()))
+                    process.kill()
+        raise AssertionError(f"{err}; left: {left}") from None

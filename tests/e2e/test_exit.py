@@ -19,7 +19,15 @@ import psutil
 import pytest
 
 from aicockpit.bench.client import LspClient
-from tests.support import EXIT_ALLOWED_S, ended, raw_session, serve_command, wait_engine_ready, wait_until
+from tests.support import (
+    EXIT_ALLOWED_S,
+    ended,
+    raw_session,
+    serve_command,
+    wait_ended,
+    wait_engine_ready,
+    wait_until,
+)
 
 ENGINE_PROCESS_TIMEOUT_S = 180
 
@@ -48,15 +56,10 @@ async def end_and_measure(client: LspClient, how: str, label: str) -> tuple[floa
         psutil.Process(client.pid).send_signal(signal.SIGTERM)
     await asyncio.wait_for(asyncio.shield(client._pipes.exited), 30)
     process_s = time.perf_counter() - started
-    while not all(ended(child) for child in children) and time.perf_counter() - started < 30:
-        await asyncio.sleep(0.01)
+    await wait_ended(children)
     children_s = time.perf_counter() - started
     figures = f"process ended in {process_s:.2f} s, its {len(children)} children in {children_s:.2f} s"
     print(f"\n{label}, {how}: {figures}")
-    left = [child for child in children if not ended(child)]
-    for child in left:
-        child.kill()
-    assert not left, [child.cmdline() for child in left]
     return process_s, children_s
 
 
