@@ -85,6 +85,20 @@ def wait_until(what: str, probe: Callable[[], T | None], timeout: float, every_s
     raise TimeoutError(f"waited {timeout:g} s for {what}{also}")
 
 
+def seen_during(seconds: float, look: Callable[[], T], every_s: float = 0.2) -> list[T]:
+    """What ``look`` returns, looked at over ``seconds``: for what must NOT happen in that time
+    (a restart, a second notification). A window of the scenario: no event says nothing came."""
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            seen.append(look())
+        except (StaleElementReferenceException, WebDriverException):
+            pass  # an element re-rendered while it was read: the next look reads it again
+        time.sleep(every_s)
+    return seen
+
+
 class CodeServer:
     """code-server on 127.0.0.1 with a scratch user-data dir, extensions dir and workspace."""
 
