@@ -93,7 +93,7 @@ def toast_box(shots: Shots, text: str, timeout: float = 180) -> tuple[float, flo
         f"a notification saying {text!r}",
         lambda: [t for t in shots.browser.find(".notification-toast") if t.is_displayed() and text in t.text],
         timeout,
-        every=0.1,
+        every_s=0.1,
     )[0]
     time.sleep(0.5)  # its slide-in animation
     return union(toast.rect, pad=6)
@@ -160,7 +160,7 @@ def main() -> int:
     shots = Shots(browser, args.out)
     try:
         browser.wait_css(".monaco-workbench", timeout=180)
-        wait_until("the model to load", lambda: "aicockpit ready" in browser.status_text(), 600, every=1)
+        wait_until("the model to load", lambda: "aicockpit ready" in browser.status_text(), 600, every_s=1)
 
         # Ghost text: the model finishes the function; the list of suggestions stays shut.
         browser.open_file("helpers.py")

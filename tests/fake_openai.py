@@ -140,6 +140,7 @@ class FakeOpenAI:
             choice = {"message": {"content": "whole"}} if chat else {"text": "whole"}
             body = {"choices": [{**choice, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3}}
             return await self._status(writer, 200, "application/json", json.dumps(body).encode())
+        # The sleeps below are the scenario (a server that is silent, slow, endless), not waits.
         if mode == "silent":
             await asyncio.sleep(3600)
         if mode == "slow_first":
@@ -153,7 +154,7 @@ class FakeOpenAI:
         if mode == "endless":
             while True:
                 await self._event(writer, self._chunk("x", chat))
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # the stream's pace
         pieces = self.pieces if self.answer is None else self.answer(body)
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1 and mode != "truncated"

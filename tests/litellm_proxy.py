@@ -8,7 +8,6 @@ random one; clients send it as their API key, which also exercises ``api_key_env
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import subprocess
@@ -16,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import ROOT
-from tests.vllm_serve import free_port, stop_group
+from tests.support import ROOT, wait_until
+from tests.vllm_serve import free_port, serving, stop_group
 
 LITELLM = ROOT / ".cache" / "litellm-venv" / "bin" / "litellm"
 START_TIMEOUT_S = 180
@@ -75,17 +74,14 @@ class LiteLLMProxy:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True
             )
-        async with httpx.AsyncClient() as client, asyncio.timeout(START_TIMEOUT_S):
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"litellm exited ({self.process.returncode}); see {self.log_path}")
-                try:
-                    ready = await client.get(f"http://127.0.0.1:{self.port}/health/liveliness", timeout=2)
-                    if ready.status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.5)
+        url = f"http://127.0.0.1:{self.port}/health/liveliness"
+        async with httpx.AsyncClient() as client:
+            await wait_until(
+                lambda: serving(client, url, self.process, self.log_path),
+                START_TIMEOUT_S,
+                "litellm to answer",
+                0.5,
+            )
 
     def stop(self) -> None:
         stop_group(self.process)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +87,38 @@ def serve_command(*extra: str) -> list[str]:
 
 
 async def stats(client) -> dict[str, Any]:
+    """aicockpit/stats from a pytest-lsp client, or from an ``LspClient`` (``raw_session``)."""
+    if isinstance(client, LspClient):
+        return await client.request("aicockpit/stats", None)
     return plain(await client.protocol.send_request_async("aicockpit/stats", None))
 
 
+def stats_where(client, check: Callable[[dict[str, Any]], Any]) -> Callable[[], Any]:
+    """A condition for ``wait_until``: the server's stats, once ``check`` holds for them."""
+
+    async def condition() -> dict[str, Any] | None:
+        current = await stats(client)
+        return current if check(current) else None
+
+    return condition
+
+
+def engine_idle(client) -> Callable[[], Any]:
+    """A condition for ``wait_until``: the stats, once vLLM holds no request."""
+    return stats_where(client, lambda s: s["engine"]["unfinished_requests"] == 0)
+
+
 async def wait_engine_ready(client, timeout: float = ENGINE_READY_TIMEOUT_S) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            current = await stats(client)
-            engine = current["engine"]
-            if engine["state"] == "failed" or (
-                engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running")
-            ):
-                assert current["engine"]["state"] == "ready", current["engine"]
-                return current
-            await asyncio.sleep(0.25)
+    """Until the engine is loaded and warmed up (its stats then), or has failed (an assertion)."""
+
+    def settled(current: dict[str, Any]) -> bool:
+        engine = current["engine"]
+        warm = engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running")
+        return warm or engine["state"] == "failed"
+
+    current = await wait_until(stats_where(client, settled), timeout, "the engine to load and warm up", 0.25)
+    assert current["engine"]["state"] == "ready", current["engine"]
+    return current
 
 
 async def raw_session(
@@ -117,27 +138,34 @@ async def raw_session(
     return client
 
 
-async def wait_ready_raw(client: LspClient, timeout: float = ENGINE_READY_TIMEOUT_S) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            engine = (await client.request("aicockpit/stats", None))["engine"]
-            assert engine["state"] != "failed", engine
-            if engine["state"] == "ready" and engine.get("warmup") not in ("pending", "running"):
-                return
-            await asyncio.sleep(0.25)
+async def wait_until(condition: Callable[[], Any], timeout: float, what: str, every_s: float = 0.1) -> Any:
+    """Call ``condition`` (a plain or an async function) every ``every_s`` until it returns
+    something truthy, and return that; after ``timeout`` s fail, saying ``what``.
 
-
-async def wait_until(condition, timeout: float, what: str, every_s: float = 0.1) -> None:
-    """Poll the async ``condition`` until it holds (fails, saying ``what``, after ``timeout`` s)."""
+    The one way the tests wait for an event (tests/e2e/vscode.py has its synchronous twin
+    for Selenium): a test never sleeps for a time and hopes the event came meanwhile.
+    """
     try:
-        async with asyncio.timeout(timeout):
-            while not await condition():
+        async with asyncio.timeout(timeout) as deadline:
+            while not (value := await _result(condition())):
                 await asyncio.sleep(every_s)
+            return value
     except TimeoutError:
-        raise AssertionError(f"not within {timeout} s: {what}") from None
+        if not deadline.expired():  # the condition's own TimeoutError, not ours
+            raise
+        raise AssertionError(f"waited {timeout:g} s for {what}") from None
+
+
+async def _result(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 EXIT_ALLOWED_S = 3.0  # the target is 1 s; the margin is for a loaded 2-core machine
+# A cancelled generation leaves vLLM within this (the stats it is read from included): well
+# under what the rest of the tests' 1000-token generations would take (the tiny model decodes
+# ~3.5 ms a token here, SmolLM2 ~28 ms), so one that ran on to its end fails the wait. No
+# stats field counts aborts: the time bound is the evidence.
+ABORT_ALLOWED_S = 1.0
 
 
 def ended(process) -> bool:
@@ -148,3 +176,20 @@ def ended(process) -> bool:
         return process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+async def wait_ended(processes: list[Any], timeout: float = 30) -> None:
+    """Until every one of the psutil ``processes`` has ended, looked at every 10 ms (the exit
+    tests time it); those left at the timeout are named in the failure, and killed."""
+    import psutil
+
+    try:
+        await wait_until(lambda: all(ended(p) for p in processes), timeout, "the processes to end", 0.01)
+    except AssertionError as err:
+        left = []
+        for process in processes:
+            with contextlib.suppress(psutil.Error):  # it may end meanwhile
+                if not ended(process):
+                    left.append(" ".join(process.cmdline()))
+                    process.kill()
+        raise AssertionError(f"{err}; left: {left}") from None

@@ -10,7 +10,6 @@ engine core keeps its own process: in one process with the API server
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import ROOT, tiny_model
+from tests.support import ROOT, tiny_model, wait_until
 
 SERVED_NAME = "tiny"
 START_TIMEOUT_S = 300
@@ -72,16 +71,13 @@ class VllmServe:
         await self.wait_ready()
 
     async def wait_ready(self) -> None:
-        async with httpx.AsyncClient() as client, asyncio.timeout(START_TIMEOUT_S):
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"vllm serve exited ({self.process.returncode}); see {self.log_path}")
-                try:
-                    if (await client.get(f"{self.url}/models", timeout=2)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.5)
+        async with httpx.AsyncClient() as client:
+            await wait_until(
+                lambda: serving(client, f"{self.url}/models", self.process, self.log_path),
+                START_TIMEOUT_S,
+                "vllm serve to answer",
+                0.5,
+            )
 
     def log_size(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -98,11 +94,7 @@ class VllmServe:
         gauges lag by seconds on a loaded machine, and a request can start and
         end before they show it.
         """
-        async with asyncio.timeout(timeout):
-            while True:
-                if text in self.log_since(since):
-                    return
-                await asyncio.sleep(0.05)
+        await wait_until(lambda: text in self.log_since(since), timeout, f"{text!r} in vLLM's log", 0.05)
 
     def pause(self, paused: bool = True) -> None:
         """Freeze (SIGSTOP) or thaw (SIGCONT) the whole process group: no token moves while frozen."""
@@ -116,6 +108,16 @@ class VllmServe:
 
     def stop(self) -> None:
         stop_group(self.process)
+
+
+async def serving(client: httpx.AsyncClient, url: str, process: subprocess.Popen, log: Path) -> bool:
+    """Whether a server started as ``process`` answers ``url`` yet (an error if it has exited)."""
+    if process.poll() is not None:
+        raise RuntimeError(f"{process.args[0]} exited ({process.returncode}); see {log}")
+    try:
+        return (await client.get(url, timeout=2)).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def stop_group(process: subprocess.Popen | None) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from tests.client import client_config, send_raw
-from tests.support import ROOT, WORKSPACE, plain, serve_command, server_env
+from tests.support import ROOT, WORKSPACE, plain, serve_command, server_env, wait_until
 
 CHECKOUT = WORKSPACE / "shop" / "checkout.py"
 _versions = itertools.count(1)
@@ -78,14 +78,17 @@ async def start_server(
             capabilities=client_capabilities(), root_uri=root.as_uri(), initialization_options=options
         )
     )
-    async with asyncio.timeout(60):
-        while not (index := await request(client, "aicockpit/index", None))["folders"] or not index["ready"]:
-            await asyncio.sleep(0.1)
-        while (
-            profile
-            and (await request(client, "aicockpit/stats", None))["backends"][profile]["state"] != "ready"
-        ):
-            await asyncio.sleep(0.1)
+
+    async def indexed() -> bool:
+        index = await request(client, "aicockpit/index", None)
+        return bool(index["folders"]) and index["ready"]
+
+    async def profile_ready() -> bool:
+        return (await request(client, "aicockpit/stats", None))["backends"][profile]["state"] == "ready"
+
+    await wait_until(indexed, 60, f"{root} indexed")
+    if profile:
+        await wait_until(profile_ready, 60, f"the profile {profile} ready")
     return client
 
 

@@ -6,15 +6,15 @@ tmux runs on a socket of its own per Terminal, so nothing else's sessions are to
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shlex
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
+
+from tests.support import wait_until
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
 BOLD_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf")
@@ -70,14 +70,15 @@ class Terminal:
         self, condition: Callable[[list[str]], bool], what: str, timeout: float = 60
     ) -> list[str]:
         """Polls the screen until ``condition`` holds; fails with the screen as it was."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def shown() -> list[str] | None:
             screen = self.screen()
-            if condition(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"waited {timeout} s for {what}; the screen:\n" + "\n".join(screen))
-            await asyncio.sleep(0.1)
+            return screen if condition(screen) else None
+
+        try:
+            return await wait_until(shown, timeout, what)
+        except AssertionError as err:
+            raise AssertionError(f"{err}; the screen:\n" + "\n".join(self.screen())) from None
 
     def close(self) -> None:
         subprocess.run(["tmux", "-S", str(self.socket), "kill-server"], capture_output=True, timeout=30)

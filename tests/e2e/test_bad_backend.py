@@ -6,7 +6,6 @@ server; the completion role uses it with no fallback, so nothing hides the failu
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -15,7 +14,7 @@ from lsprotocol import types
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import inline_params, open_doc
 from tests.fake_openai import FakeOpenAI
-from tests.support import stats
+from tests.support import stats, stats_where, wait_until
 
 FIRST_TOKEN_MS = 800
 TOTAL_MS = 1500
@@ -45,14 +44,12 @@ async def garbage_server(ready):
         role = {"profile": "bad", "first_token_timeout_ms": FIRST_TOKEN_MS, "timeout_ms": TOTAL_MS}
         settings = {**INIT_OPTIONS, "profiles": {"bad": profile}, "roles": {"completion": role}}
         ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
-        async with asyncio.timeout(10):
-            while (await stats(ready))["roles"]["completion"]["profile"] != "bad":
-                await asyncio.sleep(0.1)
+        uses_bad = stats_where(ready, lambda s: s["roles"]["completion"]["profile"] == "bad")
+        await wait_until(uses_bad, 10, "the completion role on the profile bad")
         yield server
         ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=INIT_OPTIONS))
-        async with asyncio.timeout(10):
-            while "bad" in (await stats(ready))["backends"]:
-                await asyncio.sleep(0.1)
+        bad_gone = stats_where(ready, lambda s: "bad" not in s["backends"])
+        await wait_until(bad_gone, 10, "the profile bad gone")
 
 
 @pytest.mark.parametrize("mode, reason", CASES)

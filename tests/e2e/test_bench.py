@@ -11,7 +11,7 @@ import sys
 import urllib.request
 
 from aicockpit.bench.client import LspClient
-from tests.support import ROOT, server_env
+from tests.support import ROOT, server_env, wait_until
 
 
 def free_port() -> int:
@@ -123,13 +123,14 @@ async def test_metrics_port_serves_the_stats_on_loopback():
         await client.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {}})
         client.notify("initialized", {})
 
-        def scrape() -> str:
+        def scrape_once_ready() -> str | None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-                return response.read().decode()
+                body = response.read().decode()
+            return body if 'aicockpit_engine_ready{state="ready"} 1' in body else None
 
-        async with asyncio.timeout(60):
-            while 'aicockpit_engine_ready{state="ready"} 1' not in (body := await asyncio.to_thread(scrape)):
-                await asyncio.sleep(0.1)
+        body = await wait_until(
+            lambda: asyncio.to_thread(scrape_once_ready), 60, "the engine ready in /metrics"
+        )
         assert "aicockpit_prefix_cache_hit_ratio" in body
         # Loopback only: the port is not open on the machine's other addresses.
         outside = socket.gethostbyname(socket.gethostname())

@@ -12,7 +12,15 @@ from tests.client import client_config, send_raw
 from tests.conftest import INIT_OPTIONS, client_capabilities
 from tests.e2e.editor import Editor
 from tests.e2e.helpers import inline_params, open_doc
-from tests.support import WORKSPACE, plain, scratch_workspace, serve_command, server_env, stats
+from tests.support import (
+    WORKSPACE,
+    plain,
+    scratch_workspace,
+    serve_command,
+    server_env,
+    stats_where,
+    wait_until,
+)
 
 CHAT = "aicockpit/chat"
 CREATED: dict[str, str] = {}
@@ -113,9 +121,8 @@ async def test_a_completion_finishes_while_a_long_chat_runs(ready):
     ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=long_chat))
     try:
         chat = send_raw(ready, CHAT, {"message": "Explain everything at length."}, msg_id="long-chat")
-        async with asyncio.timeout(30):
-            while (await stats(ready))["engine"]["unfinished_requests"] == 0:
-                await asyncio.sleep(0.01)
+        generating = stats_where(ready, lambda s: s["engine"]["unfinished_requests"] > 0)
+        await wait_until(generating, 30, "the chat in the engine", 0.01)
         text = (WORKSPACE / "shop" / "checkout.py").read_text(encoding="utf-8")
         uri = open_doc(ready, text)
         row = text.split("\n").index("        total = ")

@@ -7,12 +7,10 @@ The snippets a completion used are in ``aicockpit/stats`` ``last_request.context
 
 from __future__ import annotations
 
-import asyncio
-
 from lsprotocol import types
 
 from tests.e2e.helpers import change, inline_params
-from tests.support import plain, stats
+from tests.support import plain, stats, wait_until
 
 SHAPES = 'def area(width, height):\n    """Area of a rectangle."""\n    return width * height\n'
 MAIN = (
@@ -42,15 +40,6 @@ async def index_state(client, root) -> dict:
     return next((f for f in status["folders"] if f["root"] == str(root.resolve())), {})
 
 
-async def wait_until(predicate, timeout: float = 20.0, every: float = 0.2):
-    async with asyncio.timeout(timeout):
-        while True:
-            result = await predicate()
-            if result:
-                return result
-            await asyncio.sleep(every)
-
-
 async def completion_context(client, uri: str) -> list[dict]:
     """The context a completion at the end would get (aicockpit/context builds the same prompt,
     where a completion could be answered from the typing-through cache without one)."""
@@ -67,7 +56,7 @@ async def test_a_definition_written_on_disk_reaches_the_next_completions_context
     (root / ".env").write_text("API_KEY=do-not-send\n")
     folders_changed(ready, root, added=True)
     try:
-        state = await wait_until(lambda: _ready_with(ready, root, files=2))
+        state = await wait_until(lambda: _ready_with(ready, root, files=2), 20, "proj indexed, 2 files")
         assert state["definitions"] >= 1
         uri = (root / "main.py").as_uri()  # unsaved: the editor's text only
         ready.text_document_did_open(
@@ -90,7 +79,7 @@ async def test_a_definition_written_on_disk_reaches_the_next_completions_context
             snippets = await completion_context(ready, uri)
             return any(s["reason"] == "definition of cuboid_volume" for s in snippets) and snippets
 
-        context = await wait_until(sees_new_definition)
+        context = await wait_until(sees_new_definition, 20, "cuboid_volume in the context")
         found = {(s["path"].removeprefix(f"{root.name}/"), s["reason"]) for s in context}
         assert ("geo/solids.py", "definition of cuboid_volume") in found
 
@@ -106,7 +95,7 @@ async def test_a_definition_written_on_disk_reaches_the_next_completions_context
             )
             return 'unit="m2"' in result["prompt"] and result
 
-        result = await wait_until(prompt_has_new_signature)
+        result = await wait_until(prompt_has_new_signature, 20, "the new signature in the prompt")
         assert "do-not-send" not in result["prompt"]
         messages = [getattr(r, "message", "") or "" for rs in ready.progress_reports.values() for r in rs]
         assert any(m.startswith("indexing proj") for m in messages), messages

@@ -7,13 +7,11 @@ servers are cheap.
 
 from __future__ import annotations
 
-import asyncio
-
 from lsprotocol import types
 
 from tests.client import client_config
 from tests.conftest import client_capabilities
-from tests.support import RUN_DIR, serve_command, server_env, stats
+from tests.support import RUN_DIR, serve_command, server_env, stats_where, wait_until
 
 MISSING = RUN_DIR / "no-such-model"
 
@@ -33,10 +31,8 @@ def with_own_status() -> types.ClientCapabilities:
 
 
 async def failed_engine(client) -> dict:
-    async with asyncio.timeout(120):
-        while (current := await stats(client))["engine"]["state"] != "failed":
-            await asyncio.sleep(0.2)
-    return current["engine"]
+    failed = stats_where(client, lambda s: s["engine"]["state"] == "failed")
+    return (await wait_until(failed, 120, "the engine to fail"))["engine"]
 
 
 async def test_a_missing_model_given_by_flag_is_one_message_naming_the_flag():

@@ -11,7 +11,14 @@ from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.editor import Editor
 from tests.e2e.helpers import request
-from tests.support import plain, scratch_workspace, stats
+from tests.support import (
+    ABORT_ALLOWED_S,
+    engine_idle,
+    plain,
+    scratch_workspace,
+    stats,
+    wait_until,
+)
 
 SOURCE = '''"""Prices."""
 
@@ -99,7 +106,7 @@ async def test_typing_during_generation_cancels_the_edit(editor, ready):
     pending = asyncio.ensure_future(
         run_command(ready, "aicockpit.edit", edit_args(editor, TOTAL, TOTAL + 2, "add logging"))
     )
-    await asyncio.sleep(0)  # the request is on its way; now the user types
+    await asyncio.sleep(0)  # the scenario, not a wait: the request is on its way; now the user types
     editor.type(editor.uri, UNTOUCHED + 1, 0, "    # typed\n")
     with pytest.raises(JsonRpcException, match="changed since"):
         await pending
@@ -231,20 +238,19 @@ async def test_edit_progress_can_be_cancelled_and_aborts_generation(editor, read
         pending = asyncio.ensure_future(
             run_command(ready, "aicockpit.edit", edit_args(editor, TOTAL, TOTAL + 2, "rewrite it"))
         )
-        async with asyncio.timeout(30):
-            while (
-                not (set(ready.progress_reports) - known)
-                or (await stats(ready))["engine"]["unfinished_requests"] == 0
-            ):
-                await asyncio.sleep(0.01)
+
+        async def generating() -> bool:
+            progress = set(ready.progress_reports) - known
+            return bool(progress) and (await stats(ready))["engine"]["unfinished_requests"] > 0
+
+        await wait_until(generating, 30, "the edit's progress, and its generation in the engine", 0.01)
         (token,) = set(ready.progress_reports) - known
         begin = ready.progress_reports[token][0]
         assert begin.kind == "begin" and begin.cancellable is True and "editing" in begin.title
         ready.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
         with pytest.raises(JsonRpcRequestCancelled):
             await asyncio.wait_for(pending, 30)
-        await asyncio.sleep(0.2)
-        assert (await stats(ready))["engine"]["unfinished_requests"] == 0
+        await wait_until(engine_idle(ready), ABORT_ALLOWED_S, "vLLM to drop the cancelled edit", 0.02)
         assert editor.applied == []
     finally:
         ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=INIT_OPTIONS))

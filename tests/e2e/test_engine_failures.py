@@ -30,7 +30,7 @@ from tests.support import (
     serve_command,
     server_env,
     tiny_model,
-    wait_ready_raw,
+    wait_engine_ready,
     wait_until,
 )
 
@@ -89,7 +89,7 @@ async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off():
         serve_command(), options={"chat": {"max_tokens": 4000}}, capabilities=CAPABILITIES
     )
     try:
-        await wait_ready_raw(client)
+        await wait_engine_ready(client)
         uri = open_checkout(client)
         chat_id, chat = client.send("aicockpit/chat", {"message": "Tell me a very long story."})
 
@@ -153,7 +153,7 @@ async def test_a_frozen_engine_answers_at_the_deadline_and_service_returns_when_
     client = await raw_session(serve_command(), options=options)
     core = None
     try:
-        await wait_ready_raw(client)
+        await wait_engine_ready(client)
         # A fresh document for each request: the same one would be answered from its cache.
         assert await complete(client, open_checkout(client))
         core = engine_process(client, frozen_process)
@@ -257,7 +257,7 @@ async def test_a_model_with_a_shorter_context_runs_with_its_own_length(tmp_path)
     command = [sys.executable, "-m", "aicockpit", "serve", "--model", str(model), "--enforce-eager"]
     client = await raw_session(command)
     try:
-        await wait_ready_raw(client)
+        await wait_engine_ready(client)
         assert await complete(client, open_checkout(client))
         logged = [n["params"]["message"] for n in client.notifications if n["method"] == "window/logMessage"]
         assert any("allows 2048 tokens" in m and "using 2048" in m for m in logged), logged

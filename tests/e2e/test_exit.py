@@ -19,7 +19,15 @@ import psutil
 import pytest
 
 from aicockpit.bench.client import LspClient
-from tests.support import EXIT_ALLOWED_S, ended, raw_session, serve_command, wait_ready_raw, wait_until
+from tests.support import (
+    EXIT_ALLOWED_S,
+    ended,
+    raw_session,
+    serve_command,
+    wait_ended,
+    wait_engine_ready,
+    wait_until,
+)
 
 ENGINE_PROCESS_TIMEOUT_S = 180
 
@@ -48,15 +56,10 @@ async def end_and_measure(client: LspClient, how: str, label: str) -> tuple[floa
         psutil.Process(client.pid).send_signal(signal.SIGTERM)
     await asyncio.wait_for(asyncio.shield(client._pipes.exited), 30)
     process_s = time.perf_counter() - started
-    while not all(ended(child) for child in children) and time.perf_counter() - started < 30:
-        await asyncio.sleep(0.01)
+    await wait_ended(children)
     children_s = time.perf_counter() - started
     figures = f"process ended in {process_s:.2f} s, its {len(children)} children in {children_s:.2f} s"
     print(f"\n{label}, {how}: {figures}")
-    left = [child for child in children if not ended(child)]
-    for child in left:
-        child.kill()
-    assert not left, [child.cmdline() for child in left]
     return process_s, children_s
 
 
@@ -106,7 +109,7 @@ async def test_ending_while_the_engine_loads_its_model(how):
 async def test_shutdown_and_exit_while_generating_answer_the_request_in_flight():
     client = await raw_session(serve_command(), options={"chat": {"max_tokens": 4000}})
     try:
-        await wait_ready_raw(client)
+        await wait_engine_ready(client)
         chat_id, chat = client.send("aicockpit/chat", {"message": "Tell me a very long story."})
 
         async def generating() -> bool:

@@ -13,7 +13,7 @@ from lsprotocol import types
 
 from aicockpit.bench.client import LspClient
 from tests.client import client_config
-from tests.support import plain, server_env
+from tests.support import plain, server_env, wait_until
 
 
 def watching_client_capabilities() -> types.ClientCapabilities:
@@ -29,13 +29,6 @@ def watching_client_capabilities() -> types.ClientCapabilities:
 async def folder_state(client) -> dict:
     status = plain(await client.protocol.send_request_async("aicockpit/index", None))
     return {**status["folders"][0], "watch": status["watch"]} if status["folders"] else {}
-
-
-async def eventually(check, timeout: float = 30.0):
-    async with asyncio.timeout(timeout):
-        while not (result := await check()):
-            await asyncio.sleep(0.2)
-        return result
 
 
 async def test_client_file_events_update_the_index_and_watchdog_stays_off(tmp_path):
@@ -62,7 +55,7 @@ async def test_client_file_events_update_the_index_and_watchdog_stays_off(tmp_pa
             state = await folder_state(client)
             return state if state.get("ready") and state["files"] == files else None
 
-        state = await eventually(lambda: indexed(1))
+        state = await wait_until(lambda: indexed(1), 30, "1 file indexed")
         assert state["watch"] == "client"
         methods = [r.method for p in registrations for r in p.registrations]
         assert methods == [types.WORKSPACE_DID_CHANGE_WATCHED_FILES]
@@ -70,6 +63,8 @@ async def test_client_file_events_update_the_index_and_watchdog_stays_off(tmp_pa
         # A change nobody reports is not picked up: no second watcher runs behind the client's back.
         second = root / "second.py"
         second.write_text("def second():\n    pass\n")
+        # A window, not a wait for an event: nothing may come of the write, and no event says
+        # that nothing came (a watcher of the server's own would have seen the file by now).
         await asyncio.sleep(1.5)
         assert (await folder_state(client))["files"] == 1
 
@@ -78,7 +73,7 @@ async def test_client_file_events_update_the_index_and_watchdog_stays_off(tmp_pa
                 changes=[types.FileEvent(uri=second.as_uri(), type=types.FileChangeType.Created)]
             )
         )
-        state = await eventually(lambda: indexed(2))
+        state = await wait_until(lambda: indexed(2), 30, "2 files indexed")
         assert state["definitions"] == 2
 
         second.unlink()
@@ -87,7 +82,7 @@ async def test_client_file_events_update_the_index_and_watchdog_stays_off(tmp_pa
                 changes=[types.FileEvent(uri=second.as_uri(), type=types.FileChangeType.Deleted)]
             )
         )
-        await eventually(lambda: indexed(1))
+        await wait_until(lambda: indexed(1), 30, "1 file indexed again")
     finally:
         await client.shutdown_session()
 
@@ -110,9 +105,12 @@ async def test_the_index_is_not_ready_before_its_crawl_nor_held_up_by_progress_h
         before = await client.request("aicockpit/index", None)
         assert before["ready"] is False and before["started"] is False and before["folders"] == []
         client.notify("initialized", {})
-        async with asyncio.timeout(60):
-            while not (status := await client.request("aicockpit/index", None))["ready"]:
-                await asyncio.sleep(0.1)
+
+        async def ready_index() -> dict | None:
+            status = await client.request("aicockpit/index", None)
+            return status if status["ready"] else None
+
+        status = await wait_until(ready_index, 60, "the index to be ready")
         assert [(f["ready"], f["files"]) for f in status["folders"]] == [(True, 1)]
         # Both tokens were asked for and neither was ever accepted: nothing waited for them.
         tokens = [message["params"]["token"] for message in client.held]

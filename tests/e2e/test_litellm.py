@@ -23,7 +23,7 @@ from aicockpit.generation import ChatMessage, GenerationRequest
 from aicockpit.prompt.fim import FIM_TEMPLATES
 from tests.e2e.test_remote_backend import CHAT, CODE, EDIT, generate, remote_router
 from tests.litellm_proxy import LiteLLMProxy
-from tests.support import tiny_model
+from tests.support import tiny_model, wait_until
 from tests.vllm_serve import SERVED_NAME, VllmServe
 
 QWEN = FIM_TEMPLATES["qwen"]
@@ -151,9 +151,11 @@ async def test_a_closed_stream_ends_in_vllm_by_abort_or_at_its_length(stack, kin
         await anext(stream)
         await anext(stream)
     assert remote.unfinished_requests() == 0
-    async with asyncio.timeout(120):
-        while " aborted." not in vllm.log_since(since) and await finished_by_length(vllm) <= finished:
-            await asyncio.sleep(0.5)
+
+    async def ended() -> bool:
+        return " aborted." in vllm.log_since(since) or await finished_by_length(vllm) > finished
+
+    await wait_until(ended, 120, "vLLM to end the request (aborted or at its length)", 0.5)
     prefix = "chatcmpl-" if kind == "chat" else "cmpl-"
     assert vllm.log_since(since).count(f"Received request {prefix}") == 1
     await remote.aclose()

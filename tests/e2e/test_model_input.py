@@ -10,7 +10,6 @@ tests/e2e/test_inline_completion.py checks the prompt vLLM itself tokenized.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from aicockpit.config import ROLES
 from tests.e2e.editor import Editor
 from tests.e2e.helpers import request, start_server
 from tests.fake_openai import FakeOpenAI
-from tests.support import RUN_DIR, server_env, tiny_model
+from tests.support import RUN_DIR, server_env, stats_where, tiny_model, wait_until
 
 PRICING = '''"""Prices and discounts."""
 
@@ -98,9 +97,9 @@ call = request
 async def reconfigure(client, settings: dict) -> None:
     """New settings, and the recorder profile ready again (a changed profile is built anew)."""
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
-    async with asyncio.timeout(60):  # requests are answered in order: the settings apply first
-        while (await call(client, "aicockpit/stats", None))["backends"]["recorder"]["state"] != "ready":
-            await asyncio.sleep(0.05)
+    # Requests are answered in order: the settings apply first.
+    rebuilt = stats_where(client, lambda s: s["backends"]["recorder"]["state"] == "ready")
+    await wait_until(rebuilt, 60, "the recorder profile ready")
 
 
 async def completion_body(client, recorder, uri: str) -> dict:
@@ -244,7 +243,11 @@ async def recording_prompts(ready):
 
     settings = {**INIT_OPTIONS, "logging": {"prompts": True}}
     ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
-    await asyncio.sleep(0.2)
+
+    async def recording() -> bool:
+        return (await call(ready, "aicockpit/prompts", None))["enabled"]
+
+    await wait_until(recording, 10, "aicockpit/prompts to be recording")
     try:
         yield ready
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -15,26 +16,26 @@ from tests.e2e import next_edit_model
 from tests.e2e.helpers import NVIM_VERSIONS, nvim_env, run_nvim
 from tests.e2e.scripted_model import scripted
 from tests.fake_openai import FakeOpenAI
-from tests.support import ROOT
+from tests.support import ROOT, wait_until
 
 DRIVER = ROOT / "tests" / "e2e" / "nvim" / "health.lua"
 
 
+@dataclass
 class StallingModel(FakeOpenAI):
-    """A scripted backend that, until ``stalled`` is cleared, never starts its answers."""
+    """A scripted backend that, until ``unstalled`` is set, never starts its answers."""
 
-    stalled: bool = True
+    unstalled: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _answer(self, writer, chat, body) -> None:
-        while self.stalled:
-            await asyncio.sleep(0.05)
+        await self.unstalled.wait()
         await super()._answer(writer, chat, body)
 
 
 async def unstall_when_asked(model: StallingModel, marker) -> None:
-    while not marker.exists():
-        await asyncio.sleep(0.1)
-    model.stalled = False
+    """The driver writes ``marker`` when it has seen the stall: answers come from then on."""
+    await wait_until(marker.exists, 300, f"the driver to write {marker.name}")
+    model.unstalled.set()
 
 
 @pytest.mark.parametrize("version", NVIM_VERSIONS)

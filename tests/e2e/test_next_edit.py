@@ -21,7 +21,7 @@ from aicockpit.prompt.next_edit import CURSOR, REGION_END, REGION_START
 from tests.e2e.editor import Editor
 from tests.e2e.helpers import request, start_server
 from tests.fake_openai import FakeOpenAI
-from tests.support import RUN_DIR, plain, tiny_model
+from tests.support import RUN_DIR, plain, stats_where, tiny_model, wait_until
 
 SOURCE = "def area(width, height):\n    return width * height\n\n\nprint(area(2, 3))\n"
 
@@ -151,9 +151,8 @@ async def test_a_suggestion_the_user_typed_over_is_counted_dismissed(server, rec
     assert "Apply suggested edit" not in [a["title"] for a in actions]
     before = plain(await request(client, "aicockpit/stats", None))["next_edit"].get("rejected", 0)
     client.protocol.notify("aicockpit/nextEdit/feedback", {"id": result["id"], "accepted": False})
-    async with asyncio.timeout(30):
-        while plain(await request(client, "aicockpit/stats", None))["next_edit"].get("rejected", 0) == before:
-            await asyncio.sleep(0.05)
+    rejected = stats_where(client, lambda s: s["next_edit"].get("rejected", 0) > before)
+    await wait_until(rejected, 30, "the rejection counted")
 
 
 async def test_a_suggestion_for_text_that_changed_meanwhile_is_never_returned(server, recorder):
@@ -186,9 +185,7 @@ async def test_a_suggestion_for_text_that_changed_meanwhile_is_never_returned(se
 
 async def reached(recorder: FakeOpenAI, seen: int) -> None:
     """Wait until a request beyond the first ``seen`` has reached the model."""
-    async with asyncio.timeout(30):
-        while len(recorder.seen) <= seen:
-            await asyncio.sleep(0.01)
+    await wait_until(lambda: len(recorder.seen) > seen, 30, "a request at the model", 0.01)
 
 
 async def test_a_model_suggestion_that_undoes_the_users_last_edit_is_never_shown(server, recorder):

@@ -16,7 +16,7 @@ from aicockpit.config import ROLES
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import inline_params, open_doc
 from tests.fake_openai import FakeOpenAI
-from tests.support import plain, stats
+from tests.support import plain, stats, stats_where, wait_until
 
 
 async def switch(client, role: str, profile: str) -> dict:
@@ -26,13 +26,6 @@ async def switch(client, role: str, profile: str) -> dict:
     return plain(result)
 
 
-async def wait_for(client, check, timeout=60.0) -> dict:
-    async with asyncio.timeout(timeout):
-        while not check(current := await stats(client)):
-            await asyncio.sleep(0.1)
-    return current
-
-
 @pytest.fixture
 async def with_fake_profile(ready):
     async with FakeOpenAI(pieces=("remote", "_answer")) as server:
@@ -40,17 +33,18 @@ async def with_fake_profile(ready):
             **INIT_OPTIONS,
             "profiles": {"fake": {"backend": "openai", "url": server.url, "model": "m"}},
         }
+        # No wait: the server handles messages in order, so the settings apply before the
+        # next request (and a profile no role uses shows nowhere in the stats).
         ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
-        await asyncio.sleep(0.3)
         yield ready
-        current = await wait_for(
-            ready, lambda s: not any(r["switching_to"] for r in s["roles"].values()), 300
-        )
+        no_switch = stats_where(ready, lambda s: not any(r["switching_to"] for r in s["roles"].values()))
+        current = await wait_until(no_switch, 300, "no role switching")
         for role in ROLES:
             if current["roles"][role]["profile"] != "default":
                 await switch(ready, role, "default")
         ready.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=INIT_OPTIONS))
-        await wait_for(ready, lambda s: s["engine"]["state"] == "ready" and "fake" not in s["backends"])
+        back = stats_where(ready, lambda s: s["engine"]["state"] == "ready" and "fake" not in s["backends"])
+        await wait_until(back, 60, "the engine ready and the profile fake gone")
 
 
 async def test_switch_to_remote_unloads_the_embedded_model_and_back(with_fake_profile):
@@ -79,7 +73,8 @@ async def test_switch_to_remote_unloads_the_embedded_model_and_back(with_fake_pr
 
     # Back to the embedded model: it loads again; meanwhile completions answer at once, empty.
     back = asyncio.ensure_future(switch(client, "completion", "default"))
-    await wait_for(client, lambda s: s["roles"]["completion"]["switching_to"] == "default", 10)
+    switching = stats_where(client, lambda s: s["roles"]["completion"]["switching_to"] == "default")
+    await wait_until(switching, 10, "completion switching to default")
     started = time.perf_counter()
     during = await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
     assert not during.items and time.perf_counter() - started < 2

@@ -17,7 +17,7 @@ import pytest
 from aicockpit.bench.client import LspClient, LspError
 from aicockpit.framing import MessageReader
 from tests.hostile import frame
-from tests.support import raw_session, server_env
+from tests.support import raw_session, server_env, wait_until
 
 ANSWER_S = 5  # an answer within this is prompt on a loaded 2-core machine; a wedge never answers
 SERVE_STUB = [sys.executable, "-m", "aicockpit", "serve", "--dev-engine-stub", "1", "--log-level", "info"]
@@ -94,13 +94,23 @@ async def test_a_notification_sent_with_an_id_gets_one_error_and_is_not_run(serv
     position = {"line": 0, "character": 0}
     context = await server.request("aicockpit/context", {"textDocument": {"uri": uri}, "position": position})
     assert "not an open document" in context["error"]  # didOpen with an id did not open it
+    # A window, not a wait for an event: nothing more may come, and nothing says that nothing
+    # came. A second answer (the method run as well) would come from its handler's task.
     await asyncio.sleep(0.2)
     assert server.answers[f"id {method}"] == 1
 
 
 async def test_a_request_sent_without_an_id_is_not_run(server):
+    dropped = "dropped 'shutdown': a request sent without an id"
+    before = server.log.read_text(errors="replace").count(dropped)
     server.write_raw(frame(json.dumps({"jsonrpc": "2.0", "method": "shutdown"}).encode()))
-    await asyncio.sleep(1)  # pygls ran it as a notification: its engine stop took a moment
+
+    def logged() -> bool:
+        return server.log.read_text(errors="replace").count(dropped) > before
+
+    # The server says it dropped it. (pygls alone ran it as a notification, and its engine
+    # stop took a moment: a server that ran it would fail below.)
+    await wait_until(logged, ANSWER_S, "the dropped request in the log")
     stats = await server.request("aicockpit/stats", None, timeout=ANSWER_S)  # not shutting down: no error
     assert stats["engine"]["state"] == "ready"
 

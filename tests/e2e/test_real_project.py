@@ -8,14 +8,22 @@ check that the healthy local engine was never retried or taken out by its breake
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sysconfig
 from pathlib import Path
 
 import pytest
 
-from tests.support import RUN_DIR, raw_session, serve_command, small_model, wait_ready_raw
+from tests.support import (
+    RUN_DIR,
+    engine_idle,
+    raw_session,
+    serve_command,
+    small_model,
+    stats_where,
+    wait_engine_ready,
+    wait_until,
+)
 
 PACKAGES = Path(sysconfig.get_paths()["purelib"])
 CUTS = 3  # statements of httpx/_client.py cut after "return ": the user stops there and asks
@@ -35,7 +43,7 @@ async def smol():
     command[command.index("--max-model-len") : command.index("--max-model-len") + 2] = []  # the default
     with open(log, "wb") as stderr:
         client = await raw_session(command, root, options={}, stderr=stderr, capabilities=CAPABILITIES)
-    await wait_ready_raw(client)
+    await wait_engine_ready(client)
     yield client, root, log
     await client.request("shutdown", None)
     client.notify("exit", None)
@@ -108,9 +116,8 @@ async def test_the_first_suggestion_after_opening_a_file_is_a_cached_one(smol):
     # What the editor integrations send when a document is shown and where its cursor is.
     at = {"line": line, "character": len(lines[line])}
     client.notify("aicockpit/didFocus", {"textDocument": {"uri": uri}, "position": at})
-    async with asyncio.timeout(120):
-        while (await prewarm_status(client))["outcomes"].get("served", 0) == before:
-            await asyncio.sleep(0.1)
+    warmed = stats_where(client, lambda s: s["prewarm"]["outcomes"].get("served", 0) > before)
+    await wait_until(warmed, 120, "the file pre-warmed")
     await invoke(client, uri, line, len(lines[line]), "after-open")
     first = await trace(client, "after-open")
     assert first["outcome"] in ("served", "empty"), first
@@ -130,9 +137,7 @@ async def test_pre_warming_steps_aside_for_a_real_request_and_ends_with_its_docu
         client.notify(
             "aicockpit/didFocus", {"textDocument": {"uri": uri}, "position": {"line": line, "character": 0}}
         )
-        async with asyncio.timeout(120):
-            while not (await prewarm_status(client))["running"]:
-                await asyncio.sleep(0.02)
+        await wait_until(stats_where(client, lambda s: s["prewarm"]["running"]), 120, "a pre-warm", 0.02)
 
     await running(target)
     await invoke(client, uri, 40, len(lines[40]), "real")  # elsewhere, while the pre-warm runs
@@ -144,10 +149,9 @@ async def test_pre_warming_steps_aside_for_a_real_request_and_ends_with_its_docu
 
     await running(target + 64)  # another part of the file: another pre-warm
     client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
-    async with asyncio.timeout(30):
-        while (await prewarm_status(client))["running"]:
-            await asyncio.sleep(0.02)
+    await wait_until(
+        stats_where(client, lambda s: not s["prewarm"]["running"]), 30, "the pre-warm to end", 0.02
+    )
     assert (await prewarm_status(client))["last"]["outcome"] == "cancelled"
-    async with asyncio.timeout(30):  # and nothing of it is left in the engine
-        while (await client.request("aicockpit/stats", None))["engine"]["unfinished_requests"]:
-            await asyncio.sleep(0.05)
+    # And nothing of it is left in the engine.
+    await wait_until(engine_idle(client), 30, "no request left in the engine")

@@ -23,7 +23,7 @@ from aicockpit.prompt.fim import FIM_TEMPLATES
 from aicockpit.usage import UsageStore
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import inline_params, open_doc
-from tests.support import plain, stats, tiny_model
+from tests.support import plain, stats, stats_where, tiny_model, wait_until
 from tests.vllm_serve import SERVED_NAME, VllmServe
 
 QWEN = FIM_TEMPLATES["qwen"]
@@ -169,15 +169,6 @@ async def configure(client, **options) -> None:
     )
 
 
-async def wait_stats(client, check, timeout=30.0) -> dict:
-    async with asyncio.timeout(timeout):
-        while True:
-            current = await stats(client)
-            if check(current):
-                return current
-            await asyncio.sleep(0.1)
-
-
 def remote_settings(server: VllmServe, completion: dict | None = None, **profile) -> dict:
     profile = remote_profile(server, retries=1, breaker_failures=2, breaker_cooldown_s=8, **profile)
     return {
@@ -192,10 +183,13 @@ def remote_settings(server: VllmServe, completion: dict | None = None, **profile
 @pytest.fixture
 async def remote_client(ready, vllm_server):
     await configure(ready, **remote_settings(vllm_server))
-    await wait_stats(ready, lambda s: s["backends"].get("remote", {}).get("state") == "ready")
+    remote = stats_where(ready, lambda s: s["backends"].get("remote", {}).get("state") == "ready")
+    await wait_until(remote, 30, "the remote profile ready")
     yield ready
     await configure(ready)  # back to the session's settings
-    await wait_stats(ready, lambda s: "remote" not in s["backends"])
+    await wait_until(
+        stats_where(ready, lambda s: "remote" not in s["backends"]), 30, "the remote profile gone"
+    )
 
 
 def backend(current: dict, name: str) -> dict:
@@ -233,8 +227,7 @@ async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remot
         extra_body={"min_tokens": 1000},
         temperature=1.0,
     )
-    await configure(client, **long)
-    await asyncio.sleep(0.3)
+    await configure(client, **long)  # applied before the next request: messages are handled in order
     for attempt in range(5):
         uri = open_doc(client, f"# try {attempt}\n" + CODE)
         before = await stats(client)
@@ -265,7 +258,6 @@ async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remot
 
     # Nobody listens now: the next request fails over to the embedded engine and opens the breaker.
     await configure(client, **remote_settings(vllm_server, {"multiline": "always"}))
-    await asyncio.sleep(0.3)
     served = await complete(client, uri, 8, 4)
     opened = await stats(client)
     assert served.items and served.items[0].insert_text  # from the embedded fallback
@@ -278,7 +270,8 @@ async def test_server_killed_mid_stream_then_fallback_breaker_and_recovery(remot
 
     # The server comes back; after the cool-down one probe goes through and closes the breaker.
     await vllm_server.start()
-    await wait_stats(client, lambda s: backend(s, "remote")["breaker"] == "half_open", timeout=30)
+    half_open = stats_where(client, lambda s: backend(s, "remote")["breaker"] == "half_open")
+    await wait_until(half_open, 30, "the breaker half open")
     successes = backend(await stats(client), "remote")["successes"]
     fresh = open_doc(client, CODE)  # not the typing-through cache: the probe must reach a backend
     served = await complete(client, fresh, 7, 4)

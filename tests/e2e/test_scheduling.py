@@ -10,7 +10,7 @@ from lsprotocol import types
 from tests.client import send_raw, to_json
 from tests.conftest import INIT_OPTIONS
 from tests.e2e.helpers import change, inline_params, open_doc
-from tests.support import plain, stats
+from tests.support import engine_idle, plain, stats, stats_where, wait_until
 
 BODY = "def total_price(items, rate):\n    "
 BURST = "subtotal = sum(item.price for item in items)"
@@ -87,20 +87,13 @@ async def test_accepting_a_suggestion_prefetches_the_next_one(ready):
             types.ExecuteCommandParams(command=item.command.command, arguments=item.command.arguments)
         )
         assert plain(answer) == {"prefetching": True}
-        for _ in range(400):
-            current = await stats(ready)
-            if current["by_kind"].get("prefetch", {}).get("served", 0) > before["by_kind"].get(
-                "prefetch", {}
-            ).get("served", 0):
-                break
-            await asyncio.sleep(0.05)
-        assert (
-            current["by_kind"].get("prefetch", {}).get("served", 0)
-            == before["by_kind"].get("prefetch", {}).get("served", 0) + 1
-        ), (
-            current["by_kind"],
-            current["last_request"],
-        )
+
+        def prefetched(s):
+            return s["by_kind"].get("prefetch", {}).get("served", 0)
+
+        served = stats_where(ready, lambda s: prefetched(s) > prefetched(before))
+        current = await wait_until(served, 60, "the prefetch to be served")
+        assert prefetched(current) == prefetched(before) + 1, (current["by_kind"], current["last_request"])
         assert current["accepted"] == before["accepted"] + 1
         assert current["engine_requests"]["prefetch"] == before["engine_requests"].get("prefetch", 0) + 1
 
@@ -116,11 +109,8 @@ async def test_a_malformed_accept_command_gets_an_error_and_the_server_goes_on(r
 
 
 async def test_the_engine_is_warmed_up_once_ready(ready):
-    current = await stats(ready)
-    async with asyncio.timeout(60):
-        while current["engine"]["warmup"] != "done":
-            await asyncio.sleep(0.1)
-            current = await stats(ready)
+    warmed = stats_where(ready, lambda s: s["engine"]["warmup"] == "done")
+    current = await wait_until(warmed, 60, "the warm-up")
     # Once per engine start (a profile switch back to the embedded model starts it again).
     assert current["engine_requests"]["warmup"] >= 1
     assert current["by_kind"]["warmup"]["served"] >= 1
@@ -129,12 +119,6 @@ async def test_the_engine_is_warmed_up_once_ready(ready):
 LONG = "".join(
     f"def step_{i}(value, scale={i}):\n    total = value * scale\n    return total\n\n" for i in range(400)
 )
-
-
-async def wait_idle(client) -> None:
-    async with asyncio.timeout(60):
-        while (await stats(client))["engine"]["unfinished_requests"]:
-            await asyncio.sleep(0.05)
 
 
 async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_request_there(ready):
@@ -157,7 +141,8 @@ async def test_a_missed_deadline_leaves_the_prefill_in_the_cache_for_the_next_re
         params = to_json(inline_params(uri, line, column))
         params["workDoneToken"] = "missed"
         await asyncio.wait_for(send_raw(ready, types.TEXT_DOCUMENT_INLINE_COMPLETION, params), 60)
-        await wait_idle(ready)  # its prefill finished (or it was aborted) in the engine
+        # Its prefill finished (or it was aborted) in the engine.
+        await wait_until(engine_idle(ready), 60, "no request left in the engine")
         ready.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(
                 settings={
@@ -199,9 +184,7 @@ async def test_huge_documents_a_long_line_and_minified_code_get_bounded_prompts_
         lines = text.split("\n")
         end = {"line": len(lines) - 1, "character": len(lines[-1])}
         ready.protocol.notify("aicockpit/didFocus", {"textDocument": {"uri": uri}, "position": end})
-        async with asyncio.timeout(60):
-            while (await stats(ready))["prewarm"]["running"]:
-                await asyncio.sleep(0.05)
+        await wait_until(stats_where(ready, lambda s: not s["prewarm"]["running"]), 60, f"{name} pre-warmed")
         params = to_json(inline_params(uri, end["line"], end["character"]))
         params["context"]["triggerKind"] = 1  # Invoked
         params["workDoneToken"] = f"huge-{name}"

@@ -24,7 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.e2e import next_edit_model
-from tests.e2e.vscode import vscode_session, wait_until
+from tests.e2e.vscode import seen_during, vscode_session, wait_until
 from tests.fake_openai import FakeOpenAI
 from tests.support import serve_command
 
@@ -127,7 +127,7 @@ def test_typing_shows_ghost_text_only_and_tab_accepts_it(vscode):
     first_line = suggestion.replace("\u00a0", " ").strip().split("\n")[0][:20]
     assert not [row for row in vscode.suggest_rows() if first_line in row], vscode.suggest_rows()
     vscode.chord(Keys.CONTROL, Keys.SPACE)
-    time.sleep(3)
+    wait_until("the suggestion list (or its 'No suggestions.')", lambda: word_list_shown(vscode), 30)
     listed = vscode.suggest_rows()
     vscode.screenshot("ctrl-space-list")
     assert not [row for row in listed if first_line in row or "aicockpit" in row], listed
@@ -147,9 +147,15 @@ def test_typing_shows_ghost_text_only_and_tab_accepts_it(vscode):
     # The status bar now reports the completion's latency, and the server heard of the
     # acceptance (the item's command): its menu counts accepted suggestions.
     wait_until("a latency in the status bar", lambda: " ms" in vscode.status_text(), 30)
-    wait_until("the acceptance to reach the server", lambda: accepted_in_menu(vscode) >= 1, 60, every=1)
+    wait_until("the acceptance to reach the server", lambda: accepted_in_menu(vscode) >= 1, 60, every_s=1)
     vscode.screenshot("status-menu")
     vscode.keys(Keys.ESCAPE)
+
+
+def word_list_shown(vscode) -> bool:
+    """The suggestion list asked for has its items, or says it has none (not "Loading...")."""
+    message = vscode.find(".editor-widget.suggest-widget.visible .message")
+    return bool(vscode.suggest_rows()) or any("No suggestions" in m.text for m in message)
 
 
 def accepted_in_menu(vscode) -> int:
@@ -234,7 +240,7 @@ def test_a_next_edit_shows_as_an_inline_diff_and_tab_takes_it(vscode, scripted):
         "the acceptance in the figures",
         lambda: "1 accepted" in next_edits_in_menu(vscode),
         30,
-        every=1,
+        every_s=1,
     )
     vscode.keys(Keys.ESCAPE)
 
@@ -249,7 +255,7 @@ def test_a_next_edit_shows_as_an_inline_diff_and_tab_takes_it(vscode, scripted):
     expected = "def area(size, h):\n    return size * height\n\n\nprint(area(2, 3))\n"
     assert saved_text(vscode, GEOMETRY) == expected
     wait_until(
-        "the dismissal in the figures", lambda: "1 dismissed" in next_edits_in_menu(vscode), 30, every=1
+        "the dismissal in the figures", lambda: "1 dismissed" in next_edits_in_menu(vscode), 30, every_s=1
     )
     vscode.keys(Keys.ESCAPE)
     scripted.answer = next_edit_model.UNCHANGED
@@ -277,14 +283,20 @@ def next_edits_in_menu(vscode) -> str:
     return " ".join(row for row in found if row.startswith("Next edits"))
 
 
-def select_line(vscode, number: int) -> None:
+def go_to_line(vscode, number: int) -> None:
+    """Ctrl+G: done once the box has closed and the status bar shows the cursor on the line."""
     vscode.chord(Keys.CONTROL, "g")
     vscode.wait_css(".quick-input-widget .quick-input-box input").send_keys(str(number), Keys.ENTER)
-    wait_until(
-        "the go-to-line box to close",
-        lambda: not vscode.find(".quick-input-widget .quick-input-box input:focus"),
-        10,
-    )
+
+    def there() -> bool:
+        box_open = vscode.find(".quick-input-widget .quick-input-box input:focus")
+        return not box_open and f"Ln {number}," in " ".join(vscode.status_items())
+
+    wait_until(f"the cursor on line {number}", there, 10)
+
+
+def select_line(vscode, number: int) -> None:
+    go_to_line(vscode, number)
     vscode.keys(Keys.HOME)
     ActionChains(vscode.driver).key_down(Keys.SHIFT).send_keys(Keys.END).key_up(Keys.SHIFT).perform()
 
@@ -323,8 +335,11 @@ def workspace_settings(vscode, values: dict) -> None:
 def test_an_edit_shows_cancellable_progress_in_words(vscode):
     # Long enough to be cancelled while it runs (the tiny model may still stop early:
     # then the diff is rejected and the edit asked again).
-    workspace_settings(vscode, {"aicockpit.edit.max_tokens": 2000})
-    time.sleep(1)
+    # Ghost text off too, for the status item to show when VS Code has read the file: the
+    # same change event sends the server the edit setting (messages it handles in order).
+    wait_until("no workspace settings left", lambda: "(ghost text off)" not in vscode.status_text(), 30)
+    workspace_settings(vscode, {"aicockpit.edit.max_tokens": 2000, "aicockpit.completion.enabled": False})
+    wait_until("the settings read", lambda: "aicockpit ready (ghost text off)" in vscode.status_text(), 60)
     original = app_lines(vscode)
     line = original.index("def main() -> None:") + 1
     seen: list[str] = []
@@ -344,17 +359,18 @@ def test_an_edit_shows_cancellable_progress_in_words(vscode):
 
     cancelled = False
     for _ in range(12):  # a loaded machine may let several finish first
-        vscode.chord(Keys.CONTROL, "g")
-        vscode.wait_css(".quick-input-widget .quick-input-box input").send_keys(str(line), Keys.ENTER)
-        time.sleep(0.3)
+        go_to_line(vscode, line)
         vscode.keys(Keys.HOME)
         down = ActionChains(vscode.driver).key_down(Keys.SHIFT).send_keys(*[Keys.DOWN] * 7)
         down.key_up(Keys.SHIFT).perform()  # def main() to its last line
         vscode.chord(Keys.CONTROL, "k")
         box = vscode.wait_css(".quick-input-widget .quick-input-box input", timeout=30)
         box.send_keys("rewrite this function with more comments", Keys.ENTER)
-        outcome = wait_until("the edit's notification (or its diff)", cancel_the_edit, 60, every=0.05)
+        outcome = wait_until("the edit's notification (or its diff)", cancel_the_edit, 60, every_s=0.05)
         if outcome == "clicked":
+            # A window, not a wait for an event: an edit that had finished shows its diff in
+            # it. Cancel closes VS Code's notification at once, and nothing on screen says that
+            # a cancelled edit ended with nothing.
             time.sleep(3)
         if not vscode.find(".monaco-diff-editor"):
             cancelled = True
@@ -368,14 +384,13 @@ def test_an_edit_shows_cancellable_progress_in_words(vscode):
     wait_until("the notification to go", lambda: not [t for t in vscode.toasts() if "editing" in t], 30)
     assert app_lines(vscode) == original
     (vscode.server.workspace / ".vscode" / "settings.json").unlink()
+    wait_until("the settings gone", lambda: "(ghost text off)" not in vscode.status_text(), 30)
 
 
 def test_an_ai_code_action_is_reviewed_as_a_diff_like_ctrl_k(vscode):
     original = app_lines(vscode)
-    vscode.chord(Keys.CONTROL, "g")
     line = original.index("def main() -> None:") + 1
-    vscode.wait_css(".quick-input-widget .quick-input-box input").send_keys(str(line), Keys.ENTER)
-    time.sleep(0.5)
+    go_to_line(vscode, line)
     vscode.run_command("Refactor...")
     rows = ".action-widget .monaco-list-row"
     wait_until(
@@ -444,20 +459,17 @@ def test_chat_streams_an_answer_into_the_chat_view(vscode):
 
         # Watch the answer grow while the view is busy: a stream, not one final block.
         states: list[tuple[str, int]] = []
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                busy = driver.find_element(By.TAG_NAME, "body").get_attribute("data-busy")
-                bodies = driver.find_elements(By.CSS_SELECTOR, ".message.assistant .message-body")
-                state = (busy, len(bodies[-1].text) if bodies else 0)
-            except Exception:  # the view re-renders under us
-                continue
+
+        def answered() -> bool:
+            busy = driver.find_element(By.TAG_NAME, "body").get_attribute("data-busy")
+            bodies = driver.find_elements(By.CSS_SELECTOR, ".message.assistant .message-body")
+            state = (busy, len(bodies[-1].text) if bodies else 0)
             if not states or states[-1] != state:
                 states.append(state)
-            if state[0] == "false" and state[1] > 0:
-                break
-            time.sleep(0.03)
-        final = states[-1][1] if states else 0
+            return state[0] == "false" and state[1] > 0
+
+        wait_until("the answer, looked at as it grows", answered, 180, every_s=0.03)
+        final = states[-1][1]
         assert final > 0, states
         assert any(busy == "true" and 0 < length < final for busy, length in states), states
         user = driver.find_elements(By.CSS_SELECTOR, ".message.user .message-body")
@@ -541,8 +553,13 @@ def test_the_engines_ports_are_not_forwarded(vscode):
     # process groups listen on, and would list them as auto-forwarded.
     vscode.run_command("Ports: Focus on Ports View")
     wait_until("the PORTS view", lambda: panel_shown(vscode), 30)
-    time.sleep(2)
-    panel = " ".join(p.text for p in vscode.find(".part.panel") if p.is_displayed())
+
+    def ports_listed() -> str:
+        text = " ".join(p.text for p in vscode.find(".part.panel") if p.is_displayed())
+        # Its table ends with an "Add Port" row; without ports it says so instead.
+        return text if "Add Port" in text or "No forwarded ports" in text else ""
+
+    panel = wait_until("the ports listed", ports_listed, 30)
     vscode.screenshot("ports")
     # VS Code watches every process of the machine (other jobs' ports may be listed): none
     # of the engine's processes may be.
@@ -570,7 +587,7 @@ def test_a_crashed_server_is_restarted(vscode):
     for proc in [*first.children(recursive=True), first]:
         proc.kill()
     wait_until(
-        "the status bar to report the restart", lambda: "restarting" in vscode.status_text(), 60, every=0.1
+        "the status bar to report the restart", lambda: "restarting" in vscode.status_text(), 60, every_s=0.1
     )
     vscode.screenshot("server-restarting")
     wait_until(
@@ -602,7 +619,10 @@ def test_a_wrong_server_command_is_one_notification_naming_it_and_the_setting(vs
     started = time.monotonic()
     workspace_settings(vscode, {"aicockpit.client.serverCommand": ["/opt/nowhere/bin/aicockpit", "serve"]})
     toasts = wait_until(
-        "the not-found notification", lambda: [t for t in vscode.toasts() if "aicockpit" in t], 30, every=0.1
+        "the not-found notification",
+        lambda: [t for t in vscode.toasts() if "aicockpit" in t],
+        30,
+        every_s=0.1,
     )
     took = time.monotonic() - started
     vscode.screenshot("wrong-command")
@@ -616,12 +636,8 @@ def test_a_wrong_server_command_is_one_notification_naming_it_and_the_setting(vs
     wait_until("the Open Setting button", lambda: vscode.notification_button("Open Setting"), 10)
     assert took < 10, f"the notification took {took:.1f} s"
     # No restarts of a command that does not exist: the state stays failed.
-    seen = set()
-    deadline = time.monotonic() + 8
-    while time.monotonic() < deadline:
-        seen.add(vscode.status_text())
-        time.sleep(0.2)
-    assert all("server failed" in text for text in seen), seen
+    seen = set(seen_during(8, vscode.status_text))
+    assert seen and all("server failed" in text for text in seen), seen
     assert len([t for t in vscode.toasts() if "aicockpit" in t]) == 1, vscode.toasts()
     open_settings_shows(vscode, "Open Setting", "Server Command")
 
@@ -636,7 +652,10 @@ def test_a_missing_model_is_one_notification_naming_the_model_setting(vscode):
         vscode, {"aicockpit.client.serverCommand": command, "aicockpit.engine.model": "/opt/nowhere/model"}
     )
     toasts = wait_until(
-        "the missing-model notification", lambda: [t for t in vscode.toasts() if "model" in t], 120, every=0.2
+        "the missing-model notification",
+        lambda: [t for t in vscode.toasts() if "model" in t],
+        120,
+        every_s=0.2,
     )
     vscode.screenshot("missing-model")
     assert toasts[0].startswith(
@@ -644,8 +663,8 @@ def test_a_missing_model_is_one_notification_naming_the_model_setting(vscode):
         "change aicockpit.engine.model."
     ), toasts
     assert "Traceback" not in toasts[0]
-    time.sleep(3)
-    assert len([t for t in vscode.toasts() if "aicockpit" in t]) == 1, vscode.toasts()
+    counts = seen_during(3, lambda: len([t for t in vscode.toasts() if "aicockpit" in t]))
+    assert counts and max(counts) == 1 == counts[-1], (counts, vscode.toasts())
     assert "model not loaded" in vscode.status_text()
     # The log stays where it is: no panel opened on its own.
     assert not panel_shown(vscode), "the panel popped up"

@@ -67,8 +67,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(what: str, probe: Callable[[], T | None], timeout: float, every: float = 0.25) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
+def wait_until(what: str, probe: Callable[[], T | None], timeout: float, every_s: float = 0.25) -> T:
+    """Call ``probe`` every ``every_s`` until it returns something truthy, and return that; after
+    ``timeout`` s fail, saying ``what``. The synchronous twin of tests.support.wait_until, for
+    Selenium: an element that goes stale while it is read is read again."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -78,8 +80,23 @@ def wait_until(what: str, probe: Callable[[], T | None], timeout: float, every: 
                 return value
         except (StaleElementReferenceException, WebDriverException) as err:
             last_error = err
-        time.sleep(every)
-    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
+        time.sleep(every_s)
+    also = f"; last error: {last_error}" if last_error else ""
+    raise TimeoutError(f"waited {timeout:g} s for {what}{also}")
+
+
+def seen_during(seconds: float, look: Callable[[], T], every_s: float = 0.2) -> list[T]:
+    """What ``look`` returns, looked at over ``seconds``: for what must NOT happen in that time
+    (a restart, a second notification). A window of the scenario: no event says nothing came."""
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            seen.append(look())
+        except (StaleElementReferenceException, WebDriverException):
+            pass  # an element re-rendered while it was read: the next look reads it again
+        time.sleep(every_s)
+    return seen
 
 
 class CodeServer:
@@ -137,7 +154,7 @@ class CodeServer:
             [*self._args(), "--bind-addr", f"127.0.0.1:{self.port}", str(self.workspace)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        wait_until("code-server to listen", self._healthy, timeout=120, every=0.5)
+        wait_until("code-server to listen", self._healthy, timeout=120, every_s=0.5)
 
     def _healthy(self) -> bool:
         if self.process and self.process.poll() is not None:
@@ -308,7 +325,7 @@ class Browser:
                 return wait_until(what, probe, min(pause_s, max(0.1, deadline - time.monotonic())), 0.1)
             except TimeoutError:
                 pass
-        raise TimeoutError(f"timed out after {timeout:.0f} s of typing waiting for {what}")
+        raise TimeoutError(f"waited {timeout:g} s, typing, for {what}")
 
     def quit(self) -> None:
         try:
