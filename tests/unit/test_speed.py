@@ -33,6 +33,20 @@ def test_one_request_that_waited_behind_another_moves_nothing():
     assert after.first_token_ms_p50 == 1230.0
 
 
+def test_short_prefills_that_are_mostly_fixed_cost_do_not_make_the_machine_look_fast():
+    # As measured here with SmolLM2 and pre-warming (2026-12-07): a cached request over a long
+    # prompt costs ~0.2 s, pre-warm chunks of ~150 tokens ~0.27 s, cold prompts ~600 tokens/s.
+    meter = SpeedMeter()
+    for _ in range(5):
+        meter.observe(sample(2000, 1984, first_s=0.2))
+    for i in range(10):
+        meter.observe(sample(150 * (i + 1), 150 * i, first_s=0.27))
+    assert meter.snapshot().prefill_tokens_per_s <= 600  # no cold prompt yet: the safe side
+    for _ in range(3):
+        meter.observe(sample(1500, 0, first_s=2.7))
+    assert meter.snapshot().prefill_tokens_per_s == 600.0  # (2.7 - 0.2) s for 1500 tokens
+
+
 def test_without_a_cached_request_the_fixed_cost_is_one_decode_step():
     meter = SpeedMeter()
     meter.observe(sample(400, 0, first_s=1.02, decode_s=0.2, generated=11))

@@ -28,6 +28,10 @@ KEPT = 32  # recent samples per estimate
 PREFILL_MIN_TOKENS = 64  # fewer uncached tokens than this say more about the fixed cost than the rate
 BASE_MAX_TOKENS = 48  # a request with at most this many uncached tokens measures the fixed cost
 FIRST_TOKEN_WINDOW_S = 300.0  # the first-token figure a status shows is about the last few minutes
+# A sample whose wait is under this many fixed costs is mostly fixed cost: subtracting that
+# leaves noise, and noise over a few tokens made a 600 tokens/s CPU look 2,000-5,000 fast (a
+# pre-warm chunk, a keystroke's last line), which sized prompts that missed every deadline.
+PREFILL_DOMINANT = 3.0
 SNAPSHOT_FRESH_S = 1.0  # a snapshot is read at every prompt build: computed again at most this often
 
 
@@ -90,8 +94,10 @@ class SpeedMeter:
         fixed = self._fixed_s()
         prefill = None
         if self._prefill and fixed is not None:
-            # Seconds per uncached token, the fixed cost taken out (never below a tenth of the wait).
-            prefill = statistics.median(max(first - fixed, first * 0.1) / n for n, first in self._prefill)
+            # Seconds per uncached token, the fixed cost taken out, from the samples the prefill
+            # dominates; with none yet, the whole wait of each (the slow, safe side).
+            rates = [(first - fixed) / n for n, first in self._prefill if first >= PREFILL_DOMINANT * fixed]
+            prefill = statistics.median(rates or [first / n for n, first in self._prefill])
         decode = statistics.median(self._decode) if self._decode else None
         recent = [s for when, s in self._first if now - when <= FIRST_TOKEN_WINDOW_S]
         return EngineSpeed(
