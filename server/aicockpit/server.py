@@ -73,7 +73,9 @@ class App:
         if problems:
             raise ValueError("; ".join(problems))
         self.index = WorkspaceIndex(self.config.index)
-        self.assembler = PromptAssembler(self.documents, self.index, self.changes.live_config(self.config))
+        # One live view per setting read at each request, shared by the services that read it.
+        config, completion = self.changes.live_config(self.config), self.live("completion")
+        self.assembler = PromptAssembler(self.documents, self.index, config)
         self.documents.close_listeners.append(self.assembler.forget)
         # The index follows the editor's text on the document-change path: prompt builds only read.
         self.open_index = follow(self.documents, self.index)
@@ -87,7 +89,7 @@ class App:
             self.documents,
             self.router.host_for_role("completion"),
             self.telemetry,
-            self.live("completion"),
+            completion,
             self.assembler,
         )
         # Editor requests go through the scheduler; ``completions`` alone serves one-shot callers.
@@ -98,10 +100,10 @@ class App:
             self.documents,
             self.router.host_for_role("completion"),
             self.telemetry,
-            self.live("completion"),
+            completion,
             lanes=self.lanes,
         )
-        self.health = HealthMonitor(self.router, self.telemetry, self.changes.live_config(self.config))
+        self.health = HealthMonitor(self.router, self.telemetry, config)
         self.edits = EditService(
             self.documents,
             lambda: self.router.for_role("edit"),
@@ -133,7 +135,7 @@ class App:
             self.completions,
             self.router.host_for_role("completion"),
             self.telemetry,
-            self.live("completion"),
+            completion,
             self.next_edits.stable_head,
         )
         self.router.request_listeners.append(self.prewarmer.yield_now)
