@@ -8,6 +8,7 @@ from lsprotocol import types
 
 from tests.client import SessionClient, client_config
 from tests.support import scratch_workspace, serve_command, server_env, wait_engine_ready
+from tests.vllm_serve import VllmServe
 
 INIT_OPTIONS = {"completion": {"max_tokens": 24}, "edit": {"max_tokens": 48}, "chat": {"max_tokens": 48}}
 
@@ -52,8 +53,26 @@ async def client(lsp_client: SessionClient):
     await lsp_client.shutdown_session()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_server_first(request):
+    """Start the session's server before the first test when any test will use it: its engine
+    loads (~12 s here) on one core while the unit tests, which run first (testpaths), use
+    the other."""
+    if any({"client", "ready"} & set(item.fixturenames) for item in request.session.items):
+        request.getfixturevalue("client")
+
+
 @pytest.fixture(scope="session")
 async def ready(client):
     """The session client, once its engine has loaded."""
     await wait_engine_ready(client)
     return client
+
+
+@pytest.fixture(scope="session")
+def vllm_serve(tmp_path_factory):
+    """One ``vllm serve`` for the remote-backend and LiteLLM tests (a start costs ~20 s here),
+    not started yet: ``await vllm_serve.running()`` starts it, or waits until it answers."""
+    server = VllmServe(tmp_path_factory.mktemp("vllm_serve") / "serve.log")
+    yield server
+    server.stop()

@@ -63,6 +63,15 @@ class VllmServe:
         env.setdefault("VLLM_CACHE_ROOT", str(ROOT / ".cache" / "vllm"))
         return env
 
+    async def running(self) -> VllmServe:
+        """Started now if it is not running (the first test that needs it, or after a kill), else
+        once it answers."""
+        if self.process is None or self.process.poll() is not None:
+            await self.start()
+        else:
+            await self.wait_ready()
+        return self
+
     async def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

@@ -37,6 +37,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         engine["enforce_eager"] = True
     if args.max_model_len:
         engine["max_model_len"] = args.max_model_len
+    if args.engine_in_process:
+        engine["multiprocessing"] = False
     out: dict[str, Any] = {"engine": engine} if engine else {}
     if args.log_level:
         out["logging"] = {"level": args.log_level}
@@ -44,8 +46,8 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def one_shot_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """A one-shot command runs vLLM in-process: it starts ~6 s sooner on CPU,
-    and there is no editor whose requests would wait for the engine."""
+    """A one-shot command runs the model in vLLM's engine core process (no worker process
+    under it): it starts ~6 s sooner on CPU, and it serves one request."""
     overrides = overrides_from(args)
     overrides.setdefault("engine", {})["multiprocessing"] = False
     return overrides
@@ -318,6 +320,12 @@ def _engine_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model id or local folder (default: the config's)")
     parser.add_argument("--enforce-eager", action="store_true", help="skip CUDA graphs (faster start)")
     parser.add_argument("--max-model-len", type=int, help="context length in tokens")
+    parser.add_argument(
+        "--engine-in-process",
+        action="store_true",
+        help="run the model in vLLM's engine core process, with no worker process under it"
+        " (engine.multiprocessing: false): ~6 s sooner ready on CPU",
+    )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
@@ -397,11 +405,6 @@ def parser() -> argparse.ArgumentParser:
         "--no-loop-monitor",
         action="store_true",
         help="leave the event-loop monitor off (logging.loop_monitor), as a user's server runs",
-    )
-    p.add_argument(
-        "--engine-in-process",
-        action="store_true",
-        help="run vLLM's engine core in the server's process (engine.multiprocessing: false)",
     )
     p.add_argument("--server-log", metavar="FILE", help="append the server's log (stderr) to FILE")
     p.add_argument(

@@ -51,8 +51,10 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     multiprocessing: Annotated[
         bool,
         _doc(
-            "Run vLLM's engine core in its own process, so the server never waits for it to answer"
-            " the editor (on CPU: starts ~6 s slower). One-shot CLI commands always run it in-process."
+            "Run the model in a worker process under vLLM's engine core (its CPU backend binds"
+            " OpenMP threads properly only there); off: the engine core runs it itself, ~6 s sooner"
+            " ready on CPU. The engine core has a process of its own either way, so the server never"
+            " waits for the model. One-shot CLI commands turn it off."
         ),
     ] = True
     prefix_caching: Annotated[

@@ -1,8 +1,11 @@
 """The embedded engine dies, freezes or cannot start: every request is still answered, the editor is told.
 
-Each test runs its own ``aicockpit serve`` on the tiny model, with vLLM's engine
-core in its own process (the default), and does to that process what a crash, an
-out-of-memory kill or a hang would: SIGKILL, SIGSTOP. Conditions are waited for,
+The crash and freeze tests share one ``aicockpit serve`` on the tiny model, with
+the default process layout (vLLM's engine core, and the worker process under it
+that runs the model), and do to those processes what a crash, an out-of-memory
+kill or a hang would: SIGKILL, SIGSTOP. Each leaves the server serving again, as
+it found it (a third engine start would cost ~18 s here). The tests of a model or
+machine that cannot start run servers of their own. Conditions are waited for,
 never slept: the figures printed (run with ``-s``) are this machine's.
 """
 
@@ -84,76 +87,89 @@ async def complete(client: LspClient, uri: str) -> list[dict[str, Any]]:
     return (await client.request("textDocument/inlineCompletion", params, timeout=60))["items"]
 
 
-async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off():
-    client = await raw_session(
-        serve_command(), options={"chat": {"max_tokens": 4000}}, capabilities=CAPABILITIES
-    )
+@pytest.fixture(scope="module")
+async def server():
+    """The crash and freeze tests' server: long chats (a generation to kill), completions that
+    give up after 1.5 s, and a breaker that tries again after 2 s."""
+    options = {
+        "chat": {"max_tokens": 4000},
+        "completion": {"timeout_ms": 1500},
+        "profiles": {"default": {"breaker_cooldown_s": 2}},
+    }
+    client = await raw_session(serve_command(worker_process=True), options=options, capabilities=CAPABILITIES)
     try:
-        await wait_engine_ready(client)
-        uri = open_checkout(client)
-        chat_id, chat = client.send("aicockpit/chat", {"message": "Tell me a very long story."})
-
-        async def generating() -> bool:
-            return (await engine(client))["unfinished_requests"] > 0
-
-        await wait_until(generating, 60, "a generation in flight")
-        killed = time.perf_counter()
-        engine_process(client).kill()
-        # The request in flight is answered at once (the chat role's deadline is minutes away).
-        answer, _ = await asyncio.wait_for(asyncio.shield(chat), 30)
-        answered_s = time.perf_counter() - killed
-        assert isinstance(answer, LspError) and "died" in str(answer), answer
-        assert client.answers[chat_id] == 1
-
-        # The server noticed, says so, restarts the engine with progress, and serves again.
-        def restarted(count: int):
-            async def check() -> bool:
-                current = await engine(client)
-                assert current["state"] != "failed", current
-                return current["state"] == "ready" and current["restarts"] == count
-
-            return check
-
-        await wait_until(restarted(1), RESTART_TIMEOUT_S, "the engine restarted")
-        restart_s = time.perf_counter() - killed
-        assert any("stopped unexpectedly" in m and "SIGKILL" in m for m in shown(client, WARNING)), list(
-            client.notifications
-        )
-        messages = [value.get("message", "") for value in progress(client)]
-        assert any(m.startswith("restarting") for m in messages), messages
-        assert progress(client)[-1]["kind"] == "end"
-        assert (await engine(client))["last_crash"].startswith("its engine core process ended")
-        assert await complete(client, uri), "the next completion has a suggestion"
-
-        # A second crash soon after waits before restarting: no restart loop.
-        killed = time.perf_counter()
-        engine_process(client).kill()
-
-        async def backing_off() -> bool:
-            current = await engine(client)
-            return current["state"] == "crashed" and "restarting it in 2 s" in current["message"]
-
-        await wait_until(backing_off, 30, "the second restart waits 2 s", every_s=0.05)
-        assert await complete(client, uri) == []  # answered meanwhile, empty
-        await wait_until(restarted(2), RESTART_TIMEOUT_S, "the engine restarted again")
-        second_s = time.perf_counter() - killed
-        assert await complete(client, uri)
-        print(
-            f"\nkilled mid-generation: the request answered in {answered_s:.2f} s;"
-            f" serving again {restart_s:.1f} s after the kill; after a second kill {second_s:.1f} s"
-        )
+        yield client
     finally:
         await client.close()
 
 
+async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off(server):
+    client = server
+    await wait_engine_ready(client)
+    restarts = (await engine(client))["restarts"]
+    uri = open_checkout(client)
+    chat_id, chat = client.send("aicockpit/chat", {"message": "Tell me a very long story."})
+
+    async def generating() -> bool:
+        return (await engine(client))["unfinished_requests"] > 0
+
+    await wait_until(generating, 60, "a generation in flight")
+    killed = time.perf_counter()
+    engine_process(client).kill()
+    # The request in flight is answered at once (the chat role's deadline is minutes away).
+    answer, _ = await asyncio.wait_for(asyncio.shield(chat), 30)
+    answered_s = time.perf_counter() - killed
+    assert isinstance(answer, LspError) and "died" in str(answer), answer
+    assert client.answers[chat_id] == 1
+
+    # The server noticed, says so, restarts the engine with progress, and serves again.
+    def restarted(count: int):
+        async def check() -> bool:
+            current = await engine(client)
+            assert current["state"] != "failed", current
+            return current["state"] == "ready" and current["restarts"] == count
+
+        return check
+
+    await wait_until(restarted(restarts + 1), RESTART_TIMEOUT_S, "the engine restarted")
+    restart_s = time.perf_counter() - killed
+    assert any("stopped unexpectedly" in m and "SIGKILL" in m for m in shown(client, WARNING)), list(
+        client.notifications
+    )
+    messages = [value.get("message", "") for value in progress(client)]
+    assert any(m.startswith("restarting") for m in messages), messages
+    assert progress(client)[-1]["kind"] == "end"
+    assert (await engine(client))["last_crash"].startswith("its engine core process ended")
+    assert await complete(client, uri), "the next completion has a suggestion"
+
+    # A second crash soon after waits before restarting: no restart loop.
+    killed = time.perf_counter()
+    engine_process(client).kill()
+
+    async def backing_off() -> bool:
+        current = await engine(client)
+        return current["state"] == "crashed" and "restarting it in 2 s" in current["message"]
+
+    await wait_until(backing_off, 30, "the second restart waits 2 s", every_s=0.05)
+    assert await complete(client, uri) == []  # answered meanwhile, empty
+    await wait_until(restarted(restarts + 2), RESTART_TIMEOUT_S, "the engine restarted again")
+    second_s = time.perf_counter() - killed
+    assert await complete(client, uri)
+    print(
+        f"\nkilled mid-generation: the request answered in {answered_s:.2f} s;"
+        f" serving again {restart_s:.1f} s after the kill; after a second kill {second_s:.1f} s"
+    )
+
+
 @pytest.mark.parametrize("frozen_process", ["EngineCore", "Worker"])
-async def test_a_frozen_engine_answers_at_the_deadline_and_service_returns_when_it_resumes(frozen_process):
+async def test_a_frozen_engine_answers_at_the_deadline_and_service_returns_when_it_resumes(
+    server, frozen_process
+):
     """The engine core frozen (SIGSTOP), or its worker while the core waits for it (spinning)."""
-    options = {"completion": {"timeout_ms": 1500}, "profiles": {"default": {"breaker_cooldown_s": 2}}}
-    client = await raw_session(serve_command(), options=options)
+    client = server
+    await wait_engine_ready(client)
     core = None
     try:
-        await wait_engine_ready(client)
         # A fresh document for each request: the same one would be answered from its cache.
         assert await complete(client, open_checkout(client))
         core = engine_process(client, frozen_process)
@@ -193,7 +209,6 @@ async def test_a_frozen_engine_answers_at_the_deadline_and_service_returns_when_
     finally:
         if core is not None and core.is_running():
             core.resume()
-        await client.close()
 
 
 def short_context_model(folder: Path, context: int) -> Path:
@@ -255,6 +270,7 @@ async def test_not_enough_memory_for_the_kv_cache_says_what_and_how_to_fix_it():
 async def test_a_model_with_a_shorter_context_runs_with_its_own_length(tmp_path):
     model = short_context_model(tmp_path, 2048)
     command = [sys.executable, "-m", "aicockpit", "serve", "--model", str(model), "--enforce-eager"]
+    command.append("--engine-in-process")  # ~6 s sooner ready; the process layout is not what this tests
     client = await raw_session(command)
     try:
         await wait_engine_ready(client)

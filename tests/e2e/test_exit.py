@@ -77,7 +77,7 @@ def big_workspace(tmp_path: Path) -> Path:
 
 
 async def test_exit_without_shutdown_while_the_index_crawls(big_workspace):
-    client = await raw_session(serve_command(), big_workspace)
+    client = await raw_session(serve_command(worker_process=True), big_workspace)
     try:
 
         async def crawling() -> bool:
@@ -95,7 +95,7 @@ async def test_exit_without_shutdown_while_the_index_crawls(big_workspace):
 @pytest.mark.parametrize("how", ["end of input", "SIGTERM"])
 async def test_ending_while_the_engine_loads_its_model(how):
     """SIGTERM is how editors stop a server that lingers: it used to orphan the engine processes."""
-    client = await raw_session(serve_command())
+    client = await raw_session(serve_command(worker_process=True))
     try:
         await wait_until(lambda: engine_process_runs(client), ENGINE_PROCESS_TIMEOUT_S, "an engine process")
         state = (await client.request("aicockpit/stats", None))["engine"]["state"]
@@ -107,7 +107,7 @@ async def test_ending_while_the_engine_loads_its_model(how):
 
 
 async def test_shutdown_and_exit_while_generating_answer_the_request_in_flight():
-    client = await raw_session(serve_command(), options={"chat": {"max_tokens": 4000}})
+    client = await raw_session(serve_command(worker_process=True), options={"chat": {"max_tokens": 4000}})
     try:
         await wait_engine_ready(client)
         chat_id, chat = client.send("aicockpit/chat", {"message": "Tell me a very long story."})

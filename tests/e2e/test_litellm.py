@@ -33,18 +33,16 @@ KEY_ENV = "AICOCKPIT_TEST_LITELLM_KEY"
 
 
 @pytest.fixture(scope="module")
-async def stack(tmp_path_factory):
+async def stack(tmp_path_factory, vllm_serve):
     workdir = tmp_path_factory.mktemp("litellm")
-    vllm = VllmServe(workdir / "serve.log")
-    proxy = LiteLLMProxy(vllm.url, SERVED_NAME, PROXIED, workdir)
+    proxy = LiteLLMProxy(vllm_serve.url, SERVED_NAME, PROXIED, workdir)
     try:
-        await asyncio.gather(vllm.start(), proxy.start())
+        await asyncio.gather(vllm_serve.running(), proxy.start())  # both take seconds: at once
         os.environ[KEY_ENV] = proxy.master_key
-        yield vllm, proxy
+        yield vllm_serve, proxy
     finally:
         os.environ.pop(KEY_ENV, None)
         proxy.stop()
-        vllm.stop()
 
 
 def profile(proxy: LiteLLMProxy, **extra) -> dict:

@@ -38,7 +38,7 @@ async def smol():
         shutil.copytree(PACKAGES / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
     (root / ".git").mkdir()
     log = RUN_DIR / "real-project.log"
-    command = serve_command("--log-level", "info")
+    command = serve_command("--log-level", "info", worker_process=True)  # the default settings
     command[command.index("--model") + 1] = str(small_model())
     command[command.index("--max-model-len") : command.index("--max-model-len") + 2] = []  # the default
     with open(log, "wb") as stderr:

@@ -38,14 +38,9 @@ def cheapest(items):
     '''
 
 
-@pytest.fixture(scope="module")
-async def vllm_server(tmp_path_factory):
-    server = VllmServe(tmp_path_factory.mktemp("vllm_serve") / "serve.log")
-    try:
-        await server.start()
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+async def vllm_server(vllm_serve) -> VllmServe:
+    return await vllm_serve.running()
 
 
 def remote_profile(server: VllmServe, **extra) -> dict:
