@@ -9,9 +9,12 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 from aicockpit.bench.client import LspClient
 from tests.support import ROOT, server_env, wait_until
+
+PASTE = str(ROOT / "fixtures" / "traces" / "paste.json")
 
 
 def free_port() -> int:
@@ -22,7 +25,7 @@ def free_port() -> int:
 
 def test_bench_replays_traces_over_stdio_and_prints_one_json_report(tmp_path):
     out = tmp_path / "report.json"
-    traces = [str(ROOT / "fixtures" / "traces" / name) for name in ("paste.json", "accept_suggestions.json")]
+    traces = [PASTE, str(ROOT / "fixtures" / "traces" / "accept_suggestions.json")]
     done = subprocess.run(
         [
             sys.executable,
@@ -148,7 +151,8 @@ def test_the_side_by_side_script_times_aicockpit_from_outside_and_says_what_tabb
     missing = subprocess.run(script, capture_output=True, text=True, timeout=60, env=server_env(), cwd=ROOT)
     assert missing.returncode == 2 and "npm pack tabby-agent@1.5.0" in missing.stderr
     done = subprocess.run(
-        [*script, "--servers", "aicockpit", "--rounds", "1", "--delay-ms", "20"],
+        # The paste trace: 40 keystrokes in 5 s (the default one_char trace takes 20 s).
+        [*script, "--servers", "aicockpit", "--rounds", "1", "--delay-ms", "20", "--traces", PASTE],
         capture_output=True,
         text=True,
         timeout=300,
@@ -158,6 +162,6 @@ def test_the_side_by_side_script_times_aicockpit_from_outside_and_says_what_tabb
     assert done.returncode == 0, done.stderr[-2000:]
     pooled = json.loads(done.stdout)["pooled"]["aicockpit"]
     # Every keystroke answered; those that reached the mock pair with its answers.
-    assert pooled["answered"] == pooled["requests"] == 100
+    assert pooled["answered"] == pooled["requests"] == len(json.loads(Path(PASTE).read_text())["events"])
     assert 0 < pooled["outside_view"]["matched_requests"] <= pooled["reached_backend"]
     assert pooled["suggestions_shown"] > 0 and pooled["stale"] == 0

@@ -21,7 +21,7 @@ BAD_OPTIONS = {
 
 async def test_bad_options_loading_requests_and_shutdown_leave_nothing_behind():
     known = {child.pid for child in psutil.Process().children()}
-    client = await client_config(serve_command(worker_process=True), server_env()).start()
+    client = await client_config(serve_command(), server_env()).start()
     (server,) = [child for child in psutil.Process().children() if child.pid not in known]
     try:
         await client.initialize_session(
