@@ -6,83 +6,47 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.e2e.helpers import others
 from tests.support import ROOT, scratch_workspace, server_env, tiny_model
 
 ENGINE = ["--model", str(tiny_model()), "--enforce-eager", "--max-model-len", "4096"]
-PRICING = scratch_workspace() / "shop" / "pricing.py"
-PRICING_BEFORE = PRICING.read_text()
-
-
-def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "aicockpit", *args],
-        cwd=ROOT,
-        env=server_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finished(process: subprocess.Popen) -> subprocess.CompletedProcess:
-    try:
-        stdout, stderr = process.communicate(timeout=300)
-    finally:
-        process.kill()
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def aicockpit(*args: str) -> subprocess.CompletedProcess:
-    return finished(start(*args))
+    return subprocess.run(
+        [sys.executable, "-m", "aicockpit", *args],
+        cwd=ROOT,
+        env=server_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-@pytest.fixture(scope="module")
-def runs():
-    """The edit and the chat below, started at once: each spends ~12 s starting its engine,
-    mostly on one core, and this machine has two."""
-    started = {
-        "edit": start(
-            "edit",
-            str(PRICING),
-            "--range",
-            "14-16",
-            "--instruction",
-            "inline the rate",
-            "--diff",
-            *ENGINE,
-            "-v",
-        ),
-        "chat": start(
-            "chat",
-            "what is in @shop/models.py and @../../etc/passwd?",
-            "--workspace",
-            str(scratch_workspace()),
-            *ENGINE,
-        ),
-    }
-    yield started
-    for process in started.values():
-        process.kill()
-        process.wait()
-
-
-def test_edit_prints_a_diff_of_the_selected_lines_only(runs):
-    done = finished(runs["edit"])
+def test_edit_prints_a_diff_of_the_selected_lines_only():
+    target = scratch_workspace() / "shop" / "pricing.py"
+    before = target.read_text()
+    done = aicockpit(
+        "edit", str(target), "--range", "14-16", "--instruction", "inline the rate", "--diff", *ENGINE, "-v"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert others(done.stderr), "--verbose shows the engine's log as it runs"
     assert done.stdout.startswith("--- a/pricing.py\n+++ b/pricing.py\n@@ ")
     removed = [
         line[1:] for line in done.stdout.split("\n") if line.startswith("-") and not line.startswith("---")
     ]
-    assert removed and all(line in PRICING_BEFORE.split("\n")[13:16] for line in removed)
-    assert PRICING.read_text() == PRICING_BEFORE  # the CLI prints; it never writes the file
+    assert removed and all(line in before.split("\n")[13:16] for line in removed)
+    assert target.read_text() == before  # the CLI prints; it never writes the file
 
 
-def test_chat_streams_an_answer_and_refuses_escapes(runs):
-    done = finished(runs["chat"])
+def test_chat_streams_an_answer_and_refuses_escapes():
+    done = aicockpit(
+        "chat",
+        "what is in @shop/models.py and @../../etc/passwd?",
+        "--workspace",
+        str(scratch_workspace()),
+        *ENGINE,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip()
     assert "refused" in done.stderr and "-- session " in done.stderr
