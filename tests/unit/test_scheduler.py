@@ -485,3 +485,21 @@ async def test_inline_and_completion_list_requests_at_one_keystroke_share_one_ge
     rig.engine.streams[0].send("return a", finish=True)
     assert (await inline).text == (await listed).text == "return a"
     assert rig.outcomes() == {"served": 1, "reused": 1}
+
+
+async def test_the_warm_up_runs_on_the_embedded_engine_and_never_reaches_a_remote_backend():
+    """The role may have moved to a remote profile while the embedded engine loaded: no request
+    goes there (it may cost money; its speed comes from real requests)."""
+    remote = Rig()  # the scripted engine is not embedded
+    await asyncio.wait_for(remote.scheduler.warm_up(), 5)  # a request sent would wait for an answer
+    assert remote.engine.streams == [] and remote.scheduler.warmup == "skipped"
+
+    embedded = Rig()
+    embedded.engine.embedded = True
+    warming = asyncio.ensure_future(embedded.scheduler.warm_up())
+    for cold_then_cached in range(2):
+        await settle()
+        assert embedded.scheduler.warmup == "running"
+        embedded.engine.streams[cold_then_cached].send("x", finish=True)
+    await warming
+    assert len(embedded.engine.streams) == 2 and embedded.scheduler.warmup == "done"

@@ -150,7 +150,7 @@ class CompletionScheduler:
         self._clock = clock or Clock()
         self._lanes = lanes or Lanes(self._clock)
         self._docs: dict[str, _DocumentState] = {}
-        self.warmup = "pending"  # then running, done, failed; or off
+        self.warmup = "pending"  # then running, done, failed; or off, or skipped (a remote backend)
 
     # -- document events -------------------------------------------------
 
@@ -522,6 +522,11 @@ class CompletionScheduler:
                 await asyncio.sleep(0.5)
         else:
             self.warmup = "failed"
+            return
+        if not getattr(engine, "embedded", False):
+            # The role moved to a remote profile while the embedded engine loaded: a remote
+            # backend's speed comes from real requests, and each request there may cost money.
+            self.warmup = "skipped"
             return
         self.warmup = "running"
         trace = self._telemetry.start("warmup")
