@@ -36,6 +36,8 @@ import logging
 import re
 from typing import Any
 
+import msgspec
+
 log = logging.getLogger(__name__)
 
 MAX_HEADER = 64 * 1024  # a header block longer than this is not LSP
@@ -51,6 +53,7 @@ LINE_END = re.compile(rb"\r?\n")
 DIGITS = re.compile(rb"[0-9]{1,12}")
 ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")  # pairs too: they decode to one character
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_DECODE = msgspec.json.Decoder().decode
 
 
 def without_lone_surrogates(message: Any) -> Any:
@@ -111,6 +114,23 @@ def parse_header(buffer: bytearray, at: int) -> tuple[int, int] | _Need | str:
         pos = line.end()
 
 
+def decode_body(buffer: bytearray, start: int, end: int) -> Any:
+    """The JSON of ``buffer[start:end]``: msgspec, the quick one, for every message. What it
+    refuses and the json module takes (escaped lone surrogates, which become U+FFFD; NaN) goes
+    to the json module; a body neither takes raises ValueError (or RecursionError) as before."""
+    body = memoryview(buffer)[start:end]
+    try:
+        return _DECODE(body)
+    except msgspec.DecodeError:
+        pass
+    finally:
+        body.release()  # a view left open would keep the buffer from growing
+    message = json.loads(buffer[start:end])
+    if ESCAPED_SURROGATE.search(buffer, start, end):
+        message = without_lone_surrogates(message)
+    return message
+
+
 class MessageReader:
     """Feed bytes as they arrive; get back each whole message, decoded, in order."""
 
@@ -150,13 +170,11 @@ class MessageReader:
                 self._drop(inside, "a body cut short by the next header")
                 continue
             try:
-                message = json.loads(buffer[start : start + length])
+                message = decode_body(buffer, start, start + length)
             except (ValueError, RecursionError) as err:
                 # The length may be wrong, and the next message begin inside these bytes.
                 self._drop_to_next_header(f"a body that is not JSON ({type(err).__name__})")
                 continue
-            if ESCAPED_SURROGATE.search(buffer, start, start + length):
-                message = without_lone_surrogates(message)
             self._consume(start + length)
             return (message,)
 
