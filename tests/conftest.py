@@ -56,8 +56,7 @@ async def client(lsp_client: SessionClient):
 @pytest.fixture(scope="session", autouse=True)
 def session_server_first(request):
     """Start the session's server before the first test when any test will use it: its engine
-    loads (~12 s here) on one core while the unit tests, which run first (testpaths), use
-    the other."""
+    loads (~12 s here) while the unit tests, which run first (testpaths) and are light, run."""
     if any({"client", "ready"} & set(item.fixturenames) for item in request.session.items):
         request.getfixturevalue("client")
 
