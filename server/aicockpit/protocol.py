@@ -67,6 +67,10 @@ MAX_PROBLEMS = 3  # of a params conversion error, named in the warning and the e
 COMMAND_WORK_DONE_TOKEN: contextvars.ContextVar[int | str | None] = contextvars.ContextVar(
     "command_work_done_token", default=None
 )
+# When the message being handled was read from the client (time.perf_counter), set for its
+# handler: a keystroke's request waits behind the didChange read with it, and its debounce and
+# deadline count from its arrival, not from when its handler began.
+RECEIVED_AT: contextvars.ContextVar[float | None] = contextvars.ContextVar("received_at", default=None)
 # Called at initialize with (client capabilities, server capabilities) once pygls has
 # built the latter: a feature can withdraw what this client should not use.
 CapabilityAdjuster = Callable[[types.ClientCapabilities, types.ServerCapabilities], None]
@@ -139,8 +143,12 @@ class RobustProtocol(LanguageServerProtocol):
         """Requests (and notifications) whose handlers have not ended."""
         return len(self._request_futures)  # pygls 2.1.1
 
-    def receive(self, data: Any) -> None:
-        """Handle one message as decoded from the client's JSON; errors in it are answered, not raised."""
+    def receive(self, data: Any, received_at: float | None = None) -> None:
+        """Handle one message as decoded from the client's JSON; errors in it are answered, not raised.
+
+        ``received_at``: when it was read (``time.perf_counter``); its handler finds it in
+        ``RECEIVED_AT``.
+        """
         verdict = check_envelope(data, self._registered)
         if verdict.problem:
             log.warning("%s", verdict.problem)
@@ -163,7 +171,7 @@ class RobustProtocol(LanguageServerProtocol):
             log.warning("rejected request %s: %s", short(data["id"]), error.message)
             self._send_response(data["id"], None, error.to_response_error())  # pygls 2.1.1
             return
-        self.handle_message(message)
+        self.handle_message(message, received_at)
 
     def _registered(self, method: str) -> bool:
         return method in self.fm.features or method in self.fm.builtin_features
@@ -179,7 +187,7 @@ class RobustProtocol(LanguageServerProtocol):
         fallback = JsonRPCRequestMessage if kind is REQUEST else JsonRPCNotification
         return self._converter.structure(data, self.get_message_type(data["method"]) or fallback)
 
-    def handle_message(self, message: Any) -> None:
+    def handle_message(self, message: Any, received_at: float | None = None) -> None:
         method = getattr(message, "method", None)
         msg_id = getattr(message, "id", None)
         if self._shutdown and method not in (None, types.EXIT) and msg_id is not None:  # pygls 2.1.1
@@ -196,6 +204,8 @@ class RobustProtocol(LanguageServerProtocol):
         # runtime-checkable Protocols: tens of microseconds for each of a keystroke's
         # two or three messages (pygls 2.1.1: _handle_request, _handle_notification).
         context = contextvars.copy_context()
+        if received_at is not None:
+            context.run(RECEIVED_AT.set, received_at)
         if msg_id is not None:
             context.run(self._handle_request, msg_id, method, message.params)
         elif method in DOCUMENT_SYNC:

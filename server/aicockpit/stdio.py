@@ -18,6 +18,7 @@ import os
 import signal
 import stat
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -78,15 +79,16 @@ class ProtocolWriter:
 class MessagePipe(asyncio.Protocol):
     """Splits the byte stream into LSP messages and hands each to ``receive`` at once."""
 
-    def __init__(self, receive: Callable[[Any], None], closed: asyncio.Future[None]) -> None:
+    def __init__(self, receive: Callable[[Any, float], None], closed: asyncio.Future[None]) -> None:
         self._receive = receive
         self._closed = closed
         self._reader = MessageReader()
 
     def data_received(self, data: bytes) -> None:
+        read_at = time.perf_counter()  # when these messages arrived: the handlers' clocks start here
         for message in self._reader.feed(data):
             try:
-                self._receive(message)
+                self._receive(message, read_at)
             except Exception:  # the client's errors are answered inside: this is a server bug
                 log.exception("unable to handle a message")
 

@@ -21,7 +21,8 @@ WASTEFUL_OUTCOMES = {"cancelled", "timed_out", "superseded"}
 # Outcomes where the user got an answer from the pipeline (not dropped on the way).
 ANSWERED_OUTCOMES = {"served", "cache_hit", "reused", "timed_out", "empty"}
 STAGES = (
-    "received",
+    "received",  # read from the client
+    "handler_started",  # after what was read with it (a keystroke's didChange) was handled
     "context_built",  # built during the debounce
     "debounce_end",
     "engine_enqueued",
@@ -189,9 +190,12 @@ class Telemetry:
         self.generated_tokens = 0
         self.wasted_tokens = 0
 
-    def start(self, kind: str, tag: str | None = None) -> RequestTrace:
-        trace = RequestTrace(kind, next(self._ids), self._clock, tag=tag)
-        trace.mark("received")
+    def start(self, kind: str, tag: str | None = None, received_at: float | None = None) -> RequestTrace:
+        """A trace whose time starts at ``received_at`` when the request's arrival is known, else now."""
+        trace = RequestTrace(kind, next(self._ids), self._clock, started=received_at or 0.0, tag=tag)
+        trace.mark("received", trace.started)
+        if received_at is not None:
+            trace.mark("handler_started")
         return trace
 
     def finish(self, trace: RequestTrace, outcome: str) -> RequestTrace:

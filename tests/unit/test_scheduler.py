@@ -349,6 +349,25 @@ async def test_a_request_attaching_to_a_generation_gets_the_deadline_of_the_sett
     assert (await second).text == "return a"
 
 
+async def test_the_debounce_counts_from_the_requests_arrival():
+    """The request waited 30 ms in the server (behind the didChange read with it): the 100 ms
+    debounce has 70 ms left when its handler starts."""
+    rig = Rig(debounce_min_ms=100, debounce_max_ms=100)
+    arrived = rig.clock.now()
+    await rig.clock.advance(0.03)
+    task = asyncio.ensure_future(rig.scheduler.complete(URI, END, received_at=arrived))
+    await settle()
+    await rig.clock.advance(0.069)
+    assert rig.engine.streams == []
+    await rig.clock.advance(0.002)
+    assert len(rig.engine.streams) == 1
+    rig.engine.streams[0].send("pass", finish=True)
+    assert (await task).text == "pass"
+    marks = rig.telemetry.recent("completion", 1)[0].marks
+    assert marks["received"] == 0 and marks["handler_started"] == pytest.approx(30)
+    assert marks["debounce_end"] == pytest.approx(100, abs=2)
+
+
 async def test_an_invoked_request_skips_the_debounce():
     rig = Rig(debounce_min_ms=100)
     task = asyncio.ensure_future(rig.scheduler.complete(URI, END, invoked=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 
 from aicockpit.stdio import MessagePipe, ProtocolWriter, is_pipe
 
@@ -14,11 +15,13 @@ class FakeProtocol:
 
     def __init__(self) -> None:
         self.handled: list[dict] = []
+        self.read_at: list[float] = []
 
-    def receive(self, message: dict) -> None:
+    def receive(self, message: dict, read_at: float) -> None:
         if message.get("boom"):
             raise RuntimeError("a server bug")
         self.handled.append(message)
+        self.read_at.append(read_at)
 
 
 def frame(message: dict, extra_header: bytes = b"") -> bytes:
@@ -40,6 +43,19 @@ async def test_messages_split_anywhere_arrive_whole_and_in_order():
         pipe.data_received(stream[cut:])
         assert [m["id"] for m in protocol.handled] == [1, 2]
         assert protocol.handled[0]["text"] == "é🍵"
+
+
+async def test_messages_carry_when_they_were_read():
+    """A keystroke's request is read with its didChange: both arrived at the same moment, and the
+    request's debounce counts from there (not from when the didChange was done)."""
+    pipe, protocol, _ = await open_pipe()
+    before = time.perf_counter()
+    pipe.data_received(frame({"id": 1}) + frame({"id": 2}))
+    time.sleep(0.002)
+    pipe.data_received(frame({"id": 3}))
+    first, second, third = protocol.read_at
+    assert before <= first == second < third <= time.perf_counter()
+    assert third - first >= 0.002
 
 
 async def test_a_failing_handler_is_logged_and_the_next_message_still_arrives(caplog):

@@ -206,14 +206,17 @@ class CompletionScheduler:
         tag: str | None = None,
         channel: str = "inline",
         invoked: bool = False,
+        received_at: float | None = None,
     ) -> Suggestion | None:
         """One suggestion; ``channel`` keeps inline and completion-list requests from superseding each other.
 
         Editors such as VS Code ask both at the same keystroke: they share the
         cache and the generation instead of cancelling one another. ``invoked``:
         the user asked (a key, not typing): no debounce, and a longer deadline.
+        ``received_at`` (clock seconds): when the request arrived; its debounce and deadline
+        count from there, so the keystroke's own handling overlaps the wait for the next one.
         """
-        trace = self._telemetry.start("completion", tag)
+        trace = self._telemetry.start("completion", tag, received_at)
         trace.engine_accounted = True
         state = self._state(uri)
         ticket = self._lanes.take(uri, channel)  # older requests of this lane answer now, empty

@@ -19,6 +19,7 @@ from lsprotocol import types
 from aicockpit.context.documents import UnknownDocument
 from aicockpit.context.positions import Position
 from aicockpit.features.inline_completion import accepted_command, to_lsp
+from aicockpit.protocol import RECEIVED_AT
 
 if TYPE_CHECKING:
     from aicockpit.server import AicockpitServer, App
@@ -58,7 +59,7 @@ def setup(server: AicockpitServer, app: App) -> None:
         context = params.context
         invoked = context is None or context.trigger_kind == types.CompletionTriggerKind.Invoked
         suggestion = await app.scheduler.complete(
-            uri, position, tag=tag, channel="completion", invoked=invoked
+            uri, position, tag=tag, channel="completion", invoked=invoked, received_at=RECEIVED_AT.get()
         )
         if suggestion is None:
             return types.CompletionList(is_incomplete=True, items=[])

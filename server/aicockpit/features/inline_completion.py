@@ -19,6 +19,7 @@ from aicockpit.context.positions import Position
 from aicockpit.engine.base import EngineState
 from aicockpit.features.next_edit import inline_item as next_edit_item
 from aicockpit.features.params import LspInt, decode_args
+from aicockpit.protocol import RECEIVED_AT
 
 if TYPE_CHECKING:
     from aicockpit.server import AicockpitServer, App
@@ -69,7 +70,9 @@ def setup(server: AicockpitServer, app: App) -> None:
         position = Position(params.position.line, params.position.character)
         app.prewarmer.served(uri, position)
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        suggestion = await app.scheduler.complete(uri, position, tag=tag, invoked=invoked)
+        suggestion = await app.scheduler.complete(
+            uri, position, tag=tag, invoked=invoked, received_at=RECEIVED_AT.get()
+        )
         items = []
         if suggestion is not None:
             at = to_lsp(suggestion.position)
