@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from pygls.lsp.server import LanguageServer
 
 from aicockpit import __version__
@@ -31,11 +32,12 @@ from aicockpit.health import HealthMonitor
 from aicockpit.lanes import Lanes
 from aicockpit.next_edit.service import NextEditService
 from aicockpit.prompt.assemble import PromptAssembler
-from aicockpit.protocol import RobustProtocol
+from aicockpit.protocol import RobustProtocol, TypedMessage
 from aicockpit.telemetry import Telemetry
 from aicockpit.usage import UsageStore
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -201,6 +203,15 @@ class AicockpitServer(LanguageServer):
         self.capability_adjusters = self.protocol.capability_adjusters
         # aicockpit's log lines as window/logMessage, from initialize on (features/logs.py).
         self.log_messages = LogMessageHandler(self)
+
+    def typed_feature(
+        self, method: str, params: type[msgspec.Struct], options: Any = None
+    ) -> Callable[[F], F]:
+        """pygls's ``feature``, with the params decoded by msgspec into ``params`` (a Struct
+        of features/params.py) instead of lsprotocol's class: for the messages every keystroke
+        brings. Params that do not fit are answered (or, for a notification, logged) as any."""
+        self.protocol.typed_params[method] = TypedMessage[params]  # type: ignore[valid-type]
+        return self.feature(method, options)
 
 
 def build_server(overrides: dict[str, Any] | None = None, host: EngineHost | None = None) -> AicockpitServer:

@@ -6,10 +6,11 @@ import asyncio
 import json
 import logging
 
+import msgspec
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from aicockpit.protocol import RobustProtocol
+from aicockpit.protocol import RECEIVED_AT, RobustProtocol, TypedMessage
 
 
 class Writer:
@@ -75,6 +76,48 @@ async def test_params_that_do_not_fit_are_answered_without_a_traceback(caplog):
     )
     (answer,) = answers(writer, 3)
     assert answer["error"]["code"] == -32602 and "$.params.position" in answer["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+class Where(msgspec.Struct, rename="camel"):
+    text_document: dict
+    line_number: int
+
+
+async def test_typed_params_reach_the_handler_as_a_struct_with_the_read_time(caplog):
+    """The keystroke's messages skip pygls's converter: msgspec decodes them (typed_params)."""
+    server, writer = make_server()
+    caplog.set_level(logging.INFO)
+    seen = []
+    server.protocol.typed_params["test/where"] = TypedMessage[Where]
+    server.protocol.typed_params["textDocument/didSave"] = TypedMessage[Where]
+
+    @server.feature("test/where")
+    async def where(params: Where):
+        seen.append((params, RECEIVED_AT.get()))
+        return {"line": params.line_number}
+
+    @server.feature("textDocument/didSave")
+    def noted(params: Where):
+        seen.append((params, RECEIVED_AT.get()))
+
+    params = {"textDocument": {"uri": "file:///a"}, "lineNumber": 7}
+    server.protocol.receive({"jsonrpc": "2.0", "id": 1, "method": "test/where", "params": params}, 12.5)
+    server.protocol.receive({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": params}, 13.5)
+    bad = {"textDocument": {}, "lineNumber": "seven"}
+    server.protocol.receive({"jsonrpc": "2.0", "id": 2, "method": "test/where", "params": bad})
+    server.protocol.receive({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": bad})
+    await asyncio.sleep(0.05)
+    # (The notification's handler runs at once; the request's in a task.)
+    assert sorted(seen, key=lambda s: s[1]) == [
+        (Where({"uri": "file:///a"}, 7), 12.5),
+        (Where({"uri": "file:///a"}, 7), 13.5),
+    ]
+    assert [a["result"] for a in answers(writer, 1)] == [{"line": 7}]
+    (error,) = answers(writer, 2)
+    assert error["error"]["code"] == -32602 and "$.params.lineNumber" in error["error"]["message"]
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == 1 and "$.params.lineNumber" in dropped[0], dropped
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 

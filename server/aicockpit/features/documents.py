@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 from lsprotocol import types
 
 from aicockpit.context.documents import TextChange, UnknownDocument
 from aicockpit.context.positions import Position
-from aicockpit.features.params import DocumentArg, PositionArg, decode_notification
+from aicockpit.features.params import (
+    ContentChange,
+    DidChangeParams,
+    DidCloseParams,
+    DidOpenParams,
+    DocumentArg,
+    PositionArg,
+)
 
 if TYPE_CHECKING:
     from aicockpit.server import AicockpitServer, App
@@ -20,16 +27,16 @@ log = logging.getLogger(__name__)
 DID_FOCUS = "aicockpit/didFocus"
 
 
-class FocusParams(msgspec.Struct):
+class FocusParams(msgspec.Struct, rename="camel"):
     """``{textDocument: {uri}, position}``: sent by the editor integrations when a document is shown
     or the cursor moves (a notification: no answer)."""
 
-    textDocument: DocumentArg  # noqa: N815 (the LSP's spelling)
+    text_document: DocumentArg
     position: PositionArg
 
 
-def to_change(change: types.TextDocumentContentChangeEvent) -> TextChange:
-    range_ = getattr(change, "range", None)
+def to_change(change: ContentChange) -> TextChange:
+    range_ = change.range
     if range_ is None:
         return TextChange(change.text)
     return TextChange(
@@ -40,14 +47,14 @@ def to_change(change: types.TextDocumentContentChangeEvent) -> TextChange:
 
 
 def setup(server: AicockpitServer, app: App) -> None:
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(params: types.DidOpenTextDocumentParams) -> None:
+    @server.typed_feature(types.TEXT_DOCUMENT_DID_OPEN, DidOpenParams)
+    def did_open(params: DidOpenParams) -> None:
         doc = params.text_document
         app.documents.open(doc.uri, doc.language_id, doc.version, doc.text)
         app.prewarmer.opened(doc.uri)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(params: types.DidChangeTextDocumentParams) -> None:
+    @server.typed_feature(types.TEXT_DOCUMENT_DID_CHANGE, DidChangeParams)
+    def did_change(params: DidChangeParams) -> None:
         try:
             app.documents.change(
                 params.text_document.uri,
@@ -59,16 +66,15 @@ def setup(server: AicockpitServer, app: App) -> None:
             return
         app.scheduler.note_change(params.text_document.uri)
 
-    @server.feature(DID_FOCUS)
-    def did_focus(params: Any) -> None:
+    @server.typed_feature(DID_FOCUS, FocusParams)
+    def did_focus(focus: FocusParams) -> None:
         """The editor shows this document with the cursor here: the next completion is warmed."""
-        focus = decode_notification(params, FocusParams, DID_FOCUS)
-        if focus is not None and focus.textDocument.uri in app.documents:
+        if focus.text_document.uri in app.documents:
             app.prewarmer.cursor_seen(
-                focus.textDocument.uri, Position(focus.position.line, focus.position.character)
+                focus.text_document.uri, Position(focus.position.line, focus.position.character)
             )
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(params: types.DidCloseTextDocumentParams) -> None:
+    @server.typed_feature(types.TEXT_DOCUMENT_DID_CLOSE, DidCloseParams)
+    def did_close(params: DidCloseParams) -> None:
         app.documents.close(params.text_document.uri)
         app.scheduler.forget(params.text_document.uri)

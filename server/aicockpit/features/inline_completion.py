@@ -18,7 +18,7 @@ from aicockpit.completion.service import Suggestion
 from aicockpit.context.positions import Position
 from aicockpit.engine.base import EngineState
 from aicockpit.features.next_edit import inline_item as next_edit_item
-from aicockpit.features.params import LspInt, decode_args
+from aicockpit.features.params import InlineCompletionArgs, LspInt, decode_args
 from aicockpit.protocol import RECEIVED_AT
 
 if TYPE_CHECKING:
@@ -63,8 +63,10 @@ def setup(server: AicockpitServer, app: App) -> None:
 
     app.host.on_state(on_state)
 
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(params: types.InlineCompletionParams) -> types.InlineCompletionList:
+    @server.typed_feature(
+        types.TEXT_DOCUMENT_INLINE_COMPLETION, InlineCompletionArgs, types.InlineCompletionOptions()
+    )
+    async def inline_completion(params: InlineCompletionArgs) -> types.InlineCompletionList:
         uri = params.text_document.uri
         tag = params.work_done_token if isinstance(params.work_done_token, str) else None
         position = Position(params.position.line, params.position.character)
