@@ -9,6 +9,7 @@ import pytest
 from aicockpit.context.documents import DocumentStore, TextChange
 from aicockpit.context.languages import LANGUAGES, for_document, grammar
 from aicockpit.context.positions import LineIndex, utf16_len, utf16_to_index
+from aicockpit.context.syntax import byte_point, point_after
 
 SOURCES = {
     "python": 'def grüße(name):\n    """Say hi 🍵."""\n    return f"Hallo {name}"\n\nclass K:\n    x = 1\n',
@@ -19,9 +20,19 @@ SOURCES = {
 ALPHABET = ["x", " ", "\n", "(", ")", "{", "}", ":", "é", "🍵", "def ", "return ", "'", '"', "\t", "ü"]
 
 
-def fresh_sexp(language: str, text: str) -> str:
+def nodes(root) -> list[tuple]:
+    """Every node with its bytes and points: a tree reused with a wrong edit shows here."""
+    found, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        found.append((node.type, node.start_byte, node.end_byte, node.start_point, node.end_point))
+        stack.extend(node.children)
+    return found
+
+
+def fresh(language: str, text: str) -> list[tuple]:
     spec = for_document(language, "")
-    return str(grammar(spec).parser().parse(text.encode("utf-8")).root_node)
+    return nodes(grammar(spec).parser().parse(text.encode("utf-8")).root_node)
 
 
 @pytest.mark.parametrize("language", sorted(SOURCES))
@@ -39,8 +50,8 @@ def test_incremental_tree_equals_a_fresh_parse_after_random_edits(language, seed
         text = "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(0, 4)))
         store.change(doc.uri, step + 2, [TextChange(text, index.position(a), index.position(b))])
         if rng.random() < 0.3:  # read the tree only now and then: several edits, one reparse
-            assert str(doc.syntax.tree.root_node) == fresh_sexp(language, doc.text)
-    assert str(doc.syntax.tree.root_node) == fresh_sexp(language, doc.text)
+            assert nodes(doc.syntax.tree.root_node) == fresh(language, doc.text)
+    assert nodes(doc.syntax.tree.root_node) == fresh(language, doc.text)
     assert doc.syntax.reparses > 0
 
 
@@ -55,6 +66,24 @@ def test_the_tree_tracks_byte_offsets_after_non_ascii():
     assert func.type == "function_definition"
     assert doc.syntax.source[func.start_byte : func.end_byte].decode().startswith("def later")
     assert doc.syntax.reparses == 1
+
+
+def test_byte_points_match_the_encoded_text():
+    rng = random.Random(3)
+    for _ in range(300):
+        text = "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(30)))
+        inserted = "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(6)))
+        offset = rng.randrange(len(text) + 1)
+
+        def reference(t: str, at: int) -> tuple[int, tuple[int, int]]:
+            before = t[:at].encode("utf-8")
+            return len(before), (before.count(b"\n"), len(before) - (before.rfind(b"\n") + 1))
+
+        start_byte, start = byte_point(LineIndex(text), offset)
+        assert (start_byte, tuple(start)) == reference(text, offset)
+        end_byte, end = point_after(start_byte, start, inserted)
+        new_text = text[:offset] + inserted + text[offset:]
+        assert (end_byte, tuple(end)) == reference(new_text, offset + len(inserted)), (text, inserted)
 
 
 def test_languages_without_grammar_are_plain_text():

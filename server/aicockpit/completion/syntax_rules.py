@@ -16,7 +16,7 @@ import tree_sitter as ts
 
 from aicockpit.completion.postprocess import CursorShape, cursor_shape
 from aicockpit.context.documents import TextDocument
-from aicockpit.context.syntax import byte_point, byte_to_char
+from aicockpit.context.syntax import byte_point, byte_to_char, point_after
 
 LINE_SCAN = 4000  # never scan further than this around the cursor (10 MB one-line files)
 MAX_ATTEMPTS = 4
@@ -32,7 +32,7 @@ def syntax_cursor_shape(doc: TextDocument, offset: int, setting: str = "auto") -
     syntax = doc.syntax
     if setting != "auto" or syntax is None:
         return shape
-    start_byte, _ = byte_point(text, offset)
+    start_byte, _ = byte_point(doc.lines, offset)
     node = syntax.tree.root_node.descendant_for_byte_range(start_byte, start_byte)
     body = None
     while node is not None and node.parent is not None:
@@ -61,7 +61,7 @@ def check_insertion(doc: TextDocument, offset: int, suggestion: str) -> str:
         return suggestion
     text = doc.text
     tree = syntax.tree
-    start_byte, start_point = byte_point(text, offset)
+    start_byte, start_point = byte_point(doc.lines, offset)
     if _enclosing_errors(tree.root_node, start_point.row, start_point.row):
         return suggestion  # the code is already incomplete here: nothing to compare with
     parser = syntax.grammar.parser()
@@ -77,7 +77,7 @@ def check_insertion(doc: TextDocument, offset: int, suggestion: str) -> str:
                 return suggestion  # broken without the suggestion too: nothing to compare with
         else:
             new_text = text[:offset] + candidate + text[offset:]
-            end_byte, end_point = byte_point(new_text, offset + len(candidate))
+            end_byte, end_point = point_after(start_byte, start_point, candidate)
             old = tree.copy()
             old.edit(start_byte, start_byte, end_byte, start_point, start_point, end_point)
             new_tree = parser.parse(new_text.encode("utf-8", "surrogatepass"), old)

@@ -80,11 +80,10 @@ class TextDocument:
         index = self.lines
         start = index.offset(index.clamp(change.start))
         end = max(start, index.offset(index.clamp(change.end)))
+        text = self.text[:start] + change.text + self.text[end:]
         if self._syntax is not None:
-            self.text = self._syntax.edit(self.text, start, end, change.text)
-        else:
-            self.text = self.text[:start] + change.text + self.text[end:]
-        self._index = index.edited(self.text, start, end, change.text)
+            self._syntax.edit(index, start, end, change.text, text)
+        self.text, self._index = text, index.edited(text, start, end, change.text)
         self._drop_syntax_if_too_big()
         return start, end, change.text
 

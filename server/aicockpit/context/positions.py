@@ -110,9 +110,13 @@ class LineIndex:
         line = max(position.line, 0)
         return self.starts[line] + utf16_to_index(self.line(line), position.character)
 
+    def line_of(self, offset: int) -> int:
+        """The line a string offset (within the text) is on."""
+        return bisect_right(self.starts, offset) - 1
+
     def position(self, offset: int) -> Position:
         offset = min(max(offset, 0), len(self.text))
-        line = bisect_right(self.starts, offset) - 1
+        line = self.line_of(offset)
         return Position(
             line, index_to_utf16(self.text[self.starts[line] : offset], offset - self.starts[line])
         )

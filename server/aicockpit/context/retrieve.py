@@ -187,7 +187,7 @@ class Retriever:
         syntax = query.doc.syntax
         if syntax is not None:
             spec = syntax.spec
-            source_offset, _ = byte_point(query.doc.text, query.offset)
+            source_offset, _ = byte_point(query.doc.lines, query.offset)
             node = syntax.tree.root_node.descendant_for_byte_range(source_offset, source_offset)
             outer = None
             while node is not None:

@@ -12,20 +12,36 @@ from __future__ import annotations
 import tree_sitter as ts
 
 from aicockpit.context.languages import Grammar, LanguageSpec, grammar
+from aicockpit.context.positions import LineIndex
 
 
 def utf8_len(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def byte_point(text: str, offset: int) -> tuple[int, ts.Point]:
-    """Byte offset and tree-sitter point (row, byte column) of a string offset."""
-    row = text.count("\n", 0, offset)
-    line_start = text.rfind("\n", 0, offset) + 1
-    if text.isascii():  # O(1) in CPython: no need to encode the text before the offset
+def byte_point(lines: LineIndex, offset: int) -> tuple[int, ts.Point]:
+    """Byte offset and tree-sitter point (row, byte column) of a string offset into ``lines.text``.
+
+    The row comes from the line index (counting newlines cost ~20 us per call in a 100 KB
+    file, three times a keystroke); ASCII text needs no encoding (``isascii`` is O(1)).
+    """
+    text = lines.text
+    row = lines.line_of(offset)
+    line_start = lines.starts[row]
+    if text.isascii():
         return offset, ts.Point(row, offset - line_start)
     column = utf8_len(text[line_start:offset])
     return utf8_len(text[:line_start]) + column, ts.Point(row, column)
+
+
+def point_after(start_byte: int, start: ts.Point, inserted: str) -> tuple[int, ts.Point]:
+    """Byte offset and point where ``inserted`` ends once put at ``start_byte``/``start``."""
+    size = len(inserted) if inserted.isascii() else utf8_len(inserted)
+    last_newline = inserted.rfind("\n")
+    if last_newline < 0:
+        return start_byte + size, ts.Point(start.row, start.column + size)
+    end = ts.Point(start.row + inserted.count("\n"), utf8_len(inserted[last_newline + 1 :]))
+    return start_byte + size, end
 
 
 class SyntaxTree:
@@ -59,14 +75,14 @@ class SyntaxTree:
     def source(self) -> bytes:
         return self._text.encode("utf-8", "surrogatepass")
 
-    def edit(self, old_text: str, start: int, end: int, new_fragment: str) -> str:
-        """Replace ``old_text[start:end]`` (string offsets) and return the new text."""
-        if old_text is not self._text and old_text != self._text:
-            return self.replace(old_text[:start] + new_fragment + old_text[end:])
-        new_text = old_text[:start] + new_fragment + old_text[end:]
-        start_byte, start_point = byte_point(old_text, start)
-        old_end_byte, old_end_point = byte_point(old_text, end)
-        new_end_byte, new_end_point = byte_point(new_text, start + len(new_fragment))
+    def edit(self, lines: LineIndex, start: int, end: int, inserted: str, new_text: str) -> None:
+        """``lines.text[start:end]`` (string offsets) became ``inserted``, making ``new_text``."""
+        if lines.text is not self._text and lines.text != self._text:
+            self.replace(new_text)
+            return
+        start_byte, start_point = byte_point(lines, start)
+        old_end_byte, old_end_point = byte_point(lines, end)
+        new_end_byte, new_end_point = point_after(start_byte, start_point, inserted)
         self._tree.edit(
             start_byte=start_byte,
             old_end_byte=old_end_byte,
@@ -77,14 +93,12 @@ class SyntaxTree:
         )
         self._text = new_text
         self._stale = True
-        return new_text
 
-    def replace(self, text: str) -> str:
+    def replace(self, text: str) -> None:
         """A full-text change: parse from scratch."""
         self._text = text
         self._tree = self._parser.parse(text.encode("utf-8", "surrogatepass"))
         self._stale = False
-        return text
 
 
 def node_text(node: ts.Node) -> str:
