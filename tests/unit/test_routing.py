@@ -123,6 +123,28 @@ async def test_remote_chat_and_embedded_completion(tmp_path):
         await router.stop()
 
 
+async def test_a_keystroke_warms_the_backend_that_would_serve_it(tmp_path):
+    async with FakeOpenAI() as server:
+        router = await make_router(
+            {
+                "engine": {"model": "tiny"},
+                "profiles": {"r": remote(server)},
+                "roles": {"completion": {"profile": "r", "fallback": ["default"]}},
+            },
+            tmp_path,
+        )
+        remote_backend = router.backend("r")
+        warmed = []
+        remote_backend.remote.warm = lambda: warmed.append("r")
+        router.host_for_role("completion").warm()
+        router.warm("chat")  # served by the embedded engine: nothing to connect
+        assert warmed == ["r"]
+        remote_backend.breaker.trip("down")  # the fallback (embedded) would serve it now
+        router.warm("completion")
+        assert warmed == ["r"]
+        await router.stop()
+
+
 async def test_retries_before_the_first_byte(tmp_path):
     async with FakeOpenAI(fail_first=2) as server:
         router = await make_router(

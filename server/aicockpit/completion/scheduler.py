@@ -163,12 +163,7 @@ class CompletionScheduler:
             if gap < PAUSE_S:
                 state.gaps.append(gap)
         state.last_change = now
-        try:
-            warm = getattr(self._host.engine, "warm", None)
-        except EngineUnavailable:
-            return
-        if warm is not None:
-            warm()  # a remote backend's connection may have gone idle: open one now
+        self._host.warm()  # a remote backend's connection may have gone idle: open one now
 
     def forget(self, uri: str) -> None:
         """The document closed: drop its cache and stop its work."""

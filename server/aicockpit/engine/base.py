@@ -76,3 +76,8 @@ class EngineSource(Protocol):
     def engine(self) -> Engine:
         """The engine; ``EngineUnavailable`` while there is none to use."""
         ...
+
+    def warm(self) -> None:
+        """A request is coming (the user types): connect ahead to a remote backend if its
+        connection went idle; nothing for an embedded engine."""
+        ...

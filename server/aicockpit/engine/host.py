@@ -110,6 +110,9 @@ class EngineHost:
             )
         return self._engine
 
+    def warm(self) -> None:
+        """An embedded engine is always connected."""
+
     def start(self, config: EngineConfig) -> asyncio.Task[None]:
         """Start loading in the background; the task ends when the engine stops (or is given up on)."""
         if self._task is not None and not self._task.done():

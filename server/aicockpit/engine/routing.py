@@ -339,6 +339,21 @@ class Router:
             except Exception:
                 log.exception("request listener failed")
 
+    def warm(self, role: str) -> None:
+        """A request for ``role`` is coming (the user types): have the backend that will serve it
+        connected. The one ``for_role`` would try first, found without building its engine (this
+        runs on every keystroke)."""
+        for name in self.chain(role):
+            backend = self._backends.get(name)
+            if backend is None or backend.breaker.state is BreakerState.OPEN:
+                continue
+            if backend.embedded:
+                if backend.host is not None:
+                    return  # always connected
+            elif backend.remote is not None:
+                backend.remote.warm()
+                return
+
     def host_for_role(self, role: str) -> RoleHost:
         return RoleHost(self, role)
 
@@ -368,6 +383,9 @@ class RoleHost:
     @property
     def engine(self) -> RoleEngine:
         return self._router.for_role(self._role)
+
+    def warm(self) -> None:
+        self._router.warm(self._role)
 
 
 class RoleEngine:
@@ -405,15 +423,6 @@ class RoleEngine:
 
     def unfinished_requests(self) -> int:
         return sum(engine.unfinished_requests() for _, engine in self._candidates)
-
-    def warm(self) -> None:
-        """A request is coming (the user types): have the backend that will serve it connected."""
-        for backend, engine in self._candidates:
-            if backend.breaker.state is not BreakerState.OPEN:
-                warm = getattr(engine, "warm", None)  # remote engines; an embedded one is always ready
-                if warm is not None:
-                    warm()
-                return
 
     def failure(self) -> str | None:
         return None  # each backend's engine has its host, which watches it
