@@ -44,6 +44,15 @@ class EngineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     cpu_kv_cache_gib: Annotated[
         int, msgspec.Meta(ge=1), _doc("KV cache size in GiB on CPU-only machines.")
     ] = 1
+    cpu_nice: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=19),
+        _doc(
+            "Niceness of the engine's processes on CPU-only machines (0-19; 0: the server's own): the"
+            " model takes every core it can, and when the user types, the editor and this server get"
+            " one at once instead of waiting for the model's time slice."
+        ),
+    ] = 10
     max_num_seqs: Annotated[int, msgspec.Meta(ge=1), _doc("Most requests the engine runs at once.")] = 8
     block_size: Annotated[
         int | None, _doc("KV cache block size in tokens; unset: 32 on CPU, vLLM's default on GPU.")

@@ -103,6 +103,21 @@ async def server():
         await client.close()
 
 
+def assert_engine_niced(client: LspClient) -> None:
+    server_nice = os.getpriority(os.PRIO_PROCESS, client.pid)  # the test run's own (0, unless run nice)
+    for name in ("EngineCore", "Worker"):
+        threads = [t.id for t in engine_process(client, name).threads()]
+        assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {max(10, server_nice)}, name
+
+
+async def test_the_engine_runs_at_a_lower_priority_than_the_server(server):
+    """engine.cpu_nice (10): when the user types, the server and the editor get a core at once
+    instead of waiting for the model's time slice. Every thread of both engine processes (the
+    restarted engine's too: the next test)."""
+    await wait_engine_ready(server)
+    assert_engine_niced(server)
+
+
 async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off(server):
     client = server
     await wait_engine_ready(client)
@@ -141,6 +156,7 @@ async def test_a_killed_engine_core_is_restarted_and_a_second_crash_backs_off(se
     assert progress(client)[-1]["kind"] == "end"
     assert (await engine(client))["last_crash"].startswith("its engine core process ended")
     assert await complete(client, uri), "the next completion has a suggestion"
+    assert_engine_niced(client)
 
     # A second crash soon after waits before restarting: no restart loop.
     killed = time.perf_counter()

@@ -32,6 +32,33 @@ def kill_trees(processes: Iterable[BaseProcess], timeout: float = REAP_TIMEOUT_S
         process.join(max(0.0, deadline - time.monotonic()))
 
 
+def lower_priority(processes: Iterable[BaseProcess], nice: int) -> None:
+    """Run ``processes`` and their descendants, every thread, at niceness ``nice`` (or nicer).
+
+    A CPU engine keeps both cores of a small machine busy while it generates. At the
+    same priority, the editor and the server, woken by a keystroke or an answer, wait
+    for the running model thread's time slice: ~0.3 ms per hop here, on every
+    suggestion (docs/performance.md). Linux sets niceness per thread, and threads
+    started later inherit their creator's; raising it needs no privileges.
+    """
+    try:
+        import psutil
+    except ImportError:
+        return
+    for process in processes:
+        for pid in [process.pid, *_descendants(process.pid)]:
+            try:
+                threads = [thread.id for thread in psutil.Process(pid).threads()]
+            except (psutil.Error, ValueError):  # gone, or never started
+                continue
+            for tid in threads:
+                try:
+                    if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                        os.setpriority(os.PRIO_PROCESS, tid, nice)
+                except OSError:  # the thread ended meanwhile
+                    pass
+
+
 def _descendants(pid: int | None) -> list[int]:
     """Children of children (vLLM's engine core starts its workers); psutil comes with vLLM."""
     try:

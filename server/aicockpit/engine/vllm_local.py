@@ -26,7 +26,7 @@ import msgspec
 from aicockpit.config import EngineConfig
 from aicockpit.engine.base import BackendError, EngineSetupError, EngineUnavailable
 from aicockpit.engine.model_source import check_model_source
-from aicockpit.engine.processes import kill_trees
+from aicockpit.engine.processes import kill_trees, lower_priority
 from aicockpit.engine.tokenizer import LIBRARY_IMPORTS, ModelTokenizer, import_accelerate_whole
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
@@ -431,6 +431,8 @@ async def running_vllm(config: EngineConfig) -> AsyncIterator[VllmEngine]:
                 raise explain_load_failure(err) from err
             # Builds take turns, so the processes started meanwhile are this engine's.
             processes = [p for p in multiprocessing.active_children() if p not in before]
+        if not accelerator and config.cpu_nice:
+            lower_priority(processes, config.cpu_nice)
         if abandoned.is_set():  # the server stopped while we loaded: leave no engine behind
             stop_vllm(llm, processes)
             return llm, processes
