@@ -17,7 +17,7 @@ import sys
 import time
 from typing import NoReturn
 
-from aicockpit.engine.processes import kill_stragglers, kill_trees
+from aicockpit.engine.processes import kill_stragglers, kill_trees, remove_ipc_directory
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ def end_process(code: int) -> NoReturn:
         stragglers = kill_stragglers()
         if stragglers:
             log.info("killed %d more processes this one had started: %s", len(stragglers), stragglers)
+        remove_ipc_directory()  # the sockets the killed engine processes left
     except Exception:
         log.exception("stopping the child processes failed")
     log.info(

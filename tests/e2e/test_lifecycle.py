@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 from lsprotocol import types
@@ -11,7 +14,14 @@ from lsprotocol import types
 from tests.client import client_config
 from tests.conftest import client_capabilities
 from tests.e2e.helpers import CHECKOUT, inline_params, open_doc, utf16
-from tests.support import EXIT_ALLOWED_S, serve_command, server_env, stats, wait_ended, wait_engine_ready
+from tests.support import (
+    EXIT_ALLOWED_S,
+    serve_command,
+    server_env,
+    stats,
+    wait_ended,
+    wait_engine_ready,
+)
 
 BAD_OPTIONS = {
     "completion": {"max_tokens": 7, "multiline": "sometimes", "timeout_ms": "soon"},
@@ -21,7 +31,8 @@ BAD_OPTIONS = {
 
 async def test_bad_options_loading_requests_and_shutdown_leave_nothing_behind():
     known = {child.pid for child in psutil.Process().children()}
-    client = await client_config(serve_command(), server_env()).start()
+    temp = Path(tempfile.mkdtemp(prefix="lifecycle-"))  # the server's TMPDIR: what it leaves there
+    client = await client_config(serve_command(), {**server_env(), "TMPDIR": str(temp)}).start()
     (server,) = [child for child in psutil.Process().children() if child.pid not in known]
     try:
         await client.initialize_session(
@@ -53,6 +64,8 @@ async def test_bad_options_loading_requests_and_shutdown_leave_nothing_behind():
 
         children = server.children(recursive=True)
         assert children, "the engine core runs in a child process"
+        (ipc,) = temp.glob("aicockpit-*")  # vLLM's sockets, in a directory of the server's own
+        assert any(path.is_socket() for path in ipc.iterdir()), list(ipc.iterdir())
     finally:
         started = time.perf_counter()
         await client.shutdown_session()  # shutdown, exit, and the process's end
@@ -63,3 +76,6 @@ async def test_bad_options_loading_requests_and_shutdown_leave_nothing_behind():
     children_s = time.perf_counter() - started
     print(f"\nidle, shutdown+exit: process ended in {ended_s:.2f} s, its children in {children_s:.2f} s")
     assert ended_s < EXIT_ALLOWED_S and children_s < EXIT_ALLOWED_S
+    assert not ipc.exists()  # killed engine processes leave their sockets: removed with the directory
+    assert not [path for path in temp.rglob("*") if path.is_socket()]
+    shutil.rmtree(temp)  # what vLLM and torch leave there (a torch cache, a distributed-init file)

@@ -1,9 +1,12 @@
 """The embedded engine's side of prompts: what it takes, and the chat prompts built for it."""
 
 import os
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 from aicockpit.config import EngineConfig, ProfileConfig
+from aicockpit.engine import processes
 from aicockpit.engine.openai_remote import OpenAIRemoteEngine
 from aicockpit.engine.vllm_local import VllmEngine, prepare_environment
 from aicockpit.generation import ChatMessage
@@ -59,6 +62,24 @@ def test_each_embedded_profile_sets_its_own_environment_and_the_users_own_wins(m
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "8")
     prepare_environment(second, accelerator=False, user_set=frozenset({"VLLM_CPU_KVCACHE_SPACE"}))
     assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == "8"
+
+
+def test_vllms_sockets_go_in_a_directory_of_the_servers_own_when_the_path_allows(monkeypatch):
+    base = tempfile.mkdtemp(prefix="sockets-", dir="/tmp")  # a short temp dir, as most are
+    monkeypatch.setattr(processes, "_ipc_directory", None)
+    monkeypatch.setattr(tempfile, "tempdir", base)
+    try:
+        sockets = processes.ipc_directory()
+        assert sockets is not None and Path(sockets).parent == Path(base)
+        assert len(sockets) + 1 + 36 <= 107  # a uuid4 socket name inside still fits sockaddr_un
+        processes.remove_ipc_directory()
+        assert not Path(sockets).exists()
+    finally:
+        os.rmdir(base)
+    # A temp directory too deep for one more level: vLLM's default place (still a valid path).
+    monkeypatch.setattr(processes, "_ipc_directory", None)
+    monkeypatch.setattr(tempfile, "tempdir", "/" + "d" * 60)
+    assert processes.ipc_directory() is None
 
 
 def test_a_next_edit_request_falls_back_with_a_prompt_of_the_fallbacks_own():

@@ -7,13 +7,44 @@ it is killed.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterable
 from multiprocessing.process import BaseProcess
 
 REAP_TIMEOUT_S = 0.5
+_ipc_directory: str | None = None
+# A socket's path holds at most 107 bytes (sockaddr_un); vLLM names each socket by a uuid4.
+SOCKET_PATH_MAX = 107
+SOCKET_NAME_LENGTH = 36
+
+
+def ipc_directory() -> str | None:
+    """A directory of this server's own for the sockets vLLM's processes talk over, or None
+    when the temp directory's path is too long for one more level (vLLM's default then).
+
+    vLLM makes them in the temp directory (``VLLM_RPC_BASE_PATH``) and removes them
+    when its processes stop on request; killed (as here), they stay: 2-4 socket files
+    for every engine started, thousands in /tmp after a few weeks of sessions. Here
+    they go with the directory when the server ends (``remove_ipc_directory``).
+    """
+    global _ipc_directory
+    if _ipc_directory is None:
+        room = SOCKET_PATH_MAX - len(tempfile.gettempdir()) - len("/aicockpit-12345678/") - SOCKET_NAME_LENGTH
+        if room < 0:
+            return None
+        _ipc_directory = tempfile.mkdtemp(prefix="aicockpit-")
+        atexit.register(remove_ipc_directory)  # a process that ends another way (a test's)
+    return _ipc_directory
+
+
+def remove_ipc_directory() -> None:
+    if _ipc_directory is not None:
+        shutil.rmtree(_ipc_directory, ignore_errors=True)
 
 
 def kill_trees(processes: Iterable[BaseProcess], timeout: float = REAP_TIMEOUT_S) -> None:

@@ -26,7 +26,7 @@ import msgspec
 from aicockpit.config import EngineConfig
 from aicockpit.engine.base import BackendError, EngineSetupError, EngineUnavailable
 from aicockpit.engine.model_source import check_model_source
-from aicockpit.engine.processes import kill_trees, lower_priority
+from aicockpit.engine.processes import ipc_directory, kill_trees, lower_priority
 from aicockpit.engine.tokenizer import LIBRARY_IMPORTS, ModelTokenizer, import_accelerate_whole
 from aicockpit.generation import GenerationDelta, GenerationRequest, PromptFormat
 
@@ -67,6 +67,8 @@ def prepare_environment(
         # resource tracker, a child that inherits this, and reported as leaks on stderr.
         "PYTHONWARNINGS": "ignore:resource_tracker:UserWarning",
     }
+    if (sockets := ipc_directory()) is not None:
+        defaults["VLLM_RPC_BASE_PATH"] = sockets  # its sockets go when the server does
     if not accelerator:
         defaults["VLLM_CPU_KVCACHE_SPACE"] = str(config.cpu_kv_cache_gib)
     defaults["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1" if config.multiprocessing else "0"
