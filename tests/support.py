@@ -7,8 +7,10 @@ import contextlib
 import inspect
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -185,6 +187,37 @@ def ended(process) -> bool:
         return process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def descendants(pid: int) -> list[Any]:
+    import psutil
+
+    return psutil.Process(pid).children(recursive=True)
+
+
+async def end_and_measure(client: LspClient, how: str, label: str) -> tuple[float, float]:
+    """End the server ``how`` (exit, shutdown+exit, end of input, SIGTERM); seconds until the
+    process ended, and until every descendant had."""
+    import psutil
+
+    children = descendants(client.pid)
+    assert children or how == "exit", "an engine process to leave behind"
+    if how == "shutdown+exit":
+        await client.request("shutdown", None, timeout=10)
+    started = time.perf_counter()
+    if how in ("exit", "shutdown+exit"):
+        client.notify("exit", None)
+    elif how == "end of input":
+        client.close_input()
+    else:
+        psutil.Process(client.pid).send_signal(signal.SIGTERM)
+    await asyncio.wait_for(asyncio.shield(client._pipes.exited), 30)
+    process_s = time.perf_counter() - started
+    await wait_ended(children)
+    children_s = time.perf_counter() - started
+    figures = f"process ended in {process_s:.2f} s, its {len(children)} children in {children_s:.2f} s"
+    print(f"\n{label}, {how}: {figures}")
+    return process_s, children_s
 
 
 async def wait_ended(processes: list[Any], timeout: float = 30) -> None:

@@ -4,7 +4,8 @@ The crash and freeze tests share one ``aicockpit serve`` on the tiny model, with
 the default process layout (vLLM's engine core, and the worker process under it
 that runs the model), and do to those processes what a crash, an out-of-memory
 kill or a hang would: SIGKILL, SIGSTOP. Each leaves the server serving again, as
-it found it (a third engine start would cost ~18 s here). The tests of a model or
+it found it (a third engine start would cost ~18 s here), and the last ends it with
+shutdown and exit while it generates. The tests of a model or
 machine that cannot start run servers of their own. Conditions are waited for,
 never slept: the figures printed (run with ``-s``) are this machine's.
 """
@@ -27,7 +28,9 @@ import pytest
 from aicockpit.bench.client import LspClient, LspError
 from tests.e2e.helpers import CHECKOUT, utf16
 from tests.support import (
+    EXIT_ALLOWED_S,
     ROOT,
+    end_and_measure,
     ended,
     raw_session,
     serve_command,
@@ -106,8 +109,9 @@ async def server():
 def assert_engine_niced(client: LspClient) -> None:
     server_nice = os.getpriority(os.PRIO_PROCESS, client.pid)  # the test run's own (0, unless run nice)
     for name in ("EngineCore", "Worker"):
-        threads = [t.id for t in engine_process(client, name).threads()]
-        assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {max(10, server_nice)}, name
+        process = engine_process(client, name)
+        nice = {t.id: os.getpriority(os.PRIO_PROCESS, t.id) for t in process.threads()}
+        assert set(nice.values()) == {max(10, server_nice)}, (name, process.pid, nice)
 
 
 async def test_the_engine_runs_at_a_lower_priority_than_the_server(server):
@@ -253,6 +257,22 @@ async def failed_engine(client: LspClient) -> dict[str, Any]:
 
     await wait_until(failed, 120, "the engine failed")
     return await engine(client)
+
+
+async def test_shutdown_and_exit_while_generating_answer_the_request_in_flight(server):
+    """The module's server ends here (its last test), in the middle of a long chat."""
+    client = server
+    await wait_engine_ready(client)
+    chat_id, chat = client.send("aicockpit/chat", {"message": "Tell me a very long story."})
+
+    async def generating() -> bool:
+        return (await engine(client))["unfinished_requests"] > 0
+
+    await wait_until(generating, 60, "a generation in flight")
+    process_s, children_s = await end_and_measure(client, "shutdown+exit", "generating")
+    assert chat.done() and client.answers[chat_id] == 1  # cancelled by shutdown, and said so
+    assert client._transport.get_returncode() == 0
+    assert process_s < EXIT_ALLOWED_S and children_s < EXIT_ALLOWED_S
 
 
 async def test_a_missing_model_folder_says_what_and_how_to_fix_it(tmp_path):

@@ -127,6 +127,9 @@ class LspClient:
         """Send a request; the future resolves to (result or LspError, receive time)."""
         msg_id = next(self._ids)
         future: asyncio.Future[tuple[Any, float]] = asyncio.get_running_loop().create_future()
+        if self._pipes.exited.done():  # nobody would answer: fail now, not at the caller's timeout
+            future.set_exception(ConnectionError("the server has ended"))
+            return msg_id, future
         self._pending[msg_id] = future
         self._write({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
         return msg_id, future

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from multiprocessing.process import BaseProcess
 
 REAP_TIMEOUT_S = 0.5
+PRIORITY_PASSES = 3
 _ipc_directory: str | None = None
 # A socket's path holds at most 107 bytes (sockaddr_un); vLLM names each socket by a uuid4.
 SOCKET_PATH_MAX = 107
@@ -76,18 +77,24 @@ def lower_priority(processes: Iterable[BaseProcess], nice: int) -> None:
         import psutil
     except ImportError:
         return
-    for process in processes:
-        for pid in [process.pid, *_descendants(process.pid)]:
-            try:
-                threads = [thread.id for thread in psutil.Process(pid).threads()]
-            except (psutil.Error, ValueError):  # gone, or never started
-                continue
-            for tid in threads:
+    processes = list(processes)
+    for _ in range(PRIORITY_PASSES):  # a thread started during a pass by one not yet lowered
+        lowered = 0
+        for process in processes:
+            for pid in [process.pid, *_descendants(process.pid)]:
                 try:
-                    if os.getpriority(os.PRIO_PROCESS, tid) < nice:
-                        os.setpriority(os.PRIO_PROCESS, tid, nice)
-                except OSError:  # the thread ended meanwhile
-                    pass
+                    threads = [thread.id for thread in psutil.Process(pid).threads()]
+                except (psutil.Error, ValueError):  # gone, or never started
+                    continue
+                for tid in threads:
+                    try:
+                        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                            os.setpriority(os.PRIO_PROCESS, tid, nice)
+                            lowered += 1
+                    except OSError:  # the thread ended meanwhile
+                        pass
+        if not lowered:
+            return
 
 
 def _descendants(pid: int | None) -> list[int]:
