@@ -77,22 +77,27 @@ def lower_priority(processes: Iterable[BaseProcess], nice: int) -> None:
         import psutil
     except ImportError:
         return
-    processes = list(processes)
-    for _ in range(PRIORITY_PASSES):  # a thread started during a pass by one not yet lowered
-        lowered = 0
+
+    def threads() -> list[int]:
+        found = []
         for process in processes:
             for pid in [process.pid, *_descendants(process.pid)]:
                 try:
-                    threads = [thread.id for thread in psutil.Process(pid).threads()]
+                    found += [thread.id for thread in psutil.Process(pid).threads()]
                 except (psutil.Error, ValueError):  # gone, or never started
-                    continue
-                for tid in threads:
-                    try:
-                        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
-                            os.setpriority(os.PRIO_PROCESS, tid, nice)
-                            lowered += 1
-                    except OSError:  # the thread ended meanwhile
-                        pass
+                    pass
+        return found
+
+    processes = list(processes)
+    for _ in range(PRIORITY_PASSES):  # a thread started during a pass by one not yet lowered
+        lowered = 0
+        for tid in threads():
+            try:
+                if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                    os.setpriority(os.PRIO_PROCESS, tid, nice)
+                    lowered += 1
+            except OSError:  # the thread ended meanwhile
+                pass
         if not lowered:
             return
 

@@ -347,12 +347,14 @@ class Router:
             backend = self._backends.get(name)
             if backend is None or backend.breaker.state is BreakerState.OPEN:
                 continue
-            if backend.embedded:
-                if backend.host is not None:
-                    return  # always connected
-            elif backend.remote is not None:
-                backend.remote.warm()
-                return
+            try:
+                engine = backend.engine()
+            except EngineUnavailable:
+                continue
+            warm = getattr(engine, "warm", None)  # remote engines; an embedded one is always ready
+            if warm is not None:
+                warm()
+            return
 
     def host_for_role(self, role: str) -> RoleHost:
         return RoleHost(self, role)
